@@ -1,0 +1,209 @@
+// Command clinikapi is the whole ClinikAPI platform in one binary: the
+// Developer Dashboard, the /v1 API tier, the Stripe webhook receiver and the
+// background workers.
+//
+//	clinikapi serve [--addr HOST:PORT]   run the server
+//	clinikapi migrate                    apply database migrations and exit
+//	clinikapi admin create-user …        operator commands (see `clinikapi admin`)
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/clinikapi/clinikapi/internal/app"
+	"github.com/clinikapi/clinikapi/internal/config"
+	"github.com/clinikapi/clinikapi/internal/errs"
+	"github.com/clinikapi/clinikapi/internal/logging"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "clinikapi:", describe(err))
+		os.Exit(1)
+	}
+}
+
+const usage = `Usage: clinikapi <command> [flags]
+
+Commands:
+  serve     run the dashboard and API server (default address :8080)
+  migrate   apply database migrations and exit
+  admin     operator commands: create-user
+
+Configuration comes from environment variables; see README.md.
+`
+
+// run is the program with its inputs made explicit, so tests can call it.
+func run(ctx context.Context, args []string, getenv config.Getenv, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return errors.New("no command given")
+	}
+	cfg, err := config.Load(getenv)
+	if err != nil {
+		return err
+	}
+	switch args[0] {
+	case "serve":
+		return serve(ctx, cfg, args[1:], stderr)
+	case "migrate":
+		return migrate(ctx, cfg, stderr)
+	case "admin":
+		return admin(ctx, cfg, args[1:], stdout, stderr)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	fmt.Fprint(stderr, usage)
+	return fmt.Errorf("unknown command %q", args[0])
+}
+
+func serve(ctx context.Context, cfg config.Config, args []string, stderr io.Writer) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	addr := fs.String("addr", cfg.Addr, "listen address (host:port); also CLINIKAPI_ADDR")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *addr != cfg.Addr {
+		// Re-derive defaults that depend on the address (the base URL).
+		c, err := config.Load(func(k string) string {
+			if k == "CLINIKAPI_ADDR" {
+				return *addr
+			}
+			return os.Getenv(k)
+		})
+		if err != nil {
+			return err
+		}
+		cfg = c
+	}
+	log := logging.New(stderr, cfg.LogFormat, cfg.LogLevel)
+	a, err := app.New(ctx, cfg, log, app.Options{})
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("CLINIKAPI_ADDR: %w", err)
+	}
+	srv := &http.Server{
+		Handler:           a.HTTP,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		WriteTimeout:      120 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          nil,
+	}
+	errc := make(chan error, 1)
+	go func() {
+		if cfg.TLS.Enabled() {
+			srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+			errc <- srv.ServeTLS(ln, cfg.TLS.CertFile, cfg.TLS.KeyFile)
+			return
+		}
+		errc <- srv.Serve(ln)
+	}()
+	log.Info("ClinikAPI is running", "addr", ln.Addr().String(), "url", cfg.BaseURL,
+		"database", string(a.DB.Dialect()), "accounts", a.Accounts.ProviderName(), "tls", cfg.TLS.Enabled())
+
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: finishing in-flight requests")
+	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	log.Info("stopped")
+	return nil
+}
+
+func migrate(ctx context.Context, cfg config.Config, stderr io.Writer) error {
+	log := logging.New(stderr, cfg.LogFormat, cfg.LogLevel)
+	a, err := app.New(ctx, cfg, log, app.Options{})
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	log.Info("database is up to date", "database", string(a.DB.Dialect()))
+	return nil
+}
+
+const adminUsage = `Usage: clinikapi admin <command> [flags]
+
+Commands:
+  create-user --email E --password P --org NAME [--name N]
+      create a built-in account that owns a new organization; prints the ids
+`
+
+func admin(ctx context.Context, cfg config.Config, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, adminUsage)
+		return errors.New("no admin command given")
+	}
+	switch args[0] {
+	case "create-user":
+		fs := flag.NewFlagSet("create-user", flag.ContinueOnError)
+		fs.SetOutput(stderr)
+		email := fs.String("email", "", "e-mail address (required)")
+		password := fs.String("password", "", "password, at least 8 characters (required)")
+		orgName := fs.String("org", "", "name of the organization to create (required)")
+		name := fs.String("name", "", "display name")
+		if err := fs.Parse(args[1:]); err != nil {
+			return err
+		}
+		if *email == "" || *password == "" || *orgName == "" {
+			fs.Usage()
+			return errors.New("create-user needs --email, --password and --org")
+		}
+		log := logging.New(stderr, cfg.LogFormat, "warn")
+		a, err := app.New(ctx, cfg, log, app.Options{})
+		if err != nil {
+			return err
+		}
+		defer a.Close()
+		u, o, err := a.CreateUser(ctx, *email, *password, *name, *orgName)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "user_id=%s\norg_id=%s\n", u.ID, o.ID)
+		return nil
+	}
+	fmt.Fprint(stderr, adminUsage)
+	return fmt.Errorf("unknown admin command %q", args[0])
+}
+
+// describe prints domain errors with the field they are about.
+func describe(err error) string {
+	if f := errs.FieldOf(err); f != "" {
+		return fmt.Sprintf("--%s: %s", map[string]string{"org_name": "org"}[f]+f, errs.MessageOf(err))
+	}
+	var e *errs.Error
+	if errors.As(err, &e) && e.Code != errs.Internal {
+		return e.Message
+	}
+	return err.Error()
+}

@@ -1,0 +1,143 @@
+// Package app is the composition root: it builds every service from the
+// configuration, choosing one implementation per integration, and tears them
+// down again. Nothing else constructs services.
+package app
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/clinikapi/clinikapi/internal/account"
+	"github.com/clinikapi/clinikapi/internal/account/builtin"
+	"github.com/clinikapi/clinikapi/internal/audit"
+	"github.com/clinikapi/clinikapi/internal/config"
+	"github.com/clinikapi/clinikapi/internal/mail"
+	"github.com/clinikapi/clinikapi/internal/org"
+	"github.com/clinikapi/clinikapi/internal/ratelimit"
+	"github.com/clinikapi/clinikapi/internal/store"
+	"github.com/clinikapi/clinikapi/web"
+	"github.com/clinikapi/clinikapi/web/dashboard"
+)
+
+// Options replace parts of the world in tests.
+type Options struct {
+	Now    func() time.Time // the clock; time.Now when nil
+	Mailer mail.Mailer      // replaces SMTP / log mail
+}
+
+// App is the assembled program.
+type App struct {
+	Config   config.Config
+	Log      *slog.Logger
+	DB       *store.DB
+	Audit    *audit.Log
+	Accounts *account.Service
+	Orgs     *org.Service
+	Builtin  *builtin.Provider // nil when Supabase Auth signs people in
+	HTTP     http.Handler
+
+	closers []func() error
+}
+
+// New builds the program: it opens and migrates the database and wires
+// every service.
+func New(ctx context.Context, cfg config.Config, log *slog.Logger, opt Options) (*App, error) {
+	now := opt.Now
+	if now == nil {
+		now = time.Now
+	}
+	db, err := store.Open(ctx, cfg.DatabaseURL, cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	a := &App{Config: cfg, Log: log, DB: db}
+	a.closers = append(a.closers, db.Close)
+	if err := db.Migrate(ctx, log); err != nil {
+		a.Close()
+		return nil, err
+	}
+
+	mailer := opt.Mailer
+	if mailer == nil {
+		if cfg.SMTP.URL != "" {
+			if mailer, err = mail.NewSMTP(cfg.SMTP.URL, cfg.SMTP.From); err != nil {
+				a.Close()
+				return nil, err
+			}
+		} else {
+			mailer = mail.Log{Logger: log}
+		}
+	}
+
+	a.Audit = audit.New(db, log, now)
+	provider, err := a.identityProvider(cfg, mailer, now)
+	if err != nil {
+		a.Close()
+		return nil, err
+	}
+	a.Accounts = account.NewService(provider, db, a.Audit, ratelimit.NewMemory(now), log, now)
+	a.Orgs = org.NewService(db, a.Audit, mailer, cfg.BaseURL, log, now)
+
+	srv := &web.Server{
+		Dashboard: &dashboard.Handler{
+			Accounts: a.Accounts, Orgs: a.Orgs, Audit: a.Audit, Log: log,
+			BaseURL: cfg.BaseURL, SecureCookies: cfg.SecureCookies(), SessionMaxAge: cfg.SessionMaxAge, Now: now,
+		},
+		DB: db, Log: log, Now: now, TLS: cfg.TLS.Enabled(), TrustProxy: cfg.TrustProxy,
+	}
+	a.HTTP = srv.Handler()
+	return a, nil
+}
+
+// identityProvider picks Supabase Auth when configured, built-in accounts otherwise.
+func (a *App) identityProvider(cfg config.Config, mailer mail.Mailer, now func() time.Time) (account.Provider, error) {
+	if cfg.Supabase.Enabled() {
+		return newSupabase(cfg, now)
+	}
+	a.Builtin = builtin.New(a.DB, mailer, builtin.Options{
+		IdleTimeout: cfg.SessionIdleTimeout, MaxAge: cfg.SessionMaxAge, BaseURL: cfg.BaseURL, Now: now,
+	})
+	return a.Builtin, nil
+}
+
+// CreateUser makes a built-in account and its organization (operator command).
+func (a *App) CreateUser(ctx context.Context, email, password, name, orgName string) (account.User, org.Organization, error) {
+	if a.Builtin == nil {
+		return account.User{}, org.Organization{}, errors.New("create-user makes built-in accounts, but Supabase Auth is configured (SUPABASE_URL): create the user in Supabase and invite them from the dashboard")
+	}
+	email, err := account.NormalizeEmail(email)
+	if err != nil {
+		return account.User{}, org.Organization{}, err
+	}
+	if err := account.CheckPassword(password); err != nil {
+		return account.User{}, org.Organization{}, err
+	}
+	if orgName, err = org.CheckName(orgName); err != nil {
+		return account.User{}, org.Organization{}, err
+	}
+	u, err := a.Builtin.Register(ctx, email, password, name)
+	if err != nil {
+		return account.User{}, org.Organization{}, err
+	}
+	a.Audit.Record(ctx, audit.Event{ActorType: audit.ActorSystem, ActorID: "cli", Action: audit.UserSignedUp, TargetType: "user", TargetID: u.ID})
+	o, err := a.Orgs.CreateForSystem(ctx, u.ID, orgName)
+	if err != nil {
+		return account.User{}, org.Organization{}, err
+	}
+	return u, o, nil
+}
+
+// Close releases everything New acquired, in reverse order.
+func (a *App) Close() error {
+	var errList []error
+	for i := len(a.closers) - 1; i >= 0; i-- {
+		if err := a.closers[i](); err != nil {
+			errList = append(errList, err)
+		}
+	}
+	a.closers = nil
+	return errors.Join(errList...)
+}

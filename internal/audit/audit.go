@@ -1,0 +1,149 @@
+// Package audit records who did what, to which target, from where, and with
+// what outcome. Every state change in ClinikAPI writes an Event.
+package audit
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/clinikapi/clinikapi/internal/random"
+)
+
+// ActorType says what kind of principal acted.
+type ActorType string
+
+const (
+	ActorUser   ActorType = "user"
+	ActorSystem ActorType = "system" // operator commands and background jobs
+	ActorAPIKey ActorType = "api_key"
+	ActorNone   ActorType = "anonymous" // e.g. a failed sign-in for an unknown account
+)
+
+// Outcome says whether the action succeeded.
+type Outcome string
+
+const (
+	Success Outcome = "success"
+	Failure Outcome = "failure"
+)
+
+// Action names. Later capabilities add theirs next to their code.
+const (
+	UserSignedUp        = "user.signed_up"
+	UserSignedIn        = "user.signed_in"
+	UserSignInFailed    = "user.sign_in_failed"
+	UserSignedOut       = "user.signed_out"
+	UserPasswordReset   = "user.password_reset"
+	UserPasswordChanged = "user.password_changed"
+	UserProfileUpdated  = "user.profile_updated"
+	OrgCreated          = "organization.created"
+	OrgRenamed          = "organization.renamed"
+	MemberInvited       = "member.invited"
+	InviteRevoked       = "member.invite_revoked"
+	InviteAccepted      = "member.invite_accepted"
+	MemberRoleChanged   = "member.role_changed"
+	MemberRemoved       = "member.removed"
+)
+
+// Event is one audit record. It never holds secrets or PHI; Detail holds short
+// non-sensitive facts such as {"role": "admin"}.
+type Event struct {
+	ID         string
+	OrgID      string // empty for events outside an organization (sign-in)
+	ActorType  ActorType
+	ActorID    string
+	Action     string
+	TargetType string
+	TargetID   string
+	IP         string
+	UserAgent  string
+	Outcome    Outcome
+	Detail     map[string]string
+	CreatedAt  time.Time
+}
+
+// Filter selects events for listing, newest first.
+type Filter struct {
+	OrgID  string
+	Action string
+	Actor  string
+	Before time.Time // exclusive; zero means now
+	Limit  int
+}
+
+// Store persists events.
+type Store interface {
+	InsertAuditEvent(ctx context.Context, e Event) error
+	ListAuditEvents(ctx context.Context, f Filter) ([]Event, error)
+}
+
+// Origin is where a request came from; the web layer puts it in the context.
+type Origin struct {
+	IP        string
+	UserAgent string
+}
+
+type originKey struct{}
+
+// WithOrigin returns ctx carrying o.
+func WithOrigin(ctx context.Context, o Origin) context.Context {
+	return context.WithValue(ctx, originKey{}, o)
+}
+
+// OriginFrom returns the origin carried by ctx.
+func OriginFrom(ctx context.Context) Origin {
+	o, _ := ctx.Value(originKey{}).(Origin)
+	return o
+}
+
+// Log is the audit trail.
+type Log struct {
+	store Store
+	log   *slog.Logger
+	now   func() time.Time
+}
+
+// New returns a Log writing to store.
+func New(store Store, log *slog.Logger, now func() time.Time) *Log {
+	if now == nil {
+		now = time.Now
+	}
+	return &Log{store: store, log: log, now: now}
+}
+
+// Record writes e, filling id, time, origin and outcome. A failure to write
+// is logged, not returned: the action it describes has already happened.
+func (l *Log) Record(ctx context.Context, e Event) {
+	if e.ID == "" {
+		e.ID = random.ID("aud")
+	}
+	if e.CreatedAt.IsZero() {
+		e.CreatedAt = l.now().UTC()
+	}
+	if e.Outcome == "" {
+		e.Outcome = Success
+	}
+	if e.IP == "" && e.UserAgent == "" {
+		o := OriginFrom(ctx)
+		e.IP, e.UserAgent = o.IP, truncate(o.UserAgent, 512)
+	}
+	if err := l.store.InsertAuditEvent(context.WithoutCancel(ctx), e); err != nil {
+		l.log.ErrorContext(ctx, "audit: write failed", "action", e.Action, "err", err)
+	}
+}
+
+// List returns events matching f, newest first.
+func (l *Log) List(ctx context.Context, f Filter) ([]Event, error) {
+	if f.Limit <= 0 || f.Limit > 500 {
+		f.Limit = 100
+	}
+	return l.store.ListAuditEvents(ctx, f)
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}

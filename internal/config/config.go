@@ -1,0 +1,221 @@
+// Package config turns the process environment into a validated Config.
+//
+// Every variable is optional: with none set, ClinikAPI runs embedded (SQLite
+// under ./data, built-in accounts, log mailer). A bad value stops start-up
+// with one error that names the variable.
+package config
+
+import (
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// Config is everything the program reads from its environment.
+type Config struct {
+	Addr    string // listen address, host:port
+	DataDir string // SQLite files and other local state
+	BaseURL string // public URL of the dashboard, used in e-mailed links
+
+	// TrustProxy makes client IPs come from X-Forwarded-For (behind a load
+	// balancer); otherwise the TCP peer address is the client IP.
+	TrustProxy bool
+
+	DatabaseURL string // postgres://… ; empty means SQLite under DataDir
+
+	LogFormat string // "json" or "text"
+	LogLevel  string // "debug", "info", "warn", "error"
+
+	Supabase Supabase
+	SMTP     SMTP
+	TLS      TLS
+
+	SessionIdleTimeout time.Duration
+	SessionMaxAge      time.Duration
+}
+
+// Supabase holds the Supabase Auth settings; Enabled reports whether they are set.
+type Supabase struct {
+	URL            string
+	AnonKey        string
+	ServiceRoleKey string
+	JWTSecret      string
+	GitHub         bool // offer "Continue with GitHub"
+}
+
+// Enabled reports whether sign-in goes through Supabase Auth.
+func (s Supabase) Enabled() bool { return s.URL != "" }
+
+// SMTP holds the outgoing mail settings; empty URL means mail is logged only.
+type SMTP struct {
+	URL  string
+	From string
+}
+
+// TLS holds the certificate files for built-in TLS.
+type TLS struct {
+	CertFile string
+	KeyFile  string
+}
+
+// Enabled reports whether the server terminates TLS itself.
+func (t TLS) Enabled() bool { return t.CertFile != "" }
+
+// SecureCookies reports whether cookies must carry the Secure attribute.
+func (c Config) SecureCookies() bool {
+	return c.TLS.Enabled() || strings.HasPrefix(c.BaseURL, "https://")
+}
+
+// Getenv is the shape of os.Getenv, so tests can pass a map.
+type Getenv func(string) string
+
+// FromMap adapts a map to Getenv.
+func FromMap(m map[string]string) Getenv { return func(k string) string { return m[k] } }
+
+// Load reads and validates the configuration.
+func Load(getenv Getenv) (Config, error) {
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	get := func(k string) string { return strings.TrimSpace(getenv(k)) }
+	c := Config{
+		Addr:               or(get("CLINIKAPI_ADDR"), ":8080"),
+		DataDir:            or(get("CLINIKAPI_DATA_DIR"), "data"),
+		BaseURL:            strings.TrimRight(get("CLINIKAPI_BASE_URL"), "/"),
+		DatabaseURL:        get("DATABASE_URL"),
+		LogFormat:          get("CLINIKAPI_LOG_FORMAT"),
+		LogLevel:           or(get("CLINIKAPI_LOG_LEVEL"), "info"),
+		SessionIdleTimeout: 24 * time.Hour,
+		SessionMaxAge:      7 * 24 * time.Hour,
+		Supabase: Supabase{
+			URL:            strings.TrimRight(get("SUPABASE_URL"), "/"),
+			AnonKey:        get("SUPABASE_ANON_KEY"),
+			ServiceRoleKey: get("SUPABASE_SERVICE_ROLE_KEY"),
+			JWTSecret:      get("SUPABASE_JWT_SECRET"),
+		},
+		SMTP: SMTP{URL: get("SMTP_URL"), From: or(get("SMTP_FROM"), "ClinikAPI <no-reply@localhost>")},
+		TLS:  TLS{CertFile: get("TLS_CERT_FILE"), KeyFile: get("TLS_KEY_FILE")},
+	}
+	var err error
+	if c.Supabase.GitHub, err = parseBool(get, "SUPABASE_GITHUB_ENABLED"); err != nil {
+		return Config{}, err
+	}
+	if c.TrustProxy, err = parseBool(get, "CLINIKAPI_TRUST_PROXY"); err != nil {
+		return Config{}, err
+	}
+	if err := c.validate(get); err != nil {
+		return Config{}, err
+	}
+	return c, nil
+}
+
+func (c *Config) validate(get func(string) string) error {
+	if _, port, err := net.SplitHostPort(c.Addr); err != nil || port == "" {
+		return fmt.Errorf("CLINIKAPI_ADDR: %q is not a host:port address (example: :8080 or 127.0.0.1:8080)", c.Addr)
+	}
+	abs, err := filepath.Abs(c.DataDir)
+	if err != nil {
+		return fmt.Errorf("CLINIKAPI_DATA_DIR: %v", err)
+	}
+	c.DataDir = abs
+	if c.BaseURL == "" {
+		c.BaseURL = defaultBaseURL(c.Addr, c.TLS.Enabled())
+	} else if err := checkURL(c.BaseURL, "http", "https"); err != nil {
+		return fmt.Errorf("CLINIKAPI_BASE_URL: %v", err)
+	}
+	if c.DatabaseURL != "" {
+		if err := checkURL(c.DatabaseURL, "postgres", "postgresql"); err != nil {
+			return fmt.Errorf("DATABASE_URL: %v", err)
+		}
+	}
+	switch c.LogFormat {
+	case "", "json", "text":
+	default:
+		return fmt.Errorf("CLINIKAPI_LOG_FORMAT: %q is not one of json, text", c.LogFormat)
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		return fmt.Errorf("CLINIKAPI_LOG_LEVEL: %q is not one of debug, info, warn, error", c.LogLevel)
+	}
+	if s := c.Supabase; s.Enabled() {
+		if err := checkURL(s.URL, "http", "https"); err != nil {
+			return fmt.Errorf("SUPABASE_URL: %v", err)
+		}
+		if s.AnonKey == "" {
+			return fmt.Errorf("SUPABASE_ANON_KEY: required when SUPABASE_URL is set")
+		}
+	} else {
+		for _, k := range []string{"SUPABASE_ANON_KEY", "SUPABASE_SERVICE_ROLE_KEY", "SUPABASE_JWT_SECRET"} {
+			if get(k) != "" {
+				return fmt.Errorf("SUPABASE_URL: required when %s is set", k)
+			}
+		}
+	}
+	if c.SMTP.URL != "" {
+		if err := checkURL(c.SMTP.URL, "smtp", "smtps"); err != nil {
+			return fmt.Errorf("SMTP_URL: %v", err)
+		}
+	}
+	if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {
+		return fmt.Errorf("TLS_CERT_FILE, TLS_KEY_FILE: set both or neither")
+	}
+	for k, f := range map[string]string{"TLS_CERT_FILE": c.TLS.CertFile, "TLS_KEY_FILE": c.TLS.KeyFile} {
+		if f == "" {
+			continue
+		}
+		if _, err := os.Stat(f); err != nil {
+			return fmt.Errorf("%s: %v", k, err)
+		}
+	}
+	return nil
+}
+
+func checkURL(raw string, schemes ...string) error {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return fmt.Errorf("not a valid URL")
+	}
+	for _, s := range schemes {
+		if u.Scheme == s {
+			if u.Host == "" {
+				return fmt.Errorf("URL has no host")
+			}
+			return nil
+		}
+	}
+	return fmt.Errorf("URL scheme must be one of %s", strings.Join(schemes, ", "))
+}
+
+func defaultBaseURL(addr string, tls bool) string {
+	host, port, _ := net.SplitHostPort(addr)
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "localhost"
+	}
+	scheme := "http"
+	if tls {
+		scheme = "https"
+	}
+	return scheme + "://" + net.JoinHostPort(host, port)
+}
+
+func parseBool(get func(string) string, key string) (bool, error) {
+	switch strings.ToLower(get(key)) {
+	case "", "0", "false", "no", "off":
+		return false, nil
+	case "1", "true", "yes", "on":
+		return true, nil
+	}
+	return false, fmt.Errorf("%s: %q is not a boolean (true or false)", key, get(key))
+}
+
+func or(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
+}

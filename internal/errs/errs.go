@@ -1,0 +1,89 @@
+// Package errs is the one error type the domain packages return. A code says
+// what kind of failure it is; the web layer maps codes to HTTP in one place.
+// Messages are written for the person using the product and never carry
+// secrets or PHI.
+package errs
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Code classifies a failure.
+type Code string
+
+const (
+	Invalid      Code = "invalid"       // the input breaks a rule; Message says which
+	NotFound     Code = "not_found"     // missing, or not visible to the caller
+	Conflict     Code = "conflict"      // state does not allow it (duplicate, last owner, version)
+	Unauthorized Code = "unauthorized"  // who you are is unknown
+	Forbidden    Code = "forbidden"     // who you are may not do it
+	RateLimited  Code = "rate_limited"  // too many attempts; retry later
+	Unavailable  Code = "unavailable"   // a dependency failed; retry later
+	Internal     Code = "internal"      // a bug or unexpected failure
+)
+
+// Error is a domain error with a code and a human message.
+type Error struct {
+	Code    Code
+	Message string
+	Field   string // optional: the form field the message is about
+	Err     error  // optional: the underlying cause, for logs only
+}
+
+func (e *Error) Error() string {
+	if e.Err != nil {
+		return fmt.Sprintf("%s: %s: %v", e.Code, e.Message, e.Err)
+	}
+	return fmt.Sprintf("%s: %s", e.Code, e.Message)
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// E makes an Error.
+func E(code Code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// Field makes an Invalid error about one form field.
+func FieldError(field, format string, args ...any) *Error {
+	return &Error{Code: Invalid, Field: field, Message: fmt.Sprintf(format, args...)}
+}
+
+// Wrap makes an Internal (or other code) error around a cause.
+func Wrap(code Code, err error, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...), Err: err}
+}
+
+// CodeOf returns the code of err, Internal for foreign errors and "" for nil.
+func CodeOf(err error) Code {
+	if err == nil {
+		return ""
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return Internal
+}
+
+// Is reports whether err carries code.
+func Is(err error, code Code) bool { return CodeOf(err) == code }
+
+// MessageOf returns the human message of err, a generic one for foreign errors.
+func MessageOf(err error) string {
+	var e *Error
+	if errors.As(err, &e) && e.Code != Internal {
+		return e.Message
+	}
+	return "Something went wrong on our side. Please try again."
+}
+
+// FieldOf returns the form field the error is about, if any.
+func FieldOf(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Field
+	}
+	return ""
+}

@@ -1,0 +1,72 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+
+	"github.com/clinikapi/clinikapi/internal/audit"
+)
+
+var _ audit.Store = (*DB)(nil)
+
+// InsertAuditEvent implements audit.Store.
+func (db *DB) InsertAuditEvent(ctx context.Context, e audit.Event) error {
+	detail := []byte("{}")
+	if len(e.Detail) > 0 {
+		var err error
+		if detail, err = json.Marshal(e.Detail); err != nil {
+			return err
+		}
+	}
+	_, err := db.sql.ExecContext(ctx, `INSERT INTO audit_events (id, org_id, actor_type, actor_id, action, target_type, target_id, ip, user_agent, outcome, detail, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+		e.ID, nullString(e.OrgID), e.ActorType, e.ActorID, e.Action, e.TargetType, e.TargetID, e.IP, e.UserAgent, e.Outcome, string(detail), utc(e.CreatedAt))
+	return err
+}
+
+// ListAuditEvents implements audit.Store.
+func (db *DB) ListAuditEvents(ctx context.Context, f audit.Filter) ([]audit.Event, error) {
+	var where []string
+	var args []any
+	add := func(cond string, v any) {
+		args = append(args, v)
+		where = append(where, strings.ReplaceAll(cond, "?", "$"+itoa(len(args))))
+	}
+	if f.OrgID != "" {
+		add("org_id = ?", f.OrgID)
+	}
+	if f.Action != "" {
+		add("action = ?", f.Action)
+	}
+	if f.Actor != "" {
+		add("actor_id = ?", f.Actor)
+	}
+	if !f.Before.IsZero() {
+		add("created_at < ?", utc(f.Before))
+	}
+	q := `SELECT id, COALESCE(org_id, ''), actor_type, actor_id, action, target_type, target_id, ip, user_agent, outcome, detail, created_at FROM audit_events`
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	args = append(args, f.Limit)
+	q += " ORDER BY created_at DESC, id DESC LIMIT $" + itoa(len(args))
+	rows, err := db.sql.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []audit.Event
+	for rows.Next() {
+		var e audit.Event
+		var detail string
+		if err := rows.Scan(&e.ID, &e.OrgID, &e.ActorType, &e.ActorID, &e.Action, &e.TargetType, &e.TargetID, &e.IP, &e.UserAgent, &e.Outcome, &detail, &e.CreatedAt); err != nil {
+			return nil, err
+		}
+		if detail != "{}" && detail != "" {
+			_ = json.Unmarshal([]byte(detail), &e.Detail)
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}

@@ -1,0 +1,58 @@
+package web
+
+import (
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+
+	"github.com/clinikapi/clinikapi/internal/errs"
+	"github.com/clinikapi/clinikapi/internal/org"
+)
+
+// routes is the one table of every URL the server answers.
+func (s *Server) routes(e *echo.Echo) {
+	// Operations: no session, no CSRF (safe methods only).
+	e.GET("/health", s.health)
+	e.GET("/ready", s.ready)
+	e.GET("/static/:file", serveStatic)
+
+	d := s.Dashboard
+	ui := e.Group("", middleware.BodyLimit("64K"), crossOriginProtection(), d.LoadSession)
+
+	// Signed out.
+	ui.GET("/signin", d.SignInPage)
+	ui.POST("/signin", d.SignIn)
+	ui.GET("/signup", d.SignUpPage)
+	ui.POST("/signup", d.SignUp)
+	ui.GET("/forgot-password", d.ForgotPage)
+	ui.POST("/forgot-password", d.Forgot)
+	ui.GET("/reset-password", d.ResetPage)
+	ui.POST("/reset-password", d.Reset)
+	ui.POST("/auth/:provider", d.OAuthStart)
+	ui.GET("/auth/callback", d.OAuthCallback)
+	ui.GET("/invites/:token", d.InvitePage)
+
+	// Signed in.
+	in := ui.Group("", d.RequireUser)
+	in.GET("/", d.Home)
+	in.POST("/signout", d.SignOut)
+	in.POST("/invites/:token", d.AcceptInvite)
+	in.GET("/orgs/new", d.NewOrgPage)
+	in.POST("/orgs", d.CreateOrg)
+	in.GET("/account", d.AccountPage)
+	in.POST("/account", d.UpdateProfile)
+	in.POST("/account/password", d.ChangePassword)
+
+	// Inside an organization; each route names the permission it needs.
+	o := in.Group("/o/:org")
+	o.GET("", d.Overview, d.RequireOrg(org.ViewOverview))
+	o.GET("/settings", d.SettingsPage, d.RequireOrg(org.ViewOverview))
+	o.POST("/settings", d.RenameOrg, d.RequireOrg(org.RenameOrg))
+	o.GET("/members", d.Members, d.RequireOrg(org.ViewMembers))
+	o.POST("/invites", d.Invite, d.RequireOrg(org.ManageMembers))
+	o.POST("/invites/:invite/revoke", d.RevokeInvite, d.RequireOrg(org.ManageMembers))
+	o.POST("/members/:user/role", d.ChangeRole, d.RequireOrg(org.ManageMembers))
+	o.POST("/members/:user/remove", d.RemoveMember, d.RequireOrg(org.ViewOverview)) // members may leave; the service checks the rest
+	o.GET("/audit", d.AuditLog, d.RequireOrg(org.ViewAuditLog))
+
+	e.RouteNotFound("/*", func(c echo.Context) error { return errs.E(errs.NotFound, "There is nothing at this address.") })
+}

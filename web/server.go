@@ -1,0 +1,115 @@
+// Package web assembles the HTTP server: echo, the middleware chain, the one
+// routes table (routes.go) and the error pages. Handlers live in dashboard/
+// (HTML), api/ (/v1 JSON) and webhook/.
+package web
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/clinikapi/clinikapi/internal/errs"
+	"github.com/clinikapi/clinikapi/internal/logging"
+	"github.com/clinikapi/clinikapi/web/dashboard"
+	"github.com/clinikapi/clinikapi/views/errorpage"
+)
+
+// Pinger reports whether a dependency is reachable.
+type Pinger interface {
+	Ping(ctx context.Context) error
+}
+
+// Server holds what the routes need.
+type Server struct {
+	Dashboard  *dashboard.Handler
+	DB         Pinger
+	Log        *slog.Logger
+	Now        func() time.Time
+	TLS        bool // the server terminates TLS itself: send HSTS
+	TrustProxy bool // client IPs come from X-Forwarded-For
+}
+
+// Handler builds the echo instance with every route.
+func (s *Server) Handler() *echo.Echo {
+	if s.Now == nil {
+		s.Now = time.Now
+	}
+	e := echo.New()
+	e.HideBanner = true
+	e.HidePort = true
+	e.IPExtractor = echo.ExtractIPDirect()
+	if s.TrustProxy {
+		e.IPExtractor = echo.ExtractIPFromXFFHeader()
+	}
+	e.HTTPErrorHandler = s.handleError
+	e.Use(requestContext(s.Now), securityHeaders(s.TLS), accessLog(s.Log), recoverPanics(s.Log))
+	s.routes(e)
+	return e
+}
+
+// handleError renders any error a handler returned: JSON for machine routes,
+// an HTML page for the dashboard. Messages of internal errors stay in the log.
+func (s *Server) handleError(err error, c echo.Context) {
+	if c.Response().Committed {
+		return
+	}
+	status := dashboard.StatusOf(err)
+	msg := errs.MessageOf(err)
+	var he *echo.HTTPError
+	if errors.As(err, &he) {
+		msg = http.StatusText(he.Code)
+		if he.Code == http.StatusNotFound {
+			msg = "There is nothing at this address."
+		}
+		if he.Code == http.StatusMethodNotAllowed {
+			msg = "This address does not accept that method."
+		}
+	}
+	ctx := c.Request().Context()
+	if status >= 500 {
+		s.Log.ErrorContext(ctx, "request failed", "err", err)
+	}
+	if strings.HasPrefix(c.Path(), "/health") || strings.HasPrefix(c.Path(), "/ready") {
+		_ = c.JSON(status, map[string]string{"error": http.StatusText(status), "message": msg, "requestId": logging.RequestID(ctx)})
+		return
+	}
+	if status == http.StatusUnauthorized && c.Request().Header.Get("HX-Request") == "true" {
+		c.Response().Header().Set("HX-Redirect", "/signin")
+	}
+	signedIn := dashboard.SignedIn(c)
+	title := map[int]string{
+		http.StatusNotFound: "Page not found", http.StatusForbidden: "Not allowed", http.StatusUnauthorized: "Sign in required",
+		http.StatusTooManyRequests: "Slow down", http.StatusUnprocessableEntity: "Check your input", http.StatusConflict: "Not possible right now",
+	}[status]
+	if title == "" {
+		title = "Something went wrong"
+	}
+	c.Response().Header().Set("Cache-Control", "no-store")
+	c.Response().Header().Set(echo.HeaderContentType, echo.MIMETextHTMLCharsetUTF8)
+	c.Response().WriteHeader(status)
+	if c.Request().Method == http.MethodHead {
+		return
+	}
+	_ = errorpage.Page(errorpage.Props{Status: status, Title: title, Message: msg, RequestID: logging.RequestID(ctx), SignedIn: signedIn}).Render(ctx, c.Response())
+}
+
+// health is liveness: the process answers. It checks no dependency.
+func (s *Server) health(c echo.Context) error {
+	return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// ready is readiness: the database answers.
+func (s *Server) ready(c echo.Context) error {
+	ctx, cancel := context.WithTimeout(c.Request().Context(), 2*time.Second)
+	defer cancel()
+	if err := s.DB.Ping(ctx); err != nil {
+		s.Log.WarnContext(ctx, "readiness: database unreachable", "err", err)
+		return c.JSON(http.StatusServiceUnavailable, map[string]any{"status": "unavailable", "checks": map[string]string{"database": "unreachable"}})
+	}
+	return c.JSON(http.StatusOK, map[string]any{"status": "ok", "checks": map[string]string{"database": "ok"}})
+}
