@@ -15,8 +15,8 @@ import (
 
 	"github.com/clinikapi/clinikapi/internal/errs"
 	"github.com/clinikapi/clinikapi/internal/logging"
-	"github.com/clinikapi/clinikapi/web/dashboard"
 	"github.com/clinikapi/clinikapi/views/errorpage"
+	"github.com/clinikapi/clinikapi/web/dashboard"
 )
 
 // Pinger reports whether a dependency is reachable.

@@ -13,14 +13,14 @@ import (
 type Code string
 
 const (
-	Invalid      Code = "invalid"       // the input breaks a rule; Message says which
-	NotFound     Code = "not_found"     // missing, or not visible to the caller
-	Conflict     Code = "conflict"      // state does not allow it (duplicate, last owner, version)
-	Unauthorized Code = "unauthorized"  // who you are is unknown
-	Forbidden    Code = "forbidden"     // who you are may not do it
-	RateLimited  Code = "rate_limited"  // too many attempts; retry later
-	Unavailable  Code = "unavailable"   // a dependency failed; retry later
-	Internal     Code = "internal"      // a bug or unexpected failure
+	Invalid      Code = "invalid"      // the input breaks a rule; Message says which
+	NotFound     Code = "not_found"    // missing, or not visible to the caller
+	Conflict     Code = "conflict"     // state does not allow it (duplicate, last owner, version)
+	Unauthorized Code = "unauthorized" // who you are is unknown
+	Forbidden    Code = "forbidden"    // who you are may not do it
+	RateLimited  Code = "rate_limited" // too many attempts; retry later
+	Unavailable  Code = "unavailable"  // a dependency failed; retry later
+	Internal     Code = "internal"     // a bug or unexpected failure
 )
 
 // Error is a domain error with a code and a human message.

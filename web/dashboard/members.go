@@ -191,4 +191,3 @@ func (h *Handler) AcceptInvite(c echo.Context) error {
 	h.flash(c, "Welcome to "+o.Name+".")
 	return redirect(c, "/o/"+o.ID)
 }
-
