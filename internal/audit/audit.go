@@ -65,7 +65,10 @@ type Event struct {
 
 // Filter selects events for listing, newest first.
 type Filter struct {
-	OrgID  string
+	OrgID string
+	// WithMembers also selects account events (sign-ins, password changes)
+	// of the organization's current members, which belong to no organization.
+	WithMembers bool
 	Action string
 	Actor  string
 	Before time.Time // exclusive; zero means now

@@ -290,6 +290,6 @@ func (s *Service) AuditLog(ctx context.Context, a Actor, l *audit.Log, f audit.F
 	if err := a.Require(ViewAuditLog); err != nil {
 		return nil, err
 	}
-	f.OrgID = a.Org.ID
+	f.OrgID, f.WithMembers = a.Org.ID, true
 	return l.List(ctx, f)
 }

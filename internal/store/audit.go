@@ -33,7 +33,10 @@ func (db *DB) ListAuditEvents(ctx context.Context, f audit.Filter) ([]audit.Even
 		args = append(args, v)
 		where = append(where, strings.ReplaceAll(cond, "?", "$"+itoa(len(args))))
 	}
-	if f.OrgID != "" {
+	if f.OrgID != "" && f.WithMembers {
+		add(`(org_id = ? OR (org_id IS NULL AND (actor_id IN (SELECT user_id FROM memberships WHERE org_id = ?)
+			OR (target_type = 'user' AND target_id IN (SELECT user_id FROM memberships WHERE org_id = ?)))))`, f.OrgID)
+	} else if f.OrgID != "" {
 		add("org_id = ?", f.OrgID)
 	}
 	if f.Action != "" {

@@ -106,9 +106,13 @@ func (h *Handler) memberResult(c echo.Context, a org.Actor, userID string, chang
 		}
 		return redirect(c, "/o/"+a.Org.ID+"/members")
 	}
-	fe, status, err := formErrors(changeErr)
-	if err != nil {
-		return err
+	status, msg := http.StatusOK, ""
+	if changeErr != nil {
+		fe, st, err := formErrors(changeErr)
+		if err != nil {
+			return err
+		}
+		status, msg = st, firstMessage(fe)
 	}
 	ms, _, err := h.Orgs.Members(ctx, a)
 	if err != nil {
@@ -117,7 +121,7 @@ func (h *Handler) memberResult(c echo.Context, a org.Actor, userID string, chang
 	for _, m := range ms {
 		if m.UserID == userID {
 			row := memberRow(a, m)
-			row.Error = firstMessage(fe)
+			row.Error = msg
 			return render(c, status, members.Row(a.Org.ID, row, roleOptions(a)))
 		}
 	}
