@@ -69,10 +69,10 @@ type Filter struct {
 	// WithMembers also selects account events (sign-ins, password changes)
 	// of the organization's current members, which belong to no organization.
 	WithMembers bool
-	Action string
-	Actor  string
-	Before time.Time // exclusive; zero means now
-	Limit  int
+	Action      string
+	Actor       string
+	Before      time.Time // exclusive; zero means now
+	Limit       int
 }
 
 // Store persists events.

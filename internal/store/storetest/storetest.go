@@ -91,4 +91,3 @@ func Each(t *testing.T, fn func(t *testing.T, engine string)) {
 		t.Run(engine, func(t *testing.T) { fn(t, engine) })
 	}
 }
-
