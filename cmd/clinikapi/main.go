@@ -52,13 +52,16 @@ func run(ctx context.Context, args []string, getenv config.Getenv, stdout, stder
 		fmt.Fprint(stderr, usage)
 		return errors.New("no command given")
 	}
+	if getenv == nil {
+		getenv = os.Getenv
+	}
 	cfg, err := config.Load(getenv)
 	if err != nil {
 		return err
 	}
 	switch args[0] {
 	case "serve":
-		return serve(ctx, cfg, args[1:], stderr)
+		return serve(ctx, cfg, getenv, args[1:], stderr)
 	case "migrate":
 		return migrate(ctx, cfg, stderr)
 	case "admin":
@@ -71,7 +74,7 @@ func run(ctx context.Context, args []string, getenv config.Getenv, stdout, stder
 	return fmt.Errorf("unknown command %q", args[0])
 }
 
-func serve(ctx context.Context, cfg config.Config, args []string, stderr io.Writer) error {
+func serve(ctx context.Context, cfg config.Config, getenv config.Getenv, args []string, stderr io.Writer) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	addr := fs.String("addr", cfg.Addr, "listen address (host:port); also CLINIKAPI_ADDR")
@@ -84,7 +87,7 @@ func serve(ctx context.Context, cfg config.Config, args []string, stderr io.Writ
 			if k == "CLINIKAPI_ADDR" {
 				return *addr
 			}
-			return os.Getenv(k)
+			return getenv(k)
 		})
 		if err != nil {
 			return err

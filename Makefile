@@ -1,0 +1,28 @@
+# ClinikAPI — common tasks. `make run` and `make test` are the two you need.
+
+GO ?= go
+
+.PHONY: run test build generate css check fmt vet
+
+run: ## run on the embedded default (SQLite under ./data, built-in accounts)
+	$(GO) run ./cmd/clinikapi serve
+
+test: ## run every test (PostgreSQL too when CLINIKAPI_TEST_POSTGRES_URL is set)
+	$(GO) test -count=1 ./...
+
+build: ## build the binary into ./bin/clinikapi
+	$(GO) build -trimpath -o bin/clinikapi ./cmd/clinikapi
+
+generate: ## regenerate templ code and the Tailwind CSS (needs `npm ci` once)
+	$(GO) tool templ generate -path views
+	npm run --silent build
+
+fmt: ## format Go and templ sources
+	gofmt -w $$(git ls-files '*.go')
+	$(GO) tool templ fmt views
+
+vet:
+	$(GO) vet ./...
+
+check: vet ## the checks CI runs before the tests
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); echo 'gofmt: files above need formatting'; exit 1)
