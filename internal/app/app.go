@@ -12,6 +12,7 @@ import (
 
 	"github.com/clinikapi/clinikapi/internal/account"
 	"github.com/clinikapi/clinikapi/internal/account/builtin"
+	"github.com/clinikapi/clinikapi/internal/apikey"
 	"github.com/clinikapi/clinikapi/internal/audit"
 	"github.com/clinikapi/clinikapi/internal/config"
 	"github.com/clinikapi/clinikapi/internal/mail"
@@ -36,6 +37,7 @@ type App struct {
 	Audit    *audit.Log
 	Accounts *account.Service
 	Orgs     *org.Service
+	Keys     *apikey.Service
 	Builtin  *builtin.Provider // nil when Supabase Auth signs people in
 	HTTP     http.Handler
 
@@ -80,10 +82,11 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opt Options) 
 	}
 	a.Accounts = account.NewService(provider, db, a.Audit, ratelimit.NewMemory(now), log, now)
 	a.Orgs = org.NewService(db, a.Audit, mailer, cfg.BaseURL, log, now)
+	a.Keys = apikey.NewService(db, a.Audit, nil, log, now)
 
 	srv := &web.Server{
 		Dashboard: &dashboard.Handler{
-			Accounts: a.Accounts, Orgs: a.Orgs, Audit: a.Audit, Log: log,
+			Accounts: a.Accounts, Orgs: a.Orgs, Keys: a.Keys, Audit: a.Audit, Log: log,
 			BaseURL: cfg.BaseURL, SecureCookies: cfg.SecureCookies(), SessionMaxAge: cfg.SessionMaxAge, Now: now,
 		},
 		DB: db, Log: log, Now: now, TLS: cfg.TLS.Enabled(), TrustProxy: cfg.TrustProxy,

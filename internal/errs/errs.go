@@ -28,6 +28,7 @@ type Error struct {
 	Code    Code
 	Message string
 	Field   string // optional: the form field the message is about
+	Reason  string // optional: a specific machine-readable code, e.g. KEY_REVOKED
 	Err     error  // optional: the underlying cause, for logs only
 }
 
@@ -65,6 +66,15 @@ func CodeOf(err error) Code {
 		return e.Code
 	}
 	return Internal
+}
+
+// ReasonOf returns the specific reason of err, if it carries one.
+func ReasonOf(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Reason
+	}
+	return ""
 }
 
 // Is reports whether err carries code.

@@ -16,6 +16,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/clinikapi/clinikapi/internal/account"
+	"github.com/clinikapi/clinikapi/internal/apikey"
 	"github.com/clinikapi/clinikapi/internal/audit"
 	"github.com/clinikapi/clinikapi/internal/errs"
 	"github.com/clinikapi/clinikapi/internal/org"
@@ -26,6 +27,7 @@ import (
 type Handler struct {
 	Accounts      *account.Service
 	Orgs          *org.Service
+	Keys          *apikey.Service
 	Audit         *audit.Log
 	Log           *slog.Logger
 	BaseURL       string

@@ -1,0 +1,114 @@
+package apikey
+
+import (
+	"sync"
+	"time"
+)
+
+// Cache lifetimes. Invalidation on revoke and rotate is explicit (locally at
+// once, across instances by the Invalidator); the TTL only bounds how long a
+// missed cross-instance message could matter.
+const (
+	hitTTL  = 5 * time.Minute
+	missTTL = 30 * time.Second
+)
+
+// entry is what the cache knows about one key hash.
+type entry struct {
+	p             Principal
+	keyExpires    time.Time
+	secretExpires time.Time
+	revoked       bool
+	missing       bool // no such key: cached so floods of bad keys skip the database
+	at            time.Time
+}
+
+// cache maps key hashes to verification results, bounded in size.
+type cache struct {
+	mu     sync.RWMutex
+	max    int
+	byHash map[string]entry
+	byKey  map[string][]string // key id → hashes cached for it
+	gen    uint64              // bumped by every invalidation
+}
+
+// generation is read before a database lookup; put refuses to cache the
+// result if an invalidation happened meanwhile (it might be stale).
+func (c *cache) generation() uint64 {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.gen
+}
+
+func newCache(max int) *cache {
+	return &cache{max: max, byHash: make(map[string]entry), byKey: make(map[string][]string)}
+}
+
+func (c *cache) get(hash string, now time.Time) (entry, bool) {
+	c.mu.RLock()
+	e, ok := c.byHash[hash]
+	c.mu.RUnlock()
+	if !ok {
+		return entry{}, false
+	}
+	ttl := hitTTL
+	if e.missing {
+		ttl = missTTL
+	}
+	if now.Sub(e.at) >= ttl {
+		return entry{}, false
+	}
+	return e, true
+}
+
+func (c *cache) put(hash string, e entry, now time.Time, gen uint64) {
+	e.at = now
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if gen != c.gen {
+		return
+	}
+	if len(c.byHash) >= c.max {
+		// Evict about a tenth, in map order (effectively random).
+		n := c.max / 10
+		for h, old := range c.byHash {
+			if old.missing {
+				delete(c.byHash, h)
+			} else {
+				// All of a key's secrets go together, so dropKey never misses one.
+				c.dropKeyLocked(old.p.KeyID)
+			}
+			if n--; n <= 0 {
+				break
+			}
+		}
+	}
+	c.byHash[hash] = e
+	if !e.missing {
+		c.byKey[e.p.KeyID] = append(c.byKey[e.p.KeyID], hash)
+	}
+}
+
+// dropKey forgets every cached secret of a key.
+func (c *cache) dropKey(keyID string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gen++
+	c.dropKeyLocked(keyID)
+}
+
+func (c *cache) dropKeyLocked(keyID string) {
+	for _, h := range c.byKey[keyID] {
+		delete(c.byHash, h)
+	}
+	delete(c.byKey, keyID)
+}
+
+// reset forgets everything (after a lost invalidation connection).
+func (c *cache) reset() {
+	c.mu.Lock()
+	c.byHash = make(map[string]entry)
+	c.byKey = make(map[string][]string)
+	c.gen++
+	c.mu.Unlock()
+}

@@ -1,0 +1,236 @@
+package apikey
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/clinikapi/clinikapi/internal/audit"
+	"github.com/clinikapi/clinikapi/internal/errs"
+	"github.com/clinikapi/clinikapi/internal/random"
+)
+
+// Audit actions of this capability.
+const (
+	KeyCreated = "api_key.created"
+	KeyRotated = "api_key.rotated"
+	KeyRevoked = "api_key.revoked"
+)
+
+// Grace periods offered when rolling a key.
+var Graces = []time.Duration{0, time.Hour, 24 * time.Hour, 7 * 24 * time.Hour}
+
+// Invalidator tells other instances that a key changed, so they drop it from
+// their caches. Subscribe calls fn for every key id published anywhere
+// (including here) and reset when messages may have been missed.
+type Invalidator interface {
+	Publish(ctx context.Context, keyID string) error
+	Subscribe(ctx context.Context, fn func(keyID string), reset func()) error
+}
+
+// Service manages keys and verifies them on every API request.
+type Service struct {
+	store Store
+	audit *audit.Log
+	log   *slog.Logger
+	now   func() time.Time
+	cache *cache
+	inval Invalidator
+
+	touchMu sync.Mutex
+	touched map[string]time.Time
+}
+
+// NewService assembles the key service. inval may be nil for one instance.
+func NewService(s Store, a *audit.Log, inval Invalidator, log *slog.Logger, now func() time.Time) *Service {
+	if now == nil {
+		now = time.Now
+	}
+	return &Service{store: s, audit: a, log: log, now: now, cache: newCache(100_000), inval: inval, touched: map[string]time.Time{}}
+}
+
+// Listen keeps this instance's cache in step with the others until ctx ends.
+func (s *Service) Listen(ctx context.Context) error {
+	if s.inval == nil {
+		return nil
+	}
+	return s.inval.Subscribe(ctx, s.cache.dropKey, s.cache.reset)
+}
+
+// Actor is who manages keys: a user of the organization, or the system.
+type Actor struct {
+	OrgID  string
+	UserID string // "" for operator commands
+}
+
+func (a Actor) event(action, keyID string, detail map[string]string) audit.Event {
+	e := audit.Event{OrgID: a.OrgID, ActorType: audit.ActorUser, ActorID: a.UserID, Action: action, TargetType: "api_key", TargetID: keyID, Detail: detail}
+	if a.UserID == "" {
+		e.ActorType, e.ActorID = audit.ActorSystem, "cli"
+	}
+	return e
+}
+
+// CreateInput is what a new key needs.
+type CreateInput struct {
+	Name      string
+	Env       Env
+	Scope     Scope
+	ExpiresAt time.Time // zero: never
+}
+
+// Created is a new or rolled key with its secret, shown exactly once.
+type Created struct {
+	Key    Key
+	Secret string
+}
+
+// Create makes a key.
+func (s *Service) Create(ctx context.Context, a Actor, in CreateInput) (Created, error) {
+	name := strings.TrimSpace(in.Name)
+	switch {
+	case name == "":
+		return Created{}, errs.FieldError("name", "Give the key a name, such as the service that will use it.")
+	case utf8.RuneCountInString(name) > 80:
+		return Created{}, errs.FieldError("name", "Use at most 80 characters for the name.")
+	}
+	if _, err := ParseEnv(string(in.Env)); err != nil {
+		return Created{}, err
+	}
+	scope, err := ParseScope(string(in.Scope))
+	if err != nil {
+		return Created{}, err
+	}
+	now := s.now().UTC()
+	if !in.ExpiresAt.IsZero() && !in.ExpiresAt.After(now) {
+		return Created{}, errs.FieldError("expires_at", "Choose an expiry date in the future, or none.")
+	}
+	raw, hash, prefix, last4 := Generate(in.Env)
+	createdBy := a.UserID
+	if createdBy == "" {
+		createdBy = "system"
+	}
+	k := Key{ID: random.ID("key"), OrgID: a.OrgID, Name: name, Env: in.Env, Scope: scope, Prefix: prefix, Last4: last4,
+		CreatedBy: createdBy, CreatedAt: now, ExpiresAt: in.ExpiresAt.UTC()}
+	if err := s.store.CreateKey(ctx, k, Secret{Hash: hash, KeyID: k.ID, CreatedAt: now}); err != nil {
+		return Created{}, err
+	}
+	s.audit.Record(ctx, a.event(KeyCreated, k.ID, map[string]string{"prefix": prefix, "env": string(k.Env), "scope": string(scope)}))
+	return Created{Key: k, Secret: raw}, nil
+}
+
+// List returns the organization's keys, newest first.
+func (s *Service) List(ctx context.Context, orgID string) ([]Key, error) {
+	return s.store.ListKeys(ctx, orgID)
+}
+
+// Roll issues a new secret for the key; the old one keeps working for grace.
+func (s *Service) Roll(ctx context.Context, a Actor, keyID string, grace time.Duration) (Created, error) {
+	valid := false
+	for _, g := range Graces {
+		valid = valid || g == grace
+	}
+	if !valid {
+		return Created{}, errs.FieldError("grace", "Choose how long the old secret keeps working: now, 1 hour, 24 hours or 7 days.")
+	}
+	k, err := s.store.FindKey(ctx, a.OrgID, keyID)
+	if err != nil {
+		return Created{}, err
+	}
+	if !k.RevokedAt.IsZero() {
+		return Created{}, errs.E(errs.Conflict, "This key was revoked; create a new one instead.")
+	}
+	now := s.now().UTC()
+	raw, hash, prefix, last4 := Generate(k.Env)
+	if err := s.store.RotateKey(ctx, a.OrgID, keyID, Secret{Hash: hash, KeyID: keyID, CreatedAt: now}, prefix, last4, now.Add(grace)); err != nil {
+		return Created{}, err
+	}
+	s.changed(ctx, keyID)
+	k.Prefix, k.Last4 = prefix, last4
+	s.audit.Record(ctx, a.event(KeyRotated, keyID, map[string]string{"prefix": prefix, "grace": grace.String()}))
+	return Created{Key: k, Secret: raw}, nil
+}
+
+// Revoke stops the key at once, on every instance.
+func (s *Service) Revoke(ctx context.Context, a Actor, keyID string) (Key, error) {
+	k, err := s.store.RevokeKey(ctx, a.OrgID, keyID, s.now().UTC())
+	if err != nil {
+		return Key{}, err
+	}
+	s.changed(ctx, keyID)
+	s.audit.Record(ctx, a.event(KeyRevoked, keyID, map[string]string{"prefix": k.Prefix}))
+	return k, nil
+}
+
+// changed drops the key from this instance's cache and tells the others.
+func (s *Service) changed(ctx context.Context, keyID string) {
+	s.cache.dropKey(keyID)
+	if s.inval != nil {
+		if err := s.inval.Publish(context.WithoutCancel(ctx), keyID); err != nil {
+			s.log.ErrorContext(ctx, "api key: cache invalidation not published; other instances catch up within the cache TTL", "key", keyID, "err", err)
+		}
+	}
+}
+
+// Verify checks a presented key and returns who it acts as. Errors carry the
+// API error code as their Reason and never contain the key.
+func (s *Service) Verify(ctx context.Context, raw string) (Principal, error) {
+	if _, err := Parse(raw); err != nil {
+		return Principal{}, err
+	}
+	hash := Hash(raw)
+	now := s.now()
+	e, ok := s.cache.get(hash, now)
+	if !ok {
+		gen := s.cache.generation()
+		sec, k, err := s.store.FindSecret(ctx, hash)
+		switch {
+		case errs.Is(err, errs.NotFound):
+			e = entry{missing: true}
+		case err != nil:
+			return Principal{}, err
+		default:
+			e = entry{
+				p:             Principal{KeyID: k.ID, OrgID: k.OrgID, Env: k.Env, Scope: k.Scope, Prefix: k.Prefix},
+				keyExpires:    k.ExpiresAt,
+				secretExpires: sec.ExpiresAt,
+				revoked:       !k.RevokedAt.IsZero(),
+			}
+		}
+		s.cache.put(hash, e, now, gen)
+	}
+	switch {
+	case e.missing:
+		return Principal{}, ErrInvalid
+	case e.revoked:
+		return Principal{}, ErrRevoked
+	case !e.keyExpires.IsZero() && !now.Before(e.keyExpires):
+		return Principal{}, ErrExpired
+	case !e.secretExpires.IsZero() && !now.Before(e.secretExpires):
+		return Principal{}, ErrExpired
+	}
+	s.touch(e.p.KeyID, now)
+	return e.p, nil
+}
+
+func (s *Service) touch(keyID string, at time.Time) {
+	s.touchMu.Lock()
+	s.touched[keyID] = at
+	s.touchMu.Unlock()
+}
+
+// FlushLastUsed writes the coalesced last-used times. The usage worker calls
+// it periodically and at shutdown.
+func (s *Service) FlushLastUsed(ctx context.Context) error {
+	s.touchMu.Lock()
+	batch := s.touched
+	s.touched = make(map[string]time.Time, len(batch))
+	s.touchMu.Unlock()
+	if len(batch) == 0 {
+		return nil
+	}
+	return s.store.TouchKeys(ctx, batch)
+}

@@ -1,0 +1,121 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"time"
+
+	"github.com/clinikapi/clinikapi/internal/apikey"
+	"github.com/clinikapi/clinikapi/internal/errs"
+)
+
+var _ apikey.Store = (*DB)(nil)
+
+const keyColumns = `k.id, k.org_id, k.name, k.env, k.scope, k.prefix, k.last4, k.created_by, k.created_at, k.expires_at, k.revoked_at, k.last_used_at`
+
+func scanKey(row interface{ Scan(...any) error }, extra ...any) (apikey.Key, error) {
+	var k apikey.Key
+	var exp, rev, used sql.NullTime
+	dest := append([]any{&k.ID, &k.OrgID, &k.Name, &k.Env, &k.Scope, &k.Prefix, &k.Last4, &k.CreatedBy, &k.CreatedAt, &exp, &rev, &used}, extra...)
+	if err := row.Scan(dest...); err != nil {
+		return apikey.Key{}, notFound(err, "API key not found.")
+	}
+	k.ExpiresAt, k.RevokedAt, k.LastUsedAt = exp.Time, rev.Time, used.Time
+	return k, nil
+}
+
+func nullTime(t time.Time) sql.NullTime {
+	if t.IsZero() {
+		return sql.NullTime{}
+	}
+	return sql.NullTime{Time: utc(t), Valid: true}
+}
+
+// CreateKey implements apikey.Store.
+func (db *DB) CreateKey(ctx context.Context, k apikey.Key, s apikey.Secret) error {
+	return db.tx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO api_keys (id, org_id, name, env, scope, prefix, last4, created_by, created_at, expires_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+			k.ID, k.OrgID, k.Name, k.Env, k.Scope, k.Prefix, k.Last4, k.CreatedBy, utc(k.CreatedAt), nullTime(k.ExpiresAt)); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO api_key_secrets (hash, key_id, created_at) VALUES ($1, $2, $3)`, s.Hash, k.ID, utc(s.CreatedAt))
+		return err
+	})
+}
+
+// ListKeys implements apikey.Store.
+func (db *DB) ListKeys(ctx context.Context, orgID string) ([]apikey.Key, error) {
+	rows, err := db.sql.QueryContext(ctx, `SELECT `+keyColumns+` FROM api_keys k WHERE k.org_id = $1 ORDER BY k.created_at DESC, k.id`, orgID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []apikey.Key
+	for rows.Next() {
+		k, err := scanKey(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, k)
+	}
+	return out, rows.Err()
+}
+
+// FindKey implements apikey.Store.
+func (db *DB) FindKey(ctx context.Context, orgID, keyID string) (apikey.Key, error) {
+	return scanKey(db.sql.QueryRowContext(ctx, `SELECT `+keyColumns+` FROM api_keys k WHERE k.org_id = $1 AND k.id = $2`, orgID, keyID))
+}
+
+// FindSecret implements apikey.Store.
+func (db *DB) FindSecret(ctx context.Context, hash string) (apikey.Secret, apikey.Key, error) {
+	s := apikey.Secret{Hash: hash}
+	var exp sql.NullTime
+	k, err := scanKey(db.sql.QueryRowContext(ctx, `SELECT `+keyColumns+`, s.created_at, s.expires_at
+		FROM api_key_secrets s JOIN api_keys k ON k.id = s.key_id WHERE s.hash = $1`, hash), &s.CreatedAt, &exp)
+	if err != nil {
+		return apikey.Secret{}, apikey.Key{}, err
+	}
+	s.KeyID, s.ExpiresAt = k.ID, exp.Time
+	return s, k, nil
+}
+
+// RotateKey implements apikey.Store.
+func (db *DB) RotateKey(ctx context.Context, orgID, keyID string, s apikey.Secret, prefix, last4 string, graceUntil time.Time) error {
+	return db.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE api_key_secrets SET expires_at = $1
+			WHERE key_id = $2 AND (expires_at IS NULL OR expires_at > $1)
+			AND key_id IN (SELECT id FROM api_keys WHERE org_id = $3 AND revoked_at IS NULL)`, utc(graceUntil), keyID, orgID)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return errs.E(errs.NotFound, "API key not found.")
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE api_keys SET prefix = $1, last4 = $2 WHERE id = $3`, prefix, last4, keyID); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO api_key_secrets (hash, key_id, created_at) VALUES ($1, $2, $3)`, s.Hash, keyID, utc(s.CreatedAt))
+		return err
+	})
+}
+
+// RevokeKey implements apikey.Store.
+func (db *DB) RevokeKey(ctx context.Context, orgID, keyID string, at time.Time) (apikey.Key, error) {
+	if _, err := db.sql.ExecContext(ctx, `UPDATE api_keys SET revoked_at = $1 WHERE org_id = $2 AND id = $3 AND revoked_at IS NULL`, utc(at), orgID, keyID); err != nil {
+		return apikey.Key{}, err
+	}
+	return db.FindKey(ctx, orgID, keyID)
+}
+
+// TouchKeys implements apikey.Store.
+func (db *DB) TouchKeys(ctx context.Context, lastUsed map[string]time.Time) error {
+	return db.tx(ctx, func(tx *sql.Tx) error {
+		for id, at := range lastUsed {
+			if _, err := tx.ExecContext(ctx, `UPDATE api_keys SET last_used_at = $1 WHERE id = $2 AND (last_used_at IS NULL OR last_used_at < $1)`, utc(at), id); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
