@@ -6,6 +6,7 @@ import (
 
 	"github.com/clinikapi/clinikapi/internal/errs"
 	"github.com/clinikapi/clinikapi/internal/org"
+	"github.com/clinikapi/clinikapi/web/api"
 )
 
 // routes is the one table of every URL the server answers.
@@ -53,6 +54,13 @@ func (s *Server) routes(e *echo.Echo) {
 	o.POST("/members/:user/role", d.ChangeRole, d.RequireOrg(org.ManageMembers))
 	o.POST("/members/:user/remove", d.RemoveMember, d.RequireOrg(org.ViewOverview)) // members may leave; the service checks the rest
 	o.GET("/audit", d.AuditLog, d.RequireOrg(org.ViewAuditLog))
+
+	// The API tier. The pipeline order matters (DESIGN.md §4); every error
+	// is the JSON error body (handleError).
+	p := s.API
+	v1 := e.Group("/v1", api.RejectMethodOverride, api.LimitBody)
+	keyed := v1.Group("", p.Authenticate, api.Scope, p.RateLimit)
+	keyed.Any("/*", api.NotFound)
 
 	e.RouteNotFound("/*", func(c echo.Context) error { return errs.E(errs.NotFound, "There is nothing at this address.") })
 }

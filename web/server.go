@@ -16,6 +16,7 @@ import (
 	"github.com/clinikapi/clinikapi/internal/errs"
 	"github.com/clinikapi/clinikapi/internal/logging"
 	"github.com/clinikapi/clinikapi/views/errorpage"
+	"github.com/clinikapi/clinikapi/web/api"
 	"github.com/clinikapi/clinikapi/web/dashboard"
 )
 
@@ -27,6 +28,7 @@ type Pinger interface {
 // Server holds what the routes need.
 type Server struct {
 	Dashboard  *dashboard.Handler
+	API        *api.Pipeline
 	DB         Pinger
 	Log        *slog.Logger
 	Now        func() time.Time
@@ -56,6 +58,13 @@ func (s *Server) Handler() *echo.Echo {
 // an HTML page for the dashboard. Messages of internal errors stay in the log.
 func (s *Server) handleError(err error, c echo.Context) {
 	if c.Response().Committed {
+		return
+	}
+	if strings.HasPrefix(c.Request().URL.Path, "/v1/") || c.Request().URL.Path == "/v1" {
+		if api.IsServerError(err) {
+			s.Log.ErrorContext(c.Request().Context(), "api request failed", "err", err)
+		}
+		api.WriteError(c, err)
 		return
 	}
 	status := dashboard.StatusOf(err)

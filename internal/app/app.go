@@ -20,6 +20,7 @@ import (
 	"github.com/clinikapi/clinikapi/internal/ratelimit"
 	"github.com/clinikapi/clinikapi/internal/store"
 	"github.com/clinikapi/clinikapi/web"
+	"github.com/clinikapi/clinikapi/web/api"
 	"github.com/clinikapi/clinikapi/web/dashboard"
 )
 
@@ -88,6 +89,15 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opt Options) 
 		Dashboard: &dashboard.Handler{
 			Accounts: a.Accounts, Orgs: a.Orgs, Keys: a.Keys, Audit: a.Audit, Log: log,
 			BaseURL: cfg.BaseURL, SecureCookies: cfg.SecureCookies(), SessionMaxAge: cfg.SessionMaxAge, Now: now,
+		},
+		API: &api.Pipeline{
+			Keys:    a.Keys,
+			Limiter: ratelimit.NewMemory(now),
+			Now:     now,
+			Plans: &api.OrgPlans{Now: now, TTL: 10 * time.Second, Lookup: func(ctx context.Context, orgID string) (string, error) {
+				o, err := db.FindOrg(ctx, orgID)
+				return o.Plan, err
+			}},
 		},
 		DB: db, Log: log, Now: now, TLS: cfg.TLS.Enabled(), TrustProxy: cfg.TrustProxy,
 	}

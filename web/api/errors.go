@@ -1,0 +1,130 @@
+// Package api holds the /v1 handlers and the pipeline every API request
+// passes: request id → method-override rejection → body limit → key auth →
+// scope → org rate limit → (monthly quota) → handler.
+package api
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/clinikapi/clinikapi/internal/errs"
+	"github.com/clinikapi/clinikapi/internal/logging"
+)
+
+// Issue is one OperationOutcome-style detail of an error.
+type Issue struct {
+	Severity    string `json:"severity"`
+	Code        string `json:"code"`
+	Diagnostics string `json:"diagnostics"`
+}
+
+// ErrorBody is the JSON error every /v1 failure answers with. The issues are
+// listed under both "issues" (the docs) and "issue" (what FHIR clients and
+// the official SDK read).
+type ErrorBody struct {
+	Error     string  `json:"error"`
+	Message   string  `json:"message"`
+	Code      string  `json:"code"`
+	RequestID string  `json:"requestId"`
+	Issues    []Issue `json:"issues"`
+	Issue     []Issue `json:"issue"`
+}
+
+// Error is an API failure with its HTTP status and code.
+type Error struct {
+	Status  int
+	Code    string
+	Message string
+	Issues  []Issue
+	Headers map[string]string
+}
+
+func (e *Error) Error() string { return e.Code + ": " + e.Message }
+
+// titles are the short human titles per status.
+var titles = map[int]string{
+	400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",
+	409: "Conflict", 413: "Payload Too Large", 415: "Unsupported Media Type", 422: "Validation Error",
+	429: "Too Many Requests", 500: "Internal Server Error", 503: "Service Unavailable",
+}
+
+// issueCodes maps statuses to FHIR issue-type codes.
+var issueCodes = map[int]string{
+	400: "invalid", 401: "login", 403: "forbidden", 404: "not-found", 405: "not-supported", 409: "conflict",
+	413: "too-costly", 415: "not-supported", 422: "invalid", 429: "throttled", 500: "exception", 503: "transient",
+}
+
+// toError turns anything a handler returned into an API error.
+func toError(err error) *Error {
+	var ae *Error
+	if errors.As(err, &ae) {
+		return ae
+	}
+	var he *echo.HTTPError
+	if errors.As(err, &he) {
+		switch he.Code {
+		case http.StatusRequestEntityTooLarge:
+			return &Error{Status: 413, Code: "PAYLOAD_TOO_LARGE", Message: "The request body is larger than 1 MiB."}
+		case http.StatusNotFound:
+			return &Error{Status: 404, Code: "NOT_FOUND", Message: "No such endpoint."}
+		case http.StatusMethodNotAllowed:
+			return &Error{Status: 405, Code: "METHOD_NOT_ALLOWED", Message: "This endpoint does not accept that method."}
+		}
+		return &Error{Status: he.Code, Code: "INTERNAL_ERROR", Message: http.StatusText(he.Code)}
+	}
+	code := errs.ReasonOf(err)
+	switch errs.CodeOf(err) {
+	case errs.Unauthorized:
+		if code == "" {
+			code = "UNAUTHORIZED"
+		}
+		return &Error{Status: 401, Code: code, Message: errs.MessageOf(err)}
+	case errs.Forbidden:
+		return &Error{Status: 403, Code: "INSUFFICIENT_SCOPE", Message: errs.MessageOf(err)}
+	case errs.NotFound:
+		return &Error{Status: 404, Code: "NOT_FOUND", Message: errs.MessageOf(err)}
+	case errs.Conflict:
+		return &Error{Status: 409, Code: "CONFLICT", Message: errs.MessageOf(err)}
+	case errs.Invalid:
+		return &Error{Status: 422, Code: "VALIDATION_ERROR", Message: errs.MessageOf(err)}
+	case errs.Unavailable:
+		return &Error{Status: 503, Code: "SERVICE_UNAVAILABLE", Message: errs.MessageOf(err)}
+	}
+	return &Error{Status: 500, Code: "INTERNAL_ERROR", Message: "Something went wrong on our side. Retry, and contact support with the request id if it persists."}
+}
+
+// WriteError answers err as the JSON error body.
+func WriteError(c echo.Context, err error) {
+	e := toError(err)
+	if c.Response().Committed {
+		return
+	}
+	issues := e.Issues
+	if len(issues) == 0 {
+		sev := "error"
+		if e.Status >= 500 {
+			sev = "fatal"
+		}
+		issues = []Issue{{Severity: sev, Code: issueCodes[e.Status], Diagnostics: e.Message}}
+	}
+	for k, v := range e.Headers {
+		c.Response().Header().Set(k, v)
+	}
+	title := titles[e.Status]
+	if title == "" {
+		title = http.StatusText(e.Status)
+	}
+	body := ErrorBody{Error: title, Message: e.Message, Code: e.Code, RequestID: logging.RequestID(c.Request().Context()), Issues: issues, Issue: issues}
+	if c.Request().Method == http.MethodHead {
+		_ = c.NoContent(e.Status)
+		return
+	}
+	_ = c.JSON(e.Status, body)
+}
+
+
+
+// IsServerError reports whether err answers with a 5xx status.
+func IsServerError(err error) bool { return toError(err).Status >= 500 }

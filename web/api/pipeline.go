@@ -1,0 +1,183 @@
+package api
+
+import (
+	"context"
+	"math"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/clinikapi/clinikapi/internal/apikey"
+	"github.com/clinikapi/clinikapi/internal/plan"
+	"github.com/clinikapi/clinikapi/internal/ratelimit"
+)
+
+// MaxBody is the largest request body the API accepts.
+const MaxBody = 1 << 20
+
+// PlanSource tells which plan an organization is on.
+type PlanSource interface {
+	PlanOf(ctx context.Context, orgID string) (plan.Plan, error)
+}
+
+// Pipeline holds what the API middleware needs.
+type Pipeline struct {
+	Keys    *apikey.Service
+	Plans   PlanSource
+	Limiter ratelimit.Limiter
+	Now     func() time.Time
+}
+
+const keyPrincipal = "api.principal"
+
+// PrincipalOf returns who the request acts as (set by Authenticate).
+func PrincipalOf(c echo.Context) apikey.Principal {
+	p, _ := c.Get(keyPrincipal).(apikey.Principal)
+	return p
+}
+
+var overrideHeaders = []string{"X-HTTP-Method-Override", "X-HTTP-Method", "X-Method-Override"}
+
+// RejectMethodOverride refuses any method-override header: the method a
+// key's scope is checked against is the real one.
+func RejectMethodOverride(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		for _, h := range overrideHeaders {
+			if _, ok := c.Request().Header[http.CanonicalHeaderKey(h)]; ok {
+				return &Error{Status: 400, Code: "METHOD_OVERRIDE_REJECTED", Message: h + " is not accepted. Send the real HTTP method."}
+			}
+		}
+		return next(c)
+	}
+}
+
+// LimitBody refuses bodies over MaxBody, by Content-Length at once and by
+// counting for chunked bodies.
+func LimitBody(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		r := c.Request()
+		if r.ContentLength > MaxBody {
+			return &Error{Status: 413, Code: "PAYLOAD_TOO_LARGE", Message: "The request body is larger than 1 MiB."}
+		}
+		if r.Body != nil && r.Body != http.NoBody {
+			r.Body = http.MaxBytesReader(c.Response(), r.Body, MaxBody)
+		}
+		return next(c)
+	}
+}
+
+// Authenticate verifies the x-api-key header. Keys in the query string are
+// refused, never used.
+func (p *Pipeline) Authenticate(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		raw := c.Request().Header.Get("X-Api-Key")
+		if raw == "" {
+			q := c.Request().URL.Query()
+			for _, k := range []string{"x-api-key", "api_key", "apiKey", "key"} {
+				if q.Has(k) {
+					return &Error{Status: 401, Code: "UNAUTHORIZED", Message: "API keys are accepted only in the x-api-key header, never in the URL. Rotate a key that was sent in a URL."}
+				}
+			}
+		}
+		pr, err := p.Keys.Verify(c.Request().Context(), raw)
+		if err != nil {
+			return err
+		}
+		c.Set(keyPrincipal, pr)
+		return next(c)
+	}
+}
+
+// Scope checks the key may use the request's method.
+func Scope(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		pr := PrincipalOf(c)
+		if !pr.Scope.Allows(c.Request().Method) {
+			return &Error{Status: 403, Code: "INSUFFICIENT_SCOPE", Message: "This key's scope (" + string(pr.Scope) + ") does not allow " + c.Request().Method + " requests."}
+		}
+		return next(c)
+	}
+}
+
+// RateLimit applies the plan's per-minute limit across all of an
+// organization's keys, and reports it in X-RateLimit-* headers.
+func (p *Pipeline) RateLimit(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		ctx := c.Request().Context()
+		pr := PrincipalOf(c)
+		pl, err := p.Plans.PlanOf(ctx, pr.OrgID)
+		if err != nil {
+			return err
+		}
+		res, err := p.Limiter.Allow(ctx, "api:org:"+pr.OrgID, pl.PerMinute, time.Minute)
+		if err != nil {
+			return err
+		}
+		h := c.Response().Header()
+		h.Set("X-RateLimit-Limit", strconv.Itoa(res.Limit))
+		h.Set("X-RateLimit-Remaining", strconv.Itoa(res.Remaining))
+		h.Set("X-RateLimit-Reset", strconv.Itoa(seconds(res.ResetAfter)))
+		if !res.Allowed {
+			return &Error{Status: 429, Code: "RATE_LIMITED",
+				Message: "Rate limit of " + strconv.Itoa(res.Limit) + " requests per minute reached for this organization (" + pl.Name + " plan). Retry after the Retry-After seconds.",
+				Headers: map[string]string{"Retry-After": strconv.Itoa(max(1, seconds(res.RetryAfter)))}}
+		}
+		return next(c)
+	}
+}
+
+func seconds(d time.Duration) int { return int(math.Ceil(d.Seconds())) }
+
+// NotFound answers routes the API does not serve.
+func NotFound(c echo.Context) error {
+	return &Error{Status: 404, Code: "NOT_FOUND", Message: "No such endpoint. See /v1/metadata for what this server supports."}
+}
+
+// OrgPlans reads organizations' plans through a short-lived cache, so the
+// rate limiter does not query the database on every request.
+type OrgPlans struct {
+	Lookup func(ctx context.Context, orgID string) (string, error)
+	Now    func() time.Time
+	TTL    time.Duration
+
+	mu    sync.Mutex
+	cache map[string]cachedPlan
+}
+
+type cachedPlan struct {
+	p  plan.Plan
+	at time.Time
+}
+
+// PlanOf implements PlanSource.
+func (o *OrgPlans) PlanOf(ctx context.Context, orgID string) (plan.Plan, error) {
+	now := o.Now()
+	o.mu.Lock()
+	if o.cache == nil {
+		o.cache = map[string]cachedPlan{}
+	}
+	c, ok := o.cache[orgID]
+	o.mu.Unlock()
+	if ok && now.Sub(c.at) < o.TTL {
+		return c.p, nil
+	}
+	id, err := o.Lookup(ctx, orgID)
+	if err != nil {
+		return plan.Plan{}, err
+	}
+	p := plan.Of(id)
+	o.mu.Lock()
+	o.cache[orgID] = cachedPlan{p: p, at: now}
+	o.mu.Unlock()
+	return p, nil
+}
+
+// Forget drops an organization's cached plan (after a plan change).
+func (o *OrgPlans) Forget(orgID string) {
+	o.mu.Lock()
+	delete(o.cache, orgID)
+	o.mu.Unlock()
+}
