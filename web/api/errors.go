@@ -124,7 +124,5 @@ func WriteError(c echo.Context, err error) {
 	_ = c.JSON(e.Status, body)
 }
 
-
-
 // IsServerError reports whether err answers with a 5xx status.
 func IsServerError(err error) bool { return toError(err).Status >= 500 }
