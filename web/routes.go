@@ -59,7 +59,7 @@ func (s *Server) routes(e *echo.Echo) {
 	// is the JSON error body (handleError).
 	p := s.API
 	v1 := e.Group("/v1", api.RejectMethodOverride, api.LimitBody)
-	keyed := v1.Group("", p.Authenticate, api.Scope, p.RateLimit)
+	keyed := v1.Group("", p.Authenticate, p.RecordUsage, api.Scope, p.RateLimit, p.MonthlyQuota)
 	keyed.Any("/*", api.NotFound)
 
 	e.RouteNotFound("/*", func(c echo.Context) error { return errs.E(errs.NotFound, "There is nothing at this address.") })

@@ -99,7 +99,8 @@ func serve(ctx context.Context, cfg config.Config, getenv config.Getenv, args []
 	if err != nil {
 		return err
 	}
-	defer a.Close()
+	defer a.Close() // flushes usage records and counters after the server stops
+	a.Start(ctx)
 
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {

@@ -17,8 +17,10 @@ import (
 	"github.com/clinikapi/clinikapi/internal/config"
 	"github.com/clinikapi/clinikapi/internal/mail"
 	"github.com/clinikapi/clinikapi/internal/org"
+	"github.com/clinikapi/clinikapi/internal/quota"
 	"github.com/clinikapi/clinikapi/internal/ratelimit"
 	"github.com/clinikapi/clinikapi/internal/store"
+	"github.com/clinikapi/clinikapi/internal/usage"
 	"github.com/clinikapi/clinikapi/web"
 	"github.com/clinikapi/clinikapi/web/api"
 	"github.com/clinikapi/clinikapi/web/dashboard"
@@ -39,10 +41,13 @@ type App struct {
 	Accounts *account.Service
 	Orgs     *org.Service
 	Keys     *apikey.Service
+	Usage    *usage.Recorder
+	Quota    *quota.Meter
 	Builtin  *builtin.Provider // nil when Supabase Auth signs people in
 	HTTP     http.Handler
 
-	closers []func() error
+	closers     []func() error
+	stopWorkers func()
 }
 
 // New builds the program: it opens and migrates the database and wires
@@ -84,6 +89,8 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opt Options) 
 	a.Accounts = account.NewService(provider, db, a.Audit, ratelimit.NewMemory(now), log, now)
 	a.Orgs = org.NewService(db, a.Audit, mailer, cfg.BaseURL, log, now)
 	a.Keys = apikey.NewService(db, a.Audit, nil, log, now)
+	a.Usage = usage.NewRecorder(db, log)
+	a.Quota = quota.NewMeter(db, now)
 
 	srv := &web.Server{
 		Dashboard: &dashboard.Handler{
@@ -93,6 +100,8 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opt Options) 
 		API: &api.Pipeline{
 			Keys:    a.Keys,
 			Limiter: ratelimit.NewMemory(now),
+			Quota:   a.Quota,
+			Usage:   a.Usage,
 			Now:     now,
 			Plans: &api.OrgPlans{Now: now, TTL: 10 * time.Second, Lookup: func(ctx context.Context, orgID string) (string, error) {
 				o, err := db.FindOrg(ctx, orgID)
@@ -143,9 +152,22 @@ func (a *App) CreateUser(ctx context.Context, email, password, name, orgName str
 	return u, o, nil
 }
 
-// Close releases everything New acquired, in reverse order.
+// Close stops the background work, writes what is still buffered, and
+// releases everything New acquired, in reverse order.
 func (a *App) Close() error {
 	var errList []error
+	if a.stopWorkers != nil {
+		a.stopWorkers()
+		a.stopWorkers = nil
+	}
+	if a.Usage != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		if err := a.Flush(ctx); err != nil {
+			errList = append(errList, err)
+		}
+		cancel()
+		a.Usage = nil
+	}
 	for i := len(a.closers) - 1; i >= 0; i-- {
 		if err := a.closers[i](); err != nil {
 			errList = append(errList, err)

@@ -11,8 +11,11 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/clinikapi/clinikapi/internal/apikey"
+	"github.com/clinikapi/clinikapi/internal/logging"
 	"github.com/clinikapi/clinikapi/internal/plan"
+	"github.com/clinikapi/clinikapi/internal/quota"
 	"github.com/clinikapi/clinikapi/internal/ratelimit"
+	"github.com/clinikapi/clinikapi/internal/usage"
 )
 
 // MaxBody is the largest request body the API accepts.
@@ -28,10 +31,18 @@ type Pipeline struct {
 	Keys    *apikey.Service
 	Plans   PlanSource
 	Limiter ratelimit.Limiter
+	Quota   *quota.Meter
+	Usage   *usage.Recorder
+	// Overage reports whether an organization lets live traffic past its
+	// pool (billed per request). Nil means never.
+	Overage func(ctx context.Context, orgID string) bool
 	Now     func() time.Time
 }
 
-const keyPrincipal = "api.principal"
+const (
+	keyPrincipal = "api.principal"
+	keyPlan      = "api.plan"
+)
 
 // PrincipalOf returns who the request acts as (set by Authenticate).
 func PrincipalOf(c echo.Context) apikey.Principal {
@@ -112,6 +123,7 @@ func (p *Pipeline) RateLimit(next echo.HandlerFunc) echo.HandlerFunc {
 		if err != nil {
 			return err
 		}
+		c.Set(keyPlan, pl)
 		res, err := p.Limiter.Allow(ctx, "api:org:"+pr.OrgID, pl.PerMinute, time.Minute)
 		if err != nil {
 			return err
@@ -126,6 +138,69 @@ func (p *Pipeline) RateLimit(next echo.HandlerFunc) echo.HandlerFunc {
 				Headers: map[string]string{"Retry-After": strconv.Itoa(max(1, seconds(res.RetryAfter)))}}
 		}
 		return next(c)
+	}
+}
+
+// MonthlyQuota counts the request against the organization's monthly pool and
+// reports the pools in X-Quota-* (and X-Sandbox-* for test traffic on paid
+// plans) headers.
+func (p *Pipeline) MonthlyQuota(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		ctx := c.Request().Context()
+		pr := PrincipalOf(c)
+		pl, _ := c.Get(keyPlan).(plan.Plan)
+		overage := p.Overage != nil && p.Overage(ctx, pr.OrgID)
+		d, err := p.Quota.Take(ctx, pr.OrgID, pl, string(pr.Env), overage)
+		if err != nil {
+			return err
+		}
+		now := p.Now()
+		h := c.Response().Header()
+		headers := quota.Headers(d, now)
+		if d.Pool == quota.PoolSandbox {
+			for k, v := range quota.SandboxHeaders(d) {
+				h.Set(k, v)
+			}
+			live, err := p.Quota.Peek(ctx, pr.OrgID, pl, quota.PoolLive)
+			if err != nil {
+				return err
+			}
+			headers = quota.Headers(live, now)
+		}
+		for k, v := range headers {
+			h.Set(k, v)
+		}
+		if !d.Allowed {
+			e := &Error{Status: 429, Code: "MONTHLY_QUOTA_EXCEEDED",
+				Message: "This organization used all " + strconv.FormatInt(d.Limit, 10) + " requests included in its " + pl.Name + " plan this month. The pool resets on the 1st (UTC); upgrade or turn on overage billing to continue.",
+				Headers: map[string]string{"Retry-After": strconv.Itoa(max(1, seconds(d.ResetIn(now))))}}
+			if d.Pool == quota.PoolSandbox {
+				e.Code = "SANDBOX_QUOTA_EXCEEDED"
+				e.Message = "This organization used all " + strconv.FormatInt(d.Limit, 10) + " test-key requests of its sandbox pool this month. The pool resets on the 1st (UTC)."
+			}
+			return e
+		}
+		return next(c)
+	}
+}
+
+// RecordUsage writes one usage record per authenticated request, whatever
+// its outcome, after the response is written. The record is buffered: the
+// request never waits for the database.
+func (p *Pipeline) RecordUsage(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		start := time.Now()
+		if err := next(c); err != nil {
+			c.Error(err)
+		}
+		r := c.Request()
+		pr := PrincipalOf(c)
+		p.Usage.Add(usage.Record{
+			Time: p.Now(), OrgID: pr.OrgID, KeyID: pr.KeyID, Env: string(pr.Env),
+			Method: r.Method, Route: c.Path(), Status: c.Response().Status, Latency: time.Since(start),
+			BytesIn: max(0, r.ContentLength), BytesOut: c.Response().Size, RequestID: logging.RequestID(r.Context()),
+		})
+		return nil
 	}
 }
 

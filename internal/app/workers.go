@@ -1,0 +1,73 @@
+package app
+
+import (
+	"context"
+	"sync"
+	"time"
+)
+
+// flusher is a periodic write-behind task: usage records, quota counters,
+// key last-used times.
+type flusher struct {
+	name  string
+	every time.Duration
+	flush func(context.Context) error
+}
+
+func (a *App) flushers() []flusher {
+	return []flusher{
+		{"usage records", time.Second, a.Usage.Flush},
+		{"quota counters", time.Second, a.Quota.Flush},
+		{"key last-used", 15 * time.Second, a.Keys.FlushLastUsed},
+	}
+}
+
+// Start runs the background work until Close: the write-behind flushers and
+// the key-cache invalidation listener.
+func (a *App) Start(ctx context.Context) {
+	ctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	for _, f := range a.flushers() {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			t := time.NewTicker(f.every)
+			defer t.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-t.C:
+					if err := f.flush(ctx); err != nil && ctx.Err() == nil {
+						a.Log.Error("background flush failed; will retry", "task", f.name, "err", err)
+					}
+				}
+			}
+		}()
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := a.Keys.Listen(ctx); err != nil && ctx.Err() == nil {
+			a.Log.Error("api key invalidation listener stopped", "err", err)
+		}
+	}()
+	a.stopWorkers = func() {
+		cancel()
+		wg.Wait()
+	}
+}
+
+// Flush writes everything buffered now (shutdown, tests).
+func (a *App) Flush(ctx context.Context) error {
+	var first error
+	for _, f := range a.flushers() {
+		if err := f.flush(ctx); err != nil {
+			a.Log.Error("flush failed", "task", f.name, "err", err)
+			if first == nil {
+				first = err
+			}
+		}
+	}
+	return first
+}

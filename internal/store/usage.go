@@ -1,0 +1,51 @@
+package store
+
+import (
+	"context"
+	"strings"
+
+	"github.com/clinikapi/clinikapi/internal/quota"
+	"github.com/clinikapi/clinikapi/internal/usage"
+)
+
+var (
+	_ usage.Store = (*DB)(nil)
+	_ quota.Store = (*DB)(nil)
+)
+
+const usageColumns = 11
+
+// InsertUsage implements usage.Store with one multi-row INSERT.
+func (db *DB) InsertUsage(ctx context.Context, rs []usage.Record) error {
+	if len(rs) == 0 {
+		return nil
+	}
+	var q strings.Builder
+	q.WriteString(`INSERT INTO usage_records (created_at, org_id, key_id, env, method, route, status, latency_us, bytes_in, bytes_out, request_id) VALUES `)
+	args := make([]any, 0, len(rs)*usageColumns)
+	for i, r := range rs {
+		if i > 0 {
+			q.WriteByte(',')
+		}
+		q.WriteByte('(')
+		for j := 0; j < usageColumns; j++ {
+			if j > 0 {
+				q.WriteByte(',')
+			}
+			q.WriteString("$" + itoa(i*usageColumns+j+1))
+		}
+		q.WriteByte(')')
+		args = append(args, utc(r.Time), r.OrgID, r.KeyID, r.Env, r.Method, r.Route, r.Status, r.Latency.Microseconds(), r.BytesIn, r.BytesOut, r.RequestID)
+	}
+	_, err := db.sql.ExecContext(ctx, q.String(), args...)
+	return err
+}
+
+// AddQuota implements quota.Store.
+func (db *DB) AddQuota(ctx context.Context, orgID, period, pool string, delta int64) (int64, error) {
+	var total int64
+	err := db.sql.QueryRowContext(ctx, `INSERT INTO quota_counters (org_id, period, pool, used) VALUES ($1, $2, $3, $4)
+		ON CONFLICT (org_id, period, pool) DO UPDATE SET used = quota_counters.used + excluded.used
+		RETURNING used`, orgID, period, pool, delta).Scan(&total)
+	return total, err
+}
