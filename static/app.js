@@ -6,6 +6,9 @@
 
   function openDialogs(root) {
     root.querySelectorAll("dialog[data-open]").forEach(function (d) {
+      // A dialog may be rendered open (so it shows without JavaScript);
+      // make it modal here.
+      if (d.open && !d.matches(":modal")) d.close();
       if (!d.open) d.showModal();
     });
   }

@@ -54,6 +54,10 @@ func (s *Server) routes(e *echo.Echo) {
 	o.POST("/members/:user/role", d.ChangeRole, d.RequireOrg(org.ManageMembers))
 	o.POST("/members/:user/remove", d.RemoveMember, d.RequireOrg(org.ViewOverview)) // members may leave; the service checks the rest
 	o.GET("/audit", d.AuditLog, d.RequireOrg(org.ViewAuditLog))
+	o.GET("/keys", d.KeysPage, d.RequireOrg(org.ManageKeys))
+	o.POST("/keys", d.CreateKey, d.RequireOrg(org.ManageKeys))
+	o.POST("/keys/:key/roll", d.RollKey, d.RequireOrg(org.ManageKeys))
+	o.POST("/keys/:key/revoke", d.RevokeKey, d.RequireOrg(org.ManageKeys))
 
 	// The API tier. The pipeline order matters (DESIGN.md §4); every error
 	// is the JSON error body (handleError).

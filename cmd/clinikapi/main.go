@@ -4,7 +4,7 @@
 //
 //	clinikapi serve [--addr HOST:PORT]   run the server
 //	clinikapi migrate                    apply database migrations and exit
-//	clinikapi admin create-user …        operator commands (see `clinikapi admin`)
+//	clinikapi admin create-user|create-key …  operator commands (see `clinikapi admin`)
 package main
 
 import (
@@ -21,6 +21,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/clinikapi/clinikapi/internal/apikey"
 	"github.com/clinikapi/clinikapi/internal/app"
 	"github.com/clinikapi/clinikapi/internal/config"
 	"github.com/clinikapi/clinikapi/internal/errs"
@@ -41,7 +42,7 @@ const usage = `Usage: clinikapi <command> [flags]
 Commands:
   serve     run the dashboard and API server (default address :8080)
   migrate   apply database migrations and exit
-  admin     operator commands: create-user
+  admin     operator commands: create-user, create-key
 
 Configuration comes from environment variables; see README.md.
 `
@@ -161,6 +162,9 @@ const adminUsage = `Usage: clinikapi admin <command> [flags]
 Commands:
   create-user --email E --password P --org NAME [--name N]
       create a built-in account that owns a new organization; prints the ids
+  create-key --org ORG_ID [--env test|live] [--scope read|write|*] [--name N]
+      create an API key (default: test, scope *); prints the key once, then
+      key_id=…; audited as the system actor
 `
 
 func admin(ctx context.Context, cfg config.Config, args []string, stdout, stderr io.Writer) error {
@@ -195,15 +199,65 @@ func admin(ctx context.Context, cfg config.Config, args []string, stdout, stderr
 		}
 		fmt.Fprintf(stdout, "user_id=%s\norg_id=%s\n", u.ID, o.ID)
 		return nil
+	case "create-key":
+		return createKey(ctx, cfg, args[1:], stdout, stderr)
 	}
 	fmt.Fprint(stderr, adminUsage)
 	return fmt.Errorf("unknown admin command %q", args[0])
 }
 
+// createKey makes an API key for scripted setups. The key is printed once,
+// on stdout only, and never logged.
+func createKey(ctx context.Context, cfg config.Config, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("create-key", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	orgID := fs.String("org", "", "id of the organization (org_…, required)")
+	env := fs.String("env", string(apikey.Test), "environment: test or live")
+	scope := fs.String("scope", string(apikey.ScopeAll), "scope: read, write or *")
+	name := fs.String("name", "cli", "name of the key")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *orgID == "" || fs.NArg() > 0 {
+		fs.Usage()
+		return errors.New("create-key needs --org ORG_ID (and no other arguments)")
+	}
+	e, err := apikey.ParseEnv(*env)
+	if err != nil {
+		return err
+	}
+	sc, err := apikey.ParseScope(*scope)
+	if err != nil {
+		return err
+	}
+	log := logging.New(stderr, cfg.LogFormat, "warn")
+	a, err := app.New(ctx, cfg, log, app.Options{})
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	o, err := a.Orgs.FindOrg(ctx, *orgID)
+	if errs.Is(err, errs.NotFound) {
+		return errs.FieldError("org", "No organization has the id %q.", *orgID)
+	}
+	if err != nil {
+		return err
+	}
+	cr, err := a.Keys.Create(ctx, apikey.Actor{OrgID: o.ID}, apikey.CreateInput{Name: *name, Env: e, Scope: sc})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%s\nkey_id=%s\n", cr.Secret, cr.Key.ID)
+	return nil
+}
+
 // describe prints domain errors with the field they are about.
 func describe(err error) string {
 	if f := errs.FieldOf(err); f != "" {
-		return fmt.Sprintf("--%s: %s", map[string]string{"org_name": "org"}[f]+f, errs.MessageOf(err))
+		if flag, ok := map[string]string{"org_name": "org"}[f]; ok {
+			f = flag
+		}
+		return fmt.Sprintf("--%s: %s", f, errs.MessageOf(err))
 	}
 	var e *errs.Error
 	if errors.As(err, &e) && e.Code != errs.Internal {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
@@ -12,6 +13,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/clinikapi/clinikapi/internal/apikey"
+	"github.com/clinikapi/clinikapi/internal/app"
+	"github.com/clinikapi/clinikapi/internal/audit"
 	"github.com/clinikapi/clinikapi/internal/config"
 )
 
@@ -149,4 +153,88 @@ func waitReady(t *testing.T, base string) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	t.Fatalf("server at %s did not become ready", base)
+}
+
+func TestAdminCreateKey(t *testing.T) {
+	vars := map[string]string{"CLINIKAPI_DATA_DIR": t.TempDir()}
+	ctx := context.Background()
+	var out, errOut bytes.Buffer
+	if err := run(ctx, []string{"admin", "create-user", "--email", "ops@example.com", "--password", "bootstrap pass", "--org", "Ops Clinic"}, env(vars), &out, &errOut); err != nil {
+		t.Fatalf("create-user: %v\n%s", err, errOut.String())
+	}
+	orgID := regexp.MustCompile(`org_id=(org_[0-9a-z]+)`).FindStringSubmatch(out.String())[1]
+
+	out.Reset()
+	errOut.Reset()
+	err := run(ctx, []string{"admin", "create-key", "--org", orgID, "--env", "live", "--scope", "read", "--name", "deploy bot"}, env(vars), &out, &errOut)
+	if err != nil {
+		t.Fatalf("create-key: %v\n%s", err, errOut.String())
+	}
+	m := regexp.MustCompile(`^(clk_live_[0-9A-Za-z]{32})\nkey_id=(key_[0-9a-z]+)\n$`).FindStringSubmatch(out.String())
+	if m == nil {
+		t.Fatalf("create-key printed %q, want the key line and key_id=…", out.String())
+	}
+	secret, keyID := m[1], m[2]
+	if e, err := apikey.Parse(secret); err != nil || e != apikey.Live {
+		t.Fatalf("apikey.Parse(printed key) = %q, %v; want live", e, err)
+	}
+	if strings.Contains(errOut.String(), secret) {
+		t.Fatalf("the key was written to stderr (the log)")
+	}
+	// Defaults: test environment, scope *.
+	out.Reset()
+	if err := run(ctx, []string{"admin", "create-key", "--org", orgID}, env(vars), &out, &errOut); err != nil || !strings.HasPrefix(out.String(), "clk_test_") {
+		t.Fatalf("create-key with defaults: %v, printed %q", err, out.String())
+	}
+	defaultKey := strings.SplitN(out.String(), "\n", 2)[0]
+
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--env", "test"}, "needs --org"},
+		{[]string{"--org", "org_nope"}, "--org: No organization"},
+		{[]string{"--org", orgID, "--env", "prod"}, "--env: Choose the test or the live environment"},
+		{[]string{"--org", orgID, "--scope", "admin"}, "--scope: Choose the scope"},
+		{[]string{"--org", orgID, "--name", " "}, "--name: Give the key a name"},
+	} {
+		out.Reset()
+		err := run(ctx, append([]string{"admin", "create-key"}, c.args...), env(vars), &out, &errOut)
+		if err == nil || !strings.Contains(describe(err), c.want) || out.Len() != 0 {
+			t.Errorf("create-key %v: %v (printed %q), want an error saying %q", c.args, err, out.String(), c.want)
+		}
+	}
+
+	// The printed keys verify, and the creation is audited as the system.
+	cfg, err := config.Load(env(vars))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := app.New(ctx, cfg, slog.New(slog.DiscardHandler), app.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	p, err := a.Keys.Verify(ctx, secret)
+	if err != nil || p.KeyID != keyID || p.OrgID != orgID || p.Env != apikey.Live || p.Scope != apikey.ScopeRead {
+		t.Fatalf("Verify(printed key) = %+v, %v; want key %s of %s, live, read", p, err, keyID, orgID)
+	}
+	if p, err := a.Keys.Verify(ctx, defaultKey); err != nil || p.Env != apikey.Test || p.Scope != apikey.ScopeAll {
+		t.Fatalf("Verify(default key) = %+v, %v; want test, *", p, err)
+	}
+	keys, _ := a.Keys.List(ctx, orgID)
+	for _, k := range keys {
+		if k.ID == keyID && (k.Name != "deploy bot" || k.CreatedBy != "system") {
+			t.Fatalf("stored key = %+v; want name deploy bot, created by system", k)
+		}
+	}
+	events, err := a.Audit.List(ctx, audit.Filter{OrgID: orgID, Action: apikey.KeyCreated})
+	if err != nil || len(events) != 2 {
+		t.Fatalf("api_key.created events = %d, %v; want 2", len(events), err)
+	}
+	for _, e := range events {
+		if e.ActorType != audit.ActorSystem || e.Detail["prefix"] == "" || strings.Contains(fmt.Sprint(e.Detail), secret) {
+			t.Fatalf("audit event %+v: want the system actor, the prefix, and no secret", e)
+		}
+	}
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/clinikapi/clinikapi/internal/org"
 	"github.com/clinikapi/clinikapi/internal/quota"
 	"github.com/clinikapi/clinikapi/internal/ratelimit"
+	"github.com/clinikapi/clinikapi/internal/redis"
 	"github.com/clinikapi/clinikapi/internal/store"
 	"github.com/clinikapi/clinikapi/internal/usage"
 	"github.com/clinikapi/clinikapi/web"
@@ -44,6 +45,7 @@ type App struct {
 	Usage    *usage.Recorder
 	Quota    *quota.Meter
 	Builtin  *builtin.Provider // nil when Supabase Auth signs people in
+	Redis    *redis.Client     // nil without REDIS_URL
 	HTTP     http.Handler
 
 	closers     []func() error
@@ -80,15 +82,34 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opt Options) 
 		}
 	}
 
+	// Shared state across instances: Redis when configured, else the
+	// database's own LISTEN/NOTIFY for key revocation and per-instance
+	// memory for rate limits.
+	var limiter ratelimit.Limiter = ratelimit.NewMemory(now)
+	var inval apikey.Invalidator
+	if n := db.KeyNotifier(cfg.DatabaseURL, log); n != nil {
+		inval = n
+	}
+	if cfg.RedisURL != "" {
+		rc, err := redis.Open(ctx, cfg.RedisURL, log, now)
+		if err != nil {
+			a.Close()
+			return nil, err
+		}
+		a.closers = append(a.closers, rc.Close)
+		a.Redis = rc
+		limiter, inval = rc, rc
+	}
+
 	a.Audit = audit.New(db, log, now)
 	provider, err := a.identityProvider(cfg, mailer, now)
 	if err != nil {
 		a.Close()
 		return nil, err
 	}
-	a.Accounts = account.NewService(provider, db, a.Audit, ratelimit.NewMemory(now), log, now)
+	a.Accounts = account.NewService(provider, db, a.Audit, limiter, log, now)
 	a.Orgs = org.NewService(db, a.Audit, mailer, cfg.BaseURL, log, now)
-	a.Keys = apikey.NewService(db, a.Audit, nil, log, now)
+	a.Keys = apikey.NewService(db, a.Audit, inval, log, now)
 	a.Usage = usage.NewRecorder(db, log)
 	a.Quota = quota.NewMeter(db, now)
 
@@ -99,7 +120,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opt Options) 
 		},
 		API: &api.Pipeline{
 			Keys:    a.Keys,
-			Limiter: ratelimit.NewMemory(now),
+			Limiter: limiter,
 			Quota:   a.Quota,
 			Usage:   a.Usage,
 			Now:     now,
@@ -108,7 +129,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opt Options) 
 				return o.Plan, err
 			}},
 		},
-		DB: db, Log: log, Now: now, TLS: cfg.TLS.Enabled(), TrustProxy: cfg.TrustProxy,
+		DB: a.readiness(), Log: log, Now: now, TLS: cfg.TLS.Enabled(), TrustProxy: cfg.TrustProxy,
 	}
 	a.HTTP = srv.Handler()
 	return a, nil
@@ -175,4 +196,21 @@ func (a *App) Close() error {
 	}
 	a.closers = nil
 	return errors.Join(errList...)
+}
+
+// readiness checks every shared engine the instance depends on.
+func (a *App) readiness() web.Pinger {
+	return pingAll{a}
+}
+
+type pingAll struct{ a *App }
+
+func (p pingAll) Ping(ctx context.Context) error {
+	if err := p.a.DB.Ping(ctx); err != nil {
+		return err
+	}
+	if p.a.Redis != nil {
+		return p.a.Redis.Ping(ctx)
+	}
+	return nil
 }

@@ -26,6 +26,7 @@ type Config struct {
 	TrustProxy bool
 
 	DatabaseURL string // postgres://… ; empty means SQLite under DataDir
+	RedisURL    string // redis://… ; shares rate limits and key revocation across instances
 
 	LogFormat string // "json" or "text"
 	LogLevel  string // "debug", "info", "warn", "error"
@@ -87,6 +88,7 @@ func Load(getenv Getenv) (Config, error) {
 		DataDir:            or(get("CLINIKAPI_DATA_DIR"), "data"),
 		BaseURL:            strings.TrimRight(get("CLINIKAPI_BASE_URL"), "/"),
 		DatabaseURL:        get("DATABASE_URL"),
+		RedisURL:           get("REDIS_URL"),
 		LogFormat:          get("CLINIKAPI_LOG_FORMAT"),
 		LogLevel:           or(get("CLINIKAPI_LOG_LEVEL"), "info"),
 		SessionIdleTimeout: 24 * time.Hour,
@@ -130,6 +132,11 @@ func (c *Config) validate(get func(string) string) error {
 	if c.DatabaseURL != "" {
 		if err := checkURL(c.DatabaseURL, "postgres", "postgresql"); err != nil {
 			return fmt.Errorf("DATABASE_URL: %v", err)
+		}
+	}
+	if c.RedisURL != "" {
+		if err := checkURL(c.RedisURL, "redis", "rediss"); err != nil {
+			return fmt.Errorf("REDIS_URL: %v", err)
 		}
 	}
 	switch c.LogFormat {

@@ -82,6 +82,12 @@ func (s *Service) CreateForSystem(ctx context.Context, ownerID, name string) (Or
 	return o, nil
 }
 
+// FindOrg returns an organization by id, for operator commands (the
+// dashboard reaches organizations through Act, which checks membership).
+func (s *Service) FindOrg(ctx context.Context, id string) (Organization, error) {
+	return s.store.FindOrg(ctx, id)
+}
+
 // Memberships lists the organizations u belongs to.
 func (s *Service) Memberships(ctx context.Context, u account.User) ([]Membership, error) {
 	return s.store.ListMemberships(ctx, u.ID)

@@ -1,7 +1,11 @@
 // Package ratelimit counts events per key in a rolling window. The dashboard
 // uses it to throttle sign-in attempts; the API tier uses it for per-plan
-// request limits. Memory is the single-instance default; a shared backend
-// implements the same interface for several instances.
+// request limits. Memory is the single-instance default; the Redis adapter
+// (internal/redis) implements the same interface for several instances.
+//
+// Both use the sliding-window counter: the count of the previous fixed window
+// is weighed by how much of it still overlaps the rolling window. It is
+// accurate to a few percent and costs two integers per key.
 package ratelimit
 
 import (
@@ -24,9 +28,59 @@ type Limiter interface {
 	Allow(ctx context.Context, key string, limit int, window time.Duration) (Result, error)
 }
 
-// Memory is an in-process sliding-window-counter limiter: it weighs the count
-// of the previous fixed window by how much of it still overlaps the rolling
-// window, which is accurate to a few percent and costs two integers per key.
+// Window is the state of one key: the counts of the previous and current
+// fixed windows and how far into the current one we are.
+type Window struct {
+	Prev, Curr int
+	Elapsed    time.Duration
+	Size       time.Duration
+}
+
+// Estimate is the weighted count of the rolling window.
+func (w Window) Estimate() float64 {
+	overlap := 1 - float64(w.Elapsed)/float64(w.Size)
+	return float64(w.Prev)*overlap + float64(w.Curr)
+}
+
+// Fits reports whether one more event fits under limit.
+func (w Window) Fits(limit int) bool { return w.Estimate()+1 <= float64(limit) }
+
+// Result describes w after the decision (Curr already includes the event
+// when allowed).
+func (w Window) Result(limit int, allowed bool) Result {
+	used := w.Estimate()
+	res := Result{Allowed: allowed, Limit: limit, Remaining: max(0, limit-int(used+0.999999))}
+	res.ResetAfter = w.Size - w.Elapsed
+	if w.Prev > 0 {
+		res.ResetAfter = 2*w.Size - w.Elapsed
+	}
+	if !allowed {
+		res.RetryAfter = w.retryAfter(limit)
+	}
+	return res
+}
+
+// retryAfter finds when the weighted previous window has decayed enough for
+// one more event, or the next window starts.
+func (w Window) retryAfter(limit int) time.Duration {
+	untilNext := w.Size - w.Elapsed
+	if w.Curr+1 > limit {
+		// In the next window, curr becomes prev: need curr*(1-f)+1 <= limit.
+		need := 1 - float64(limit-1)/float64(w.Curr)
+		return untilNext + time.Duration(need*float64(w.Size))
+	}
+	if w.Prev == 0 {
+		return untilNext
+	}
+	// Need prev*(1 - t/size) + curr + 1 <= limit; solve for t.
+	t := time.Duration((1 - float64(limit-w.Curr-1)/float64(w.Prev)) * float64(w.Size))
+	if d := t - w.Elapsed; d > 0 {
+		return d
+	}
+	return time.Second
+}
+
+// Memory is the in-process limiter.
 type Memory struct {
 	mu      sync.Mutex
 	now     func() time.Time
@@ -36,7 +90,7 @@ type Memory struct {
 
 type bucket struct {
 	start      time.Time // start of the current fixed window
-	window     time.Duration
+	size       time.Duration
 	prev, curr int
 }
 
@@ -55,64 +109,24 @@ func (m *Memory) Allow(_ context.Context, key string, limit int, window time.Dur
 	defer m.mu.Unlock()
 	m.sweep(now)
 	b := m.buckets[key]
-	if b == nil || b.window != window {
-		b = &bucket{start: now.Truncate(window), window: window}
+	if b == nil || b.size != window {
+		b = &bucket{start: now.Truncate(window), size: window}
 		m.buckets[key] = b
 	}
-	b.roll(now)
-	used := b.estimate(now)
-	res := Result{Limit: limit}
-	elapsed := now.Sub(b.start)
-	if used+1 <= float64(limit) {
-		b.curr++
-		res.Allowed = true
-		used++
-	} else {
-		res.RetryAfter = b.retryAfter(now, limit)
-	}
-	res.Remaining = max(0, limit-int(used+0.999999))
-	res.ResetAfter = window - elapsed
-	if b.prev > 0 {
-		res.ResetAfter = 2*window - elapsed
-	}
-	return res, nil
-}
-
-func (b *bucket) roll(now time.Time) {
-	start := now.Truncate(b.window)
-	switch d := start.Sub(b.start); {
+	switch d := now.Truncate(window).Sub(b.start); {
 	case d <= 0:
-	case d == b.window:
-		b.prev, b.curr, b.start = b.curr, 0, start
+	case d == window:
+		b.prev, b.curr, b.start = b.curr, 0, now.Truncate(window)
 	default:
-		b.prev, b.curr, b.start = 0, 0, start
+		b.prev, b.curr, b.start = 0, 0, now.Truncate(window)
 	}
-}
-
-func (b *bucket) estimate(now time.Time) float64 {
-	overlap := 1 - float64(now.Sub(b.start))/float64(b.window)
-	return float64(b.prev)*overlap + float64(b.curr)
-}
-
-// retryAfter finds when the weighted previous window has decayed enough for
-// one more event, or the next window starts.
-func (b *bucket) retryAfter(now time.Time, limit int) time.Duration {
-	untilNext := b.start.Add(b.window).Sub(now)
-	if b.prev == 0 || b.curr+1 > limit {
-		if b.curr+1 > limit {
-			// next window: prev becomes curr; need curr*(1-f) + 1 <= limit
-			need := 1 - float64(limit-1)/float64(b.curr)
-			return untilNext + time.Duration(need*float64(b.window))
-		}
-		return untilNext
+	w := Window{Prev: b.prev, Curr: b.curr, Elapsed: now.Sub(b.start), Size: window}
+	allowed := w.Fits(limit)
+	if allowed {
+		b.curr++
+		w.Curr++
 	}
-	// need prev*(1 - t/window) + curr + 1 <= limit, solve for t.
-	t := 1 - float64(limit-b.curr-1)/float64(b.prev)
-	at := b.start.Add(time.Duration(t * float64(b.window)))
-	if d := at.Sub(now); d > 0 {
-		return d
-	}
-	return time.Second
+	return w.Result(limit, allowed), nil
 }
 
 // sweep drops idle keys once a minute so memory stays bounded by active keys.
@@ -122,7 +136,7 @@ func (m *Memory) sweep(now time.Time) {
 	}
 	m.sweepAt = now.Add(time.Minute)
 	for k, b := range m.buckets {
-		if now.Sub(b.start) > 2*b.window {
+		if now.Sub(b.start) > 2*b.size {
 			delete(m.buckets, k)
 		}
 	}

@@ -125,7 +125,7 @@ func App(p AppProps) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 6, "</aside><div class=\"flex-1 lg:pl-64\"><header class=\"border-b border-ink-200 bg-white\"><div class=\"mx-auto flex max-w-6xl flex-wrap items-center justify-between gap-3 px-6 py-5\"><div><h1 class=\"text-xl font-semibold tracking-tight text-ink-900\">")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 6, "</aside><div class=\"min-w-0 flex-1 lg:pl-64\"><header class=\"border-b border-ink-200 bg-white\"><div class=\"mx-auto flex max-w-6xl flex-wrap items-center justify-between gap-3 px-6 py-5\"><div><h1 class=\"text-xl font-semibold tracking-tight text-ink-900\">")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}

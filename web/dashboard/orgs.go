@@ -72,6 +72,16 @@ func (h *Handler) Overview(c echo.Context) error {
 	steps := []overview.Step{
 		{Title: "Create your organization", Text: a.Org.Name + " is ready. Everything you do here belongs to it.", Done: true},
 	}
+	if a.Can(org.ManageKeys) {
+		ks, err := h.Keys.List(ctx, a.Org.ID)
+		if err != nil {
+			return err
+		}
+		steps = append(steps, overview.Step{
+			Title: "Create an API key", Text: "Make a test key; you get a curl command that calls the API with it right away.",
+			Href: base + "/keys", CTA: "Create a key", Done: len(ks) > 0,
+		})
+	}
 	if a.Can(org.ManageMembers) {
 		steps = append(steps, overview.Step{
 			Title: "Invite your team", Text: "Add developers for API keys and billing admins for invoices.",

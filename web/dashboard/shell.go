@@ -34,6 +34,7 @@ type navEntry struct {
 
 var mainNav = []navEntry{
 	{PageOverview, "Overview", "", icon.Home, org.ViewOverview},
+	{PageKeys, "API Keys", "/keys", icon.Key, org.ManageKeys},
 }
 
 var settingsNav = []navEntry{

@@ -130,6 +130,7 @@ func New(t testing.TB, engine string, env map[string]string) *Env {
 		t.Fatalf("app.New: %v", err)
 	}
 	t.Cleanup(func() { a.Close() })
+	a.Start(context.Background())
 	e.App = a
 	h = a.HTTP
 	return e
@@ -243,6 +244,9 @@ func Text(html string) string {
 	s = strings.NewReplacer("&#39;", "'", "&amp;", "&", "&lt;", "<", "&gt;", ">", "&#34;", `"`, "&quot;", `"`).Replace(s)
 	return strings.TrimSpace(spaces.ReplaceAllString(s, " "))
 }
+
+// EnvRedis names the variable holding the Redis server to test on.
+const EnvRedis = "CLINIKAPI_TEST_REDIS_URL"
 
 // Engines runs fn on every configured database engine.
 func Engines(t *testing.T, fn func(t *testing.T, engine string)) { storetest.Each(t, fn) }

@@ -1,0 +1,288 @@
+package dashboard
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/clinikapi/clinikapi/internal/apikey"
+	"github.com/clinikapi/clinikapi/internal/errs"
+	"github.com/clinikapi/clinikapi/internal/org"
+	"github.com/clinikapi/clinikapi/views/components/alert"
+	"github.com/clinikapi/clinikapi/views/components/form"
+	"github.com/clinikapi/clinikapi/views/keys"
+)
+
+// PageKeys is the API keys page.
+const PageKeys Page = "keys"
+
+// graceOptions are the choices of how long a rolled-out secret keeps working;
+// the values parse with time.ParseDuration and match apikey.Graces.
+var graceOptions = []form.Option{
+	{Value: "0", Label: "Now"},
+	{Value: "1h", Label: "In 1 hour"},
+	{Value: "24h", Label: "In 24 hours"},
+	{Value: "168h", Label: "In 7 days"},
+}
+
+const defaultGrace = "24h"
+
+// keysView is what a keys page shows besides the list.
+type keysView struct {
+	env    apikey.Env
+	form   keys.CreateForm
+	secret *keys.Secret
+	notice string
+	roll   string // key whose roll dialog is open (the no-JavaScript path)
+}
+
+func (h *Handler) clock() time.Time {
+	if h.Now != nil {
+		return h.Now()
+	}
+	return time.Now()
+}
+
+func apiKeyActor(a org.Actor) apikey.Actor {
+	return apikey.Actor{OrgID: a.Org.ID, UserID: a.User.ID}
+}
+
+// envParam reads ?env=, defaulting to test.
+func envParam(s string) apikey.Env {
+	if s == string(apikey.Live) {
+		return apikey.Live
+	}
+	return apikey.Test
+}
+
+// creators resolves "created by" user ids to e-mail addresses, once each.
+type creators struct {
+	h     *Handler
+	ctx   context.Context
+	names map[string]string
+}
+
+func (c *creators) name(id string) string {
+	if id == "" || id == "system" {
+		return "system"
+	}
+	if n, ok := c.names[id]; ok {
+		return n
+	}
+	n := "a former member"
+	if u, err := c.h.Accounts.FindUser(c.ctx, id); err == nil {
+		n = u.Email
+	} else if !errs.Is(err, errs.NotFound) {
+		c.h.Log.WarnContext(c.ctx, "api keys: looking up a key's creator failed", "err", err)
+		n = id
+	}
+	c.names[id] = n
+	return n
+}
+
+func (h *Handler) keyRow(k apikey.Key, now time.Time, by *creators) keys.Key {
+	status := k.StatusAt(now)
+	row := keys.Key{
+		ID: k.ID, Name: k.Name, Masked: k.Masked(), Scope: string(k.Scope), ScopeLabel: k.Scope.Label(),
+		CreatedBy: by.name(k.CreatedBy), Created: dateString(k.CreatedAt),
+		Expires: "Never", LastUsed: "Never", Status: string(status), Env: string(k.Env),
+		CanRoll:   status == apikey.Active || status == apikey.Expiring,
+		CanRevoke: status != apikey.Revoked,
+	}
+	if !k.ExpiresAt.IsZero() {
+		row.Expires = dateString(k.ExpiresAt)
+	}
+	if !k.LastUsedAt.IsZero() {
+		row.LastUsed, row.LastUsedAt = ago(k.LastUsedAt, now), k.LastUsedAt.UTC().Format(time.RFC3339)
+	}
+	return row
+}
+
+// ago says roughly how long ago t was; dates beyond a day.
+func ago(t, now time.Time) string {
+	d := now.Sub(t)
+	switch {
+	case d < time.Minute:
+		return "Just now"
+	case d < time.Hour:
+		return itoa(int(d/time.Minute)) + " min ago"
+	case d < 24*time.Hour:
+		return itoa(int(d/time.Hour)) + " h ago"
+	}
+	return dateString(t)
+}
+
+// keysSection builds the swappable part of the page.
+func (h *Handler) keysSection(ctx context.Context, a org.Actor, v keysView) (keys.SectionProps, error) {
+	list, err := h.Keys.List(ctx, a.Org.ID)
+	if err != nil {
+		return keys.SectionProps{}, err
+	}
+	now := h.clock()
+	p := keys.SectionProps{
+		OrgID: a.Org.ID, Env: string(v.env), Form: v.form, Secret: v.secret, Notice: v.notice,
+		GraceOptions: graceOptions, Grace: defaultGrace,
+	}
+	if p.Form.Env == "" {
+		p.Form.Env = string(v.env)
+	}
+	if p.Form.Scope == "" {
+		p.Form.Scope = string(apikey.ScopeAll)
+	}
+	p.Form.MinDate = now.UTC().AddDate(0, 0, 1).Format(time.DateOnly)
+	by := &creators{h: h, ctx: ctx, names: map[string]string{}}
+	for _, k := range list {
+		if k.Env == apikey.Live {
+			p.LiveCount++
+		} else {
+			p.TestCount++
+		}
+		if k.Env == v.env {
+			row := h.keyRow(k, now, by)
+			row.RollOpen = row.CanRoll && k.ID == v.roll && v.secret == nil
+			p.Keys = append(p.Keys, row)
+		}
+	}
+	return p, nil
+}
+
+// keysPage renders the page, or only its section for HTMX.
+func (h *Handler) keysPage(c echo.Context, a org.Actor, status int, v keysView) error {
+	sec, err := h.keysSection(c.Request().Context(), a, v)
+	if err != nil {
+		return err
+	}
+	if isFragment(c) {
+		return render(c, status, keys.Section(sec))
+	}
+	return render(c, status, keys.Page(keys.Props{
+		Shell:   h.shell(c, a, PageKeys, "API Keys", "Keys authenticate your backend's requests to the ClinikAPI API."),
+		Section: sec,
+	}))
+}
+
+// secretView is the dialog that shows a new secret once. The secret goes
+// into this response only: never a URL, a cookie or a log line.
+func (h *Handler) secretView(title string, cr apikey.Created) *keys.Secret {
+	base := strings.TrimRight(h.BaseURL, "/")
+	return &keys.Secret{
+		Title: title, KeyName: cr.Key.Name, Env: string(cr.Key.Env), Scope: string(cr.Key.Scope), ScopeLabel: cr.Key.Scope.Label(),
+		Secret: cr.Secret,
+		Curl:   `curl -H "x-api-key: ` + cr.Secret + `" ` + base + `/v1/patients`,
+	}
+}
+
+// envOfKey is the environment to list after a failed change to a key.
+func (h *Handler) envOfKey(ctx context.Context, a org.Actor, keyID string) apikey.Env {
+	list, err := h.Keys.List(ctx, a.Org.ID)
+	if err == nil {
+		for _, k := range list {
+			if k.ID == keyID {
+				return k.Env
+			}
+		}
+	}
+	return apikey.Test
+}
+
+// KeysPage lists the organization's keys of one environment.
+func (h *Handler) KeysPage(c echo.Context) error {
+	return h.keysPage(c, currentActor(c), http.StatusOK, keysView{env: envParam(c.QueryParam("env")), roll: c.QueryParam("roll")})
+}
+
+// CreateKey makes a key and shows its secret once.
+func (h *Handler) CreateKey(c echo.Context) error {
+	a := currentActor(c)
+	f := keys.CreateForm{
+		Name: c.FormValue("name"), Env: c.FormValue("env"), Scope: c.FormValue("scope"),
+		ExpiresAt: strings.TrimSpace(c.FormValue("expires_at")),
+	}
+	env := envParam(f.Env)
+	var cr apikey.Created
+	in := apikey.CreateInput{Name: f.Name, Env: apikey.Env(f.Env), Scope: apikey.Scope(f.Scope)}
+	var err error
+	if f.ExpiresAt != "" {
+		// A date means the key works through the day before it, until 00:00 UTC.
+		in.ExpiresAt, err = time.Parse(time.DateOnly, f.ExpiresAt)
+		if err != nil {
+			err = errs.FieldError("expires_at", "Enter the expiry as a date (YYYY-MM-DD), or leave it empty.")
+		}
+	}
+	if err == nil {
+		cr, err = h.Keys.Create(c.Request().Context(), apiKeyActor(a), in)
+	}
+	if err != nil {
+		fe, status, err := formErrors(err)
+		if err != nil {
+			return err
+		}
+		f.Errors = fe
+		return h.keysPage(c, a, status, keysView{env: env, form: f})
+	}
+	title := "Your new test key"
+	if cr.Key.Env == apikey.Live {
+		title = "Your new live key"
+	}
+	s := h.secretView(title, cr)
+	if cr.Key.Env == apikey.Live {
+		s.Note, s.NoteKind = "This key reaches production data. Keep it in your backend's secret store.", alert.Warning
+	}
+	return h.keysPage(c, a, http.StatusOK, keysView{env: cr.Key.Env, secret: s})
+}
+
+// RollKey issues a new secret for a key and shows it once; the old secret
+// keeps working for the chosen grace period.
+func (h *Handler) RollKey(c echo.Context) error {
+	a := currentActor(c)
+	ctx := c.Request().Context()
+	grace, perr := time.ParseDuration(c.FormValue("grace"))
+	if perr != nil {
+		grace = -1 // refused by the service with a message about the choices
+	}
+	cr, err := h.Keys.Roll(ctx, apiKeyActor(a), c.Param("key"), grace)
+	if err != nil {
+		_, status, ferr := formErrors(err)
+		if ferr != nil {
+			return ferr
+		}
+		return h.keysPage(c, a, status, keysView{env: h.envOfKey(ctx, a, c.Param("key")), notice: errs.MessageOf(err)})
+	}
+	s := h.secretView("New secret for "+cr.Key.Name, cr)
+	if grace == 0 {
+		s.Note, s.NoteKind = "The old secret stopped working. Update every service that used it.", alert.Warning
+	} else {
+		until := h.clock().UTC().Add(grace).Format("Jan 2, 2006 15:04 UTC")
+		s.Note, s.NoteKind = "The old secret keeps working until "+until+". Deploy the new one before then.", alert.Info
+	}
+	return h.keysPage(c, a, http.StatusOK, keysView{env: cr.Key.Env, secret: s})
+}
+
+// RevokeKey stops a key at once. HTMX gets the row back, greyed; plain
+// forms go back to the list.
+func (h *Handler) RevokeKey(c echo.Context) error {
+	a := currentActor(c)
+	ctx := c.Request().Context()
+	k, err := h.Keys.Revoke(ctx, apiKeyActor(a), c.Param("key"))
+	if err != nil {
+		_, status, ferr := formErrors(err)
+		if ferr != nil {
+			return ferr
+		}
+		if !isFragment(c) {
+			return err
+		}
+		// The row may be gone: show the message above the list instead.
+		c.Response().Header().Set("HX-Retarget", "#keys")
+		c.Response().Header().Set("HX-Reswap", "outerHTML")
+		return h.keysPage(c, a, status, keysView{env: h.envOfKey(ctx, a, c.Param("key")), notice: errs.MessageOf(err)})
+	}
+	if isFragment(c) {
+		by := &creators{h: h, ctx: ctx, names: map[string]string{}}
+		return render(c, http.StatusOK, keys.Row(a.Org.ID, h.keyRow(k, h.clock(), by), graceOptions, defaultGrace))
+	}
+	h.flash(c, "Key revoked. Requests with it are refused from now on.")
+	return redirect(c, "/o/"+a.Org.ID+"/keys?env="+string(k.Env))
+}
