@@ -86,6 +86,13 @@ func TestAPIAuthErrors(t *testing.T) {
 		big := strings.NewReader(strings.Repeat("x", 1<<20+1))
 		wantAPIError(t, "body over 1 MiB", apiCall(t, env, "POST", "/v1/patients", k.Secret, big, "Content-Type", "application/json"), 413, "PAYLOAD_TOO_LARGE")
 
+		for _, p := range []string{"/v1/patients/..%2Fkeys", "/v1/patients/%2e%2e/x", "/v1/patients/a%5Cb", "/v1//patients"} {
+			r := apiCall(t, env, "GET", p, k.Secret, nil)
+			wantAPIError(t, "malformed path "+p, r, 404, "NOT_FOUND")
+			if !strings.Contains(r.Raw, "malformed") {
+				t.Fatalf("path %s was not refused as malformed: %s", p, r.Raw)
+			}
+		}
 		r = apiCall(t, env, "GET", "/v1/no-such-thing", k.Secret, nil)
 		wantAPIError(t, "unknown route with a valid key", r, 404, "NOT_FOUND")
 		if r.Header.Get("X-RateLimit-Limit") != "100" || r.Header.Get("X-RateLimit-Remaining") == "" || r.Header.Get("X-RateLimit-Reset") == "" {

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -45,11 +46,16 @@ func accessLog(log *slog.Logger) echo.MiddlewareFunc {
 				c.Error(err)
 			}
 			status := c.Response().Status
+			route := c.Path()
 			level := slog.LevelInfo
+			if strings.HasPrefix(route, "/v1") {
+				// API traffic is recorded in usage records (the request log
+				// customers see); the process log keeps only failures.
+				level = slog.LevelDebug
+			}
 			if status >= 500 {
 				level = slog.LevelError
 			}
-			route := c.Path()
 			if route == "" {
 				route = "(no route)"
 			}

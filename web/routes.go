@@ -62,7 +62,7 @@ func (s *Server) routes(e *echo.Echo) {
 	// The API tier. The pipeline order matters (DESIGN.md §4); every error
 	// is the JSON error body (handleError).
 	p := s.API
-	v1 := e.Group("/v1", api.RejectMethodOverride, api.LimitBody)
+	v1 := e.Group("/v1", api.CleanPath, api.RejectMethodOverride, api.LimitBody)
 	keyed := v1.Group("", p.Authenticate, p.RecordUsage, api.Scope, p.RateLimit, p.MonthlyQuota)
 	keyed.Any("/*", api.NotFound)
 

@@ -43,6 +43,7 @@ Commands:
   serve     run the dashboard and API server (default address :8080)
   migrate   apply database migrations and exit
   admin     operator commands: create-user, create-key
+  bench     load-test the API pipeline against a bare handler on 127.0.0.1, create-key
 
 Configuration comes from environment variables; see README.md.
 `
@@ -67,6 +68,8 @@ func run(ctx context.Context, args []string, getenv config.Getenv, stdout, stder
 		return migrate(ctx, cfg, stderr)
 	case "admin":
 		return admin(ctx, cfg, args[1:], stdout, stderr)
+	case "bench":
+		return benchCmd(ctx, getenv, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

@@ -154,8 +154,12 @@ func (s *Service) Roll(ctx context.Context, a Actor, keyID string, grace time.Du
 	return Created{Key: k, Secret: raw}, nil
 }
 
-// Revoke stops the key at once, on every instance.
+// Revoke stops the key at once, on every instance. Revoking a revoked key
+// changes nothing.
 func (s *Service) Revoke(ctx context.Context, a Actor, keyID string) (Key, error) {
+	if k, err := s.store.FindKey(ctx, a.OrgID, keyID); err != nil || !k.RevokedAt.IsZero() {
+		return k, err
+	}
 	k, err := s.store.RevokeKey(ctx, a.OrgID, keyID, s.now().UTC())
 	if err != nil {
 		return Key{}, err

@@ -124,9 +124,9 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opt Options) 
 			Quota:   a.Quota,
 			Usage:   a.Usage,
 			Now:     now,
-			Plans: &api.OrgPlans{Now: now, TTL: 10 * time.Second, Lookup: func(ctx context.Context, orgID string) (string, error) {
+			Plans: &api.OrgPlans{Now: now, TTL: 10 * time.Second, Lookup: func(ctx context.Context, orgID string) (string, int, error) {
 				o, err := db.FindOrg(ctx, orgID)
-				return o.Plan, err
+				return o.Plan, o.RateLimitPerMin, err
 			}},
 		},
 		DB: a.readiness(), Log: log, Now: now, TLS: cfg.TLS.Enabled(), TrustProxy: cfg.TrustProxy,

@@ -14,10 +14,13 @@ import (
 
 // Organization is a customer account: it owns keys, data, usage and billing.
 type Organization struct {
-	ID        string // org_…
-	Name      string
-	Plan      string // sandbox, starter, pro, team, enterprise
-	CreatedAt time.Time
+	ID   string // org_…
+	Name string
+	Plan string // sandbox, starter, pro, team, enterprise
+	// RateLimitPerMin replaces the plan's API rate limit when > 0 (custom
+	// Enterprise contracts).
+	RateLimitPerMin int
+	CreatedAt       time.Time
 }
 
 // Role is a member's role in an organization.

@@ -27,7 +27,9 @@ func (db *DB) CreateOrg(ctx context.Context, o org.Organization, ownerID string)
 // FindOrg implements org.Store.
 func (db *DB) FindOrg(ctx context.Context, id string) (org.Organization, error) {
 	var o org.Organization
-	err := db.sql.QueryRowContext(ctx, `SELECT id, name, plan, created_at FROM organizations WHERE id = $1`, id).Scan(&o.ID, &o.Name, &o.Plan, &o.CreatedAt)
+	var perMin sql.NullInt64
+	err := db.sql.QueryRowContext(ctx, `SELECT id, name, plan, rate_limit_per_min, created_at FROM organizations WHERE id = $1`, id).Scan(&o.ID, &o.Name, &o.Plan, &perMin, &o.CreatedAt)
+	o.RateLimitPerMin = int(perMin.Int64)
 	return o, notFound(err, "Organization not found.")
 }
 
@@ -227,4 +229,18 @@ func (db *DB) AcceptInvite(ctx context.Context, tokenHash, userID string, now ti
 		return err
 	})
 	return inv, err
+}
+
+// SetOrgLimits sets an organization's plan and rate-limit override
+// (perMinute 0 clears it).
+func (db *DB) SetOrgLimits(ctx context.Context, orgID, planID string, perMinute int, now time.Time) error {
+	res, err := db.sql.ExecContext(ctx, `UPDATE organizations SET plan = $1, rate_limit_per_min = $2, updated_at = $3 WHERE id = $4`,
+		planID, sql.NullInt64{Int64: int64(perMinute), Valid: perMinute > 0}, utc(now), orgID)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return errs.E(errs.NotFound, "Organization not found.")
+	}
+	return nil
 }

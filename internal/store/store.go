@@ -193,3 +193,13 @@ func nullString(s string) sql.NullString { return sql.NullString{String: s, Vali
 func subFS(dir string) (fs.FS, error) { return fs.Sub(migrations.FS, dir) }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// placeholder returns the n-th bind parameter for statements with many
+// parameters. SQLite looks $N names up linearly (quadratic for a 5,000-value
+// batch insert), so it gets plain positional "?"; PostgreSQL needs $N.
+func (db *DB) placeholder(n int) string {
+	if db.dialect == SQLite {
+		return "?"
+	}
+	return "$" + itoa(n)
+}

@@ -32,7 +32,7 @@ func (db *DB) InsertUsage(ctx context.Context, rs []usage.Record) error {
 			if j > 0 {
 				q.WriteByte(',')
 			}
-			q.WriteString("$" + itoa(i*usageColumns+j+1))
+			q.WriteString(db.placeholder(i*usageColumns + j + 1))
 		}
 		q.WriteByte(')')
 		args = append(args, utc(r.Time), r.OrgID, r.KeyID, r.Env, r.Method, r.Route, r.Status, r.Latency.Microseconds(), r.BytesIn, r.BytesOut, r.RequestID)

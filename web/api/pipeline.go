@@ -214,7 +214,9 @@ func NotFound(c echo.Context) error {
 // OrgPlans reads organizations' plans through a short-lived cache, so the
 // rate limiter does not query the database on every request.
 type OrgPlans struct {
-	Lookup func(ctx context.Context, orgID string) (string, error)
+	// Lookup returns the organization's plan id and its rate-limit override
+	// (0: the plan's limit).
+	Lookup func(ctx context.Context, orgID string) (planID string, perMinute int, err error)
 	Now    func() time.Time
 	TTL    time.Duration
 
@@ -239,11 +241,14 @@ func (o *OrgPlans) PlanOf(ctx context.Context, orgID string) (plan.Plan, error) 
 	if ok && now.Sub(c.at) < o.TTL {
 		return c.p, nil
 	}
-	id, err := o.Lookup(ctx, orgID)
+	id, perMinute, err := o.Lookup(ctx, orgID)
 	if err != nil {
 		return plan.Plan{}, err
 	}
 	p := plan.Of(id)
+	if perMinute > 0 {
+		p.PerMinute = perMinute
+	}
 	o.mu.Lock()
 	o.cache[orgID] = cachedPlan{p: p, at: now}
 	o.mu.Unlock()
