@@ -43,7 +43,7 @@ func (w Window) Estimate() float64 {
 }
 
 // Fits reports whether one more event fits under limit.
-func (w Window) Fits(limit int) bool { return w.Estimate()+1 <= float64(limit) }
+func (w Window) Fits(limit int) bool { return w.Estimate()+1 <= float64(limit)+1e-9 }
 
 // Result describes w after the decision (Curr already includes the event
 // when allowed).

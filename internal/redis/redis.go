@@ -58,7 +58,7 @@ local prev = tonumber(redis.call('GET', KEYS[2]) or '0')
 local limit = tonumber(ARGV[1])
 local elapsed = tonumber(ARGV[2])
 local allowed = 0
-if prev * (1 - elapsed) + curr + 1 <= limit then
+if prev * (1 - elapsed) + curr + 1 <= limit + 1e-9 then
   curr = redis.call('INCR', KEYS[1])
   redis.call('PEXPIRE', KEYS[1], ARGV[3])
   allowed = 1

@@ -1,0 +1,42 @@
+package config
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestDefaults(t *testing.T) {
+	c, err := Load(FromMap(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Addr != ":8080" || c.BaseURL != "http://localhost:8080" || !strings.HasSuffix(c.DataDir, "/data") || c.DatabaseURL != "" || c.Supabase.Enabled() || c.SecureCookies() {
+		t.Fatalf("defaults: %+v", c)
+	}
+}
+
+func TestErrorsNameTheVariable(t *testing.T) {
+	for want, vars := range map[string]map[string]string{
+		"CLINIKAPI_ADDR":              {"CLINIKAPI_ADDR": "nope"},
+		"CLINIKAPI_BASE_URL":          {"CLINIKAPI_BASE_URL": "ftp://x"},
+		"DATABASE_URL":                {"DATABASE_URL": "sqlite://x"},
+		"REDIS_URL":                   {"REDIS_URL": "http://x"},
+		"SUPABASE_ANON_KEY":           {"SUPABASE_URL": "https://p.supabase.co"},
+		"SUPABASE_URL":                {"SUPABASE_JWT_SECRET": "s"},
+		"SUPABASE_GITHUB_ENABLED":     {"SUPABASE_GITHUB_ENABLED": "maybe"},
+		"CLINIKAPI_LOG_LEVEL":         {"CLINIKAPI_LOG_LEVEL": "loud"},
+		"TLS_CERT_FILE, TLS_KEY_FILE": {"TLS_CERT_FILE": "/x.pem"},
+	} {
+		_, err := Load(FromMap(vars))
+		if err == nil || !strings.HasPrefix(err.Error(), want+":") {
+			t.Errorf("%v: error %v, want it to start with %s:", vars, err, want)
+		}
+	}
+}
+
+func TestHTTPSBaseURLMakesCookiesSecure(t *testing.T) {
+	c, err := Load(FromMap(map[string]string{"CLINIKAPI_BASE_URL": "https://dash.example.com/"}))
+	if err != nil || !c.SecureCookies() || c.BaseURL != "https://dash.example.com" {
+		t.Fatalf("%+v %v", c, err)
+	}
+}
