@@ -1,10 +1,11 @@
 // Package migrations holds the SQL schema, one goose migration set per
-// database dialect, embedded in the binary.
+// database dialect, embedded in the binary: the control plane (sqlite/,
+// postgres/) and the FHIR datastores (fhir/sqlite/, fhir/postgres/).
 package migrations
 
 import "embed"
 
-// FS holds sqlite/*.sql and postgres/*.sql.
+// FS holds every migration set.
 //
-//go:embed sqlite/*.sql postgres/*.sql
+//go:embed sqlite/*.sql postgres/*.sql fhir/sqlite/*.sql fhir/postgres/*.sql
 var FS embed.FS

@@ -63,7 +63,20 @@ func (s *Server) routes(e *echo.Echo) {
 	// is the JSON error body (handleError).
 	p := s.API
 	v1 := e.Group("/v1", api.CleanPath, api.RejectMethodOverride, api.LimitBody)
+	v1.GET("/metadata", s.Capabilities.Serve) // no key needed
+	v1.GET("/fhir/metadata", s.Capabilities.Serve)
 	keyed := v1.Group("", p.Authenticate, p.RecordUsage, api.Scope, p.RateLimit, p.MonthlyQuota)
+
+	// Raw FHIR R4.
+	f := s.FHIR
+	keyed.GET("/fhir/:type", f.Search)
+	keyed.POST("/fhir/:type", f.Create)
+	keyed.GET("/fhir/:type/:id", f.Read)
+	keyed.PUT("/fhir/:type/:id", f.Update)
+	keyed.PATCH("/fhir/:type/:id", f.Patch)
+	keyed.DELETE("/fhir/:type/:id", f.Delete)
+	keyed.GET("/fhir/:type/:id/_history", f.History)
+
 	keyed.Any("/*", api.NotFound)
 
 	e.RouteNotFound("/*", func(c echo.Context) error { return errs.E(errs.NotFound, "There is nothing at this address.") })

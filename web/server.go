@@ -27,13 +27,15 @@ type Pinger interface {
 
 // Server holds what the routes need.
 type Server struct {
-	Dashboard  *dashboard.Handler
-	API        *api.Pipeline
-	DB         Pinger
-	Log        *slog.Logger
-	Now        func() time.Time
-	TLS        bool // the server terminates TLS itself: send HSTS
-	TrustProxy bool // client IPs come from X-Forwarded-For
+	Dashboard    *dashboard.Handler
+	API          *api.Pipeline
+	FHIR         *api.FHIR
+	Capabilities *api.Capabilities
+	DB           Pinger
+	Log          *slog.Logger
+	Now          func() time.Time
+	TLS          bool // the server terminates TLS itself: send HSTS
+	TrustProxy   bool // client IPs come from X-Forwarded-For
 }
 
 // Handler builds the echo instance with every route.

@@ -15,6 +15,8 @@ import (
 	"github.com/clinikapi/clinikapi/internal/apikey"
 	"github.com/clinikapi/clinikapi/internal/audit"
 	"github.com/clinikapi/clinikapi/internal/config"
+	"github.com/clinikapi/clinikapi/internal/datastore"
+	"github.com/clinikapi/clinikapi/internal/fhir/searchparam"
 	"github.com/clinikapi/clinikapi/internal/mail"
 	"github.com/clinikapi/clinikapi/internal/org"
 	"github.com/clinikapi/clinikapi/internal/quota"
@@ -26,6 +28,9 @@ import (
 	"github.com/clinikapi/clinikapi/web/api"
 	"github.com/clinikapi/clinikapi/web/dashboard"
 )
+
+// Version is the program's version, shown in the CapabilityStatement.
+var Version = "0.1.0"
 
 // Options replace parts of the world in tests.
 type Options struct {
@@ -46,10 +51,12 @@ type App struct {
 	Quota    *quota.Meter
 	Builtin  *builtin.Provider // nil when Supabase Auth signs people in
 	Redis    *redis.Client     // nil without REDIS_URL
+	Data     *datastore.Router // the FHIR datastores
 	HTTP     http.Handler
 
 	closers     []func() error
 	stopWorkers func()
+	now         func() time.Time
 }
 
 // New builds the program: it opens and migrates the database and wires
@@ -63,7 +70,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opt Options) 
 	if err != nil {
 		return nil, err
 	}
-	a := &App{Config: cfg, Log: log, DB: db}
+	a := &App{Config: cfg, Log: log, DB: db, now: now}
 	a.closers = append(a.closers, db.Close)
 	if err := db.Migrate(ctx, log); err != nil {
 		a.Close()
@@ -113,6 +120,18 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opt Options) 
 	a.Usage = usage.NewRecorder(db, log)
 	a.Quota = quota.NewMeter(db, now)
 
+	data, index, cursorSecret, err := a.fhirParts(ctx)
+	if err != nil {
+		a.Close()
+		return nil, err
+	}
+	a.Data = data
+	a.closers = append(a.closers, data.Close)
+	orgPlans := &api.OrgPlans{Now: now, TTL: 10 * time.Second, Lookup: func(ctx context.Context, orgID string) (string, int, error) {
+		o, err := db.FindOrg(ctx, orgID)
+		return o.Plan, o.RateLimitPerMin, err
+	}}
+
 	srv := &web.Server{
 		Dashboard: &dashboard.Handler{
 			Accounts: a.Accounts, Orgs: a.Orgs, Keys: a.Keys, Audit: a.Audit, Log: log,
@@ -124,11 +143,13 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opt Options) 
 			Quota:   a.Quota,
 			Usage:   a.Usage,
 			Now:     now,
-			Plans: &api.OrgPlans{Now: now, TTL: 10 * time.Second, Lookup: func(ctx context.Context, orgID string) (string, int, error) {
-				o, err := db.FindOrg(ctx, orgID)
-				return o.Plan, o.RateLimitPerMin, err
-			}},
+			Plans:   orgPlans,
 		},
+		FHIR: &api.FHIR{
+			Router: data, Index: index, Normalize: searchparam.Normalize, Cursors: datastore.Cursors{Secret: cursorSecret},
+			Plans: orgPlans, Audit: a.Audit, BaseURL: cfg.BaseURL, Types: index.Types(), Now: now,
+		},
+		Capabilities: &api.Capabilities{Types: index.Types(), Params: index, BaseURL: cfg.BaseURL, Version: Version},
 		DB: a.readiness(), Log: log, Now: now, TLS: cfg.TLS.Enabled(), TrustProxy: cfg.TrustProxy,
 	}
 	a.HTTP = srv.Handler()

@@ -19,6 +19,7 @@ func (a *App) flushers() []flusher {
 		{"usage records", time.Second, a.Usage.Flush},
 		{"quota counters", time.Second, a.Quota.Flush},
 		{"key last-used", 15 * time.Second, a.Keys.FlushLastUsed},
+		{"audit events", time.Second, a.Audit.Flush},
 	}
 }
 

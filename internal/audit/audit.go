@@ -5,6 +5,7 @@ package audit
 import (
 	"context"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/clinikapi/clinikapi/internal/random"
@@ -105,6 +106,9 @@ type Log struct {
 	store Store
 	log   *slog.Logger
 	now   func() time.Time
+
+	mu      sync.Mutex
+	pending []Event // RecordAsync events waiting for Flush
 }
 
 // New returns a Log writing to store.
@@ -134,6 +138,65 @@ func (l *Log) Record(ctx context.Context, e Event) {
 	if err := l.store.InsertAuditEvent(context.WithoutCancel(ctx), e); err != nil {
 		l.log.ErrorContext(ctx, "audit: write failed", "action", e.Action, "err", err)
 	}
+}
+
+// RecordAsync queues e for the next Flush: for API data operations, which
+// must not wait for the audit write. Flush runs every second and at shutdown.
+func (l *Log) RecordAsync(ctx context.Context, e Event) {
+	if e.ID == "" {
+		e.ID = random.ID("aud")
+	}
+	if e.CreatedAt.IsZero() {
+		e.CreatedAt = l.now().UTC()
+	}
+	if e.Outcome == "" {
+		e.Outcome = Success
+	}
+	if e.IP == "" && e.UserAgent == "" {
+		o := OriginFrom(ctx)
+		e.IP, e.UserAgent = o.IP, truncate(o.UserAgent, 512)
+	}
+	l.mu.Lock()
+	l.pending = append(l.pending, e)
+	l.mu.Unlock()
+}
+
+// Flush writes the queued events; ones that fail stay queued.
+func (l *Log) Flush(ctx context.Context) error {
+	l.mu.Lock()
+	batch := l.pending
+	l.pending = nil
+	l.mu.Unlock()
+	if len(batch) == 0 {
+		return nil
+	}
+	if bs, ok := l.store.(BatchStore); ok {
+		for len(batch) > 0 {
+			n := min(len(batch), 200)
+			if err := bs.InsertAuditEvents(ctx, batch[:n]); err != nil {
+				l.mu.Lock()
+				l.pending = append(batch, l.pending...)
+				l.mu.Unlock()
+				return err
+			}
+			batch = batch[n:]
+		}
+		return nil
+	}
+	for i, e := range batch {
+		if err := l.store.InsertAuditEvent(ctx, e); err != nil {
+			l.mu.Lock()
+			l.pending = append(batch[i:], l.pending...)
+			l.mu.Unlock()
+			return err
+		}
+	}
+	return nil
+}
+
+// BatchStore writes many events in one statement.
+type BatchStore interface {
+	InsertAuditEvents(ctx context.Context, es []Event) error
 }
 
 // List returns events matching f, newest first.

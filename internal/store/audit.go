@@ -25,6 +25,36 @@ func (db *DB) InsertAuditEvent(ctx context.Context, e audit.Event) error {
 	return err
 }
 
+// InsertAuditEvents implements audit.BatchStore with one multi-row INSERT.
+func (db *DB) InsertAuditEvents(ctx context.Context, es []audit.Event) error {
+	var q strings.Builder
+	q.WriteString(`INSERT INTO audit_events (id, org_id, actor_type, actor_id, action, target_type, target_id, ip, user_agent, outcome, detail, created_at) VALUES `)
+	args := make([]any, 0, len(es)*12)
+	for i, e := range es {
+		detail := []byte("{}")
+		if len(e.Detail) > 0 {
+			var err error
+			if detail, err = json.Marshal(e.Detail); err != nil {
+				return err
+			}
+		}
+		if i > 0 {
+			q.WriteByte(',')
+		}
+		q.WriteByte('(')
+		for j, v := range []any{e.ID, nullString(e.OrgID), e.ActorType, e.ActorID, e.Action, e.TargetType, e.TargetID, e.IP, e.UserAgent, e.Outcome, string(detail), utc(e.CreatedAt)} {
+			if j > 0 {
+				q.WriteByte(',')
+			}
+			args = append(args, v)
+			q.WriteString(db.placeholder(len(args)))
+		}
+		q.WriteByte(')')
+	}
+	_, err := db.sql.ExecContext(ctx, q.String(), args...)
+	return err
+}
+
 // ListAuditEvents implements audit.Store.
 func (db *DB) ListAuditEvents(ctx context.Context, f audit.Filter) ([]audit.Event, error) {
 	var where []string

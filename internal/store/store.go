@@ -26,6 +26,7 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/clinikapi/clinikapi/internal/errs"
+	"github.com/clinikapi/clinikapi/internal/random"
 	"github.com/clinikapi/clinikapi/migrations"
 )
 
@@ -121,6 +122,11 @@ func (db *DB) SQL() *sql.DB { return db.sql }
 // Migrate applies every pending migration. On PostgreSQL a session advisory
 // lock makes concurrent start-ups wait for each other.
 func (db *DB) Migrate(ctx context.Context, log *slog.Logger) error {
+	return db.migrate(ctx, log, string(db.dialect))
+}
+
+// migrate applies the migration set in dir of the embedded tree.
+func (db *DB) migrate(ctx context.Context, log *slog.Logger, dir string) error {
 	var opts []goose.ProviderOption
 	dialect := goose.DialectSQLite3
 	if db.dialect == Postgres {
@@ -131,7 +137,7 @@ func (db *DB) Migrate(ctx context.Context, log *slog.Logger) error {
 		}
 		opts = append(opts, goose.WithSessionLocker(locker))
 	}
-	sub, err := subFS(string(db.dialect))
+	sub, err := subFS(dir)
 	if err != nil {
 		return err
 	}
@@ -202,4 +208,17 @@ func (db *DB) placeholder(n int) string {
 		return "?"
 	}
 	return "$" + itoa(n)
+}
+
+// ServerSecret returns the shared secret called name, creating it on first
+// use; every instance on the database gets the same bytes.
+func (db *DB) ServerSecret(ctx context.Context, name string) ([]byte, error) {
+	fresh := random.Token() + random.Token()
+	if _, err := db.sql.ExecContext(ctx, `INSERT INTO server_secrets (name, secret, created_at) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING`,
+		name, fresh, utc(time.Now())); err != nil {
+		return nil, err
+	}
+	var s string
+	err := db.sql.QueryRowContext(ctx, `SELECT secret FROM server_secrets WHERE name = $1`, name).Scan(&s)
+	return []byte(s), err
 }

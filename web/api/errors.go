@@ -4,8 +4,10 @@
 package api
 
 import (
+	"encoding/json"
 	"errors"
 	"net/http"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 
@@ -15,9 +17,35 @@ import (
 
 // Issue is one OperationOutcome-style detail of an error.
 type Issue struct {
-	Severity    string `json:"severity"`
-	Code        string `json:"code"`
-	Diagnostics string `json:"diagnostics"`
+	Severity    string   `json:"severity"`
+	Code        string   `json:"code"`
+	Diagnostics string   `json:"diagnostics"`
+	Expression  []string `json:"expression,omitempty"`
+	Details     *Concept `json:"details,omitempty"`
+}
+
+// Concept and Coding are the FHIR CodeableConcept shapes used in
+// OperationOutcome issues.
+type Concept struct {
+	Coding []Coding `json:"coding,omitempty"`
+	Text   string   `json:"text,omitempty"`
+}
+
+// Coding is a FHIR Coding.
+type Coding struct {
+	System string `json:"system"`
+	Code   string `json:"code"`
+}
+
+// ErrorCodeSystem names ClinikAPI's error codes inside OperationOutcomes.
+const ErrorCodeSystem = "https://clinikapi.com/error-code"
+
+// IsFHIRPath reports whether a path is a raw FHIR route.
+func IsFHIRPath(p string) bool { return p == "/v1/fhir" || strings.HasPrefix(p, "/v1/fhir/") }
+
+func mustJSON(v any) []byte {
+	b, _ := json.Marshal(v)
+	return b
 }
 
 // ErrorBody is the JSON error every /v1 failure answers with. The issues are
@@ -45,14 +73,14 @@ func (e *Error) Error() string { return e.Code + ": " + e.Message }
 
 // titles are the short human titles per status.
 var titles = map[int]string{
-	400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",
+	400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed", 410: "Gone",
 	409: "Conflict", 413: "Payload Too Large", 415: "Unsupported Media Type", 422: "Validation Error",
 	429: "Too Many Requests", 500: "Internal Server Error", 503: "Service Unavailable",
 }
 
 // issueCodes maps statuses to FHIR issue-type codes.
 var issueCodes = map[int]string{
-	400: "invalid", 401: "login", 403: "forbidden", 404: "not-found", 405: "not-supported", 409: "conflict",
+	400: "invalid", 401: "login", 403: "forbidden", 404: "not-found", 405: "not-supported", 409: "conflict", 410: "deleted",
 	413: "too-costly", 415: "not-supported", 422: "invalid", 429: "throttled", 500: "exception", 503: "transient",
 }
 
@@ -75,6 +103,12 @@ func toError(err error) *Error {
 		return &Error{Status: he.Code, Code: "INTERNAL_ERROR", Message: http.StatusText(he.Code)}
 	}
 	code := errs.ReasonOf(err)
+	switch code {
+	case "INVALID_SEARCH":
+		return &Error{Status: 400, Code: "INVALID_SEARCH", Message: errs.MessageOf(err)}
+	case "GONE":
+		return &Error{Status: 404, Code: "NOT_FOUND", Message: errs.MessageOf(err)}
+	}
 	switch errs.CodeOf(err) {
 	case errs.Unauthorized:
 		if code == "" {
@@ -112,15 +146,24 @@ func WriteError(c echo.Context, err error) {
 	for k, v := range e.Headers {
 		c.Response().Header().Set(k, v)
 	}
+	if c.Request().Method == http.MethodHead {
+		_ = c.NoContent(e.Status)
+		return
+	}
+	if IsFHIRPath(c.Request().URL.Path) {
+		// Raw FHIR routes answer a plain OperationOutcome; the ClinikAPI
+		// error code travels as the issue's details coding.
+		for i := range issues {
+			issues[i].Details = &Concept{Coding: []Coding{{System: ErrorCodeSystem, Code: e.Code}}, Text: e.Message}
+		}
+		_ = c.Blob(e.Status, ContentType, mustJSON(map[string]any{"resourceType": "OperationOutcome", "issue": issues}))
+		return
+	}
 	title := titles[e.Status]
 	if title == "" {
 		title = http.StatusText(e.Status)
 	}
 	body := ErrorBody{Error: title, Message: e.Message, Code: e.Code, RequestID: logging.RequestID(c.Request().Context()), Issues: issues, Issue: issues}
-	if c.Request().Method == http.MethodHead {
-		_ = c.NoContent(e.Status)
-		return
-	}
 	_ = c.JSON(e.Status, body)
 }
 

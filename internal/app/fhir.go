@@ -1,0 +1,61 @@
+package app
+
+import (
+	"context"
+	"sort"
+
+	"github.com/clinikapi/clinikapi/internal/datastore"
+	"github.com/clinikapi/clinikapi/internal/fhir"
+	"github.com/clinikapi/clinikapi/internal/fhir/searchparam"
+	"github.com/clinikapi/clinikapi/internal/fhir/validate"
+	"github.com/clinikapi/clinikapi/internal/store"
+)
+
+// schemaValidator adapts the R4 JSON-schema validator to the datastore.
+type schemaValidator struct{ v *validate.Validator }
+
+func (s schemaValidator) Validate(resourceType string, res fhir.Resource) []datastore.Issue {
+	issues := s.v.ValidateValue(resourceType, map[string]any(res))
+	if len(issues) == 0 {
+		return nil
+	}
+	out := make([]datastore.Issue, len(issues))
+	for i, is := range issues {
+		out[i] = datastore.Issue{Path: is.Path, Constraint: is.Constraint}
+	}
+	return out
+}
+
+// registryIndex adapts the search-parameter registry to the datastore.
+type registryIndex struct{ r *searchparam.Registry }
+
+func (x registryIndex) Extract(res fhir.Resource) ([]fhir.Value, error) { return x.r.Extract(res) }
+func (x registryIndex) Lookup(t, code string) (fhir.SearchParam, bool) { return x.r.Lookup(t, code) }
+func (x registryIndex) Types() []string                                { return x.r.Types() }
+
+// Params lists a type's search parameters (for the CapabilityStatement).
+func (x registryIndex) Params(t string) []fhir.SearchParam {
+	m := x.r.For(t)
+	out := make([]fhir.SearchParam, 0, len(m))
+	for _, p := range m {
+		out = append(out, p)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Code < out[j].Code })
+	return out
+}
+
+// fhirParts builds the datastore router over SQLite files or PostgreSQL
+// schemas, with schema validation and the search index.
+func (a *App) fhirParts(ctx context.Context) (*datastore.Router, registryIndex, []byte, error) {
+	reg := registryIndex{searchparam.Default()}
+	val := schemaValidator{validate.Default()}
+	cfg := a.Config
+	router := datastore.NewRouter(func(ctx context.Context, name string) (datastore.Backend, error) {
+		return store.OpenDatastore(ctx, cfg.DatabaseURL, cfg.DataDir, name, a.Log)
+	}, val, reg, a.now)
+	secret, err := a.DB.ServerSecret(ctx, "cursor")
+	if err != nil {
+		return nil, reg, nil, err
+	}
+	return router, reg, secret, nil
+}

@@ -1,0 +1,116 @@
+package datastore
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Opener opens the backend of the datastore called name ("test", "live" or
+// "org_…" for a dedicated one), creating it on first use.
+type Opener func(ctx context.Context, name string) (Backend, error)
+
+// Router maps an API key's environment and organization to its datastore:
+// test keys → the shared test datastore; live keys → the shared live
+// datastore, or the organization's dedicated one on Enterprise.
+type Router struct {
+	open     Opener
+	validate Validator
+	index    Indexer
+	now      func() time.Time
+
+	mu     sync.Mutex
+	stores map[string]*Store
+}
+
+// NewRouter returns a Router that opens datastores with open.
+func NewRouter(open Opener, v Validator, ix Indexer, now func() time.Time) *Router {
+	return &Router{open: open, validate: v, index: ix, now: now, stores: map[string]*Store{}}
+}
+
+// Name returns the datastore name for a request.
+func Name(env, orgID string, dedicated bool) string {
+	if env == "live" && dedicated {
+		return strings.ToLower(orgID) // org_… is a valid SQL schema name
+	}
+	if env == "live" {
+		return "live"
+	}
+	return "test"
+}
+
+// For returns the datastore for env and orgID.
+func (r *Router) For(ctx context.Context, env, orgID string, dedicated bool) (*Store, error) {
+	name := Name(env, orgID, dedicated)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if s, ok := r.stores[name]; ok {
+		return s, nil
+	}
+	b, err := r.open(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	s := New(b, r.validate, r.index, r.now)
+	r.stores[name] = s
+	return s, nil
+}
+
+// Close closes every open datastore.
+func (r *Router) Close() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var first error
+	for name, s := range r.stores {
+		if err := s.Close(); err != nil && first == nil {
+			first = err
+		}
+		delete(r.stores, name)
+	}
+	return first
+}
+
+// Cursors makes opaque paging cursors bound to a tenant and a query: a
+// cursor replayed by another tenant, or for another query, is refused.
+type Cursors struct{ Secret []byte }
+
+// Encode returns the cursor for offset.
+func (c Cursors) Encode(tenant Tenant, queryKey string, offset int) string {
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], uint64(offset))
+	mac := c.mac(tenant, queryKey, b[:])
+	return base64.RawURLEncoding.EncodeToString(append(b[:], mac[:16]...))
+}
+
+// Decode returns the offset of a cursor, ok false when it is malformed or
+// was made for another tenant or query.
+func (c Cursors) Decode(tenant Tenant, queryKey, cursor string) (int, bool) {
+	raw, err := base64.RawURLEncoding.DecodeString(cursor)
+	if err != nil || len(raw) != 24 {
+		return 0, false
+	}
+	mac := c.mac(tenant, queryKey, raw[:8])
+	if !hmac.Equal(mac[:16], raw[8:]) {
+		return 0, false
+	}
+	off := binary.BigEndian.Uint64(raw[:8])
+	if off > 1<<31 {
+		return 0, false
+	}
+	return int(off), true
+}
+
+func (c Cursors) mac(tenant Tenant, queryKey string, offset []byte) []byte {
+	h := hmac.New(sha256.New, c.Secret)
+	h.Write([]byte(tenant))
+	h.Write([]byte{0})
+	h.Write([]byte(queryKey))
+	h.Write([]byte{0})
+	h.Write(offset)
+	return h.Sum(nil)
+}

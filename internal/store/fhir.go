@@ -1,0 +1,351 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"log/slog"
+	"math"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/clinikapi/clinikapi/internal/datastore"
+	"github.com/clinikapi/clinikapi/internal/errs"
+	"github.com/clinikapi/clinikapi/internal/fhir"
+)
+
+// Datastore is the SQL backend of one FHIR datastore: a SQLite file of its
+// own, or a PostgreSQL schema of its own. Every statement filters on the
+// tenant.
+type Datastore struct {
+	db *DB
+}
+
+var _ datastore.Backend = (*Datastore)(nil)
+
+var schemaName = regexp.MustCompile(`^[a-z][a-z0-9_]{0,62}$`)
+
+// OpenDatastore opens (creating and migrating) the datastore called name:
+// the SQLite file fhir-<name>.db under dataDir, or, with a PostgreSQL
+// databaseURL, the schema fhir_<name> in that database.
+func OpenDatastore(ctx context.Context, databaseURL, dataDir, name string, log *slog.Logger) (*Datastore, error) {
+	if !schemaName.MatchString(name) {
+		return nil, fmt.Errorf("datastore name %q is not valid", name)
+	}
+	var db *DB
+	var err error
+	if databaseURL == "" {
+		if err := os.MkdirAll(dataDir, 0o700); err != nil {
+			return nil, err
+		}
+		db, err = OpenSQLite(ctx, filepath.Join(dataDir, "fhir-"+name+".db"))
+	} else {
+		db, err = openSchema(ctx, databaseURL, "fhir_"+name)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := db.migrate(ctx, log, "fhir/"+string(db.dialect)); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return &Datastore{db: db}, nil
+}
+
+// openSchema connects to databaseURL with search_path set to schema,
+// creating the schema first.
+func openSchema(ctx context.Context, databaseURL, schema string) (*DB, error) {
+	admin, err := openPostgres(ctx, databaseURL)
+	if err != nil {
+		return nil, err
+	}
+	_, err = admin.sql.ExecContext(ctx, `CREATE SCHEMA IF NOT EXISTS `+schema)
+	admin.Close()
+	if err != nil && !isUnique(err) { // concurrent creators race on the catalog
+		return nil, fmt.Errorf("create schema %s: %w", schema, err)
+	}
+	u, err := url.Parse(databaseURL)
+	if err != nil {
+		return nil, err
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return openPostgres(ctx, u.String())
+}
+
+// Close implements datastore.Backend.
+func (d *Datastore) Close() error { return d.db.Close() }
+
+// SQL exposes the pool for tests that inspect raw tables.
+func (d *Datastore) SQL() *sql.DB { return d.db.sql }
+
+const recordColumns = `type, id, version, last_updated, deleted, content`
+
+func scanRecord(row interface{ Scan(...any) error }) (datastore.Record, error) {
+	var r datastore.Record
+	var lu int64
+	var content string
+	if err := row.Scan(&r.Type, &r.ID, &r.Version, &lu, &r.Deleted, &content); err != nil {
+		return datastore.Record{}, err
+	}
+	r.LastUpdated = time.UnixMicro(lu).UTC()
+	r.Content = []byte(content)
+	return r, nil
+}
+
+func scanRecords(rows *sql.Rows) ([]datastore.Record, error) {
+	defer rows.Close()
+	var out []datastore.Record
+	for rows.Next() {
+		r, err := scanRecord(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// Insert implements datastore.Backend.
+func (d *Datastore) Insert(ctx context.Context, tenant datastore.Tenant, rec datastore.Record, idx []fhir.Value) error {
+	return d.db.tx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO resources (tenant, `+recordColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+			string(tenant), rec.Type, rec.ID, rec.Version, rec.LastUpdated.UnixMicro(), rec.Deleted, string(rec.Content)); err != nil {
+			if isUnique(err) {
+				return errs.E(errs.Conflict, "%s/%s already exists.", rec.Type, rec.ID)
+			}
+			return err
+		}
+		if err := d.insertHistory(ctx, tx, tenant, rec); err != nil {
+			return err
+		}
+		return d.insertIndex(ctx, tx, tenant, rec, idx)
+	})
+}
+
+func (d *Datastore) insertHistory(ctx context.Context, tx *sql.Tx, tenant datastore.Tenant, rec datastore.Record) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO resource_history (tenant, `+recordColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+		string(tenant), rec.Type, rec.ID, rec.Version, rec.LastUpdated.UnixMicro(), rec.Deleted, string(rec.Content))
+	return err
+}
+
+// Get implements datastore.Backend.
+func (d *Datastore) Get(ctx context.Context, tenant datastore.Tenant, typ, id string) (datastore.Record, error) {
+	r, err := scanRecord(d.db.sql.QueryRowContext(ctx, `SELECT `+recordColumns+` FROM resources WHERE tenant = $1 AND type = $2 AND id = $3`, string(tenant), typ, id))
+	return r, notFound(err, typ+" not found.")
+}
+
+// Replace implements datastore.Backend.
+func (d *Datastore) Replace(ctx context.Context, tenant datastore.Tenant, rec datastore.Record, prev int, idx []fhir.Value) error {
+	return d.db.tx(ctx, func(tx *sql.Tx) error {
+		if prev == 0 {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO resources (tenant, `+recordColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+				string(tenant), rec.Type, rec.ID, rec.Version, rec.LastUpdated.UnixMicro(), rec.Deleted, string(rec.Content)); err != nil {
+				if isUnique(err) {
+					return errs.E(errs.Conflict, "Version conflict: %s/%s was created meanwhile.", rec.Type, rec.ID)
+				}
+				return err
+			}
+		} else {
+			res, err := tx.ExecContext(ctx, `UPDATE resources SET version = $1, last_updated = $2, deleted = $3, content = $4
+				WHERE tenant = $5 AND type = $6 AND id = $7 AND version = $8`,
+				rec.Version, rec.LastUpdated.UnixMicro(), rec.Deleted, string(rec.Content), string(tenant), rec.Type, rec.ID, prev)
+			if err != nil {
+				return err
+			}
+			if n, _ := res.RowsAffected(); n == 0 {
+				return errs.E(errs.Conflict, "Version conflict: %s/%s changed meanwhile.", rec.Type, rec.ID)
+			}
+		}
+		if err := d.insertHistory(ctx, tx, tenant, rec); err != nil {
+			return err
+		}
+		for _, t := range indexTables {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM `+t+` WHERE tenant = $1 AND type = $2 AND id = $3`, string(tenant), rec.Type, rec.ID); err != nil {
+				return err
+			}
+		}
+		if rec.Deleted {
+			return nil
+		}
+		return d.insertIndex(ctx, tx, tenant, rec, idx)
+	})
+}
+
+var indexTables = []string{"idx_string", "idx_token", "idx_reference", "idx_date", "idx_number", "idx_uri"}
+
+// indexRow is one row for one index table.
+type indexRow struct {
+	table string
+	cols  string
+	vals  []any
+}
+
+func indexRowOf(v fhir.Value) (indexRow, bool) {
+	switch v.Type {
+	case fhir.String:
+		return indexRow{"idx_string", "text, exact", []any{v.Text, v.Exact}}, true
+	case fhir.Token:
+		return indexRow{"idx_token", "system, code", []any{v.System, v.Code}}, true
+	case fhir.Reference:
+		return indexRow{"idx_reference", "ref_type, ref_id, url", []any{v.RefType, v.RefID, v.URL}}, true
+	case fhir.Date:
+		return indexRow{"idx_date", "start_at, end_at", []any{micros(v.Start), micros(v.End)}}, true
+	case fhir.Number, fhir.Quantity:
+		if math.IsNaN(v.Number) || math.IsInf(v.Number, 0) {
+			return indexRow{}, false
+		}
+		return indexRow{"idx_number", "value, system, code", []any{v.Number, v.System, v.Code}}, true
+	case fhir.URI:
+		return indexRow{"idx_uri", "url", []any{v.URL}}, true
+	}
+	return indexRow{}, false
+}
+
+// micros maps a time to unix microseconds; the zero time (an open start)
+// becomes the smallest value.
+func micros(t time.Time) int64 {
+	if t.IsZero() {
+		return math.MinInt64 / 2
+	}
+	return t.UnixMicro()
+}
+
+// insertIndex writes the index rows, one multi-row INSERT per table.
+func (d *Datastore) insertIndex(ctx context.Context, tx *sql.Tx, tenant datastore.Tenant, rec datastore.Record, idx []fhir.Value) error {
+	byTable := map[string][]indexRow{}
+	var order []string
+	for _, v := range idx {
+		row, ok := indexRowOf(v)
+		if !ok {
+			continue
+		}
+		row.vals = append([]any{string(tenant), rec.Type, rec.ID, v.Param}, row.vals...)
+		if byTable[row.table] == nil {
+			order = append(order, row.table)
+		}
+		byTable[row.table] = append(byTable[row.table], row)
+	}
+	for _, table := range order {
+		rows := byTable[table]
+		for len(rows) > 0 {
+			n := min(len(rows), 200)
+			var q strings.Builder
+			q.WriteString(`INSERT INTO ` + table + ` (tenant, type, id, param, ` + rows[0].cols + `) VALUES `)
+			var args []any
+			for i, r := range rows[:n] {
+				if i > 0 {
+					q.WriteByte(',')
+				}
+				q.WriteByte('(')
+				for j := range r.vals {
+					if j > 0 {
+						q.WriteByte(',')
+					}
+					args = append(args, r.vals[j])
+					q.WriteString(d.db.placeholder(len(args)))
+				}
+				q.WriteByte(')')
+			}
+			if _, err := tx.ExecContext(ctx, q.String(), args...); err != nil {
+				return err
+			}
+			rows = rows[n:]
+		}
+	}
+	return nil
+}
+
+// History implements datastore.Backend.
+func (d *Datastore) History(ctx context.Context, tenant datastore.Tenant, typ, id string) ([]datastore.Record, error) {
+	rows, err := d.db.sql.QueryContext(ctx, `SELECT `+recordColumns+` FROM resource_history WHERE tenant = $1 AND type = $2 AND id = $3 ORDER BY version DESC`, string(tenant), typ, id)
+	if err != nil {
+		return nil, err
+	}
+	return scanRecords(rows)
+}
+
+// GetMany implements datastore.Backend.
+func (d *Datastore) GetMany(ctx context.Context, tenant datastore.Tenant, refs []datastore.Ref) ([]datastore.Record, error) {
+	var out []datastore.Record
+	for len(refs) > 0 {
+		n := min(len(refs), 200)
+		args := []any{string(tenant)}
+		var conds []string
+		for _, r := range refs[:n] {
+			args = append(args, r.Type, r.ID)
+			conds = append(conds, fmt.Sprintf("(type = $%d AND id = $%d)", len(args)-1, len(args)))
+		}
+		rows, err := d.db.sql.QueryContext(ctx, `SELECT `+recordColumns+` FROM resources WHERE tenant = $1 AND NOT deleted AND (`+strings.Join(conds, " OR ")+`)`, args...)
+		if err != nil {
+			return nil, err
+		}
+		got, err := scanRecords(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, got...)
+		refs = refs[n:]
+	}
+	return out, nil
+}
+
+// Outgoing implements datastore.Backend.
+func (d *Datastore) Outgoing(ctx context.Context, tenant datastore.Tenant, srcType string, srcIDs []string, param, targetType string) ([]datastore.Ref, error) {
+	args := []any{string(tenant), srcType, param}
+	ph := make([]string, len(srcIDs))
+	for i, id := range srcIDs {
+		args = append(args, id)
+		ph[i] = fmt.Sprintf("$%d", len(args))
+	}
+	q := `SELECT DISTINCT ref_type, ref_id FROM idx_reference WHERE tenant = $1 AND type = $2 AND param = $3 AND ref_id <> '' AND id IN (` + strings.Join(ph, ",") + `)`
+	if targetType != "" {
+		args = append(args, targetType)
+		q += fmt.Sprintf(" AND ref_type = $%d", len(args))
+	}
+	rows, err := d.db.sql.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []datastore.Ref
+	for rows.Next() {
+		var r datastore.Ref
+		if err := rows.Scan(&r.Type, &r.ID); err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// Referencing implements datastore.Backend.
+func (d *Datastore) Referencing(ctx context.Context, tenant datastore.Tenant, srcType, param string, targets []datastore.Ref, limit int) ([]datastore.Record, error) {
+	args := []any{string(tenant), srcType, param}
+	var conds []string
+	for _, t := range targets {
+		args = append(args, t.Type, t.ID)
+		conds = append(conds, fmt.Sprintf("(x.ref_type = $%d AND x.ref_id = $%d)", len(args)-1, len(args)))
+	}
+	args = append(args, limit)
+	rows, err := d.db.sql.QueryContext(ctx, `SELECT `+prefixed("r", recordColumns)+` FROM resources r WHERE r.tenant = $1 AND r.type = $2 AND NOT r.deleted
+		AND r.id IN (SELECT x.id FROM idx_reference x WHERE x.tenant = $1 AND x.type = $2 AND x.param = $3 AND (`+strings.Join(conds, " OR ")+`))
+		ORDER BY r.id LIMIT $`+itoa(len(args)), args...)
+	if err != nil {
+		return nil, err
+	}
+	return scanRecords(rows)
+}
+
+func prefixed(alias, cols string) string {
+	parts := strings.Split(cols, ", ")
+	for i, p := range parts {
+		parts[i] = alias + "." + p
+	}
+	return strings.Join(parts, ", ")
+}

@@ -1,0 +1,252 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/clinikapi/clinikapi/internal/datastore"
+	"github.com/clinikapi/clinikapi/internal/fhir"
+)
+
+// sqlBuilder collects a statement's bind arguments.
+type sqlBuilder struct {
+	args []any
+	// tenant and type are the placeholders of the searched tenant and type,
+	// reused by every index sub-select so each one stands alone.
+	tenant, typ string
+}
+
+func (b *sqlBuilder) arg(v any) string {
+	b.args = append(b.args, v)
+	return fmt.Sprintf("$%d", len(b.args))
+}
+
+// maxRune bounds a prefix range: every string starting with p sorts before
+// p + U+10FFFF in byte order.
+const maxRune = "\U0010FFFF"
+
+// Search implements datastore.Backend. Each condition becomes an IN
+// sub-select on its index table, so the index drives the search.
+func (d *Datastore) Search(ctx context.Context, tenant datastore.Tenant, q datastore.Query) ([]datastore.Record, int, error) {
+	b := &sqlBuilder{}
+	b.tenant, b.typ = b.arg(string(tenant)), b.arg(q.Type)
+	where := []string{"r.tenant = " + b.tenant, "r.type = " + b.typ, "NOT r.deleted"}
+	for _, c := range q.Conditions {
+		where = append(where, b.condition(c))
+	}
+	from := " FROM resources r WHERE " + strings.Join(where, " AND ")
+	total := -1
+	if q.CountTotal {
+		if err := d.db.sql.QueryRowContext(ctx, "SELECT COUNT(*)"+from, b.args...).Scan(&total); err != nil {
+			return nil, 0, err
+		}
+	}
+	if q.Limit == 0 {
+		return nil, total, nil
+	}
+	order := b.order(q.Sort)
+	sel := "SELECT " + prefixed("r", recordColumns) + from + " ORDER BY " + order + " LIMIT " + b.arg(q.Limit) + " OFFSET " + b.arg(q.Offset)
+	rows, err := d.db.sql.QueryContext(ctx, sel, b.args...)
+	if err != nil {
+		return nil, 0, err
+	}
+	recs, err := scanRecords(rows)
+	return recs, total, err
+}
+
+// sub selects the ids of resources with an index row of c's parameter that
+// satisfies cond (any row when cond is empty).
+func (b *sqlBuilder) sub(table, param, cond string) string {
+	s := "SELECT x.id FROM " + table + " x WHERE x.tenant = " + b.tenant + " AND x.type = " + b.typ + " AND x.param = " + b.arg(param)
+	if cond != "" {
+		s += " AND (" + cond + ")"
+	}
+	return s
+}
+
+func tableOf(t fhir.ParamType) string {
+	switch t {
+	case fhir.String:
+		return "idx_string"
+	case fhir.Token:
+		return "idx_token"
+	case fhir.Reference:
+		return "idx_reference"
+	case fhir.Date:
+		return "idx_date"
+	case fhir.Number, fhir.Quantity:
+		return "idx_number"
+	case fhir.URI:
+		return "idx_uri"
+	}
+	return ""
+}
+
+func (b *sqlBuilder) condition(c datastore.Condition) string {
+	switch c.Param {
+	case "_id":
+		ph := make([]string, len(c.Values))
+		for i, m := range c.Values {
+			ph[i] = b.arg(m.Code)
+		}
+		return "r.id IN (" + strings.Join(ph, ", ") + ")"
+	case "_lastUpdated":
+		var ors []string
+		for _, m := range c.Values {
+			ors = append(ors, b.dateCond("r.last_updated", "r.last_updated + 1", m))
+		}
+		return "(" + strings.Join(ors, " OR ") + ")"
+	}
+	table := tableOf(c.Type)
+	if c.Modifier == "missing" {
+		in := "r.id IN (" + b.sub(table, c.Param, "") + ")"
+		if c.Values[0].MissingArg {
+			return "NOT " + in
+		}
+		return in
+	}
+	var ors []string
+	for _, m := range c.Values {
+		ors = append(ors, b.match(c, m))
+	}
+	cond := strings.Join(ors, " OR ")
+	if c.Modifier == "not" {
+		return "r.id NOT IN (" + b.sub(table, c.Param, cond) + ")"
+	}
+	return "r.id IN (" + b.sub(table, c.Param, cond) + ")"
+}
+
+func (b *sqlBuilder) match(c datastore.Condition, m datastore.Match) string {
+	switch c.Type {
+	case fhir.String:
+		switch c.Modifier {
+		case "exact":
+			return "x.exact = " + b.arg(m.Text)
+		case "contains":
+			return "x.text LIKE " + b.arg("%"+escapeLike(m.Text)+"%") + " ESCAPE '\\'"
+		}
+		return "(x.text >= " + b.arg(m.Text) + " AND x.text < " + b.arg(m.Text+maxRune) + ")"
+	case fhir.Token:
+		switch {
+		case m.HasSystem && m.Code == "":
+			return "x.system = " + b.arg(m.System)
+		case m.HasSystem:
+			return "(x.code = " + b.arg(m.Code) + " AND x.system = " + b.arg(m.System) + ")"
+		}
+		return "x.code = " + b.arg(m.Code)
+	case fhir.Reference:
+		var parts []string
+		if m.RefID != "" {
+			p := "x.ref_id = " + b.arg(m.RefID)
+			if m.RefType != "" {
+				p = "(" + p + " AND x.ref_type = " + b.arg(m.RefType) + ")"
+			}
+			parts = append(parts, p)
+		}
+		if m.URL != "" {
+			parts = append(parts, "x.url = "+b.arg(m.URL))
+		}
+		return "(" + strings.Join(parts, " OR ") + ")"
+	case fhir.URI:
+		return "x.url = " + b.arg(m.URL)
+	case fhir.Date:
+		return b.dateCond("x.start_at", "x.end_at", m)
+	case fhir.Number, fhir.Quantity:
+		cond := b.numberCond(m)
+		if m.HasSystem {
+			if m.System != "" {
+				cond += " AND x.system = " + b.arg(m.System)
+			}
+			cond += " AND x.code = " + b.arg(m.Code)
+		}
+		return "(" + cond + ")"
+	}
+	return "1 = 0"
+}
+
+// dateCond compares the stored range [start, end) with the value's range
+// [ps, pe) by the FHIR prefix.
+func (b *sqlBuilder) dateCond(start, end string, m datastore.Match) string {
+	ps, pe := micros(m.Start), micros(m.End)
+	switch m.Prefix {
+	case "ne":
+		return "NOT (" + start + " >= " + b.arg(ps) + " AND " + end + " <= " + b.arg(pe) + ")"
+	case "gt":
+		return end + " > " + b.arg(pe)
+	case "lt":
+		return start + " < " + b.arg(ps)
+	case "ge":
+		return end + " > " + b.arg(ps)
+	case "le":
+		return start + " < " + b.arg(pe)
+	case "sa":
+		return start + " >= " + b.arg(pe)
+	case "eb":
+		return end + " <= " + b.arg(ps)
+	case "ap":
+		return "(" + start + " < " + b.arg(pe) + " AND " + end + " > " + b.arg(ps) + ")"
+	}
+	return "(" + start + " >= " + b.arg(ps) + " AND " + end + " <= " + b.arg(pe) + ")"
+}
+
+func (b *sqlBuilder) numberCond(m datastore.Match) string {
+	v := m.Number
+	switch m.Prefix {
+	case "ne":
+		return "NOT (x.value >= " + b.arg(v-m.Tolerance) + " AND x.value < " + b.arg(v+m.Tolerance) + ")"
+	case "gt", "sa":
+		return "x.value > " + b.arg(v)
+	case "lt", "eb":
+		return "x.value < " + b.arg(v)
+	case "ge":
+		return "x.value >= " + b.arg(v)
+	case "le":
+		return "x.value <= " + b.arg(v)
+	case "ap":
+		lo, hi := v*0.9, v*1.1
+		if lo > hi {
+			lo, hi = hi, lo
+		}
+		return "(x.value >= " + b.arg(lo) + " AND x.value <= " + b.arg(hi) + ")"
+	}
+	return "(x.value >= " + b.arg(v-m.Tolerance) + " AND x.value < " + b.arg(v+m.Tolerance) + ")"
+}
+
+func escapeLike(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
+}
+
+// order builds ORDER BY: each key, missing values last, then the id so
+// pages are stable. Without keys: newest first.
+func (b *sqlBuilder) order(keys []datastore.Sort) string {
+	if len(keys) == 0 {
+		return "r.last_updated DESC, r.id"
+	}
+	var parts []string
+	for _, k := range keys {
+		dir := ""
+		agg := "MIN"
+		if k.Desc {
+			dir, agg = " DESC", "MAX"
+		}
+		switch k.Param {
+		case "_id":
+			parts = append(parts, "r.id"+dir)
+			continue
+		case "_lastUpdated":
+			parts = append(parts, "r.last_updated"+dir)
+			continue
+		}
+		col := map[fhir.ParamType]string{
+			fhir.String: "x.text", fhir.Token: "x.code", fhir.Reference: "x.ref_id", fhir.Date: "x.start_at",
+			fhir.Number: "x.value", fhir.Quantity: "x.value", fhir.URI: "x.url",
+		}[k.Type]
+		if k.Type == fhir.Date && k.Desc {
+			col = "x.end_at"
+		}
+		sub := "(SELECT " + agg + "(" + col + ") FROM " + tableOf(k.Type) + " x WHERE x.tenant = r.tenant AND x.type = r.type AND x.id = r.id AND x.param = " + b.arg(k.Param) + ")"
+		parts = append(parts, sub+" IS NULL", sub+dir)
+	}
+	return strings.Join(append(parts, "r.id"), ", ")
+}

@@ -1,0 +1,103 @@
+package api
+
+import (
+	"encoding/json"
+	"net/http"
+	"sort"
+	"sync"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/clinikapi/clinikapi/internal/fhir"
+)
+
+// ParamLister lists the search parameters the server indexes for a type.
+type ParamLister interface {
+	Params(resourceType string) []fhir.SearchParam
+}
+
+// Capabilities answers /v1/metadata and /v1/fhir/metadata with an R4
+// CapabilityStatement generated from what the server supports: every type
+// it stores, the interactions, and the indexed search parameters.
+type Capabilities struct {
+	Types   []string
+	Params  ParamLister
+	BaseURL string
+	Version string
+
+	once sync.Once
+	body []byte
+}
+
+// Serve writes the CapabilityStatement (built once).
+func (m *Capabilities) Serve(c echo.Context) error {
+	m.once.Do(func() { m.body, _ = json.Marshal(m.build()) })
+	c.Response().Header().Set("Cache-Control", "public, max-age=3600")
+	return c.Blob(http.StatusOK, ContentType, m.body)
+}
+
+func (m *Capabilities) build() map[string]any {
+	interactions := []map[string]string{}
+	for _, code := range []string{"read", "create", "update", "patch", "delete", "history-instance", "search-type"} {
+		interactions = append(interactions, map[string]string{"code": code})
+	}
+	var resources []map[string]any
+	for _, t := range m.Types {
+		ps := m.Params.Params(t)
+		sort.Slice(ps, func(i, j int) bool { return ps[i].Code < ps[j].Code })
+		var params []map[string]string
+		var includes []string
+		for _, p := range ps {
+			params = append(params, map[string]string{
+				"name": p.Code, "type": string(p.Type),
+				"definition": "http://hl7.org/fhir/SearchParameter/" + t + "-" + p.Code,
+			})
+			if p.Type == fhir.Reference && p.Code[0] != '_' {
+				includes = append(includes, t+":"+p.Code)
+			}
+		}
+		r := map[string]any{
+			"type": t, "profile": "http://hl7.org/fhir/StructureDefinition/" + t,
+			"interaction": interactions, "versioning": "versioned", "readHistory": false, "updateCreate": true,
+			"conditionalCreate": false, "conditionalUpdate": false, "conditionalDelete": "not-supported",
+			"searchParam": params,
+		}
+		if len(includes) > 0 {
+			r["searchInclude"] = includes
+		}
+		resources = append(resources, r)
+	}
+	// Every reference parameter can be reverse-included from its source.
+	for _, r := range resources {
+		if inc, ok := r["searchInclude"].([]string); ok {
+			r["searchRevInclude"] = inc
+		}
+	}
+	return map[string]any{
+		"resourceType": "CapabilityStatement",
+		"status":       "active",
+		"date":         "2026-11-23",
+		"publisher":    "ClinikAPI",
+		"kind":         "instance",
+		"software":     map[string]string{"name": "ClinikAPI", "version": m.Version},
+		"implementation": map[string]string{
+			"description": "ClinikAPI FHIR R4 API: tenant-isolated, API-key authenticated.",
+			"url":         m.BaseURL + "/v1/fhir",
+		},
+		"fhirVersion": "4.0.1",
+		"format":      []string{"application/fhir+json", "json"},
+		"patchFormat": []string{"application/json-patch+json"},
+		"rest": []map[string]any{{
+			"mode": "server",
+			"security": map[string]any{
+				"description": "Send an API key (clk_test_… or clk_live_…) in the x-api-key header.",
+			},
+			"resource": resources,
+			"searchParam": []map[string]string{
+				{"name": "_count", "type": "number"}, {"name": "_sort", "type": "string"},
+				{"name": "_total", "type": "token"}, {"name": "_summary", "type": "token"},
+				{"name": "_include", "type": "string"}, {"name": "_revinclude", "type": "string"},
+			},
+		}},
+	}
+}
