@@ -161,7 +161,7 @@ func TestFHIRIsolationMatrix(t *testing.T) {
 		for who, key := range others {
 			for _, c := range []struct {
 				method, path, body string
-				want            int
+				want               int
 			}{
 				{"GET", "/v1/fhir/Patient/" + pid, "", 404},
 				{"GET", "/v1/fhir/Patient/" + pid + "/_history", "", 404},

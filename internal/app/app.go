@@ -150,7 +150,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opt Options) 
 			Plans: orgPlans, Audit: a.Audit, BaseURL: cfg.BaseURL, Types: index.Types(), Now: now,
 		},
 		Capabilities: &api.Capabilities{Types: index.Types(), Params: index, BaseURL: cfg.BaseURL, Version: Version},
-		DB: a.readiness(), Log: log, Now: now, TLS: cfg.TLS.Enabled(), TrustProxy: cfg.TrustProxy,
+		DB:           a.readiness(), Log: log, Now: now, TLS: cfg.TLS.Enabled(), TrustProxy: cfg.TrustProxy,
 	}
 	a.HTTP = srv.Handler()
 	return a, nil

@@ -30,8 +30,8 @@ func (s schemaValidator) Validate(resourceType string, res fhir.Resource) []data
 type registryIndex struct{ r *searchparam.Registry }
 
 func (x registryIndex) Extract(res fhir.Resource) ([]fhir.Value, error) { return x.r.Extract(res) }
-func (x registryIndex) Lookup(t, code string) (fhir.SearchParam, bool) { return x.r.Lookup(t, code) }
-func (x registryIndex) Types() []string                                { return x.r.Types() }
+func (x registryIndex) Lookup(t, code string) (fhir.SearchParam, bool)  { return x.r.Lookup(t, code) }
+func (x registryIndex) Types() []string                                 { return x.r.Types() }
 
 // Params lists a type's search parameters (for the CapabilityStatement).
 func (x registryIndex) Params(t string) []fhir.SearchParam {
