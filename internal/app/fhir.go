@@ -49,6 +49,13 @@ func (x registryIndex) Params(t string) []fhir.SearchParam {
 func (a *App) fhirParts(ctx context.Context) (*datastore.Router, registryIndex, []byte, error) {
 	reg := registryIndex{searchparam.Default()}
 	val := schemaValidator{validate.Default()}
+	// Compile every type's schema in the background so no request pays
+	// the first-use compile (about 1 ms per type).
+	go func() {
+		if err := val.v.Precompile(); err != nil {
+			a.Log.Error("FHIR schema precompile failed", "err", err)
+		}
+	}()
 	cfg := a.Config
 	router := datastore.NewRouter(func(ctx context.Context, name string) (datastore.Backend, error) {
 		return store.OpenDatastore(ctx, cfg.DatabaseURL, cfg.DataDir, name, a.Log)

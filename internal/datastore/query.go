@@ -11,6 +11,7 @@ import (
 
 	"github.com/clinikapi/clinikapi/internal/errs"
 	"github.com/clinikapi/clinikapi/internal/fhir"
+	"github.com/clinikapi/clinikapi/internal/fhir/searchparam"
 )
 
 // Query is a parsed search: conditions (AND of ORs), sort, page and the
@@ -318,7 +319,7 @@ func parseValues(c Condition, normalize func(string) string, raw string) ([]Matc
 			m.URL = v
 		case fhir.Date:
 			m.Prefix, v = prefix(v)
-			m.Start, m.End, err = ParseDate(v)
+			m.Start, m.End, err = searchparam.ParseDate(v)
 			if err != nil {
 				return nil, invalid("%s must be a FHIR date such as 2024, 2024-05, 2024-05-17 or 2024-05-17T10:30:00Z, with an optional prefix (eq, ne, gt, lt, ge, le, sa, eb, ap).", c.Param)
 			}
@@ -381,30 +382,4 @@ func parseReference(v string) Match {
 
 func isTypeName(s string) bool {
 	return s != "" && s[0] >= 'A' && s[0] <= 'Z'
-}
-
-// ParseDate parses a FHIR date, dateTime or instant and returns the range
-// its precision covers, [start, end) in UTC.
-func ParseDate(v string) (time.Time, time.Time, error) {
-	layouts := []struct {
-		layout string
-		step   func(time.Time) time.Time
-	}{
-		{"2006", func(t time.Time) time.Time { return t.AddDate(1, 0, 0) }},
-		{"2006-01", func(t time.Time) time.Time { return t.AddDate(0, 1, 0) }},
-		{"2006-01-02", func(t time.Time) time.Time { return t.AddDate(0, 0, 1) }},
-		{"2006-01-02T15:04Z07:00", func(t time.Time) time.Time { return t.Add(time.Minute) }},
-		{"2006-01-02T15:04:05Z07:00", func(t time.Time) time.Time { return t.Add(time.Second) }},
-		{"2006-01-02T15:04:05.999999999Z07:00", func(t time.Time) time.Time { return t.Add(time.Millisecond) }},
-		{"2006-01-02T15:04:05", func(t time.Time) time.Time { return t.Add(time.Second) }},
-	}
-	for _, l := range layouts {
-		if t, err := time.Parse(l.layout, v); err == nil {
-			if l.layout == "2006-01-02T15:04:05.999999999Z07:00" && !strings.Contains(v, ".") {
-				continue
-			}
-			return t.UTC(), l.step(t).UTC(), nil
-		}
-	}
-	return time.Time{}, time.Time{}, fmt.Errorf("not a FHIR date")
 }
