@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -61,6 +62,42 @@ func BenchmarkBareEcho(b *testing.B) {
 			req := httptest.NewRequest(http.MethodGet, "/v1/patients", nil)
 			w := httptest.NewRecorder()
 			e.ServeHTTP(w, req)
+		}
+	})
+}
+
+// BenchmarkFHIRRead is a read by id through the whole pipeline, in-process.
+func BenchmarkFHIRRead(b *testing.B) {
+	env := apptest.New(b, "sqlite", nil)
+	ctx := context.Background()
+	_, o, err := env.App.CreateUser(ctx, "bench@example.com", "bench password", "", "Bench")
+	if err != nil {
+		b.Fatal(err)
+	}
+	env.App.DB.SetOrgLimits(ctx, o.ID, "enterprise", 1_000_000_000, time.Now())
+	k, _ := env.App.Keys.Create(ctx, apikey.Actor{OrgID: o.ID}, apikey.CreateInput{Name: "bench", Env: apikey.Test})
+	req := httptest.NewRequest(http.MethodPost, "/v1/fhir/Patient", strings.NewReader(`{"resourceType":"Patient","name":[{"family":"Bench","given":["Mark"]}],"birthDate":"1970-01-01"}`))
+	req.Header.Set("x-api-key", k.Secret)
+	req.Header.Set("Content-Type", "application/fhir+json")
+	w := httptest.NewRecorder()
+	env.App.HTTP.ServeHTTP(w, req)
+	if w.Code != 201 {
+		b.Fatalf("create: %d %s", w.Code, w.Body)
+	}
+	loc := w.Header().Get("Location")
+	path := loc[strings.Index(loc, "/v1/"):strings.Index(loc, "/_history")]
+	h := env.App.HTTP
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			req := httptest.NewRequest(http.MethodGet, path, nil)
+			req.Header.Set("x-api-key", k.Secret)
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, req)
+			if w.Code != http.StatusOK {
+				b.Fatalf("status %d: %s", w.Code, w.Body)
+			}
 		}
 	})
 }

@@ -1,15 +1,19 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -18,121 +22,240 @@ import (
 	"github.com/clinikapi/clinikapi/internal/app"
 	"github.com/clinikapi/clinikapi/internal/bench"
 	"github.com/clinikapi/clinikapi/internal/config"
+	"github.com/clinikapi/clinikapi/internal/datastore"
+	"github.com/clinikapi/clinikapi/internal/seed"
 )
 
-// benchCmd measures the API pipeline against a bare echo handler that
-// returns the same bytes, in one run, alternating rounds so both see the
-// same machine conditions.
+// benchCmd load-tests the API on 127.0.0.1. Each scenario runs alternating
+// rounds against the server and, where a comparison makes sense, against a
+// bare echo handler answering the same bytes, so the pipeline's cost is a
+// ratio measured in one run.
 func benchCmd(ctx context.Context, getenv config.Getenv, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	target := fs.String("url", "", "base URL of a running server on this machine (default: start one on 127.0.0.1 with a fresh SQLite database)")
-	key := fs.String("key", "", "API key for --url (a new test key is made for the embedded server)")
-	path := fs.String("path", "/v1/patients", "API path to GET")
-	duration := fs.Duration("duration", 10*time.Second, "total measuring time per target")
+	target := fs.String("url", "", "base URL of a running server on this machine (default: start one on 127.0.0.1 with a fresh SQLite database, or DATABASE_URL)")
+	key := fs.String("key", "", "API key for --url (the embedded server makes its own)")
+	scenarios := fs.String("scenario", "pipeline,read,search,create", "comma-separated: pipeline (unknown route through the whole chain), read (FHIR read by id), search (name search), create (FHIR create)")
+	seedN := fs.Int("seed", 2000, "patients to seed first, each with an encounter and two observations (embedded server only)")
+	duration := fs.Duration("duration", 8*time.Second, "measuring time per target and scenario")
 	concurrency := fs.Int("concurrency", 16, "concurrent keep-alive clients")
 	rounds := fs.Int("rounds", 4, "alternating rounds per target")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	var ids []string
 	if *target == "" {
-		base, k, stop, err := embeddedServer(ctx, getenv, stderr)
+		base, k, seeded, stop, err := embeddedServer(ctx, getenv, *seedN, stdout, stderr)
 		if err != nil {
 			return err
 		}
 		defer stop()
-		*target, *key = base, k
+		*target, *key, ids = base, k, seeded
 	} else if *key == "" {
 		return errors.New("--key is required with --url")
 	}
-
-	// Probe once: the bare handler answers exactly these bytes.
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, *target+*path, nil)
-	req.Header.Set("x-api-key", *key)
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return fmt.Errorf("probe %s: %w", *target+*path, err)
+	if len(ids) == 0 {
+		// Against an external server: make a few patients to read.
+		for i := range 100 {
+			body, _ := jsonOf(seed.Patient(rand.New(rand.NewPCG(uint64(i), 7)), i))
+			res, err := send(ctx, "POST", *target+"/v1/fhir/Patient", *key, body)
+			if err != nil || res.status != 201 {
+				return fmt.Errorf("creating patients to read: %v (status %d)", err, res.status)
+			}
+			ids = append(ids, res.id)
+		}
 	}
-	body, _ := io.ReadAll(res.Body)
-	res.Body.Close()
-	status, ctype := res.StatusCode, res.Header.Get("Content-Type")
-
-	bare := echo.New()
-	bare.HideBanner, bare.HidePort = true, true
-	bare.GET(*path, func(c echo.Context) error { return c.Blob(status, ctype, body) })
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return err
+	hdr := map[string]string{"x-api-key": *key}
+	for _, sc := range strings.Split(*scenarios, ",") {
+		var t bench.Target
+		compare := true
+		switch strings.TrimSpace(sc) {
+		case "pipeline":
+			t = bench.Target{Name: "API pipeline", URL: *target + "/v1/patients", Headers: hdr}
+		case "read":
+			t = bench.Target{Name: "FHIR read by id", Headers: hdr, URL: *target + "/v1/fhir/Patient/" + ids[0],
+				Next: func(c, n int) string { return *target + "/v1/fhir/Patient/" + ids[(c*7919+n*104729)%len(ids)] }}
+		case "search":
+			t = bench.Target{Name: "FHIR name search", Headers: hdr, URL: *target + "/v1/fhir/Patient?name=smi&_count=20",
+				Next: func(c, n int) string {
+					return *target + "/v1/fhir/Patient?_count=20&name=" + strings.ToLower(seed.Family(c*31 + n)[:3])
+				}}
+			compare = false
+		case "create":
+			body, _ := jsonOf(seed.Patient(rand.New(rand.NewPCG(9, 9)), 1))
+			t = bench.Target{Name: "FHIR create", Method: "POST", Body: body, URL: *target + "/v1/fhir/Patient",
+				Headers: map[string]string{"x-api-key": *key, "Content-Type": "application/fhir+json"}}
+			compare = false
+		default:
+			return fmt.Errorf("unknown scenario %q", sc)
+		}
+		if err := runScenario(ctx, stdout, t, compare, *concurrency, *duration, *rounds); err != nil {
+			return err
+		}
 	}
-	bareSrv := &http.Server{Handler: bare}
-	go bareSrv.Serve(ln)
-	defer bareSrv.Close()
-
-	pipeline := bench.Target{Name: "API pipeline", URL: *target + *path, Headers: map[string]string{"x-api-key": *key}}
-	plain := bench.Target{Name: "bare echo handler", URL: "http://" + ln.Addr().String() + *path}
-	fmt.Fprintf(stdout, "GET %s → %d (%d bytes); %d clients, %s per target in %d alternating rounds\n", *path, status, len(body), *concurrency, *duration, *rounds)
-	per := *duration / time.Duration(*rounds)
-	var ps, bs []bench.Result
-	for range *rounds {
-		bs = append(bs, bench.Run(ctx, plain, *concurrency, per, status))
-		ps = append(ps, bench.Run(ctx, pipeline, *concurrency, per, status))
-	}
-	p, b := bench.Merge(ps...), bench.Merge(bs...)
-	fmt.Fprintln(stdout, b)
-	fmt.Fprintln(stdout, p)
-	fmt.Fprintf(stdout, "pipeline / bare throughput: %.2f   p50 latency ratio: %.2f\n", p.PerSecond()/b.PerSecond(), float64(p.P50)/float64(b.P50))
 	return nil
 }
 
+func runScenario(ctx context.Context, stdout io.Writer, t bench.Target, compare bool, concurrency int, duration time.Duration, rounds int) error {
+	probe, err := send(ctx, methodOf(t), t.URL, t.Headers["x-api-key"], t.Body)
+	if err != nil {
+		return fmt.Errorf("probe %s: %w", t.URL, err)
+	}
+	fmt.Fprintf(stdout, "\n%s: %s %s → %d (%d bytes); %d clients, %s per target in %d rounds\n",
+		t.Name, methodOf(t), pathOf(t.URL), probe.status, len(probe.body), concurrency, duration, rounds)
+	per := duration / time.Duration(rounds)
+	var plain bench.Target
+	if compare {
+		bare := echo.New()
+		bare.HideBanner, bare.HidePort = true, true
+		bare.Any("/*", func(c echo.Context) error { return c.Blob(probe.status, probe.ctype, probe.body) })
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return err
+		}
+		srv := &http.Server{Handler: bare}
+		go srv.Serve(ln)
+		defer srv.Close()
+		plain = bench.Target{Name: "bare echo handler", URL: "http://" + ln.Addr().String() + pathOf(t.URL)}
+	}
+	var ps, bs []bench.Result
+	for range rounds {
+		if compare {
+			bs = append(bs, bench.Run(ctx, plain, concurrency, per, probe.status))
+		}
+		ps = append(ps, bench.Run(ctx, t, concurrency, per, probe.status))
+	}
+	p := bench.Merge(ps...)
+	if compare {
+		b := bench.Merge(bs...)
+		fmt.Fprintln(stdout, b)
+		fmt.Fprintln(stdout, p)
+		fmt.Fprintf(stdout, "%s / bare throughput: %.2f   p50 latency ratio: %.2f\n", t.Name, p.PerSecond()/b.PerSecond(), float64(p.P50)/float64(b.P50))
+		return nil
+	}
+	fmt.Fprintln(stdout, p)
+	return nil
+}
+
+type sent struct {
+	status int
+	ctype  string
+	body   []byte
+	id     string
+}
+
+func send(ctx context.Context, method, url, key string, body []byte) (sent, error) {
+	var r io.Reader
+	if body != nil {
+		r = bytes.NewReader(body)
+	}
+	req, _ := http.NewRequestWithContext(ctx, method, url, r)
+	req.Header.Set("x-api-key", key)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/fhir+json")
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return sent{}, err
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	out := sent{status: res.StatusCode, ctype: res.Header.Get("Content-Type"), body: b}
+	if loc := res.Header.Get("Location"); loc != "" {
+		parts := strings.Split(loc, "/")
+		for i, p := range parts {
+			if p == "Patient" && i+1 < len(parts) {
+				out.id = parts[i+1]
+			}
+		}
+	}
+	return out, nil
+}
+
+func methodOf(t bench.Target) string {
+	if t.Method == "" {
+		return http.MethodGet
+	}
+	return t.Method
+}
+
+func pathOf(u string) string {
+	if i := strings.Index(u, "://"); i >= 0 {
+		if j := strings.IndexByte(u[i+3:], '/'); j >= 0 {
+			return u[i+3+j:]
+		}
+	}
+	return u
+}
+
 // embeddedServer starts the whole program on 127.0.0.1 with a fresh SQLite
-// database, an Enterprise organization whose rate limit is lifted for the
-// measurement, and a test key.
-func embeddedServer(ctx context.Context, getenv config.Getenv, stderr io.Writer) (base, key string, stop func(), err error) {
+// database (or DATABASE_URL / REDIS_URL when set), an Enterprise
+// organization whose rate limit is lifted for the measurement, a test key,
+// and n seeded patients in the test datastore.
+func embeddedServer(ctx context.Context, getenv config.Getenv, n int, stdout, stderr io.Writer) (base, key string, ids []string, stop func(), err error) {
 	dir, err := os.MkdirTemp("", "clinikapi-bench-")
 	if err != nil {
-		return "", "", nil, err
+		return "", "", nil, nil, err
 	}
 	cfg, err := config.Load(func(k string) string {
-		if k == "CLINIKAPI_DATA_DIR" {
+		switch k {
+		case "CLINIKAPI_DATA_DIR":
 			return dir
-		}
-		if k == "DATABASE_URL" || k == "REDIS_URL" {
+		case "DATABASE_URL", "REDIS_URL":
 			return getenv(k) // measure on PostgreSQL / Redis when given
 		}
 		return ""
 	})
 	if err != nil {
-		return "", "", nil, err
+		return "", "", nil, nil, err
 	}
 	a, err := app.New(ctx, cfg, slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})), app.Options{})
 	if err != nil {
-		return "", "", nil, err
+		return "", "", nil, nil, err
 	}
-	_, o, err := a.CreateUser(ctx, "bench@clinikapi.invalid", "bench password", "", "Load test")
-	if err != nil {
+	fail := func(err error) (string, string, []string, func(), error) {
 		a.Close()
-		return "", "", nil, err
+		os.RemoveAll(dir)
+		return "", "", nil, nil, err
+	}
+	_, o, err := a.CreateUser(ctx, "bench-"+time.Now().Format("150405.000000")+"@clinikapi.invalid", "bench password", "", "Load test")
+	if err != nil {
+		return fail(err)
 	}
 	if err := a.DB.SetOrgLimits(ctx, o.ID, "enterprise", 1_000_000_000, time.Now()); err != nil {
-		a.Close()
-		return "", "", nil, err
+		return fail(err)
 	}
 	k, err := a.Keys.Create(ctx, apikey.Actor{OrgID: o.ID}, apikey.CreateInput{Name: "load test", Env: apikey.Test})
 	if err != nil {
-		a.Close()
-		return "", "", nil, err
+		return fail(err)
+	}
+	if n > 0 {
+		s, err := a.Data.For(ctx, "test", o.ID, false)
+		if err != nil {
+			return fail(err)
+		}
+		start := time.Now()
+		res, err := seed.Run(ctx, s, datastore.Tenant(o.ID), n, 4, nil)
+		if err != nil {
+			return fail(err)
+		}
+		d := time.Since(start)
+		fmt.Fprintf(stdout, "seeded %d patients (%d resources) in %s: %.0f resources/s through the datastore (validation, index, SQL)\n",
+			n, res.Resources, d.Round(time.Millisecond), float64(res.Resources)/d.Seconds())
+		ids = res.PatientIDs
 	}
 	a.Start(ctx)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		a.Close()
-		return "", "", nil, err
+		return fail(err)
 	}
 	srv := &http.Server{Handler: a.HTTP, ReadHeaderTimeout: 10 * time.Second}
 	go srv.Serve(ln)
-	return "http://" + ln.Addr().String(), k.Secret, func() {
+	return "http://" + ln.Addr().String(), k.Secret, ids, func() {
 		srv.Close()
 		a.Close()
 		os.RemoveAll(dir)
 	}, nil
 }
+
+func jsonOf(v any) ([]byte, error) { return json.Marshal(v) }

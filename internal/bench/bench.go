@@ -5,6 +5,7 @@
 package bench
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -19,6 +20,11 @@ type Target struct {
 	Name    string
 	URL     string
 	Headers map[string]string
+	Method  string // GET when empty
+	Body    []byte // sent with every request when set
+	// Next, when set, gives the URL of the n-th request of a client (to
+	// spread reads over many ids); URL is used otherwise.
+	Next func(client, n int) string
 }
 
 // Result is one target's figures.
@@ -43,7 +49,7 @@ func (r Result) String() string {
 		r.Name, r.Requests, r.PerSecond(), r.P50.Round(time.Microsecond), r.P95.Round(time.Microsecond), r.P99.Round(time.Microsecond), r.Errors, r.Statuses)
 }
 
-// Run sends GET requests to t from concurrency clients for d. wantStatus, if
+// Run sends requests to t from concurrency clients for d. wantStatus, if
 // non-zero, counts other statuses as errors.
 func Run(ctx context.Context, t Target, concurrency int, d time.Duration, wantStatus int) Result {
 	tr := &http.Transport{MaxIdleConns: concurrency * 2, MaxIdleConnsPerHost: concurrency * 2, IdleConnTimeout: time.Minute}
@@ -65,8 +71,20 @@ func Run(ctx context.Context, t Target, concurrency int, d time.Duration, wantSt
 		go func() {
 			defer wg.Done()
 			p := part{lat: make([]time.Duration, 0, 1<<16), statuses: map[int]int{}}
-			for ctx.Err() == nil {
-				req, _ := http.NewRequest(http.MethodGet, t.URL, nil)
+			method := t.Method
+			if method == "" {
+				method = http.MethodGet
+			}
+			for n := 0; ctx.Err() == nil; n++ {
+				u := t.URL
+				if t.Next != nil {
+					u = t.Next(i, n)
+				}
+				var body io.Reader
+				if t.Body != nil {
+					body = bytes.NewReader(t.Body)
+				}
+				req, _ := http.NewRequest(method, u, body)
 				for k, v := range t.Headers {
 					req.Header.Set(k, v)
 				}

@@ -51,7 +51,7 @@ func (db *DB) InsertAuditEvents(ctx context.Context, es []audit.Event) error {
 		}
 		q.WriteByte(')')
 	}
-	_, err := db.sql.ExecContext(ctx, q.String(), args...)
+	_, err := db.execWrite(ctx, q.String(), args...)
 	return err
 }
 

@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"strings"
 	"time"
 
@@ -38,10 +39,34 @@ const (
 	Postgres Dialect = "postgres"
 )
 
-// DB is the control-plane database.
+// DB is one database: the control plane, or a FHIR datastore.
 type DB struct {
 	sql     *sql.DB
 	dialect Dialect
+	// writeMu serialises writers on SQLite in the process, so they queue
+	// here instead of in SQLite's busy handler, which sleeps in steps of
+	// up to 100 ms. PostgreSQL needs no such lock.
+	writeMu sync.Mutex
+}
+
+// writing runs fn holding the SQLite write lock.
+func (db *DB) writing(fn func() error) error {
+	if db.dialect == SQLite {
+		db.writeMu.Lock()
+		defer db.writeMu.Unlock()
+	}
+	return fn()
+}
+
+// execWrite runs a writing statement outside a transaction.
+func (db *DB) execWrite(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	var res sql.Result
+	err := db.writing(func() error {
+		var err error
+		res, err = db.sql.ExecContext(ctx, query, args...)
+		return err
+	})
+	return res, err
 }
 
 // Open connects to databaseURL (postgres://…) or, when it is empty, to the
@@ -157,15 +182,17 @@ func (db *DB) migrate(ctx context.Context, log *slog.Logger, dir string) error {
 
 // tx runs fn in a transaction, committing when it returns nil.
 func (db *DB) tx(ctx context.Context, fn func(*sql.Tx) error) error {
-	tx, err := db.sql.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	if err := fn(tx); err != nil {
-		_ = tx.Rollback()
-		return err
-	}
-	return tx.Commit()
+	return db.writing(func() error {
+		tx, err := db.sql.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		if err := fn(tx); err != nil {
+			_ = tx.Rollback()
+			return err
+		}
+		return tx.Commit()
+	})
 }
 
 // isUnique reports whether err is a unique-constraint violation.

@@ -37,15 +37,17 @@ func (db *DB) InsertUsage(ctx context.Context, rs []usage.Record) error {
 		q.WriteByte(')')
 		args = append(args, utc(r.Time), r.OrgID, r.KeyID, r.Env, r.Method, r.Route, r.Status, r.Latency.Microseconds(), r.BytesIn, r.BytesOut, r.RequestID)
 	}
-	_, err := db.sql.ExecContext(ctx, q.String(), args...)
+	_, err := db.execWrite(ctx, q.String(), args...)
 	return err
 }
 
 // AddQuota implements quota.Store.
 func (db *DB) AddQuota(ctx context.Context, orgID, period, pool string, delta int64) (int64, error) {
 	var total int64
-	err := db.sql.QueryRowContext(ctx, `INSERT INTO quota_counters (org_id, period, pool, used) VALUES ($1, $2, $3, $4)
+	err := db.writing(func() error {
+		return db.sql.QueryRowContext(ctx, `INSERT INTO quota_counters (org_id, period, pool, used) VALUES ($1, $2, $3, $4)
 		ON CONFLICT (org_id, period, pool) DO UPDATE SET used = quota_counters.used + excluded.used
 		RETURNING used`, orgID, period, pool, delta).Scan(&total)
+	})
 	return total, err
 }
