@@ -101,3 +101,31 @@ func BenchmarkFHIRRead(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkFHIRCreate is a create through the whole pipeline, in-process.
+func BenchmarkFHIRCreate(b *testing.B) {
+	env := apptest.New(b, "sqlite", nil)
+	ctx := context.Background()
+	_, o, err := env.App.CreateUser(ctx, "bench@example.com", "bench password", "", "Bench")
+	if err != nil {
+		b.Fatal(err)
+	}
+	env.App.DB.SetOrgLimits(ctx, o.ID, "enterprise", 1_000_000_000, time.Now())
+	k, _ := env.App.Keys.Create(ctx, apikey.Actor{OrgID: o.ID}, apikey.CreateInput{Name: "bench", Env: apikey.Test})
+	body := `{"resourceType":"Patient","active":true,"identifier":[{"system":"urn:mrn","value":"MRN-1"}],"name":[{"use":"official","family":"Bench","given":["Mark"]}],"gender":"male","birthDate":"1970-01-01","telecom":[{"system":"phone","value":"+1-555-0100"},{"system":"email","value":"m@example.org"}],"address":[{"line":["1 Main St"],"city":"Springfield","state":"IL","postalCode":"62001","country":"US"}]}`
+	h := env.App.HTTP
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			req := httptest.NewRequest(http.MethodPost, "/v1/fhir/Patient", strings.NewReader(body))
+			req.Header.Set("x-api-key", k.Secret)
+			req.Header.Set("Content-Type", "application/fhir+json")
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, req)
+			if w.Code != http.StatusCreated {
+				b.Fatalf("status %d: %s", w.Code, w.Body)
+			}
+		}
+	})
+}
