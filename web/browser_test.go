@@ -44,7 +44,14 @@ func browser(t *testing.T) (context.Context, func(name string)) {
 		chromedp.WindowSize(1280, 860),
 	)
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancelCtx := chromedp.NewContext(actx)
+	// chromedp logs DevTools events it does not know (newer Chromium); they
+	// are noise for these tests.
+	quiet := func(format string, args ...any) {
+		if !strings.Contains(format, "unhandled") {
+			t.Logf(format, args...)
+		}
+	}
+	ctx, cancelCtx := chromedp.NewContext(actx, chromedp.WithErrorf(quiet))
 	ctx, cancelTimeout := context.WithTimeout(ctx, 90*time.Second)
 	t.Cleanup(func() { cancelTimeout(); cancelCtx(); cancelAlloc() })
 

@@ -27,6 +27,7 @@ func TestFHIRClientFollowsLinks(t *testing.T) {
 			created[r.Body["id"].(string)] = true
 		}
 		seen := map[string]bool{}
+		byFamily := map[string]string{}
 		next := env.Server.URL + "/v1/fhir/Patient?name=pager&_count=10&_sort=family"
 		pages, last := 0, ""
 		for next != "" {
@@ -46,6 +47,7 @@ func TestFHIRClientFollowsLinks(t *testing.T) {
 				}
 				seen[id] = true
 				fam := res["name"].([]any)[0].(map[string]any)["family"].(string)
+				byFamily[fam] = id
 				if fam < last {
 					t.Fatalf("_sort=family out of order: %s after %s", fam, last)
 				}
@@ -72,11 +74,7 @@ func TestFHIRClientFollowsLinks(t *testing.T) {
 			t.Fatalf("-birthdate first = %v", first["birthDate"])
 		}
 		// PUT a changed resource back, then delete it.
-		var id string
-		for k := range seen {
-			id = k
-			break
-		}
+		id := byFamily["Pager10"]
 		got := fhirCall(t, env, "GET", "/v1/fhir/Patient/"+id, a.test, "")
 		res := got.Body
 		res["gender"] = "unknown"

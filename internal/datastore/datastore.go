@@ -56,6 +56,8 @@ type Backend interface {
 	// Referencing returns current, non-deleted resources of srcType whose
 	// param references one of targets.
 	Referencing(ctx context.Context, tenant Tenant, srcType, param string, targets []Ref, limit int) ([]Record, error)
+	// Analyze refreshes the query planner's statistics (after bulk loads).
+	Analyze(ctx context.Context) error
 	Close() error
 }
 
@@ -109,6 +111,10 @@ func New(b Backend, v Validator, ix Indexer, now func() time.Time) *Store {
 
 // Close closes the backend.
 func (s *Store) Close() error { return s.backend.Close() }
+
+// Analyze refreshes planner statistics; bulk loads call it when done so
+// searches use the index from the first query on.
+func (s *Store) Analyze(ctx context.Context) error { return s.backend.Analyze(ctx) }
 
 // IDPrefix gives server-assigned ids a readable prefix per type. FHIR ids
 // allow only [A-Za-z0-9-.], so the separator is a hyphen.

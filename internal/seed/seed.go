@@ -132,5 +132,8 @@ func Run(ctx context.Context, s *datastore.Store, tenant datastore.Tenant, n, wo
 	if err := <-errc; err != nil {
 		return Result{}, err
 	}
+	if err := s.Analyze(ctx); err != nil {
+		return Result{}, fmt.Errorf("seed: refresh planner statistics: %w", err)
+	}
 	return Result{PatientIDs: ids, Resources: written.Load()}, ctx.Err()
 }

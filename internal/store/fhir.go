@@ -22,8 +22,9 @@ import (
 // own, or a PostgreSQL schema of its own. Every statement filters on the
 // tenant.
 type Datastore struct {
-	db  *DB
-	get *sql.Stmt // the read by id, prepared once: parsing it costs more than running it
+	db     *DB
+	get    *sql.Stmt // the read by id, prepared once: parsing it costs more than running it
+	writes *committer
 }
 
 var _ datastore.Backend = (*Datastore)(nil)
@@ -59,7 +60,22 @@ func OpenDatastore(ctx context.Context, databaseURL, dataDir, name string, log *
 		db.Close()
 		return nil, err
 	}
-	return &Datastore{db: db, get: get}, nil
+	d := &Datastore{db: db, get: get}
+	if db.dialect == SQLite {
+		// SQLite has one writer at a time: batch writes into shared
+		// commits. PostgreSQL runs writes in parallel and groups commits
+		// itself.
+		d.writes = newCommitter(db)
+	}
+	return d, nil
+}
+
+// write runs fn in a transaction: batched on SQLite, its own on PostgreSQL.
+func (d *Datastore) write(ctx context.Context, fn func(*sql.Tx) error) error {
+	if d.writes != nil {
+		return d.writes.do(ctx, fn)
+	}
+	return d.db.tx(ctx, fn)
 }
 
 // openSchema connects to databaseURL with search_path set to schema,
@@ -86,8 +102,19 @@ func openSchema(ctx context.Context, databaseURL, schema string) (*DB, error) {
 
 // Close implements datastore.Backend.
 func (d *Datastore) Close() error {
+	if d.writes != nil {
+		d.writes.close()
+	}
 	d.get.Close()
 	return d.db.Close()
+}
+
+// Analyze implements datastore.Backend.
+func (d *Datastore) Analyze(ctx context.Context) error {
+	return d.db.writing(func() error {
+		_, err := d.db.sql.ExecContext(ctx, `ANALYZE`)
+		return err
+	})
 }
 
 // SQL exposes the pool for tests that inspect raw tables.
@@ -122,7 +149,7 @@ func scanRecords(rows *sql.Rows) ([]datastore.Record, error) {
 
 // Insert implements datastore.Backend.
 func (d *Datastore) Insert(ctx context.Context, tenant datastore.Tenant, rec datastore.Record, idx []fhir.Value) error {
-	return d.db.tx(ctx, func(tx *sql.Tx) error {
+	return d.write(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO resources (tenant, `+recordColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
 			string(tenant), rec.Type, rec.ID, rec.Version, rec.LastUpdated.UnixMicro(), rec.Deleted, string(rec.Content)); err != nil {
 			if isUnique(err) {
@@ -151,7 +178,7 @@ func (d *Datastore) Get(ctx context.Context, tenant datastore.Tenant, typ, id st
 
 // Replace implements datastore.Backend.
 func (d *Datastore) Replace(ctx context.Context, tenant datastore.Tenant, rec datastore.Record, prev int, idx []fhir.Value) error {
-	return d.db.tx(ctx, func(tx *sql.Tx) error {
+	return d.write(ctx, func(tx *sql.Tx) error {
 		if prev == 0 {
 			if _, err := tx.ExecContext(ctx, `INSERT INTO resources (tenant, `+recordColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
 				string(tenant), rec.Type, rec.ID, rec.Version, rec.LastUpdated.UnixMicro(), rec.Deleted, string(rec.Content)); err != nil {
