@@ -12,6 +12,8 @@ import (
 
 	"github.com/clinikapi/clinikapi/internal/apikey"
 	"github.com/clinikapi/clinikapi/internal/app/apptest"
+	"github.com/clinikapi/clinikapi/internal/datastore"
+	"github.com/clinikapi/clinikapi/internal/seed"
 )
 
 // BenchmarkAPIPipeline is the whole /v1 middleware chain (request id,
@@ -124,6 +126,42 @@ func BenchmarkFHIRCreate(b *testing.B) {
 			w := httptest.NewRecorder()
 			h.ServeHTTP(w, req)
 			if w.Code != http.StatusCreated {
+				b.Fatalf("status %d: %s", w.Code, w.Body)
+			}
+		}
+	})
+}
+
+// BenchmarkFHIRSearch is a name search over 5,000 seeded patients (with
+// encounters and observations) through the whole pipeline, in-process.
+func BenchmarkFHIRSearch(b *testing.B) {
+	env := apptest.New(b, "sqlite", nil)
+	ctx := context.Background()
+	_, o, err := env.App.CreateUser(ctx, "bench@example.com", "bench password", "", "Bench")
+	if err != nil {
+		b.Fatal(err)
+	}
+	env.App.DB.SetOrgLimits(ctx, o.ID, "enterprise", 1_000_000_000, time.Now())
+	k, _ := env.App.Keys.Create(ctx, apikey.Actor{OrgID: o.ID}, apikey.CreateInput{Name: "bench", Env: apikey.Test})
+	s, err := env.App.Data.For(ctx, "test", o.ID, false)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := seed.Run(ctx, s, datastore.Tenant(o.ID), 5000, 2, nil); err != nil {
+		b.Fatal(err)
+	}
+	h := env.App.HTTP
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		n := 0
+		for pb.Next() {
+			n++
+			req := httptest.NewRequest(http.MethodGet, "/v1/fhir/Patient?_count=20&name="+strings.ToLower(seed.Family(n)[:3]), nil)
+			req.Header.Set("x-api-key", k.Secret)
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, req)
+			if w.Code != http.StatusOK {
 				b.Fatalf("status %d: %s", w.Code, w.Body)
 			}
 		}

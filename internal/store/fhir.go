@@ -243,6 +243,12 @@ func indexRowOf(v fhir.Value) (indexRow, bool) {
 	return indexRow{}, false
 }
 
+// redundant reports index values the resources table already answers: the
+// id and last-updated columns, and the tenant tag (every row has a tenant).
+func redundant(v fhir.Value) bool {
+	return v.Param == "_id" || v.Param == "_lastUpdated" || (v.Param == "_tag" && v.System == datastore.TenantSystem)
+}
+
 // micros maps a time to unix microseconds; the zero time (an open start)
 // becomes the smallest value.
 func micros(t time.Time) int64 {
@@ -257,6 +263,9 @@ func (d *Datastore) insertIndex(ctx context.Context, tx *sql.Tx, tenant datastor
 	byTable := map[string][]indexRow{}
 	var order []string
 	for _, v := range idx {
+		if redundant(v) {
+			continue
+		}
 		row, ok := indexRowOf(v)
 		if !ok {
 			continue
