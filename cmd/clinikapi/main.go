@@ -168,6 +168,9 @@ Commands:
   create-key --org ORG_ID [--env test|live] [--scope read|write|*] [--name N]
       create an API key (default: test, scope *); prints the key once, then
       key_id=…; audited as the system actor
+  seed --org ORG_ID [--env test|live] [--patients N]
+      fill the organization's datastore with synthetic patients, each with an
+      encounter and two observations (for demos and load tests)
 `
 
 func admin(ctx context.Context, cfg config.Config, args []string, stdout, stderr io.Writer) error {
@@ -204,6 +207,8 @@ func admin(ctx context.Context, cfg config.Config, args []string, stdout, stderr
 		return nil
 	case "create-key":
 		return createKey(ctx, cfg, args[1:], stdout, stderr)
+	case "seed":
+		return seedCmd(ctx, cfg, args[1:], stdout, stderr)
 	}
 	fmt.Fprint(stderr, adminUsage)
 	return fmt.Errorf("unknown admin command %q", args[0])

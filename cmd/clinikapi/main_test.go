@@ -238,3 +238,22 @@ func TestAdminCreateKey(t *testing.T) {
 		}
 	}
 }
+
+func TestAdminSeed(t *testing.T) {
+	vars := map[string]string{"CLINIKAPI_DATA_DIR": t.TempDir()}
+	var out, errOut bytes.Buffer
+	if err := run(context.Background(), []string{"admin", "create-user", "--email", "seed@example.com", "--password", "seed password", "--org", "Seeds"}, env(vars), &out, &errOut); err != nil {
+		t.Fatal(err)
+	}
+	orgID := regexp.MustCompile(`org_id=(\S+)`).FindStringSubmatch(out.String())[1]
+	out.Reset()
+	if err := run(context.Background(), []string{"admin", "seed", "--org", orgID, "--patients", "20"}, env(vars), &out, &errOut); err != nil {
+		t.Fatalf("seed: %v\n%s", err, errOut.String())
+	}
+	if !strings.Contains(out.String(), "seeded 20 patients (80 resources) into the test datastore of "+orgID) {
+		t.Fatalf("seed printed %q", out.String())
+	}
+	if err := run(context.Background(), []string{"admin", "seed", "--org", "org_nope", "--patients", "1"}, env(vars), &out, &errOut); err == nil {
+		t.Fatalf("seeding an unknown organization worked")
+	}
+}
