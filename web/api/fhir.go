@@ -89,6 +89,19 @@ func (h *FHIR) id(c echo.Context) (string, error) {
 	return id, nil
 }
 
+// instance resolves the type, id and datastore of a /v1/fhir/:type/:id
+// request, checking type and id before anything touches them.
+func (h *FHIR) instance(c echo.Context) (typ, id string, s *datastore.Store, tenant datastore.Tenant, err error) {
+	if typ, err = h.resourceType(c); err != nil {
+		return
+	}
+	if id, err = h.id(c); err != nil {
+		return
+	}
+	s, tenant, err = h.store(c)
+	return
+}
+
 // audit records a data operation: key, operation, resource type and id —
 // never content.
 func (h *FHIR) audit(c echo.Context, action, typ, id string) {
@@ -156,15 +169,7 @@ func writeResource(c echo.Context, status int, rec datastore.Record) error {
 
 // Read answers GET /v1/fhir/:type/:id.
 func (h *FHIR) Read(c echo.Context) error {
-	typ, err := h.resourceType(c)
-	if err != nil {
-		return err
-	}
-	id, err := h.id(c)
-	if err != nil {
-		return err
-	}
-	s, tenant, err := h.store(c)
+	typ, id, s, tenant, err := h.instance(c)
 	if err != nil {
 		return err
 	}
@@ -313,19 +318,11 @@ func ApplyPatch(doc, patch []byte) (fhir.Resource, error) {
 
 // Delete answers DELETE /v1/fhir/:type/:id.
 func (h *FHIR) Delete(c echo.Context) error {
-	typ, err := h.resourceType(c)
-	if err != nil {
-		return err
-	}
-	id, err := h.id(c)
+	typ, id, s, tenant, err := h.instance(c)
 	if err != nil {
 		return err
 	}
 	match, err := ifMatch(c)
-	if err != nil {
-		return err
-	}
-	s, tenant, err := h.store(c)
 	if err != nil {
 		return err
 	}
@@ -341,15 +338,7 @@ func (h *FHIR) Delete(c echo.Context) error {
 
 // History answers GET /v1/fhir/:type/:id/_history as a history Bundle.
 func (h *FHIR) History(c echo.Context) error {
-	typ, err := h.resourceType(c)
-	if err != nil {
-		return err
-	}
-	id, err := h.id(c)
-	if err != nil {
-		return err
-	}
-	s, tenant, err := h.store(c)
+	typ, id, s, tenant, err := h.instance(c)
 	if err != nil {
 		return err
 	}
