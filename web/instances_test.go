@@ -8,6 +8,7 @@ import (
 
 	"github.com/clinikapi/clinikapi/internal/apikey"
 	"github.com/clinikapi/clinikapi/internal/app/apptest"
+	"github.com/clinikapi/clinikapi/internal/random"
 	"github.com/clinikapi/clinikapi/internal/store/storetest"
 )
 
@@ -29,7 +30,9 @@ func twoInstances(t *testing.T, extra map[string]string) (*apptest.Env, *apptest
 	if os.Getenv(storetest.EnvPostgres) == "" {
 		t.Skip(storetest.EnvPostgres + " is not set")
 	}
-	vars := map[string]string{"DATABASE_URL": storetest.DatabaseURL(t, "postgres")}
+	// Both instances share the database and the Redis prefix, as a real
+	// deployment does.
+	vars := map[string]string{"DATABASE_URL": storetest.DatabaseURL(t, "postgres"), "CLINIKAPI_REDIS_PREFIX": random.ID("test") + ":"}
 	for k, v := range extra {
 		vars[k] = v
 	}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/clinikapi/clinikapi/internal/errs"
 	"github.com/clinikapi/clinikapi/internal/org"
+	"github.com/clinikapi/clinikapi/internal/resource"
 	"github.com/clinikapi/clinikapi/web/api"
 )
 
@@ -76,6 +77,17 @@ func (s *Server) routes(e *echo.Echo) {
 	keyed.PATCH("/fhir/:type/:id", f.Patch)
 	keyed.DELETE("/fhir/:type/:id", f.Delete)
 	keyed.GET("/fhir/:type/:id/_history", f.History)
+
+	// The contract's simplified resources (/v1/patients, …), one set of
+	// routes per declaration in package resource.
+	rs := s.Resources
+	for _, d := range resource.All {
+		keyed.GET("/"+d.Path, rs.Search(d))
+		keyed.POST("/"+d.Path, rs.Create(d))
+		keyed.GET("/"+d.Path+"/:id", rs.Read(d))
+		keyed.PATCH("/"+d.Path+"/:id", rs.Patch(d))
+		keyed.DELETE("/"+d.Path+"/:id", rs.Delete(d))
+	}
 
 	keyed.Any("/*", api.NotFound)
 

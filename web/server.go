@@ -30,6 +30,7 @@ type Server struct {
 	Dashboard    *dashboard.Handler
 	API          *api.Pipeline
 	FHIR         *api.FHIR
+	Resources    *api.Resources // the contract's simplified resources
 	Capabilities *api.Capabilities
 	DB           Pinger
 	Log          *slog.Logger

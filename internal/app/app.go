@@ -22,6 +22,7 @@ import (
 	"github.com/clinikapi/clinikapi/internal/quota"
 	"github.com/clinikapi/clinikapi/internal/ratelimit"
 	"github.com/clinikapi/clinikapi/internal/redis"
+	"github.com/clinikapi/clinikapi/internal/resource"
 	"github.com/clinikapi/clinikapi/internal/store"
 	"github.com/clinikapi/clinikapi/internal/usage"
 	"github.com/clinikapi/clinikapi/web"
@@ -98,7 +99,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opt Options) 
 		inval = n
 	}
 	if cfg.RedisURL != "" {
-		rc, err := redis.Open(ctx, cfg.RedisURL, log, now)
+		rc, err := redis.Open(ctx, cfg.RedisURL, cfg.RedisPrefix, log, now)
 		if err != nil {
 			a.Close()
 			return nil, err
@@ -152,6 +153,12 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opt Options) 
 		Capabilities: &api.Capabilities{Types: index.Types(), Params: index, BaseURL: cfg.BaseURL, Version: Version},
 		DB:           a.readiness(), Log: log, Now: now, TLS: cfg.TLS.Enabled(), TrustProxy: cfg.TrustProxy,
 	}
+	contract, err := resource.LoadDefaultContract()
+	if err != nil {
+		a.Close()
+		return nil, err
+	}
+	srv.Resources = &api.Resources{FHIR: srv.FHIR, Contract: contract}
 	a.HTTP = srv.Handler()
 	return a, nil
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/clinikapi/clinikapi/internal/fhir"
 	"github.com/clinikapi/clinikapi/internal/fhir/searchparam"
 	"github.com/clinikapi/clinikapi/internal/fhir/validate"
+	"github.com/clinikapi/clinikapi/internal/resource"
 	"github.com/clinikapi/clinikapi/internal/store"
 )
 
@@ -45,9 +46,10 @@ func (x registryIndex) Params(t string) []fhir.SearchParam {
 }
 
 // fhirParts builds the datastore router over SQLite files or PostgreSQL
-// schemas, with schema validation and the search index.
-func (a *App) fhirParts(ctx context.Context) (*datastore.Router, registryIndex, []byte, error) {
-	reg := registryIndex{searchparam.Default()}
+// schemas, with schema validation and the search index (the R4 search
+// parameters plus those over ClinikAPI's extensions, resource.Index).
+func (a *App) fhirParts(ctx context.Context) (*datastore.Router, resource.Index, []byte, error) {
+	reg := resource.Index{Base: registryIndex{searchparam.Default()}}
 	val := schemaValidator{validate.Default()}
 	// Compile every type's schema in the background so no request pays
 	// the first-use compile (about 1 ms per type).

@@ -27,6 +27,7 @@ type Config struct {
 
 	DatabaseURL string // postgres://… ; empty means SQLite under DataDir
 	RedisURL    string // redis://… ; shares rate limits and key revocation across instances
+	RedisPrefix string // key and channel prefix, so deployments can share one Redis
 
 	LogFormat string // "json" or "text"
 	LogLevel  string // "debug", "info", "warn", "error"
@@ -89,6 +90,7 @@ func Load(getenv Getenv) (Config, error) {
 		BaseURL:            strings.TrimRight(get("CLINIKAPI_BASE_URL"), "/"),
 		DatabaseURL:        get("DATABASE_URL"),
 		RedisURL:           get("REDIS_URL"),
+		RedisPrefix:        or(get("CLINIKAPI_REDIS_PREFIX"), "clinikapi:"),
 		LogFormat:          get("CLINIKAPI_LOG_FORMAT"),
 		LogLevel:           or(get("CLINIKAPI_LOG_LEVEL"), "info"),
 		SessionIdleTimeout: 24 * time.Hour,

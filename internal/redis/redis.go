@@ -25,8 +25,9 @@ type Client struct {
 	log    *slog.Logger
 }
 
-// Open connects to url (redis://…) and checks the server answers.
-func Open(ctx context.Context, url string, log *slog.Logger, now func() time.Time) (*Client, error) {
+// Open connects to url (redis://…) and checks the server answers. Every key
+// and channel starts with prefix.
+func Open(ctx context.Context, url, prefix string, log *slog.Logger, now func() time.Time) (*Client, error) {
 	opt, err := goredis.ParseURL(url)
 	if err != nil {
 		return nil, fmt.Errorf("REDIS_URL: %w", err)
@@ -41,7 +42,7 @@ func Open(ctx context.Context, url string, log *slog.Logger, now func() time.Tim
 	if now == nil {
 		now = time.Now
 	}
-	return &Client{rdb: rdb, prefix: "clinikapi:", now: now, log: log}, nil
+	return &Client{rdb: rdb, prefix: prefix, now: now, log: log}, nil
 }
 
 // Close closes the pool.

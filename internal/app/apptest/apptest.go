@@ -21,6 +21,7 @@ import (
 	"github.com/clinikapi/clinikapi/internal/app"
 	"github.com/clinikapi/clinikapi/internal/config"
 	"github.com/clinikapi/clinikapi/internal/mail"
+	"github.com/clinikapi/clinikapi/internal/random"
 	"github.com/clinikapi/clinikapi/internal/store/storetest"
 )
 
@@ -112,6 +113,10 @@ func New(t testing.TB, engine string, env map[string]string) *Env {
 	}
 	for k, v := range env {
 		vars[k] = v
+	}
+	if vars["CLINIKAPI_REDIS_PREFIX"] == "" {
+		// Tests share one Redis: each program gets its own keys.
+		vars["CLINIKAPI_REDIS_PREFIX"] = random.ID("test") + ":"
 	}
 	e := &Env{T: t, Mail: &Mailbox{}, Clock: &Clock{now: time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)}, Logs: &LogBuffer{}}
 	// The server's URL is known only once it listens; start it first and

@@ -1,0 +1,122 @@
+package resource
+
+import (
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/clinikapi/clinikapi/internal/datastore"
+	"github.com/clinikapi/clinikapi/internal/fhir"
+	"github.com/clinikapi/clinikapi/internal/fhir/searchparam"
+)
+
+// ExtensionParam is a string search parameter over one of ClinikAPI's
+// extensions, for a contract query parameter whose field has no R4
+// element (and so no R4 search parameter): its values are the extension's
+// valueString, or the text, displays and codes of its valueCodeableConcept.
+type ExtensionParam struct {
+	Type      string // resource type
+	Code      string // search parameter code
+	Extension string // extension name (under ExtensionBase)
+}
+
+// ExtensionParams are the search parameters the R4 definitions lack.
+var ExtensionParams = []ExtensionParam{
+	{Type: "Practitioner", Code: "specialty", Extension: "specialty"},
+}
+
+// BaseIndex is the search-parameter index Index extends.
+type BaseIndex interface {
+	datastore.Indexer
+	Params(resourceType string) []fhir.SearchParam
+}
+
+// Index is a search-parameter index with ExtensionParams added: the
+// datastore indexes and searches them like the R4 ones.
+type Index struct{ Base BaseIndex }
+
+func (x Index) ext(t, code string) (ExtensionParam, bool) {
+	for _, p := range ExtensionParams {
+		if p.Type == t && p.Code == code {
+			return p, true
+		}
+	}
+	return ExtensionParam{}, false
+}
+
+func (p ExtensionParam) param() fhir.SearchParam {
+	return fhir.SearchParam{Code: p.Code, Type: fhir.String,
+		Expression: p.Type + ".extension('" + ExtensionBase + p.Extension + "').value"}
+}
+
+// Extract implements datastore.Indexer.
+func (x Index) Extract(res fhir.Resource) ([]fhir.Value, error) {
+	vals, err := x.Base.Extract(res)
+	if err != nil {
+		return nil, err
+	}
+	t, _ := res["resourceType"].(string)
+	for _, p := range ExtensionParams {
+		if p.Type != t {
+			continue
+		}
+		exts, _ := res["extension"].([]any)
+		for _, e := range exts {
+			m, _ := e.(map[string]any)
+			if m["url"] != ExtensionBase+p.Extension {
+				continue
+			}
+			for _, s := range extensionStrings(m) {
+				vals = append(vals, fhir.Value{Param: p.Code, Type: fhir.String, Text: searchparam.Normalize(s), Exact: s})
+			}
+		}
+	}
+	return vals, nil
+}
+
+func extensionStrings(ext map[string]any) []string {
+	var out []string
+	add := func(v any) {
+		if s, ok := v.(string); ok && strings.TrimSpace(s) != "" && !slices.Contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	add(ext["valueString"])
+	if cc, ok := ext["valueCodeableConcept"].(map[string]any); ok {
+		add(cc["text"])
+		codings, _ := cc["coding"].([]any)
+		for _, c := range codings {
+			if m, ok := c.(map[string]any); ok {
+				add(m["display"])
+				add(m["code"])
+			}
+		}
+	}
+	return out
+}
+
+// Lookup implements datastore.Indexer.
+func (x Index) Lookup(t, code string) (fhir.SearchParam, bool) {
+	if sp, ok := x.Base.Lookup(t, code); ok {
+		return sp, true
+	}
+	if p, ok := x.ext(t, code); ok {
+		return p.param(), true
+	}
+	return fhir.SearchParam{}, false
+}
+
+// Types implements datastore.Indexer.
+func (x Index) Types() []string { return x.Base.Types() }
+
+// Params lists a type's search parameters (for the CapabilityStatement).
+func (x Index) Params(t string) []fhir.SearchParam {
+	out := x.Base.Params(t)
+	for _, p := range ExtensionParams {
+		if p.Type == t && !slices.ContainsFunc(out, func(sp fhir.SearchParam) bool { return sp.Code == p.Code }) {
+			out = append(out, p.param())
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Code < out[j].Code })
+	return out
+}
