@@ -5,11 +5,14 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/clinikapi/clinikapi/internal/apikey"
 	"github.com/clinikapi/clinikapi/internal/app/apptest"
+	"github.com/clinikapi/clinikapi/internal/datastore"
 )
 
 type tenantKeys struct {
@@ -234,4 +237,38 @@ func TestCapabilityStatement(t *testing.T) {
 			t.Fatalf("%s lacks Patient search: %.500s", p, r.Raw)
 		}
 	}
+}
+
+// TestEnterpriseDedicatedDatastore: live data of an Enterprise organization
+// lives in its own datastore; its test data stays in the shared test one.
+func TestEnterpriseDedicatedDatastore(t *testing.T) {
+	apptest.Engines(t, func(t *testing.T, engine string) {
+		env := apptest.New(t, engine, nil)
+		a, b := twoTenants(t, env)
+		setPlan(t, env, a.org, "enterprise")
+		r := fhirCall(t, env, "POST", "/v1/fhir/Patient", a.live, patientJSON)
+		if r.Status != 201 {
+			t.Fatalf("create: %d %s", r.Status, r.Raw)
+		}
+		id := r.Body["id"].(string)
+		ded, err := env.App.Data.For(context.Background(), "live", a.org, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ded.Read(context.Background(), datastore.Tenant(a.org), "Patient", id); err != nil {
+			t.Fatalf("the patient is not in the dedicated datastore: %v", err)
+		}
+		shared, _ := env.App.Data.For(context.Background(), "live", a.org, false)
+		if _, err := shared.Read(context.Background(), datastore.Tenant(a.org), "Patient", id); err == nil {
+			t.Fatalf("the Enterprise patient is also in the shared live datastore")
+		}
+		if r := fhirCall(t, env, "GET", "/v1/fhir/Patient/"+id, b.live, ""); r.Status != 404 {
+			t.Fatalf("another organization read it: %d", r.Status)
+		}
+		if engine == "sqlite" {
+			if _, err := os.Stat(filepath.Join(env.App.Config.DataDir, "fhir-"+a.org+".db")); err != nil {
+				t.Fatalf("no dedicated SQLite file: %v", err)
+			}
+		}
+	})
 }

@@ -46,7 +46,7 @@ func OpenDatastore(ctx context.Context, databaseURL, dataDir, name string, log *
 		}
 		db, err = OpenSQLite(ctx, filepath.Join(dataDir, "fhir-"+name+".db"))
 	} else {
-		db, err = openSchema(ctx, databaseURL, "fhir_"+name)
+		db, err = openSchema(ctx, databaseURL, datastoreSchema(databaseURL, name))
 	}
 	if err != nil {
 		return nil, err
@@ -76,6 +76,18 @@ func (d *Datastore) write(ctx context.Context, fn func(*sql.Tx) error) error {
 		return d.writes.do(ctx, fn)
 	}
 	return d.db.tx(ctx, fn)
+}
+
+// datastoreSchema names the PostgreSQL schema of a datastore: fhir_<name>,
+// or <control schema>_fhir_<name> when DATABASE_URL sets a search_path, so
+// that deployments (and tests) sharing one database keep apart.
+func datastoreSchema(databaseURL, name string) string {
+	if u, err := url.Parse(databaseURL); err == nil {
+		if sp := u.Query().Get("search_path"); sp != "" && schemaName.MatchString(sp) {
+			return sp + "_fhir_" + name
+		}
+	}
+	return "fhir_" + name
 }
 
 // openSchema connects to databaseURL with search_path set to schema,

@@ -59,6 +59,22 @@ func DatabaseURL(t testing.TB, engine string) string {
 		}
 		defer db.Close()
 		_, _ = db.Exec(`DROP SCHEMA ` + schema + ` CASCADE`)
+		// The FHIR datastores of this test live beside it (schema_fhir_…).
+		rows, err := db.Query(`SELECT nspname FROM pg_namespace WHERE nspname LIKE $1`, schema+`\_fhir\_%`)
+		if err != nil {
+			return
+		}
+		var names []string
+		for rows.Next() {
+			var n string
+			if rows.Scan(&n) == nil {
+				names = append(names, n)
+			}
+		}
+		rows.Close()
+		for _, n := range names {
+			_, _ = db.Exec(`DROP SCHEMA ` + n + ` CASCADE`)
+		}
 	})
 	u, err := url.Parse(base)
 	if err != nil {
