@@ -71,7 +71,7 @@ func benchCmd(ctx context.Context, getenv config.Getenv, args []string, stdout, 
 		compare := true
 		switch strings.TrimSpace(sc) {
 		case "pipeline":
-			t = bench.Target{Name: "API pipeline", URL: *target + "/v1/patients", Headers: hdr}
+			t = bench.Target{Name: "API pipeline", URL: *target + "/v1/pipeline-probe", Headers: hdr} // no such route: the whole chain, then 404
 		case "read":
 			t = bench.Target{Name: "FHIR read by id", Headers: hdr, URL: *target + "/v1/fhir/Patient/" + ids[0],
 				Next: func(c, n int) string { return *target + "/v1/fhir/Patient/" + ids[(c*7919+n*104729)%len(ids)] }}

@@ -338,7 +338,7 @@ func (d *Datastore) GetMany(ctx context.Context, tenant datastore.Tenant, refs [
 			args = append(args, r.Type, r.ID)
 			conds = append(conds, fmt.Sprintf("(type = $%d AND id = $%d)", len(args)-1, len(args)))
 		}
-		rows, err := d.db.sql.QueryContext(ctx, `SELECT `+recordColumns+` FROM resources WHERE tenant = $1 AND NOT deleted AND (`+strings.Join(conds, " OR ")+`)`, args...)
+		rows, err := d.db.sql.QueryContext(ctx, `SELECT `+recordColumns+` FROM resources WHERE tenant = $1 AND deleted = FALSE AND (`+strings.Join(conds, " OR ")+`)`, args...)
 		if err != nil {
 			return nil, err
 		}
@@ -390,7 +390,7 @@ func (d *Datastore) Referencing(ctx context.Context, tenant datastore.Tenant, sr
 		conds = append(conds, fmt.Sprintf("(x.ref_type = $%d AND x.ref_id = $%d)", len(args)-1, len(args)))
 	}
 	args = append(args, limit)
-	rows, err := d.db.sql.QueryContext(ctx, `SELECT `+prefixed("r", recordColumns)+` FROM resources r WHERE r.tenant = $1 AND r.type = $2 AND NOT r.deleted
+	rows, err := d.db.sql.QueryContext(ctx, `SELECT `+prefixed("r", recordColumns)+` FROM resources r WHERE r.tenant = $1 AND r.type = $2 AND r.deleted = FALSE
 		AND r.id IN (SELECT x.id FROM idx_reference x WHERE x.tenant = $1 AND x.type = $2 AND x.param = $3 AND (`+strings.Join(conds, " OR ")+`))
 		ORDER BY r.id LIMIT $`+itoa(len(args)), args...)
 	if err != nil {

@@ -31,7 +31,7 @@ const maxRune = "\U0010FFFF"
 func (d *Datastore) Search(ctx context.Context, tenant datastore.Tenant, q datastore.Query) ([]datastore.Record, int, error) {
 	b := &sqlBuilder{}
 	b.tenant, b.typ = b.arg(string(tenant)), b.arg(q.Type)
-	where := []string{"r.tenant = " + b.tenant, "r.type = " + b.typ, "NOT r.deleted"}
+	where := []string{"r.tenant = " + b.tenant, "r.type = " + b.typ, "r.deleted = FALSE"}
 	for _, c := range q.Conditions {
 		where = append(where, b.condition(c))
 	}
