@@ -45,14 +45,61 @@ func (d *Datastore) Search(ctx context.Context, tenant datastore.Tenant, q datas
 	if q.Limit == 0 {
 		return nil, total, nil
 	}
+	// Two steps: the page's ids from the indexes alone (sorting and
+	// skipping never read resource bodies), then the bodies of that page.
 	order := b.order(q.Sort)
-	sel := "SELECT " + prefixed("r", recordColumns) + from + " ORDER BY " + order + " LIMIT " + b.arg(q.Limit) + " OFFSET " + b.arg(q.Offset)
+	sel := "SELECT r.id" + from + " ORDER BY " + order + " LIMIT " + b.arg(q.Limit) + " OFFSET " + b.arg(q.Offset)
 	rows, err := d.db.sql.QueryContext(ctx, sel, b.args...)
 	if err != nil {
 		return nil, 0, err
 	}
-	recs, err := scanRecords(rows)
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return nil, 0, err
+		}
+		ids = append(ids, id)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, 0, err
+	}
+	recs, err := d.byIDs(ctx, tenant, q.Type, ids)
 	return recs, total, err
+}
+
+// byIDs returns the current records of typ with ids, in the order of ids.
+func (d *Datastore) byIDs(ctx context.Context, tenant datastore.Tenant, typ string, ids []string) ([]datastore.Record, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	b := &sqlBuilder{}
+	ph := make([]string, len(ids))
+	t, ty := b.arg(string(tenant)), b.arg(typ)
+	for i, id := range ids {
+		ph[i] = b.arg(id)
+	}
+	rows, err := d.db.sql.QueryContext(ctx, "SELECT "+recordColumns+" FROM resources WHERE tenant = "+t+" AND type = "+ty+" AND id IN ("+strings.Join(ph, ", ")+")", b.args...)
+	if err != nil {
+		return nil, err
+	}
+	got, err := scanRecords(rows)
+	if err != nil {
+		return nil, err
+	}
+	byID := make(map[string]datastore.Record, len(got))
+	for _, r := range got {
+		byID[r.ID] = r
+	}
+	out := make([]datastore.Record, 0, len(ids))
+	for _, id := range ids {
+		if r, ok := byID[id]; ok {
+			out = append(out, r)
+		}
+	}
+	return out, nil
 }
 
 // sub selects the ids of resources with an index row of c's parameter that
