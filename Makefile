@@ -14,7 +14,7 @@ build: ## build the binary into ./bin/clinikapi
 	$(GO) build -trimpath -o bin/clinikapi ./cmd/clinikapi
 
 generate: ## regenerate templ code and the Tailwind CSS (needs `npm ci` once)
-	$(GO) tool templ generate -path views
+	$(GO) tool templ generate
 	npm run --silent build
 
 fmt: ## format Go and templ sources
