@@ -1,11 +1,14 @@
 package dashboard
 
 import (
+	"fmt"
 	"net/http"
+	"strconv"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/clinikapi/clinikapi/internal/org"
+	"github.com/clinikapi/clinikapi/internal/plan"
 	"github.com/clinikapi/clinikapi/views/onboarding"
 	"github.com/clinikapi/clinikapi/views/overview"
 	"github.com/clinikapi/clinikapi/views/settings"
@@ -50,6 +53,24 @@ func (h *Handler) CreateOrg(c echo.Context) error {
 	return redirect(c, "/o/"+o.ID)
 }
 
+// planLimits describes a plan's API limits in a line.
+func planLimits(id string) string {
+	p := plan.Of(id)
+	if p.Unlimited {
+		return fmt.Sprintf("%s requests/min · no monthly cap", humanInt(int64(p.PerMinute)))
+	}
+	return fmt.Sprintf("%s requests/min · %s/month", humanInt(int64(p.PerMinute)), humanInt(p.Included))
+}
+
+// humanInt writes 60000 as 60,000.
+func humanInt(n int64) string {
+	s := strconv.FormatInt(n, 10)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
+}
+
 // planNames are the display names of the plans.
 var planNames = map[string]string{"sandbox": "Sandbox", "starter": "Starter", "pro": "Pro", "team": "Team", "enterprise": "Enterprise"}
 
@@ -89,7 +110,7 @@ func (h *Handler) Overview(c echo.Context) error {
 		})
 	}
 	facts := []overview.Fact{
-		{Label: "Plan", Value: planName(a.Org.Plan), Hint: "Free while you build"},
+		{Label: "Plan", Value: planName(a.Org.Plan), Hint: planLimits(a.Org.Plan)},
 		{Label: "Members", Value: itoa(len(members))},
 		{Label: "Your role", Value: a.Role.Label(), Hint: a.Role.Describe()},
 		{Label: "Created", Value: dateString(a.Org.CreatedAt)},
