@@ -9,9 +9,8 @@ import (
 
 // committer is group commit for one database: concurrent writes queue up,
 // and one goroutine runs as many as are waiting (up to maxBatch) in one
-// transaction, each inside its own savepoint, so one failing write does not
-// undo the others. A commit — the costly part, an fsync on PostgreSQL and
-// the journal work on SQLite — is then shared by the whole batch.
+// transaction, so the commit — the journal work on SQLite — is shared by the
+// whole batch. A failing write does not undo the others (see commit).
 type committer struct {
 	db   *DB
 	jobs chan *writeJob
@@ -84,39 +83,38 @@ func (c *committer) run() {
 	}
 }
 
+// commit runs the batch in one transaction. Should any write fail, the
+// transaction is rolled back and each write runs again in a transaction of
+// its own, so a failure is reported to its writer only. Writes rarely fail,
+// so the common case pays for one BEGIN and one COMMIT per batch.
 func (c *committer) commit(batch []*writeJob) {
-	errsOf := make([]error, len(batch))
+	live := batch[:0:0]
+	for _, j := range batch {
+		if err := j.ctx.Err(); err != nil {
+			j.done <- err
+			continue
+		}
+		live = append(live, j)
+	}
+	if len(live) == 0 {
+		return
+	}
 	err := c.db.tx(context.Background(), func(tx *sql.Tx) error {
-		for i, j := range batch {
-			if j.ctx.Err() != nil {
-				errsOf[i] = j.ctx.Err()
-				continue
-			}
-			if len(batch) == 1 {
-				errsOf[i] = j.fn(tx)
-				return errsOf[i]
-			}
-			if _, err := tx.Exec(`SAVEPOINT w`); err != nil {
-				return err
-			}
-			if errsOf[i] = j.fn(tx); errsOf[i] != nil {
-				if _, err := tx.Exec(`ROLLBACK TO SAVEPOINT w`); err != nil {
-					return err
-				}
-			}
-			if _, err := tx.Exec(`RELEASE SAVEPOINT w`); err != nil {
+		for _, j := range live {
+			if err := j.fn(tx); err != nil {
 				return err
 			}
 		}
 		return nil
 	})
-	for i, j := range batch {
-		switch {
-		case errsOf[i] != nil:
-			j.done <- errsOf[i]
-		default:
-			j.done <- err // nil, or the commit's failure
+	if err == nil || len(live) == 1 {
+		for _, j := range live {
+			j.done <- err
 		}
+		return
+	}
+	for _, j := range live {
+		j.done <- c.db.tx(context.Background(), j.fn)
 	}
 }
 
