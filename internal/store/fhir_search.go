@@ -32,8 +32,18 @@ func (d *Datastore) Search(ctx context.Context, tenant datastore.Tenant, q datas
 	b := &sqlBuilder{}
 	b.tenant, b.typ = b.arg(string(tenant)), b.arg(q.Type)
 	where := []string{"r.tenant = " + b.tenant, "r.type = " + b.typ, "r.deleted = FALSE"}
+	walk, err := d.walkOrdered(ctx, tenant, q)
+	if err != nil {
+		return nil, 0, err
+	}
 	for _, c := range q.Conditions {
-		where = append(where, b.condition(c))
+		cond := b.condition(c)
+		if walk {
+			// Unary + keeps SQLite from driving the search by the matches:
+			// it walks the resources in page order and probes them instead.
+			cond = "+" + cond
+		}
+		where = append(where, cond)
 	}
 	from := " FROM resources r WHERE " + strings.Join(where, " AND ")
 	total := -1
@@ -68,6 +78,36 @@ func (d *Datastore) Search(ctx context.Context, tenant datastore.Tenant, q datas
 	}
 	recs, err := d.byIDs(ctx, tenant, q.Type, ids)
 	return recs, total, err
+}
+
+// walkThreshold is the number of matches from which walking the resources
+// in page order (and probing each against the matches) beats collecting
+// and sorting every match.
+const walkThreshold = 1000
+
+// walkOrdered decides, on SQLite, how to run a one-condition search in the
+// default order: sorting all matches costs time in proportion to their
+// number, so when a condition matches many resources (a short name prefix
+// over a large datastore) it is cheaper to walk the resources newest first
+// and stop at the page's end. An index-only count, capped, decides.
+func (d *Datastore) walkOrdered(ctx context.Context, tenant datastore.Tenant, q datastore.Query) (bool, error) {
+	if d.db.dialect != SQLite || len(q.Conditions) != 1 || len(q.Sort) != 0 || q.Limit == 0 {
+		return false, nil
+	}
+	c := q.Conditions[0]
+	if c.Param == "_id" || c.Param == "_lastUpdated" || c.Modifier == "missing" || c.Modifier == "not" {
+		return false, nil
+	}
+	b := &sqlBuilder{}
+	b.tenant, b.typ = b.arg(string(tenant)), b.arg(q.Type)
+	var ors []string
+	for _, m := range c.Values {
+		ors = append(ors, b.match(c, m))
+	}
+	sub := b.sub(tableOf(c.Type), c.Param, strings.Join(ors, " OR "))
+	var n int
+	err := d.db.sql.QueryRowContext(ctx, "SELECT COUNT(*) FROM ("+sub+" LIMIT "+b.arg(walkThreshold)+") m", b.args...).Scan(&n)
+	return n >= walkThreshold, err
 }
 
 // byIDs returns the current records of typ with ids, in the order of ids.

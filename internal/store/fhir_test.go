@@ -10,6 +10,7 @@ import (
 
 	"github.com/clinikapi/clinikapi/internal/datastore"
 	"github.com/clinikapi/clinikapi/internal/errs"
+	"github.com/clinikapi/clinikapi/internal/fhir"
 	"github.com/clinikapi/clinikapi/internal/store"
 	"github.com/clinikapi/clinikapi/internal/store/storetest"
 )
@@ -79,6 +80,57 @@ func TestConcurrentWrites(t *testing.T) {
 		}
 		if _, err := d.Get(ctx, "org_b", "Patient", "shared"); !errs.Is(err, errs.NotFound) {
 			t.Fatalf("another tenant read it: %v", err)
+		}
+	})
+}
+
+// TestSearchManyMatches: a condition matching more resources than the walk
+// threshold returns the same pages, in the same order, as a selective one.
+func TestSearchManyMatches(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, engine string) {
+		ctx := context.Background()
+		d := openDatastore(t, engine)
+		base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+		for i := 0; i < 1300; i++ {
+			fam := "walker"
+			if i%100 == 0 {
+				fam = "rare"
+			}
+			id := fmt.Sprintf("p%04d", i)
+			r := datastore.Record{Type: "Patient", ID: id, Version: 1, LastUpdated: base.Add(time.Duration(i) * time.Second), Content: []byte(`{"resourceType":"Patient","id":"` + id + `"}`)}
+			idx := []fhir.Value{{Param: "name", Type: fhir.String, Text: fam, Exact: fam}}
+			if err := d.Insert(ctx, "org_a", r, idx); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := d.Insert(ctx, "org_b", datastore.Record{Type: "Patient", ID: "intruder", Version: 1, LastUpdated: base.Add(time.Hour), Content: []byte(`{}`)},
+			[]fhir.Value{{Param: "name", Type: fhir.String, Text: "walker", Exact: "walker"}}); err != nil {
+			t.Fatal(err)
+		}
+		q := func(text string, offset int) []string {
+			recs, _, err := d.Search(ctx, "org_a", datastore.Query{Type: "Patient", Limit: 20, Offset: offset,
+				Conditions: []datastore.Condition{{Param: "name", Type: fhir.String, Values: []datastore.Match{{Text: text}}}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ids := make([]string, len(recs))
+			for i, r := range recs {
+				ids[i] = r.ID
+			}
+			return ids
+		}
+		first, second := q("walk", 0), q("walk", 20)
+		if len(first) != 20 || first[0] != "p1299" || first[19] != "p1280" || second[0] != "p1279" {
+			t.Fatalf("newest walkers: %v then %v", first, second)
+		}
+		for _, id := range append(first, second...) {
+			if id == "intruder" || id[len(id)-2:] == "00" {
+				t.Fatalf("wrong resource %s in the walker pages", id)
+			}
+		}
+		rare := q("rare", 0)
+		if len(rare) != 13 || rare[0] != "p1200" || rare[12] != "p0000" {
+			t.Fatalf("rare ones: %v", rare)
 		}
 	})
 }
