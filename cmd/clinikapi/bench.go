@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -40,6 +41,7 @@ func benchCmd(ctx context.Context, getenv config.Getenv, args []string, stdout, 
 	duration := fs.Duration("duration", 8*time.Second, "measuring time per target and scenario")
 	concurrency := fs.Int("concurrency", 16, "concurrent keep-alive clients")
 	rounds := fs.Int("rounds", 4, "alternating rounds per target")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the measurements (embedded server included) to this file")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -64,6 +66,17 @@ func benchCmd(ctx context.Context, getenv config.Getenv, args []string, stdout, 
 			}
 			ids = append(ids, res.id)
 		}
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	hdr := map[string]string{"x-api-key": *key}
 	for _, sc := range strings.Split(*scenarios, ",") {
