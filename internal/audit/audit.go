@@ -119,9 +119,8 @@ func New(store Store, log *slog.Logger, now func() time.Time) *Log {
 	return &Log{store: store, log: log, now: now}
 }
 
-// Record writes e, filling id, time, origin and outcome. A failure to write
-// is logged, not returned: the action it describes has already happened.
-func (l *Log) Record(ctx context.Context, e Event) {
+// complete fills the id, time, outcome and, from ctx, the origin of e.
+func (l *Log) complete(ctx context.Context, e Event) Event {
 	if e.ID == "" {
 		e.ID = random.ID("aud")
 	}
@@ -135,6 +134,13 @@ func (l *Log) Record(ctx context.Context, e Event) {
 		o := OriginFrom(ctx)
 		e.IP, e.UserAgent = o.IP, truncate(o.UserAgent, 512)
 	}
+	return e
+}
+
+// Record writes e, filling id, time, origin and outcome. A failure to write
+// is logged, not returned: the action it describes has already happened.
+func (l *Log) Record(ctx context.Context, e Event) {
+	e = l.complete(ctx, e)
 	if err := l.store.InsertAuditEvent(context.WithoutCancel(ctx), e); err != nil {
 		l.log.ErrorContext(ctx, "audit: write failed", "action", e.Action, "err", err)
 	}
@@ -143,19 +149,7 @@ func (l *Log) Record(ctx context.Context, e Event) {
 // RecordAsync queues e for the next Flush: for API data operations, which
 // must not wait for the audit write. Flush runs every second and at shutdown.
 func (l *Log) RecordAsync(ctx context.Context, e Event) {
-	if e.ID == "" {
-		e.ID = random.ID("aud")
-	}
-	if e.CreatedAt.IsZero() {
-		e.CreatedAt = l.now().UTC()
-	}
-	if e.Outcome == "" {
-		e.Outcome = Success
-	}
-	if e.IP == "" && e.UserAgent == "" {
-		o := OriginFrom(ctx)
-		e.IP, e.UserAgent = o.IP, truncate(o.UserAgent, 512)
-	}
+	e = l.complete(ctx, e)
 	l.mu.Lock()
 	l.pending = append(l.pending, e)
 	l.mu.Unlock()

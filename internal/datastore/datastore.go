@@ -134,9 +134,11 @@ func NewID(typ string) string {
 	return strings.Replace(random.ID(p), "_", "-", 1)
 }
 
-// ValidID reports whether s is a valid FHIR id.
+// ValidID reports whether s is a valid FHIR id: [A-Za-z0-9\-\.]{1,64}.
+// "." and "..", which the FHIR pattern allows, are refused too: they are
+// path segments, never ids.
 func ValidID(s string) bool {
-	if len(s) == 0 || len(s) > 64 {
+	if len(s) == 0 || len(s) > 64 || s == "." || s == ".." {
 		return false
 	}
 	for i := 0; i < len(s); i++ {

@@ -100,15 +100,10 @@ func (m *Meter) Take(ctx context.Context, orgID string, p plan.Plan, env string,
 	c := m.counter(counterKey{orgID, period, pool})
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if !c.loaded {
-		total, err := m.store.AddQuota(ctx, orgID, period, pool, 0)
-		if err != nil {
-			return Decision{}, err
-		}
-		c.base, c.loaded = total, true
+	used, err := m.usedLocked(ctx, c, counterKey{orgID, period, pool}, now)
+	if err != nil {
+		return Decision{}, err
 	}
-	c.seen = now
-	used := c.base + c.pending
 	if p.Unlimited || used < limit {
 		c.pending++
 		d.Allowed, d.Used = true, used+1
@@ -122,6 +117,20 @@ func (m *Meter) Take(ctx context.Context, orgID string, p plan.Plan, env string,
 	}
 	d.Used, d.Overage = used, max(0, used-limit)
 	return d, nil
+}
+
+// usedLocked returns a counter's total (database + local), reading the
+// database on first use. The caller holds c.mu.
+func (m *Meter) usedLocked(ctx context.Context, c *counter, k counterKey, now time.Time) (int64, error) {
+	if !c.loaded {
+		total, err := m.store.AddQuota(ctx, k.org, k.period, k.pool, 0)
+		if err != nil {
+			return 0, err
+		}
+		c.base, c.loaded = total, true
+	}
+	c.seen = now
+	return c.base + c.pending, nil
 }
 
 func (m *Meter) counter(k counterKey) *counter {
@@ -200,15 +209,10 @@ func (m *Meter) Peek(ctx context.Context, orgID string, p plan.Plan, pool string
 	c := m.counter(counterKey{orgID, period, pool})
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if !c.loaded {
-		total, err := m.store.AddQuota(ctx, orgID, period, pool, 0)
-		if err != nil {
-			return Decision{}, err
-		}
-		c.base, c.loaded = total, true
+	used, err := m.usedLocked(ctx, c, counterKey{orgID, period, pool}, now)
+	if err != nil {
+		return Decision{}, err
 	}
-	c.seen = now
-	used := c.base + c.pending
 	return Decision{Allowed: true, Pool: pool, Limit: p.Included, Unlimited: p.Unlimited, Used: used, Overage: max(0, used-p.Included), Reset: reset}, nil
 }
 

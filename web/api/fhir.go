@@ -137,6 +137,15 @@ func readBody(c echo.Context, allowed ...string) ([]byte, error) {
 	return b, nil
 }
 
+// readResource reads a FHIR JSON resource body.
+func readResource(c echo.Context) (fhir.Resource, error) {
+	b, err := readBody(c, "application/fhir+json", "application/json")
+	if err != nil {
+		return nil, err
+	}
+	return decodeResource(b)
+}
+
 func decodeResource(b []byte) (fhir.Resource, error) {
 	var r fhir.Resource
 	if err := json.Unmarshal(b, &r); err != nil || r == nil {
@@ -190,11 +199,7 @@ func (h *FHIR) Create(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	b, err := readBody(c, "application/fhir+json", "application/json")
-	if err != nil {
-		return err
-	}
-	res, err := decodeResource(b)
+	res, err := readResource(c)
 	if err != nil {
 		return err
 	}
@@ -224,11 +229,7 @@ func (h *FHIR) Update(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	b, err := readBody(c, "application/fhir+json", "application/json")
-	if err != nil {
-		return err
-	}
-	res, err := decodeResource(b)
+	res, err := readResource(c)
 	if err != nil {
 		return err
 	}

@@ -4,23 +4,14 @@ import (
 	"strings"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/clinikapi/clinikapi/internal/datastore"
 )
 
-// ValidID reports whether s is a valid resource id: the FHIR id rule,
-// [A-Za-z0-9\-\.]{1,64}. Handlers check ids with it before anything else
-// touches them.
-func ValidID(s string) bool {
-	if len(s) == 0 || len(s) > 64 || s == "." || s == ".." {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '.') {
-			return false
-		}
-	}
-	return true
-}
+// ValidID reports whether s is a valid resource id (the datastore's rule:
+// [A-Za-z0-9\-\.]{1,64}, and no dot segment). Handlers check ids with it
+// before anything else touches them.
+func ValidID(s string) bool { return datastore.ValidID(s) }
 
 // CleanPath refuses API paths that try to escape their route: dot segments,
 // encoded slashes or backslashes, empty segments. Such paths name no
