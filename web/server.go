@@ -6,6 +6,7 @@ package web
 import (
 	"context"
 	"errors"
+	"github.com/clinikapi/clinikapi/internal/jobs"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -25,6 +26,11 @@ type Pinger interface {
 	Ping(ctx context.Context) error
 }
 
+// JobStatus lists the last run of every background job.
+type JobStatus interface {
+	Status(ctx context.Context) ([]jobs.Run, error)
+}
+
 // Server holds what the routes need.
 type Server struct {
 	Dashboard    *dashboard.Handler
@@ -33,6 +39,7 @@ type Server struct {
 	Resources    *api.Resources // the contract's simplified resources
 	Capabilities *api.Capabilities
 	DB           Pinger
+	Jobs         JobStatus // background jobs' last runs, shown by /ready
 	Log          *slog.Logger
 	Now          func() time.Time
 	TLS          bool // the server terminates TLS itself: send HSTS
@@ -123,5 +130,30 @@ func (s *Server) ready(c echo.Context) error {
 		s.Log.WarnContext(ctx, "readiness: database unreachable", "err", err)
 		return c.JSON(http.StatusServiceUnavailable, map[string]any{"status": "unavailable", "checks": map[string]string{"database": "unreachable"}})
 	}
-	return c.JSON(http.StatusOK, map[string]any{"status": "ok", "checks": map[string]string{"database": "ok"}})
+	body := map[string]any{"status": "ok", "checks": map[string]string{"database": "ok"}}
+	if s.Jobs != nil {
+		if runs, err := s.Jobs.Status(ctx); err == nil {
+			body["jobs"] = jobView(runs)
+		}
+	}
+	return c.JSON(http.StatusOK, body)
+}
+
+// jobView is the operator's view of the background jobs: when each last
+// ran and how it went.
+func jobView(runs []jobs.Run) map[string]any {
+	out := make(map[string]any, len(runs))
+	for _, r := range runs {
+		v := map[string]any{"startedAt": r.StartedAt.UTC().Format(time.RFC3339), "ok": r.OK, "summary": r.Summary}
+		if r.FinishedAt.IsZero() {
+			v["running"] = true
+		} else {
+			v["finishedAt"] = r.FinishedAt.UTC().Format(time.RFC3339)
+		}
+		if r.Error != "" {
+			v["error"] = r.Error
+		}
+		out[r.Kind] = v
+	}
+	return out
 }

@@ -17,6 +17,8 @@ import (
 	"github.com/clinikapi/clinikapi/internal/config"
 	"github.com/clinikapi/clinikapi/internal/datastore"
 	"github.com/clinikapi/clinikapi/internal/fhir/searchparam"
+	"github.com/clinikapi/clinikapi/internal/jobs"
+	"github.com/clinikapi/clinikapi/internal/product"
 	"github.com/clinikapi/clinikapi/internal/mail"
 	"github.com/clinikapi/clinikapi/internal/org"
 	"github.com/clinikapi/clinikapi/internal/quota"
@@ -53,6 +55,8 @@ type App struct {
 	Builtin  *builtin.Provider // nil when Supabase Auth signs people in
 	Redis    *redis.Client     // nil without REDIS_URL
 	Data     *datastore.Router // the FHIR datastores
+	Jobs     *jobs.Runner      // periodic background jobs
+	Product  product.Tracker   // product analytics (PostHog or none)
 	HTTP     http.Handler
 
 	closers     []func() error
@@ -120,6 +124,8 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opt Options) 
 	a.Keys = apikey.NewService(db, a.Audit, inval, log, now)
 	a.Usage = usage.NewRecorder(db, log)
 	a.Quota = quota.NewMeter(db, now)
+	a.Jobs = jobs.New(db, log, now)
+	a.Product = product.Nop{}
 
 	data, index, cursorSecret, err := a.fhirParts(ctx)
 	if err != nil {
@@ -151,7 +157,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opt Options) 
 			Plans: orgPlans, Audit: a.Audit, BaseURL: cfg.BaseURL, Types: index.Types(), Now: now,
 		},
 		Capabilities: &api.Capabilities{Types: index.Types(), Params: index, BaseURL: cfg.BaseURL, Version: Version},
-		DB:           a.readiness(), Log: log, Now: now, TLS: cfg.TLS.Enabled(), TrustProxy: cfg.TrustProxy,
+		DB:           a.readiness(), Jobs: a.Jobs, Log: log, Now: now, TLS: cfg.TLS.Enabled(), TrustProxy: cfg.TrustProxy,
 	}
 	contract, err := resource.LoadDefaultContract()
 	if err != nil {

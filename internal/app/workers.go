@@ -24,7 +24,7 @@ func (a *App) flushers() []flusher {
 }
 
 // Start runs the background work until Close: the write-behind flushers and
-// the key-cache invalidation listener.
+// the key-cache invalidation listener and the periodic jobs.
 func (a *App) Start(ctx context.Context) {
 	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
@@ -53,8 +53,10 @@ func (a *App) Start(ctx context.Context) {
 			a.Log.Error("api key invalidation listener stopped", "err", err)
 		}
 	}()
+	stopJobs := a.Jobs.Start(ctx)
 	a.stopWorkers = func() {
 		cancel()
+		stopJobs()
 		wg.Wait()
 	}
 }
