@@ -39,7 +39,10 @@ func (a *App) Start(ctx context.Context) {
 				case <-ctx.Done():
 					return
 				case <-t.C:
-					if err := f.flush(ctx); err != nil && ctx.Err() == nil {
+					// A flush is never cancelled half-way: a write that
+					// commits while its context is cancelled reports an
+					// error, and the retry would write it twice.
+					if err := f.flush(context.WithoutCancel(ctx)); err != nil {
 						a.Log.Error("background flush failed; will retry", "task", f.name, "err", err)
 					}
 				}

@@ -51,6 +51,9 @@ func (db *DB) InsertAuditEvents(ctx context.Context, es []audit.Event) error {
 		}
 		q.WriteByte(')')
 	}
+	// Events carry their ids from the start, so a batch retried after an
+	// uncertain failure is written once.
+	q.WriteString(` ON CONFLICT (id) DO NOTHING`)
 	_, err := db.execWrite(ctx, q.String(), args...)
 	return err
 }

@@ -217,5 +217,19 @@ func TestAuditEvents(t *testing.T) {
 		if len(got) != 1 {
 			t.Fatalf("action filter = %d events; want 1", len(got))
 		}
+
+		// A batch retried after an uncertain failure is written once.
+		batch := []audit.Event{
+			{ID: "aud_b1", OrgID: "org_2", ActorType: audit.ActorAPIKey, ActorID: "key_1", Action: "fhir.read", Outcome: audit.Success, CreatedAt: t0},
+			{ID: "aud_b2", OrgID: "org_2", ActorType: audit.ActorAPIKey, ActorID: "key_1", Action: "fhir.read", Outcome: audit.Success, CreatedAt: t0},
+		}
+		for range 2 {
+			if err := db.InsertAuditEvents(ctx, batch); err != nil {
+				t.Fatalf("insert batch: %v", err)
+			}
+		}
+		if got, _ = db.ListAuditEvents(ctx, audit.Filter{OrgID: "org_2", Limit: 10}); len(got) != 2 {
+			t.Fatalf("retried batch = %d events; want 2", len(got))
+		}
 	})
 }
