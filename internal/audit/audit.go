@@ -121,11 +121,11 @@ func New(store Store, log *slog.Logger, now func() time.Time) *Log {
 
 // complete fills the id, time, outcome and, from ctx, the origin of e.
 func (l *Log) complete(ctx context.Context, e Event) Event {
-	if e.ID == "" {
-		e.ID = random.ID("aud")
-	}
 	if e.CreatedAt.IsZero() {
 		e.CreatedAt = l.now().UTC()
+	}
+	if e.ID == "" {
+		e.ID = random.SortableID("aud", e.CreatedAt)
 	}
 	if e.Outcome == "" {
 		e.Outcome = Success

@@ -6,8 +6,10 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base32"
+	"encoding/binary"
 	"encoding/hex"
 	"strings"
+	"time"
 )
 
 var idEncoding = base32.NewEncoding("0123456789abcdefghjkmnpqrstvwxyz").WithPadding(base32.NoPadding)
@@ -16,6 +18,16 @@ var idEncoding = base32.NewEncoding("0123456789abcdefghjkmnpqrstvwxyz").WithPadd
 func ID(prefix string) string {
 	var b [10]byte
 	fill(b[:])
+	return prefix + "_" + idEncoding.EncodeToString(b[:])
+}
+
+// SortableID is like ID, but its first 48 bits are the time in
+// milliseconds, so ids made later sort later (and rows keyed by them are
+// appended to an index, not scattered through it); 32 random bits follow.
+func SortableID(prefix string, t time.Time) string {
+	var b [10]byte
+	binary.BigEndian.PutUint64(b[:8], uint64(t.UnixMilli())<<16)
+	fill(b[6:])
 	return prefix + "_" + idEncoding.EncodeToString(b[:])
 }
 

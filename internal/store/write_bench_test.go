@@ -1,0 +1,49 @@
+package store_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/clinikapi/clinikapi/internal/audit"
+	"github.com/clinikapi/clinikapi/internal/random"
+	"github.com/clinikapi/clinikapi/internal/store/storetest"
+	"github.com/clinikapi/clinikapi/internal/usage"
+)
+
+// BenchmarkAuditBatch is the write-behind cost of one API data operation's
+// audit event, written in batches of 200 as the flusher does.
+func BenchmarkAuditBatch(b *testing.B) {
+	db := storetest.Open(b, "sqlite")
+	ctx := context.Background()
+	batch := make([]audit.Event, 200)
+	b.ResetTimer()
+	for i := 0; i < b.N; i += len(batch) {
+		for j := range batch {
+			batch[j] = audit.Event{ID: random.SortableID("aud", time.Now()), OrgID: "org_1", ActorType: audit.ActorAPIKey, ActorID: "key_1",
+				Action: "fhir.read", TargetType: "Patient", TargetID: fmt.Sprint("pt_", i+j), IP: "127.0.0.1", UserAgent: "Go-http-client/1.1",
+				Outcome: audit.Success, CreatedAt: time.Now()}
+		}
+		if err := db.InsertAuditEvents(ctx, batch); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkUsageBatch is the same for one request's usage record.
+func BenchmarkUsageBatch(b *testing.B) {
+	db := storetest.Open(b, "sqlite")
+	ctx := context.Background()
+	batch := make([]usage.Record, 200)
+	b.ResetTimer()
+	for i := 0; i < b.N; i += len(batch) {
+		for j := range batch {
+			batch[j] = usage.Record{Time: time.Now(), OrgID: "org_1", KeyID: "key_1", Env: "test", Method: "GET", Route: "/v1/fhir/:type/:id",
+				Status: 200, Latency: time.Millisecond, BytesOut: 620, RequestID: random.ID("req")}
+		}
+		if err := db.InsertUsage(ctx, batch); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
