@@ -40,7 +40,7 @@ func BenchmarkAPIPipeline(b *testing.B) {
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			req := httptest.NewRequest(http.MethodGet, "/v1/patients", nil)
+			req := httptest.NewRequest(http.MethodGet, "/v1/pipeline-probe", nil)
 			req.Header.Set("x-api-key", k.Secret)
 			w := httptest.NewRecorder()
 			h.ServeHTTP(w, req)
@@ -56,12 +56,12 @@ func BenchmarkAPIPipeline(b *testing.B) {
 func BenchmarkBareEcho(b *testing.B) {
 	e := echo.New()
 	body := []byte(`{"error":"Not Found","message":"No such endpoint. See /v1/metadata for what this server supports.","code":"NOT_FOUND","requestId":"req_0000000000000000","issues":[{"severity":"error","code":"not-found","diagnostics":"No such endpoint."}],"issue":[{"severity":"error","code":"not-found","diagnostics":"No such endpoint."}]}`)
-	e.GET("/v1/patients", func(c echo.Context) error { return c.Blob(http.StatusNotFound, "application/json", body) })
+	e.GET("/v1/pipeline-probe", func(c echo.Context) error { return c.Blob(http.StatusNotFound, "application/json", body) })
 	b.ReportAllocs()
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			req := httptest.NewRequest(http.MethodGet, "/v1/patients", nil)
+			req := httptest.NewRequest(http.MethodGet, "/v1/pipeline-probe", nil)
 			w := httptest.NewRecorder()
 			e.ServeHTTP(w, req)
 		}

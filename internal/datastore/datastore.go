@@ -125,13 +125,16 @@ var IDPrefix = map[string]string{
 	"Condition": "cnd", "AllergyIntolerance": "alg", "Immunization": "imm", "Procedure": "proc",
 }
 
-// NewID returns a fresh server-assigned id for typ, e.g. pt-5k2x….
-func NewID(typ string) string {
+// NewID returns a fresh server-assigned id for typ, e.g. pt-5k2x…. Ids
+// begin with their creation time (random.SortableID), so the rows of new
+// resources are appended to the id-ordered indexes instead of landing on a
+// random page of each: far fewer pages to write per commit.
+func NewID(typ string, now time.Time) string {
 	p := IDPrefix[typ]
 	if p == "" {
 		p = "r"
 	}
-	return strings.Replace(random.ID(p), "_", "-", 1)
+	return strings.Replace(random.SortableID(p, now), "_", "-", 1)
 }
 
 // ValidID reports whether s is a valid FHIR id: [A-Za-z0-9\-\.]{1,64}.
@@ -208,7 +211,7 @@ func (s *Store) Create(ctx context.Context, tenant Tenant, res fhir.Resource) (R
 		return Record{}, &InvalidError{Issues: []Issue{{Path: "resourceType", Constraint: "is required"}}}
 	}
 	now := s.now().UTC().Truncate(time.Millisecond)
-	id := NewID(typ)
+	id := NewID(typ, now)
 	b, idx, err := s.prepare(tenant, res, typ, id, 1, now)
 	if err != nil {
 		return Record{}, err

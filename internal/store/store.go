@@ -47,6 +47,8 @@ type DB struct {
 	// here instead of in SQLite's busy handler, which sleeps in steps of
 	// up to 100 ms. PostgreSQL needs no such lock.
 	writeMu sync.Mutex
+	// stopCheckpoints ends the SQLite background checkpointer.
+	stopCheckpoints func()
 }
 
 // writing runs fn holding the SQLite write lock.
@@ -88,7 +90,9 @@ func OpenSQLite(ctx context.Context, path string) (*DB, error) {
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "foreign_keys(1)")
 	q.Add("_pragma", "synchronous(NORMAL)")
-	q.Add("_pragma", "cache_size(-32768)") // 32 MiB page cache per connection, filled as used
+	q.Add("_pragma", "cache_size(-32768)")           // 32 MiB page cache per connection, filled as used
+	q.Add("_pragma", "wal_autocheckpoint(0)")        // checkpoints run in the background (checkpoints)
+	q.Add("_pragma", "journal_size_limit(67108864)") // the log file shrinks back to 64 MiB after a reset
 	q.Set("_time_format", "sqlite")
 	q.Set("_txlock", "immediate")
 	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
@@ -104,7 +108,41 @@ func OpenSQLite(ctx context.Context, path string) (*DB, error) {
 		db.Close()
 		return nil, fmt.Errorf("open SQLite database %s: %w", path, err)
 	}
-	return &DB{sql: db, dialect: SQLite}, nil
+	d := &DB{sql: db, dialect: SQLite}
+	d.stopCheckpoints = d.checkpoints(checkpointEvery)
+	return d, nil
+}
+
+// checkpointEvery is how often the write-ahead log is copied back into the
+// SQLite database file.
+const checkpointEvery = 500 * time.Millisecond
+
+// checkpoints copies the write-ahead log back into the database file in
+// the background until the returned stop is called. Connections do not
+// checkpoint themselves (wal_autocheckpoint(0)): a checkpoint ends in an
+// fsync, which would stall the commit that crossed the threshold and every
+// write queued behind it. A PASSIVE checkpoint takes no lock that readers
+// or writers wait for.
+func (db *DB) checkpoints(every time.Duration) (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				// A failure (the database closing, a busy file) is retried
+				// on the next tick; the last connection to close
+				// checkpoints everything anyway.
+				_, _ = db.sql.ExecContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)")
+			}
+		}
+	}()
+	return func() { cancel(); <-done }
 }
 
 func openPostgres(ctx context.Context, dsn string) (*DB, error) {
@@ -140,7 +178,12 @@ func redact(err error, dsn string) error {
 func (db *DB) Dialect() Dialect { return db.dialect }
 
 // Close closes the connection pool.
-func (db *DB) Close() error { return db.sql.Close() }
+func (db *DB) Close() error {
+	if db.stopCheckpoints != nil {
+		db.stopCheckpoints()
+	}
+	return db.sql.Close()
+}
 
 // Ping checks the database answers.
 func (db *DB) Ping(ctx context.Context) error { return db.sql.PingContext(ctx) }
