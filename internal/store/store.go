@@ -1,5 +1,5 @@
 // Package store is the only place with SQL. One DB type implements the store
-// interfaces of the capability packages on SQLite (modernc.org/sqlite, the
+// interfaces of the capability packages on SQLite (the C library, the
 // embedded default) and PostgreSQL (pgx). Both bind $N placeholders, so one
 // SQL text serves both dialects; the few differences are named here.
 package store
@@ -23,8 +23,7 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
-	"modernc.org/sqlite"
-	sqlite3 "modernc.org/sqlite/lib"
+	sqlite3 "github.com/mattn/go-sqlite3"
 
 	"github.com/clinikapi/clinikapi/internal/errs"
 	"github.com/clinikapi/clinikapi/internal/random"
@@ -86,16 +85,8 @@ func Open(ctx context.Context, databaseURL, dataDir string) (*DB, error) {
 // OpenSQLite opens (creating if needed) the SQLite database at path.
 func OpenSQLite(ctx context.Context, path string) (*DB, error) {
 	q := url.Values{}
-	q.Add("_pragma", "busy_timeout(10000)")
-	q.Add("_pragma", "journal_mode(WAL)")
-	q.Add("_pragma", "foreign_keys(1)")
-	q.Add("_pragma", "synchronous(NORMAL)")
-	q.Add("_pragma", "cache_size(-32768)")           // 32 MiB page cache per connection, filled as used
-	q.Add("_pragma", "wal_autocheckpoint(0)")        // checkpoints run in the background (checkpoints)
-	q.Add("_pragma", "journal_size_limit(67108864)") // the log file shrinks back to 64 MiB after a reset
-	q.Set("_time_format", "sqlite")
 	q.Set("_txlock", "immediate")
-	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	db, err := sql.Open(sqliteDriver, "file:"+path+"?"+q.Encode())
 	if err != nil {
 		return nil, err
 	}
@@ -248,9 +239,9 @@ func isUnique(err error) bool {
 	if errors.As(err, &pg) {
 		return pg.Code == "23505"
 	}
-	var lite *sqlite.Error
+	var lite sqlite3.Error
 	if errors.As(err, &lite) {
-		return lite.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || lite.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
+		return lite.ExtendedCode == sqlite3.ErrConstraintUnique || lite.ExtendedCode == sqlite3.ErrConstraintPrimaryKey
 	}
 	return false
 }
