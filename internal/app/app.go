@@ -131,6 +131,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opt Options) 
 		a.Close()
 		return nil, err
 	}
+	a.Accounts.Product = a.Product
 
 	data, index, cursorSecret, err := a.fhirParts(ctx)
 	if err != nil {

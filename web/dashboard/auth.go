@@ -102,9 +102,6 @@ func (h *Handler) SignUp(c echo.Context) error {
 	if err != nil {
 		return fail(err)
 	}
-	h.Product.Capture(ctx, product.Event{Name: product.SignedUp, UserID: res.User.ID, Props: map[string]any{
-		"method": "password", "provider": h.Accounts.ProviderName(), "invited": !p.AskOrg,
-	}})
 	if orgName != "" {
 		o, err := h.Orgs.Create(ctx, res.User, orgName)
 		if err != nil {
