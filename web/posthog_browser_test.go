@@ -36,7 +36,7 @@ func TestBrowserAnalyticsBanner(t *testing.T) {
 	if err != nil {
 		t.Fatalf("banner on the dashboard: %v", err)
 	}
-	if got := textOf(t, ctx, `[data-testid=analytics-consent]`); !strings.Contains(got, "never your data, your keys or your e-mail address") {
+	if got := textOf(t, ctx, `[data-testid=analytics-consent]`); !strings.Contains(got, "Never your data, your keys or your e-mail address") {
 		t.Fatalf("banner text: %q", got)
 	}
 	shot("dashboard")
