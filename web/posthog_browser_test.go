@@ -18,7 +18,18 @@ func TestBrowserAnalyticsBanner(t *testing.T) {
 	orgID := env.Browser().SignUp("Grace Hopper", "grace@example.com", pw, "Harbor Clinic")
 	graceID := accountID(t, env, "grace@example.com")
 
+	// On a phone the banner spans the width at the bottom.
 	err := chromedp.Run(ctx,
+		chromedp.EmulateViewport(390, 844),
+		chromedp.Navigate(env.Server.URL+"/signup"),
+		chromedp.WaitVisible(`[data-testid=analytics-consent]`, chromedp.ByQuery),
+	)
+	if err != nil {
+		t.Fatalf("banner on the sign-up page: %v", err)
+	}
+	shot("signup-phone")
+	err = chromedp.Run(ctx,
+		chromedp.EmulateViewport(1280, 860),
 		chromedp.Navigate(env.Server.URL+"/signin"),
 		chromedp.WaitVisible(`[data-testid=analytics-consent]`, chromedp.ByQuery),
 	)
@@ -40,10 +51,19 @@ func TestBrowserAnalyticsBanner(t *testing.T) {
 		t.Fatalf("banner text: %q", got)
 	}
 	shot("dashboard")
+	err = chromedp.Run(ctx,
+		chromedp.Click(`nav a[href="/o/`+orgID+`/keys"]`, chromedp.ByQuery),
+		chromedp.WaitVisible(`#create-key`, chromedp.ByQuery),
+		chromedp.WaitVisible(`[data-testid=analytics-consent]`, chromedp.ByQuery),
+	)
+	if err != nil {
+		t.Fatalf("banner on the keys page: %v", err)
+	}
+	shot("keys")
 
 	err = chromedp.Run(ctx,
 		chromedp.Click(`[data-testid=analytics-refuse]`, chromedp.ByQuery),
-		chromedp.WaitNotPresent(`[data-testid=analytics-consent]`, chromedp.ByQuery),
+		chromedp.WaitNotPresent(`#analytics-consent`, chromedp.ByQuery), // the banner and its spacer
 	)
 	if err != nil {
 		t.Fatalf("refuse: %v", err)

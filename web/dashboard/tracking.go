@@ -23,6 +23,9 @@ const consentMaxAge = 365 * 24 * time.Hour
 // signing in is stored for the person.
 func (h *Handler) AnalyticsConsent(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
+		if !h.Consents.Enabled {
+			return next(c) // nothing is captured and nobody is asked
+		}
 		ctx := c.Request().Context()
 		choice := product.Unasked
 		if ck, err := c.Cookie(cookieAnalytics); err == nil {
