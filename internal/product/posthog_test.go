@@ -134,3 +134,26 @@ func TestRespectingDropsRefusals(t *testing.T) {
 		t.Fatalf("forwarded %v, want %v", rec.names, want)
 	}
 }
+
+// A choice made on another instance (straight into the store) is seen once
+// the cached answer expires; one made here is seen at once.
+func TestConsentsCache(t *testing.T) {
+	store := memConsent{}
+	now := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+	c := product.NewConsents(true, store, nil, slog.New(slog.DiscardHandler), func() time.Time { return now })
+	ctx := context.Background()
+	if ch, _ := c.Of(ctx, "usr_1"); ch != product.Unasked {
+		t.Fatalf("first lookup = %q", ch)
+	}
+	store["usr_1"] = product.Refused // another instance
+	if ch, _ := c.Of(ctx, "usr_1"); ch != product.Unasked {
+		t.Fatalf("within the cache time = %q, want the cached answer", ch)
+	}
+	now = now.Add(31 * time.Second)
+	if ch, _ := c.Of(ctx, "usr_1"); ch != product.Refused {
+		t.Fatalf("after the cache time = %q, want refused", ch)
+	}
+	if _, err := product.CheckChoice("maybe"); err == nil {
+		t.Fatalf("CheckChoice accepted an unknown answer")
+	}
+}
