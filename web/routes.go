@@ -18,7 +18,7 @@ func (s *Server) routes(e *echo.Echo) {
 	e.GET("/static/:file", serveStatic)
 
 	d := s.Dashboard
-	ui := e.Group("", middleware.BodyLimit("64K"), crossOriginProtection(), d.LoadSession)
+	ui := e.Group("", middleware.BodyLimit("64K"), crossOriginProtection(), d.LoadSession, d.AnalyticsConsent)
 
 	// Signed out.
 	ui.GET("/signin", d.SignInPage)
@@ -32,9 +32,10 @@ func (s *Server) routes(e *echo.Echo) {
 	ui.POST("/auth/:provider", d.OAuthStart)
 	ui.GET("/auth/callback", d.OAuthCallback)
 	ui.GET("/invites/:token", d.InvitePage)
+	ui.POST("/analytics-consent", d.SetAnalyticsConsent) // the banner and the Account page; signed in or not
 
 	// Signed in.
-	in := ui.Group("", d.RequireUser)
+	in := ui.Group("", d.RequireUser, d.TrackPageViews)
 	in.GET("/", d.Home)
 	in.POST("/signout", d.SignOut)
 	in.POST("/invites/:token", d.AcceptInvite)

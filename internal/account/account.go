@@ -14,6 +14,7 @@ import (
 
 	"github.com/clinikapi/clinikapi/internal/audit"
 	"github.com/clinikapi/clinikapi/internal/errs"
+	"github.com/clinikapi/clinikapi/internal/product"
 	"github.com/clinikapi/clinikapi/internal/random"
 	"github.com/clinikapi/clinikapi/internal/ratelimit"
 )
@@ -114,6 +115,10 @@ type Service struct {
 	limiter  ratelimit.Limiter
 	log      *slog.Logger
 	now      func() time.Time
+
+	// Product receives the "signed up" event; Nop unless the composition
+	// root sets another tracker.
+	Product product.Tracker
 }
 
 // NewService assembles the account service.
@@ -121,7 +126,7 @@ func NewService(p Provider, s Store, a *audit.Log, l ratelimit.Limiter, log *slo
 	if now == nil {
 		now = time.Now
 	}
-	return &Service{provider: p, store: s, audit: a, limiter: l, log: log, now: now}
+	return &Service{provider: p, store: s, audit: a, limiter: l, log: log, now: now, Product: product.Nop{}}
 }
 
 // ProviderName tells which identity provider is in use.
@@ -194,6 +199,7 @@ func (s *Service) SignUp(ctx context.Context, email, password, name string) (Sig
 		u.Name = name
 	}
 	s.audit.Record(ctx, audit.Event{ActorType: audit.ActorUser, ActorID: u.ID, Action: audit.UserSignedUp, TargetType: "user", TargetID: u.ID})
+	s.signedUp(ctx, u, "password")
 	return SignUpResult{User: u, Tokens: tokens, NeedsConfirmation: tokens.Empty()}, nil
 }
 
@@ -336,9 +342,14 @@ func (s *Service) OAuthFinish(ctx context.Context, code, verifier string) (User,
 		s.audit.Record(ctx, audit.Event{ActorType: audit.ActorNone, Action: audit.UserSignInFailed, Outcome: audit.Failure, Detail: map[string]string{"reason": "oauth"}})
 		return User{}, Tokens{}, err
 	}
-	u, err := s.resolve(ctx, id)
+	u, created, err := s.resolveNew(ctx, id)
 	if err != nil {
 		return User{}, Tokens{}, err
+	}
+	if created {
+		// The first external sign-in creates the account.
+		s.audit.Record(ctx, audit.Event{ActorType: audit.ActorUser, ActorID: u.ID, Action: audit.UserSignedUp, TargetType: "user", TargetID: u.ID, Detail: map[string]string{"method": "oauth"}})
+		s.signedUp(ctx, u, "oauth")
 	}
 	s.audit.Record(ctx, audit.Event{ActorType: audit.ActorUser, ActorID: u.ID, Action: audit.UserSignedIn, TargetType: "user", TargetID: u.ID, Detail: map[string]string{"method": "oauth"}})
 	return u, tokens, nil
@@ -350,14 +361,30 @@ func (s *Service) FindUser(ctx context.Context, id string) (User, error) {
 }
 
 func (s *Service) resolve(ctx context.Context, id Identity) (User, error) {
+	u, _, err := s.resolveNew(ctx, id)
+	return u, err
+}
+
+// resolveNew also tells whether this sight of an external identity created
+// the account.
+func (s *Service) resolveNew(ctx context.Context, id Identity) (User, bool, error) {
 	if id.UserID != "" {
-		return s.store.FindUserByID(ctx, id.UserID)
+		u, err := s.store.FindUserByID(ctx, id.UserID)
+		return u, false, err
 	}
 	if id.ExternalID == "" {
-		return User{}, errs.E(errs.Unauthorized, "Sign in to continue.")
+		return User{}, false, errs.E(errs.Unauthorized, "Sign in to continue.")
 	}
 	email := strings.ToLower(id.Email)
-	return s.store.UpsertExternalUser(ctx, random.ID("usr"), id.ExternalID, email, s.now().UTC())
+	newID := random.ID("usr")
+	u, err := s.store.UpsertExternalUser(ctx, newID, id.ExternalID, email, s.now().UTC())
+	return u, err == nil && u.ID == newID, err
+}
+
+// signedUp captures the product event for a new account: the method and
+// the identity provider, nothing about the person.
+func (s *Service) signedUp(ctx context.Context, u User, method string) {
+	s.Product.Capture(ctx, product.Event{Name: product.SignedUp, UserID: u.ID, Props: map[string]any{"method": method, "provider": s.provider.Name()}})
 }
 
 // throttle limits attempts per account and per client IP.

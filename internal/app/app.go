@@ -57,6 +57,7 @@ type App struct {
 	Data     *datastore.Router // the FHIR datastores
 	Jobs     *jobs.Runner      // periodic background jobs
 	Product  product.Tracker   // product analytics (PostHog or none)
+	Consents *product.Consents // who refused product analytics
 	HTTP     http.Handler
 
 	closers     []func() error
@@ -125,7 +126,12 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opt Options) 
 	a.Usage = usage.NewRecorder(db, log)
 	a.Quota = quota.NewMeter(db, now)
 	a.Jobs = jobs.New(db, log, now)
-	a.Product = product.Nop{}
+	a.Consents = product.NewConsents(cfg.PostHog.Enabled(), db, a.Audit, log, now)
+	if a.Product, err = a.productTracker(cfg, log); err != nil {
+		a.Close()
+		return nil, err
+	}
+	a.Accounts.Product = a.Product
 
 	data, index, cursorSecret, err := a.fhirParts(ctx)
 	if err != nil {
@@ -143,6 +149,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opt Options) 
 		Dashboard: &dashboard.Handler{
 			Accounts: a.Accounts, Orgs: a.Orgs, Keys: a.Keys, Audit: a.Audit, Log: log,
 			BaseURL: cfg.BaseURL, SecureCookies: cfg.SecureCookies(), SessionMaxAge: cfg.SessionMaxAge, Now: now,
+			Product: a.Product, Consents: a.Consents,
 		},
 		API: &api.Pipeline{
 			Keys:    a.Keys,

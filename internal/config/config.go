@@ -35,6 +35,7 @@ type Config struct {
 	Supabase Supabase
 	SMTP     SMTP
 	TLS      TLS
+	PostHog  PostHog
 
 	SessionIdleTimeout time.Duration
 	SessionMaxAge      time.Duration
@@ -109,6 +110,9 @@ func Load(getenv Getenv) (Config, error) {
 		return Config{}, err
 	}
 	if c.TrustProxy, err = parseBool(get, "CLINIKAPI_TRUST_PROXY"); err != nil {
+		return Config{}, err
+	}
+	if c.PostHog, err = loadPostHog(get); err != nil {
 		return Config{}, err
 	}
 	if err := c.validate(get); err != nil {

@@ -14,7 +14,7 @@ func (h *Handler) accountPage(c echo.Context, status int, name string, profile, 
 	return render(c, status, account.Page(account.Props{
 		Shell: h.userShell(c, u, "", "Account"),
 		Name:  name, Email: u.Email, Provider: h.Accounts.ProviderName(),
-		ProfileErrors: profile, PasswordErrors: password,
+		ProfileErrors: profile, PasswordErrors: password, Analytics: h.analyticsSetting(c),
 	}))
 }
 

@@ -9,6 +9,7 @@ import (
 
 	"github.com/clinikapi/clinikapi/internal/errs"
 	"github.com/clinikapi/clinikapi/internal/org"
+	"github.com/clinikapi/clinikapi/internal/product"
 	"github.com/clinikapi/clinikapi/views/auth"
 	"github.com/clinikapi/clinikapi/views/components/form"
 )
@@ -102,9 +103,11 @@ func (h *Handler) SignUp(c echo.Context) error {
 		return fail(err)
 	}
 	if orgName != "" {
-		if _, err := h.Orgs.Create(ctx, res.User, orgName); err != nil {
+		o, err := h.Orgs.Create(ctx, res.User, orgName)
+		if err != nil {
 			return err
 		}
+		h.Product.Capture(ctx, product.Event{Name: product.OrgCreated, UserID: res.User.ID, OrgID: o.ID, Props: map[string]any{"plan": o.Plan}})
 	}
 	if res.NeedsConfirmation {
 		return render(c, http.StatusOK, auth.CheckEmail(res.User.Email))

@@ -20,6 +20,7 @@ import (
 	"github.com/clinikapi/clinikapi/internal/audit"
 	"github.com/clinikapi/clinikapi/internal/errs"
 	"github.com/clinikapi/clinikapi/internal/org"
+	"github.com/clinikapi/clinikapi/internal/product"
 	"github.com/clinikapi/clinikapi/views/components/form"
 )
 
@@ -34,6 +35,8 @@ type Handler struct {
 	SecureCookies bool
 	SessionMaxAge time.Duration
 	Now           func() time.Time
+	Product       product.Tracker   // product analytics; the consent middleware's choice travels in the context
+	Consents      *product.Consents // who refused product analytics
 }
 
 // render writes a templ component with status.

@@ -11,6 +11,7 @@ import (
 	"github.com/clinikapi/clinikapi/internal/apikey"
 	"github.com/clinikapi/clinikapi/internal/errs"
 	"github.com/clinikapi/clinikapi/internal/org"
+	"github.com/clinikapi/clinikapi/internal/product"
 	"github.com/clinikapi/clinikapi/views/components/alert"
 	"github.com/clinikapi/clinikapi/views/components/form"
 	"github.com/clinikapi/clinikapi/views/keys"
@@ -222,6 +223,7 @@ func (h *Handler) CreateKey(c echo.Context) error {
 		f.Errors = fe
 		return h.keysPage(c, a, status, keysView{env: env, form: f})
 	}
+	h.Product.Capture(c.Request().Context(), product.KeyEvent(product.KeyCreated, a.User.ID, a.Org.ID, cr.Key.ID, string(cr.Key.Env), string(cr.Key.Scope)))
 	title := "Your new test key"
 	if cr.Key.Env == apikey.Live {
 		title = "Your new live key"
@@ -250,6 +252,9 @@ func (h *Handler) RollKey(c echo.Context) error {
 		}
 		return h.keysPage(c, a, status, keysView{env: h.envOfKey(ctx, a, c.Param("key")), notice: errs.MessageOf(err)})
 	}
+	ev := product.KeyEvent(product.KeyRotated, a.User.ID, a.Org.ID, cr.Key.ID, string(cr.Key.Env), string(cr.Key.Scope))
+	ev.Props["grace_seconds"] = int64(grace.Seconds())
+	h.Product.Capture(ctx, ev)
 	s := h.secretView("New secret for "+cr.Key.Name, cr)
 	if grace == 0 {
 		s.Note, s.NoteKind = "The old secret stopped working. Update every service that used it.", alert.Warning
@@ -279,6 +284,7 @@ func (h *Handler) RevokeKey(c echo.Context) error {
 		c.Response().Header().Set("HX-Reswap", "outerHTML")
 		return h.keysPage(c, a, status, keysView{env: h.envOfKey(ctx, a, c.Param("key")), notice: errs.MessageOf(err)})
 	}
+	h.Product.Capture(ctx, product.KeyEvent(product.KeyRevoked, a.User.ID, a.Org.ID, k.ID, string(k.Env), string(k.Scope)))
 	if isFragment(c) {
 		by := &creators{h: h, ctx: ctx, names: map[string]string{}}
 		return render(c, http.StatusOK, keys.Row(a.Org.ID, h.keyRow(k, h.clock(), by), graceOptions, defaultGrace))

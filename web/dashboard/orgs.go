@@ -9,6 +9,7 @@ import (
 
 	"github.com/clinikapi/clinikapi/internal/org"
 	"github.com/clinikapi/clinikapi/internal/plan"
+	"github.com/clinikapi/clinikapi/internal/product"
 	"github.com/clinikapi/clinikapi/views/onboarding"
 	"github.com/clinikapi/clinikapi/views/overview"
 	"github.com/clinikapi/clinikapi/views/settings"
@@ -49,6 +50,7 @@ func (h *Handler) CreateOrg(c echo.Context) error {
 		shell := h.userShell(c, u, "", "New organization")
 		return render(c, status, onboarding.NewOrg(onboarding.Props{Shell: shell, First: len(shell.Orgs) == 0, OrgName: c.FormValue("org_name"), Errors: fe}))
 	}
+	h.Product.Capture(c.Request().Context(), product.Event{Name: product.OrgCreated, UserID: u.ID, OrgID: o.ID, Props: map[string]any{"plan": o.Plan}})
 	h.flash(c, "Organization created. You are its owner.")
 	return redirect(c, "/o/"+o.ID)
 }
