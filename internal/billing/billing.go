@@ -154,6 +154,9 @@ type Store interface {
 // CanSeeInvoices reports whether a role sees payment details and invoices.
 func CanSeeInvoices(a org.Actor) bool { return a.Can(org.ManageBilling) }
 
+// CanRequestEnterprise reports whether a role may ask for Enterprise (owners).
+func CanRequestEnterprise(a org.Actor) bool { return a.Role == org.Owner }
+
 // CanSignBAA reports whether a role may sign the BAA (owners only).
 func CanSignBAA(a org.Actor) bool { return a.Role == org.Owner }
 

@@ -93,3 +93,30 @@ func (s *Service) reportOrg(ctx context.Context, st State, period string, at tim
 func (s *Service) ReportedOverage(ctx context.Context, orgID, period string) (Overage, error) {
 	return s.store.OverageState(ctx, orgID, period)
 }
+
+// PoolUsage is one monthly pool's use.
+type PoolUsage struct {
+	Pool      string // quota.PoolAll, PoolLive or PoolSandbox
+	Used      int64
+	Limit     int64 // 0 with Unlimited
+	Unlimited bool
+}
+
+// Usage returns this month's use of the organization's pools under plan p,
+// as merged into the database (at most a second behind the API tier).
+func (s *Service) Usage(ctx context.Context, orgID string, p plan.Plan) ([]PoolUsage, error) {
+	period, _ := quota.Period(s.opt.Now())
+	pools := []string{quota.PoolLive, quota.PoolSandbox}
+	if p.SharedPool {
+		pools = []string{quota.PoolAll}
+	}
+	var out []PoolUsage
+	for _, pool := range pools {
+		used, err := s.store.AddQuota(ctx, orgID, period, pool, 0)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, PoolUsage{Pool: pool, Used: used, Limit: p.Included, Unlimited: p.Unlimited})
+	}
+	return out, nil
+}

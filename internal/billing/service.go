@@ -349,8 +349,8 @@ func (s *Service) SetPlanSystem(ctx context.Context, orgID, planID, actor string
 
 // RequestEnterprise records an Enterprise "contact us" request.
 func (s *Service) RequestEnterprise(ctx context.Context, a org.Actor, message string) error {
-	if err := a.Require(org.ManageBilling); err != nil {
-		return err
+	if !CanRequestEnterprise(a) {
+		return errs.E(errs.Forbidden, "Only an owner of %s can request the Enterprise plan.", a.Org.Name)
 	}
 	message = strings.TrimSpace(message)
 	if message == "" {
