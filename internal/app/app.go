@@ -62,7 +62,7 @@ type App struct {
 	Billing  *billing.Service  // Stripe, or development billing
 	// StripeWebhook verifies webhook signatures; nil without STRIPE_WEBHOOK_SECRET.
 	StripeWebhook billing.EventParser
-	HTTP     http.Handler
+	HTTP          http.Handler
 
 	planInval  apikey.Invalidator
 	forgetPlan func(orgID string)

@@ -28,7 +28,7 @@ type State struct {
 	CurrentPeriodEnd   time.Time
 	CancelAtPeriodEnd  bool
 	PaymentFailed      bool
-	Overage            bool // live traffic past the pool is billed instead of refused
+	Overage            bool      // live traffic past the pool is billed instead of refused
 	LastEventAt        time.Time // created time of the last subscription event applied
 	LastInvoiceEventAt time.Time // created time of the last invoice event applied
 	UpdatedAt          time.Time

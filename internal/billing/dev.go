@@ -27,7 +27,9 @@ func (Development) CreateCustomer(context.Context, string, string) (string, erro
 }
 
 // Checkout implements Gateway.
-func (Development) Checkout(context.Context, CheckoutInput) (string, error) { return "", unconfigured() }
+func (Development) Checkout(context.Context, CheckoutInput) (string, error) {
+	return "", unconfigured()
+}
 
 // Portal implements Gateway.
 func (Development) Portal(context.Context, string, string) (string, error) { return "", unconfigured() }

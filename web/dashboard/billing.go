@@ -13,10 +13,10 @@ import (
 	"github.com/clinikapi/clinikapi/internal/org"
 	"github.com/clinikapi/clinikapi/internal/plan"
 	"github.com/clinikapi/clinikapi/internal/quota"
+	billingview "github.com/clinikapi/clinikapi/views/billing"
 	"github.com/clinikapi/clinikapi/views/components/alert"
 	"github.com/clinikapi/clinikapi/views/components/badge"
 	"github.com/clinikapi/clinikapi/views/components/form"
-	billingview "github.com/clinikapi/clinikapi/views/billing"
 )
 
 // Billing pages.
@@ -386,4 +386,3 @@ func (h *Handler) SignBAA(c echo.Context) error {
 	h.flash(c, "BAA signed. A record of the signature is in the audit log.")
 	return redirect(c, "/o/"+a.Org.ID+"/settings/compliance")
 }
-
