@@ -36,7 +36,7 @@ var _ Gateway = (*Stripe)(nil)
 // NewStripe returns the Stripe gateway.
 func NewStripe(c StripeConfig) *Stripe {
 	cfg := &stripe.BackendConfig{
-		LeveledLogger:     &stripe.LeveledLogger{Level: stripe.LevelError},
+		LeveledLogger:     &stripe.LeveledLogger{Level: stripe.LevelNull},
 		MaxNetworkRetries: stripe.Int64(2),
 	}
 	if c.APIURL != "" {
@@ -58,11 +58,11 @@ func stripeErr(err error) error {
 	var se *stripe.Error
 	if errors.As(err, &se) {
 		if se.HTTPStatusCode >= 400 && se.HTTPStatusCode < 500 && se.HTTPStatusCode != 401 && se.HTTPStatusCode != 429 {
-			return errs.E(errs.Invalid, "Stripe refused the request: %s", se.Msg)
+			return &errs.Error{Code: errs.Invalid, Message: "Stripe refused the request: " + se.Msg, Err: err}
 		}
-		return errs.E(errs.Unavailable, "Stripe is not reachable right now (%s). Try again in a minute.", se.Type)
+		return &errs.Error{Code: errs.Unavailable, Message: "Stripe is not reachable right now. Try again in a minute.", Err: err}
 	}
-	return errs.E(errs.Unavailable, "Stripe is not reachable right now. Try again in a minute.")
+	return &errs.Error{Code: errs.Unavailable, Message: "Stripe is not reachable right now. Try again in a minute.", Err: err}
 }
 
 // CreateCustomer implements Gateway: one customer per organization, with the
