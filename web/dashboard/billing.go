@@ -172,7 +172,7 @@ func (h *Handler) billingProps(c echo.Context, a org.Actor) (billingview.Props, 
 		case quota.PoolLive:
 			m.Label = "Live requests"
 		case quota.PoolSandbox:
-			m.Label, m.Hint = "Sandbox requests (test keys)", "Never billed; refused past the pool."
+			m.Label, m.Hint = "Sandbox (test keys)", "Never billed; refused past the pool."
 		}
 		if u.Unlimited {
 			m.Limit, m.Percent = "unlimited", 0
