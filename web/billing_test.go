@@ -267,4 +267,15 @@ func TestBillingWithStripe(t *testing.T) {
 		t.Fatalf("reported overage = %+v; want 3 requests in one meter event", ov)
 	}
 	wantText(t, "billing page with overage", owner.Get("/o/"+orgID+"/billing"), "Overage this month: 3 requests", "3,000,003 / 3,000,000")
+
+	// Organization closure: the subscription ends with the period.
+	if err := env.App.Billing.CancelAtPeriodEnd(ctx, orgID); err != nil {
+		t.Fatalf("CancelAtPeriodEnd: %v", err)
+	}
+	if st, _ := env.App.Billing.State(ctx, orgID); !st.CancelAtPeriodEnd {
+		t.Fatal("CancelAtPeriodEnd did not record the scheduled cancellation")
+	}
+	if events, _ := env.App.Audit.List(ctx, audit.Filter{OrgID: orgID, Action: billing.CancelScheduled}); len(events) != 1 || events[0].ActorType != audit.ActorSystem {
+		t.Fatalf("cancel_scheduled audit events = %+v; want one by the system", events)
+	}
 }
