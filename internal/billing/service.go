@@ -294,6 +294,9 @@ func (s *Service) SetOverage(ctx context.Context, a org.Actor, on bool) error {
 	if st.Overage == on {
 		return nil
 	}
+	if on && s.gw.Configured() && st.CustomerID == "" {
+		return errs.FieldError("overage", "Overage is billed through the Stripe subscription: subscribe to a plan first.")
+	}
 	st.Overage, st.UpdatedAt = on, s.opt.Now()
 	if err := s.store.SaveBillingState(ctx, st); err != nil {
 		return err

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/stripe/stripe-go/v79"
@@ -79,8 +80,30 @@ func (g *Stripe) CreateCustomer(ctx context.Context, orgID, orgName string) (str
 	return c.ID, nil
 }
 
+// priceID turns a configured price (an id, or a lookup key) into a price id.
+func (g *Stripe) priceID(ctx context.Context, v string) (string, error) {
+	if strings.HasPrefix(v, "price_") {
+		return v, nil
+	}
+	p := &stripe.PriceListParams{LookupKeys: []*string{stripe.String(v)}, Active: stripe.Bool(true)}
+	p.Context = ctx
+	it := g.api.Prices.List(p)
+	if it.Next() {
+		return it.Price().ID, nil
+	}
+	if err := it.Err(); err != nil {
+		return "", stripeErr(err)
+	}
+	return "", errs.E(errs.Unavailable, "No active Stripe price has the lookup key %q.", v)
+}
+
 // Checkout implements Gateway (subscription mode).
 func (g *Stripe) Checkout(ctx context.Context, in CheckoutInput) (string, error) {
+	price, err := g.priceID(ctx, in.PriceID)
+	if err != nil {
+		return "", err
+	}
+	in.PriceID = price
 	p := &stripe.CheckoutSessionParams{
 		Mode:              stripe.String(string(stripe.CheckoutSessionModeSubscription)),
 		Customer:          stripe.String(in.CustomerID),
@@ -116,6 +139,10 @@ func (g *Stripe) Portal(ctx context.Context, customerID, returnURL string) (stri
 // ChangePrice implements Gateway: the subscription's item moves to the new
 // price with prorations.
 func (g *Stripe) ChangePrice(ctx context.Context, subscriptionID, priceID string) (Subscription, error) {
+	priceID, err := g.priceID(ctx, priceID)
+	if err != nil {
+		return Subscription{}, err
+	}
 	gp := &stripe.SubscriptionParams{}
 	gp.Context = ctx
 	cur, err := g.api.Subscriptions.Get(subscriptionID, gp)

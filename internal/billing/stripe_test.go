@@ -31,6 +31,11 @@ func TestStripeGateway(t *testing.T) {
 	if err != nil || !strings.HasPrefix(portal, "https://") {
 		t.Fatalf("Portal = %q, %v; want a session URL", portal, err)
 	}
+	// A lookup key is resolved to its price.
+	if _, err := g.Checkout(ctx, billing.CheckoutInput{OrgID: "org_1", CustomerID: cus, Plan: "pro", PriceID: "clinikapi_pro_monthly",
+		SuccessURL: "http://localhost/s", CancelURL: "http://localhost/c"}); err != nil {
+		t.Fatalf("Checkout with a lookup key: %v", err)
+	}
 	sub, err := g.ChangePrice(ctx, "sub_123", "price_team")
 	if err != nil || sub.ID == "" || sub.Status == "" {
 		t.Fatalf("ChangePrice = %+v, %v; want the updated subscription", sub, err)
