@@ -237,6 +237,32 @@ func TestBillingWithStripe(t *testing.T) {
 	if o, _ := env.App.Orgs.FindOrg(ctx, orgID); o.Plan != "team" {
 		t.Fatalf("plan after change = %s; want team", o.Plan)
 	}
+	// A downgrade is scheduled for the period end; the plan stays until
+	// Stripe applies it.
+	r = owner.Post("/o/"+orgID+"/billing/plan", url.Values{"plan": {"starter"}})
+	wantStatus(t, "downgrade", r, 200)
+	wantText(t, "downgrade", r, "moves to the Starter plan on")
+	if o, _ := env.App.Orgs.FindOrg(ctx, orgID); o.Plan != "team" {
+		t.Fatalf("plan right after scheduling a downgrade = %s; want team until the period ends", o.Plan)
+	}
+	if st, _ := env.App.Billing.State(ctx, orgID); st.ScheduledPlan != "starter" {
+		t.Fatalf("scheduled plan = %q; want starter", st.ScheduledPlan)
+	}
+	periodEnd := time.Now().Add(time.Hour).Unix()
+	applied := event("evt_downgrade", "customer.subscription.updated", time.Now().Unix(),
+		strings.Replace(subscription(orgID, "price_starter", "active", periodEnd, false), `"sub_1"`, `"sub_123"`, 1))
+	if got := deliver(t, env, applied, whsec, time.Time{}); got != 200 {
+		t.Fatalf("downgrade applied by Stripe: %d", got)
+	}
+	if o, _ := env.App.Orgs.FindOrg(ctx, orgID); o.Plan != "starter" {
+		t.Fatalf("plan after Stripe applied the downgrade = %s; want starter", o.Plan)
+	}
+	if st, _ := env.App.Billing.State(ctx, orgID); st.ScheduledPlan != "" {
+		t.Fatalf("scheduled plan after it happened = %q; want none", st.ScheduledPlan)
+	}
+	// Back up to Team for the overage checks below.
+	wantText(t, "upgrade again", owner.Post("/o/"+orgID+"/billing/plan", url.Values{"plan": {"team"}}), "now on the Team plan")
+
 	// Invoices come from Stripe.
 	owner.Client.CheckRedirect = nil
 	wantText(t, "invoices", owner.Get("/o/"+orgID+"/billing"), "Invoices", "10.00 USD", "draft")

@@ -29,6 +29,7 @@ type State struct {
 	CancelAtPeriodEnd  bool
 	PaymentFailed      bool
 	Overage            bool      // live traffic past the pool is billed instead of refused
+	ScheduledPlan      string    // a downgrade Stripe applies when the period ends
 	LastEventAt        time.Time // created time of the last subscription event applied
 	LastInvoiceEventAt time.Time // created time of the last invoice event applied
 	UpdatedAt          time.Time
@@ -90,6 +91,9 @@ type Gateway interface {
 	Portal(ctx context.Context, customerID, returnURL string) (url string, err error)
 	// ChangePrice moves a subscription to another price, with proration.
 	ChangePrice(ctx context.Context, subscriptionID, priceID string) (Subscription, error)
+	// ScheduleChange moves a subscription to another price when its current
+	// period ends (downgrades), returning when.
+	ScheduleChange(ctx context.Context, subscriptionID, priceID string) (at time.Time, err error)
 	CancelAtPeriodEnd(ctx context.Context, subscriptionID string) (Subscription, error)
 	Subscription(ctx context.Context, subscriptionID string) (Subscription, error)
 	Invoices(ctx context.Context, customerID string, limit int) ([]Invoice, error)

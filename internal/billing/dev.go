@@ -39,6 +39,11 @@ func (Development) ChangePrice(context.Context, string, string) (Subscription, e
 	return Subscription{}, unconfigured()
 }
 
+// ScheduleChange implements Gateway.
+func (Development) ScheduleChange(context.Context, string, string) (time.Time, error) {
+	return time.Time{}, unconfigured()
+}
+
 // CancelAtPeriodEnd implements Gateway.
 func (Development) CancelAtPeriodEnd(context.Context, string) (Subscription, error) {
 	return Subscription{}, unconfigured()

@@ -27,6 +27,7 @@ const (
 	PaymentFailed       = "billing.payment_failed"
 	PaymentSucceeded    = "billing.payment_succeeded"
 	CancelScheduled     = "billing.cancel_scheduled"
+	DowngradeScheduled  = "billing.downgrade_scheduled"
 )
 
 // Prices maps plan ids (starter, pro, team) to Stripe price ids or lookup keys.
@@ -214,12 +215,31 @@ func (s *Service) ChangePlan(ctx context.Context, a org.Actor, planID, baseURL s
 		s.audit.Record(ctx, userEvent(a, CheckoutStarted, map[string]string{"plan": to.ID}))
 		return url, nil
 	}
+	if rank(to) < rank(plan.Of(a.Org.Plan)) {
+		// Downgrades take effect when the paid period ends.
+		at, err := s.gw.ScheduleChange(ctx, st.SubscriptionID, price)
+		if err != nil {
+			return "", err
+		}
+		s.applyMu.Lock()
+		defer s.applyMu.Unlock()
+		st.ScheduledPlan, st.UpdatedAt = to.ID, s.opt.Now()
+		if !at.IsZero() {
+			st.CurrentPeriodEnd = at
+		}
+		if err := s.store.SaveBillingState(ctx, st); err != nil {
+			return "", err
+		}
+		s.audit.Record(ctx, userEvent(a, DowngradeScheduled, map[string]string{"from": a.Org.Plan, "to": to.ID}))
+		return "", nil
+	}
 	sub, err := s.gw.ChangePrice(ctx, st.SubscriptionID, price)
 	if err != nil {
 		return "", err
 	}
 	s.applyMu.Lock()
 	defer s.applyMu.Unlock()
+	st.ScheduledPlan = ""
 	st.Status, st.CurrentPeriodEnd, st.CancelAtPeriodEnd, st.UpdatedAt = sub.Status, sub.CurrentPeriodEnd, sub.CancelAtPeriodEnd, s.opt.Now()
 	if err := s.store.SaveBillingState(ctx, st); err != nil {
 		return "", err
@@ -368,4 +388,14 @@ func (s *Service) RequestEnterprise(ctx context.Context, a org.Actor, message st
 	}
 	s.audit.Record(ctx, userEvent(a, EnterpriseRequested, map[string]string{"request": r.ID}))
 	return nil
+}
+
+// rank orders plans from smallest to largest.
+func rank(p plan.Plan) int {
+	for i, q := range plan.All {
+		if q.ID == p.ID {
+			return i
+		}
+	}
+	return 0
 }

@@ -152,6 +152,14 @@ func (g *Stripe) ChangePrice(ctx context.Context, subscriptionID, priceID string
 	if cur.Items == nil || len(cur.Items.Data) == 0 {
 		return Subscription{}, errs.E(errs.Conflict, "The Stripe subscription has no item to change.")
 	}
+	if cur.Schedule != nil && cur.Schedule.ID != "" {
+		// A scheduled downgrade is replaced by this change.
+		rp := &stripe.SubscriptionScheduleReleaseParams{}
+		rp.Context = ctx
+		if _, err := g.api.SubscriptionSchedules.Release(cur.Schedule.ID, rp); err != nil {
+			return Subscription{}, stripeErr(err)
+		}
+	}
 	p := &stripe.SubscriptionParams{
 		Items:             []*stripe.SubscriptionItemsParams{{ID: stripe.String(cur.Items.Data[0].ID), Price: stripe.String(priceID)}},
 		ProrationBehavior: stripe.String("create_prorations"),
@@ -163,6 +171,56 @@ func (g *Stripe) ChangePrice(ctx context.Context, subscriptionID, priceID string
 		return Subscription{}, stripeErr(err)
 	}
 	return fromStripe(s), nil
+}
+
+// ScheduleChange implements Gateway with a subscription schedule: the
+// current phase keeps its price until the period ends, the next phase has
+// the new price, and the schedule then releases the subscription.
+func (g *Stripe) ScheduleChange(ctx context.Context, subscriptionID, priceID string) (time.Time, error) {
+	priceID, err := g.priceID(ctx, priceID)
+	if err != nil {
+		return time.Time{}, err
+	}
+	gp := &stripe.SubscriptionParams{}
+	gp.Context = ctx
+	cur, err := g.api.Subscriptions.Get(subscriptionID, gp)
+	if err != nil {
+		return time.Time{}, stripeErr(err)
+	}
+	if cur.Items == nil || len(cur.Items.Data) == 0 || cur.Items.Data[0].Price == nil {
+		return time.Time{}, errs.E(errs.Conflict, "The Stripe subscription has no item to change.")
+	}
+	var sched *stripe.SubscriptionSchedule
+	if cur.Schedule != nil && cur.Schedule.ID != "" {
+		sp := &stripe.SubscriptionScheduleParams{}
+		sp.Context = ctx
+		sched, err = g.api.SubscriptionSchedules.Get(cur.Schedule.ID, sp)
+	} else {
+		np := &stripe.SubscriptionScheduleParams{FromSubscription: stripe.String(subscriptionID)}
+		np.Context = ctx
+		sched, err = g.api.SubscriptionSchedules.New(np)
+	}
+	if err != nil {
+		return time.Time{}, stripeErr(err)
+	}
+	start, end := cur.CurrentPeriodStart, cur.CurrentPeriodEnd
+	if sched.CurrentPhase != nil {
+		start, end = sched.CurrentPhase.StartDate, sched.CurrentPhase.EndDate
+	}
+	up := &stripe.SubscriptionScheduleParams{
+		EndBehavior: stripe.String("release"),
+		Phases: []*stripe.SubscriptionSchedulePhaseParams{
+			{Items: []*stripe.SubscriptionSchedulePhaseItemParams{{Price: stripe.String(cur.Items.Data[0].Price.ID), Quantity: stripe.Int64(1)}},
+				StartDate: stripe.Int64(start), EndDate: stripe.Int64(end)},
+			{Items: []*stripe.SubscriptionSchedulePhaseItemParams{{Price: stripe.String(priceID), Quantity: stripe.Int64(1)}},
+				Iterations: stripe.Int64(1), ProrationBehavior: stripe.String("none")},
+		},
+	}
+	up.Context = ctx
+	if _, err := g.api.SubscriptionSchedules.Update(sched.ID, up); err != nil {
+		return time.Time{}, stripeErr(err)
+	}
+	return unix(end), nil
 }
 
 // CancelAtPeriodEnd implements Gateway.

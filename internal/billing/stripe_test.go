@@ -40,6 +40,9 @@ func TestStripeGateway(t *testing.T) {
 	if err != nil || sub.ID == "" || sub.Status == "" {
 		t.Fatalf("ChangePrice = %+v, %v; want the updated subscription", sub, err)
 	}
+	if at, err := g.ScheduleChange(ctx, "sub_123", "price_starter"); err != nil || at.IsZero() {
+		t.Fatalf("ScheduleChange = %v, %v; want the period end", at, err)
+	}
 	sub, err = g.CancelAtPeriodEnd(ctx, "sub_123")
 	if err != nil || sub.ID == "" {
 		t.Fatalf("CancelAtPeriodEnd = %+v, %v", sub, err)

@@ -166,8 +166,12 @@ func (s *Service) applySubscription(ctx context.Context, ev Event) error {
 		st.Status = "canceled"
 	}
 	ended := st.Status == "canceled" || !sub.Paying()
+	to, known := s.opt.Prices.PlanOf(sub.PriceID, sub.PriceLookupKey)
 	if ended {
 		st.PaymentFailed = false
+	}
+	if ended || (known && to.ID == st.ScheduledPlan) {
+		st.ScheduledPlan = "" // the scheduled change happened (or never will)
 	}
 	if err := s.store.SaveBillingState(ctx, st); err != nil {
 		return err
@@ -176,8 +180,7 @@ func (s *Service) applySubscription(ctx context.Context, ev Event) error {
 	if ended {
 		return s.setStripePlan(ctx, orgID, plan.Sandbox, ev)
 	}
-	to, ok := s.opt.Prices.PlanOf(sub.PriceID, sub.PriceLookupKey)
-	if !ok {
+	if !known {
 		s.log.WarnContext(ctx, "billing: subscription price matches no configured plan; plan kept", "event", ev.ID, "price", sub.PriceID)
 		s.changed(ctx, orgID)
 		return nil

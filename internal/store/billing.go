@@ -12,13 +12,13 @@ import (
 var _ billing.Store = (*DB)(nil)
 
 const billingSelect = `SELECT org_id, stripe_customer_id, stripe_subscription_id, status, current_period_end, cancel_at_period_end,
-	payment_failed, overage, last_event_at, last_invoice_event_at, updated_at FROM org_billing`
+	payment_failed, overage, scheduled_plan, last_event_at, last_invoice_event_at, updated_at FROM org_billing`
 
 func scanBilling(row interface{ Scan(...any) error }) (billing.State, error) {
 	var s billing.State
 	var cus, sub sql.NullString
 	var cpe, last, lastInv sql.NullTime
-	err := row.Scan(&s.OrgID, &cus, &sub, &s.Status, &cpe, &s.CancelAtPeriodEnd, &s.PaymentFailed, &s.Overage, &last, &lastInv, &s.UpdatedAt)
+	err := row.Scan(&s.OrgID, &cus, &sub, &s.Status, &cpe, &s.CancelAtPeriodEnd, &s.PaymentFailed, &s.Overage, &s.ScheduledPlan, &last, &lastInv, &s.UpdatedAt)
 	s.CustomerID, s.SubscriptionID = cus.String, sub.String
 	s.CurrentPeriodEnd, s.LastEventAt, s.LastInvoiceEventAt = cpe.Time, last.Time, lastInv.Time
 	return s, err
@@ -39,15 +39,15 @@ func (db *DB) SaveBillingState(ctx context.Context, s billing.State) error {
 		s.UpdatedAt = time.Now()
 	}
 	_, err := db.execWrite(ctx, `INSERT INTO org_billing (org_id, stripe_customer_id, stripe_subscription_id, status, current_period_end,
-		cancel_at_period_end, payment_failed, overage, last_event_at, last_invoice_event_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+		cancel_at_period_end, payment_failed, overage, scheduled_plan, last_event_at, last_invoice_event_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
 		ON CONFLICT (org_id) DO UPDATE SET stripe_customer_id = excluded.stripe_customer_id,
 		stripe_subscription_id = excluded.stripe_subscription_id, status = excluded.status,
 		current_period_end = excluded.current_period_end, cancel_at_period_end = excluded.cancel_at_period_end,
-		payment_failed = excluded.payment_failed, overage = excluded.overage, last_event_at = excluded.last_event_at,
+		payment_failed = excluded.payment_failed, overage = excluded.overage, scheduled_plan = excluded.scheduled_plan, last_event_at = excluded.last_event_at,
 		last_invoice_event_at = excluded.last_invoice_event_at, updated_at = excluded.updated_at`,
 		s.OrgID, nullString(s.CustomerID), nullString(s.SubscriptionID), s.Status, nullTime(s.CurrentPeriodEnd),
-		s.CancelAtPeriodEnd, s.PaymentFailed, s.Overage, nullTime(s.LastEventAt), nullTime(s.LastInvoiceEventAt), utc(s.UpdatedAt))
+		s.CancelAtPeriodEnd, s.PaymentFailed, s.Overage, s.ScheduledPlan, nullTime(s.LastEventAt), nullTime(s.LastInvoiceEventAt), utc(s.UpdatedAt))
 	return err
 }
 

@@ -27,14 +27,14 @@ func TestBillingStore(t *testing.T) {
 			t.Fatalf("BillingState before any = %+v, %v; want an empty state", st, err)
 		}
 		want := billing.State{OrgID: "org_b", CustomerID: "cus_1", SubscriptionID: "sub_1", Status: "active",
-			CurrentPeriodEnd: t0.Add(30 * 24 * time.Hour).Truncate(time.Second), CancelAtPeriodEnd: true, PaymentFailed: true, Overage: true,
+			CurrentPeriodEnd: t0.Add(30 * 24 * time.Hour).Truncate(time.Second), CancelAtPeriodEnd: true, PaymentFailed: true, Overage: true, ScheduledPlan: "starter",
 			LastEventAt: t0.Truncate(time.Second), LastInvoiceEventAt: t0.Add(time.Second).Truncate(time.Second), UpdatedAt: t0.Truncate(time.Microsecond)}
 		if err := db.SaveBillingState(ctx, want); err != nil {
 			t.Fatal(err)
 		}
 		got, err := db.BillingState(ctx, "org_b")
 		if err != nil || got.CustomerID != want.CustomerID || got.SubscriptionID != want.SubscriptionID || got.Status != "active" ||
-			!got.CurrentPeriodEnd.Equal(want.CurrentPeriodEnd) || !got.CancelAtPeriodEnd || !got.PaymentFailed || !got.Overage ||
+			!got.CurrentPeriodEnd.Equal(want.CurrentPeriodEnd) || !got.CancelAtPeriodEnd || !got.PaymentFailed || !got.Overage || got.ScheduledPlan != "starter" ||
 			!got.LastEventAt.Equal(want.LastEventAt) || !got.LastInvoiceEventAt.Equal(want.LastInvoiceEventAt) {
 			t.Fatalf("BillingState = %+v, %v; want %+v", got, err, want)
 		}

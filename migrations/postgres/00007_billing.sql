@@ -11,6 +11,7 @@ CREATE TABLE org_billing (
     cancel_at_period_end   BOOLEAN NOT NULL DEFAULT FALSE,
     payment_failed         BOOLEAN NOT NULL DEFAULT FALSE,
     overage                BOOLEAN NOT NULL DEFAULT FALSE,
+    scheduled_plan         TEXT NOT NULL DEFAULT '',
     last_event_at          TIMESTAMPTZ,
     last_invoice_event_at  TIMESTAMPTZ,
     updated_at             TIMESTAMPTZ NOT NULL

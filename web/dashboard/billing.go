@@ -153,7 +153,10 @@ func (h *Handler) billingProps(c echo.Context, a org.Actor) (billingview.Props, 
 	if billing.CanSeeInvoices(a) {
 		p.Status, p.StatusTone = statusLabel(st), statusTone(st.Status, st.PaymentFailed)
 		if st.SubscriptionID != "" && !st.CurrentPeriodEnd.IsZero() && st.Status != "canceled" {
-			if st.CancelAtPeriodEnd {
+			if st.ScheduledPlan != "" && !st.CancelAtPeriodEnd {
+				p.CancelNote = "Moves to the " + plan.Of(st.ScheduledPlan).Name + " plan on " + dateString(st.CurrentPeriodEnd) + ", when the paid period ends."
+				p.NextInvoice = dateString(st.CurrentPeriodEnd)
+			} else if st.CancelAtPeriodEnd {
 				p.CancelNote = "The subscription ends on " + dateString(st.CurrentPeriodEnd) + "; the organization then moves to Sandbox."
 			} else {
 				p.NextInvoice = dateString(st.CurrentPeriodEnd)
@@ -293,7 +296,10 @@ func (h *Handler) ChangePlan(c echo.Context) error {
 		return externalRedirect(c, url)
 	}
 	to := plan.Of(c.FormValue("plan"))
-	if to.ID == plan.Sandbox.ID && h.Billing.Configured() {
+	st, _ := h.Billing.State(c.Request().Context(), a.Org.ID)
+	if st.ScheduledPlan == to.ID && h.Billing.Configured() {
+		h.flash(c, "The organization moves to the "+to.Name+" plan on "+dateString(st.CurrentPeriodEnd)+", when the paid period ends.")
+	} else if to.ID == plan.Sandbox.ID && h.Billing.Configured() {
 		h.flash(c, "Your subscription will end with the current billing period.")
 	} else {
 		h.flash(c, "The organization is now on the "+to.Name+" plan; its limits apply to the next API request.")
