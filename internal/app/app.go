@@ -60,12 +60,12 @@ type App struct {
 	Jobs     *jobs.Runner      // periodic background jobs
 	Product  product.Tracker   // product analytics (PostHog or none)
 	Billing  *billing.Service  // Stripe, or development billing
+	HTTP     http.Handler
+
 	// StripeWebhook verifies webhook signatures; nil without STRIPE_WEBHOOK_SECRET.
 	StripeWebhook billing.EventParser
-	HTTP          http.Handler
-
-	planInval  apikey.Invalidator
-	forgetPlan func(orgID string)
+	planInval     apikey.Invalidator
+	forgetPlan    func(orgID string)
 
 	closers     []func() error
 	stopWorkers func()
