@@ -17,6 +17,10 @@ func (s *Server) routes(e *echo.Echo) {
 	e.GET("/ready", s.ready)
 	e.GET("/static/:file", serveStatic)
 
+	// Stripe webhooks: no session, no CSRF; the raw body is verified
+	// against the Stripe-Signature header.
+	e.POST("/webhooks/stripe", s.Stripe.Receive)
+
 	d := s.Dashboard
 	ui := e.Group("", middleware.BodyLimit("64K"), crossOriginProtection(), d.LoadSession, d.AnalyticsConsent)
 
@@ -60,6 +64,13 @@ func (s *Server) routes(e *echo.Echo) {
 	o.POST("/keys", d.CreateKey, d.RequireOrg(org.ManageKeys))
 	o.POST("/keys/:key/roll", d.RollKey, d.RequireOrg(org.ManageKeys))
 	o.POST("/keys/:key/revoke", d.RevokeKey, d.RequireOrg(org.ManageKeys))
+	o.GET("/billing", d.BillingPage, d.RequireOrg(org.ViewBilling))
+	o.POST("/billing/plan", d.ChangePlan, d.RequireOrg(org.ManageBilling))
+	o.POST("/billing/portal", d.BillingPortal, d.RequireOrg(org.ManageBilling))
+	o.POST("/billing/overage", d.SetOverage, d.RequireOrg(org.ManageBilling))
+	o.POST("/billing/enterprise", d.RequestEnterprise, d.RequireOrg(org.ManageBilling)) // owners only; the service checks
+	o.GET("/settings/compliance", d.CompliancePage, d.RequireOrg(org.ViewBilling))
+	o.POST("/settings/compliance", d.SignBAA, d.RequireOrg(org.ManageBilling)) // owners only; the service checks
 
 	// The API tier. The pipeline order matters (DESIGN.md §4); every error
 	// is the JSON error body (handleError).

@@ -19,6 +19,7 @@ import (
 	"github.com/clinikapi/clinikapi/views/errorpage"
 	"github.com/clinikapi/clinikapi/web/api"
 	"github.com/clinikapi/clinikapi/web/dashboard"
+	"github.com/clinikapi/clinikapi/web/webhook"
 )
 
 // Pinger reports whether a dependency is reachable.
@@ -38,6 +39,7 @@ type Server struct {
 	FHIR         *api.FHIR
 	Resources    *api.Resources // the contract's simplified resources
 	Capabilities *api.Capabilities
+	Stripe       *webhook.Stripe // POST /webhooks/stripe
 	DB           Pinger
 	Jobs         JobStatus // background jobs' last runs, shown by /ready
 	Log          *slog.Logger

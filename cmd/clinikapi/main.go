@@ -42,7 +42,7 @@ const usage = `Usage: clinikapi <command> [flags]
 Commands:
   serve     run the dashboard and API server (default address :8080)
   migrate   apply database migrations and exit
-  admin     operator commands: create-user, create-key
+  admin     operator commands: create-user, create-key, set-plan
   bench     load-test the API pipeline against a bare handler on 127.0.0.1, create-key
 
 Configuration comes from environment variables; see README.md.
@@ -168,6 +168,9 @@ Commands:
   create-key --org ORG_ID [--env test|live] [--scope read|write|*] [--name N]
       create an API key (default: test, scope *); prints the key once, then
       key_id=…; audited as the system actor
+  set-plan --org ORG_ID --plan sandbox|starter|pro|team|enterprise
+      put an organization on a plan (Enterprise contracts, scripted setups);
+      its limits apply to the next API request; audited as the system actor
   seed --org ORG_ID [--env test|live] [--patients N]
       fill the organization's datastore with synthetic patients, each with an
       encounter and two observations (for demos and load tests)
@@ -209,6 +212,8 @@ func admin(ctx context.Context, cfg config.Config, args []string, stdout, stderr
 		return createKey(ctx, cfg, args[1:], stdout, stderr)
 	case "seed":
 		return seedCmd(ctx, cfg, args[1:], stdout, stderr)
+	case "set-plan":
+		return setPlan(ctx, cfg, args[1:], stdout, stderr)
 	}
 	fmt.Fprint(stderr, adminUsage)
 	return fmt.Errorf("unknown admin command %q", args[0])

@@ -14,6 +14,7 @@ import (
 	"github.com/clinikapi/clinikapi/internal/account/builtin"
 	"github.com/clinikapi/clinikapi/internal/apikey"
 	"github.com/clinikapi/clinikapi/internal/audit"
+	"github.com/clinikapi/clinikapi/internal/billing"
 	"github.com/clinikapi/clinikapi/internal/config"
 	"github.com/clinikapi/clinikapi/internal/datastore"
 	"github.com/clinikapi/clinikapi/internal/fhir/searchparam"
@@ -30,6 +31,7 @@ import (
 	"github.com/clinikapi/clinikapi/web"
 	"github.com/clinikapi/clinikapi/web/api"
 	"github.com/clinikapi/clinikapi/web/dashboard"
+	"github.com/clinikapi/clinikapi/web/webhook"
 )
 
 // Version is the program's version, shown in the CapabilityStatement.
@@ -58,7 +60,13 @@ type App struct {
 	Jobs     *jobs.Runner      // periodic background jobs
 	Product  product.Tracker   // product analytics (PostHog or none)
 	Consents *product.Consents // who refused product analytics
+	Billing  *billing.Service  // Stripe, or development billing
 	HTTP     http.Handler
+
+	// StripeWebhook verifies webhook signatures; nil without STRIPE_WEBHOOK_SECRET.
+	StripeWebhook billing.EventParser
+	planInval     apikey.Invalidator
+	forgetPlan    func(orgID string)
 
 	closers     []func() error
 	stopWorkers func()
@@ -144,11 +152,12 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opt Options) 
 		o, err := db.FindOrg(ctx, orgID)
 		return o.Plan, o.RateLimitPerMin, err
 	}}
+	a.newBilling(cfg, orgPlans, inval)
 
 	srv := &web.Server{
 		Dashboard: &dashboard.Handler{
 			Accounts: a.Accounts, Orgs: a.Orgs, Keys: a.Keys, Audit: a.Audit, Log: log,
-			BaseURL: cfg.BaseURL, SecureCookies: cfg.SecureCookies(), SessionMaxAge: cfg.SessionMaxAge, Now: now,
+			Billing: a.Billing, BaseURL: cfg.BaseURL, SecureCookies: cfg.SecureCookies(), SessionMaxAge: cfg.SessionMaxAge, Now: now,
 			Product: a.Product, Consents: a.Consents,
 		},
 		API: &api.Pipeline{
@@ -158,12 +167,14 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opt Options) 
 			Usage:   a.Usage,
 			Now:     now,
 			Plans:   orgPlans,
+			Overage: a.Billing.OverageOn,
 		},
 		FHIR: &api.FHIR{
 			Router: data, Index: index, Normalize: searchparam.Normalize, Cursors: datastore.Cursors{Secret: cursorSecret},
 			Plans: orgPlans, Audit: a.Audit, BaseURL: cfg.BaseURL, Types: index.Types(), Now: now,
 		},
 		Capabilities: &api.Capabilities{Types: index.Types(), Params: index, BaseURL: cfg.BaseURL, Version: Version},
+		Stripe:       &webhook.Stripe{Billing: a.Billing, Parser: a.StripeWebhook, Log: log},
 		DB:           a.readiness(), Jobs: a.Jobs, Log: log, Now: now, TLS: cfg.TLS.Enabled(), TrustProxy: cfg.TrustProxy,
 	}
 	contract, err := resource.LoadDefaultContract()

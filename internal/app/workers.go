@@ -56,6 +56,13 @@ func (a *App) Start(ctx context.Context) {
 			a.Log.Error("api key invalidation listener stopped", "err", err)
 		}
 	}()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := a.listenPlans(ctx); err != nil && ctx.Err() == nil {
+			a.Log.Error("plan invalidation listener stopped", "err", err)
+		}
+	}()
 	stopJobs := a.Jobs.Start(ctx)
 	a.stopWorkers = func() {
 		cancel()

@@ -33,6 +33,7 @@ type Config struct {
 	LogLevel  string // "debug", "info", "warn", "error"
 
 	Supabase Supabase
+	Stripe   Stripe
 	SMTP     SMTP
 	TLS      TLS
 	PostHog  PostHog
@@ -52,6 +53,19 @@ type Supabase struct {
 
 // Enabled reports whether sign-in goes through Supabase Auth.
 func (s Supabase) Enabled() bool { return s.URL != "" }
+
+// Stripe holds the billing settings; without a secret key billing runs as
+// development billing (plans switched locally, no payments).
+type Stripe struct {
+	SecretKey     string
+	WebhookSecret string
+	APIURL        string            // API base URL (tests: stripe-mock); empty for api.stripe.com
+	Prices        map[string]string // plan id → Stripe price id (starter, pro, team)
+	MeterEvent    string            // Billing Meter event name for overage requests
+}
+
+// Enabled reports whether real payments go through Stripe.
+func (s Stripe) Enabled() bool { return s.SecretKey != "" }
 
 // SMTP holds the outgoing mail settings; empty URL means mail is logged only.
 type SMTP struct {
@@ -101,6 +115,11 @@ func Load(getenv Getenv) (Config, error) {
 			AnonKey:        get("SUPABASE_ANON_KEY"),
 			ServiceRoleKey: get("SUPABASE_SERVICE_ROLE_KEY"),
 			JWTSecret:      get("SUPABASE_JWT_SECRET"),
+		},
+		Stripe: Stripe{
+			SecretKey: get("STRIPE_SECRET_KEY"), WebhookSecret: get("STRIPE_WEBHOOK_SECRET"), APIURL: strings.TrimRight(get("STRIPE_API_URL"), "/"),
+			Prices:     map[string]string{"starter": get("STRIPE_PRICE_STARTER"), "pro": get("STRIPE_PRICE_PRO"), "team": get("STRIPE_PRICE_TEAM")},
+			MeterEvent: or(get("STRIPE_METER_EVENT_NAME"), "clinikapi_overage_requests"),
 		},
 		SMTP: SMTP{URL: get("SMTP_URL"), From: or(get("SMTP_FROM"), "ClinikAPI <no-reply@localhost>")},
 		TLS:  TLS{CertFile: get("TLS_CERT_FILE"), KeyFile: get("TLS_KEY_FILE")},
@@ -168,6 +187,14 @@ func (c *Config) validate(get func(string) string) error {
 				return fmt.Errorf("SUPABASE_URL: required when %s is set", k)
 			}
 		}
+	}
+	if c.Stripe.APIURL != "" {
+		if err := checkURL(c.Stripe.APIURL, "http", "https"); err != nil {
+			return fmt.Errorf("STRIPE_API_URL: %v", err)
+		}
+	}
+	if c.Stripe.SecretKey != "" && !strings.HasPrefix(c.Stripe.SecretKey, "sk_") && !strings.HasPrefix(c.Stripe.SecretKey, "rk_") {
+		return fmt.Errorf("STRIPE_SECRET_KEY: not a Stripe secret key (sk_… or rk_…)")
 	}
 	if c.SMTP.URL != "" {
 		if err := checkURL(c.SMTP.URL, "smtp", "smtps"); err != nil {

@@ -261,3 +261,10 @@ func (o *OrgPlans) Forget(orgID string) {
 	delete(o.cache, orgID)
 	o.mu.Unlock()
 }
+
+// ForgetAll drops every cached plan (after missed invalidations).
+func (o *OrgPlans) ForgetAll() {
+	o.mu.Lock()
+	o.cache = nil
+	o.mu.Unlock()
+}

@@ -18,6 +18,7 @@ import (
 	"github.com/clinikapi/clinikapi/internal/account"
 	"github.com/clinikapi/clinikapi/internal/apikey"
 	"github.com/clinikapi/clinikapi/internal/audit"
+	"github.com/clinikapi/clinikapi/internal/billing"
 	"github.com/clinikapi/clinikapi/internal/errs"
 	"github.com/clinikapi/clinikapi/internal/org"
 	"github.com/clinikapi/clinikapi/internal/product"
@@ -29,6 +30,7 @@ type Handler struct {
 	Accounts      *account.Service
 	Orgs          *org.Service
 	Keys          *apikey.Service
+	Billing       *billing.Service
 	Audit         *audit.Log
 	Log           *slog.Logger
 	BaseURL       string

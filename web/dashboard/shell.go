@@ -35,11 +35,13 @@ type navEntry struct {
 var mainNav = []navEntry{
 	{PageOverview, "Overview", "", icon.Home, org.ViewOverview},
 	{PageKeys, "API Keys", "/keys", icon.Key, org.ManageKeys},
+	{PageBilling, "Billing", "/billing", icon.Card, org.ViewBilling},
 }
 
 var settingsNav = []navEntry{
 	{PageSettings, "General", "/settings", icon.Settings, org.ViewOverview},
 	{PageMembers, "Members", "/members", icon.Users, org.ViewMembers},
+	{PageCompliance, "Compliance", "/settings/compliance", icon.Shield, org.ViewBilling},
 	{PageAudit, "Audit log", "/audit", icon.List, org.ViewAuditLog},
 }
 
@@ -63,6 +65,7 @@ func (h *Handler) shell(c echo.Context, a org.Actor, active Page, title, subtitl
 	p.RoleLabel = a.Role.Label()
 	p.Nav = navItems(mainNav, a, active)
 	p.Settings = navItems(settingsNav, a, active)
+	p.Banner = h.paymentBanner(c.Request().Context(), a)
 	return p
 }
 
