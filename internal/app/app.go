@@ -12,6 +12,7 @@ import (
 
 	"github.com/clinikapi/clinikapi/internal/account"
 	"github.com/clinikapi/clinikapi/internal/account/builtin"
+	"github.com/clinikapi/clinikapi/internal/analytics"
 	"github.com/clinikapi/clinikapi/internal/apikey"
 	"github.com/clinikapi/clinikapi/internal/audit"
 	"github.com/clinikapi/clinikapi/internal/config"
@@ -43,21 +44,22 @@ type Options struct {
 
 // App is the assembled program.
 type App struct {
-	Config   config.Config
-	Log      *slog.Logger
-	DB       *store.DB
-	Audit    *audit.Log
-	Accounts *account.Service
-	Orgs     *org.Service
-	Keys     *apikey.Service
-	Usage    *usage.Recorder
-	Quota    *quota.Meter
-	Builtin  *builtin.Provider // nil when Supabase Auth signs people in
-	Redis    *redis.Client     // nil without REDIS_URL
-	Data     *datastore.Router // the FHIR datastores
-	Jobs     *jobs.Runner      // periodic background jobs
-	Product  product.Tracker   // product analytics (PostHog or none)
-	HTTP     http.Handler
+	Config    config.Config
+	Log       *slog.Logger
+	DB        *store.DB
+	Audit     *audit.Log
+	Accounts  *account.Service
+	Orgs      *org.Service
+	Keys      *apikey.Service
+	Usage     *usage.Recorder
+	Quota     *quota.Meter
+	Builtin   *builtin.Provider  // nil when Supabase Auth signs people in
+	Redis     *redis.Client      // nil without REDIS_URL
+	Data      *datastore.Router  // the FHIR datastores
+	Jobs      *jobs.Runner       // periodic background jobs
+	Product   product.Tracker    // product analytics (PostHog or none)
+	Analytics *analytics.Service // usage aggregates, request log, retention
+	HTTP      http.Handler
 
 	closers     []func() error
 	stopWorkers func()
@@ -126,6 +128,8 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opt Options) 
 	a.Quota = quota.NewMeter(db, now)
 	a.Jobs = jobs.New(db, log, now)
 	a.Product = product.Nop{}
+	a.Analytics = &analytics.Service{Store: db, Audit: a.Audit, Now: now}
+	a.Analytics.Register(a.Jobs)
 
 	data, index, cursorSecret, err := a.fhirParts(ctx)
 	if err != nil {
