@@ -56,6 +56,9 @@ func (s *Server) routes(e *echo.Echo) {
 	o.POST("/members/:user/remove", d.RemoveMember, d.RequireOrg(org.ViewOverview)) // members may leave; the service checks the rest
 	o.GET("/audit", d.AuditLog, d.RequireOrg(org.ViewAuditLog))
 	o.GET("/keys", d.KeysPage, d.RequireOrg(org.ManageKeys))
+	o.GET("/analytics", d.AnalyticsPage, d.RequireOrg(org.ViewAnalytics)) // HTMX polls get the live fragment
+	o.GET("/requests", d.RequestLog, d.RequireOrg(org.ViewRequestLog))
+	o.GET("/requests/:id", d.RequestDetail, d.RequireOrg(org.ViewRequestLog))
 	o.POST("/keys", d.CreateKey, d.RequireOrg(org.ManageKeys))
 	o.POST("/keys/:key/roll", d.RollKey, d.RequireOrg(org.ManageKeys))
 	o.POST("/keys/:key/revoke", d.RevokeKey, d.RequireOrg(org.ManageKeys))

@@ -65,10 +65,10 @@ func GrainFor(from, to, now time.Time) Grain {
 // Overview aggregates q's rows into the page's figures. From and To are
 // widened to whole buckets of q.Grain.
 func (s *Service) Overview(ctx context.Context, q Query) (Overview, error) {
+	// The bucket holding To is included: "the last hour" ends with the
+	// current, partial minute.
 	q.From = q.Grain.Floor(q.From)
-	if t := q.Grain.Floor(q.To); t.Before(q.To) {
-		q.To = t.Add(q.Grain.Width())
-	}
+	q.To = q.Grain.next(q.Grain.Floor(q.To))
 	rows, err := s.Store.QueryRollups(ctx, q)
 	if err != nil {
 		return Overview{}, err

@@ -146,6 +146,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opt Options) 
 	srv := &web.Server{
 		Dashboard: &dashboard.Handler{
 			Accounts: a.Accounts, Orgs: a.Orgs, Keys: a.Keys, Audit: a.Audit, Log: log,
+			Analytics: a.Analytics, Quota: a.Quota,
 			BaseURL: cfg.BaseURL, SecureCookies: cfg.SecureCookies(), SessionMaxAge: cfg.SessionMaxAge, Now: now,
 		},
 		API: &api.Pipeline{

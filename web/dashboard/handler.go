@@ -16,10 +16,12 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/clinikapi/clinikapi/internal/account"
+	"github.com/clinikapi/clinikapi/internal/analytics"
 	"github.com/clinikapi/clinikapi/internal/apikey"
 	"github.com/clinikapi/clinikapi/internal/audit"
 	"github.com/clinikapi/clinikapi/internal/errs"
 	"github.com/clinikapi/clinikapi/internal/org"
+	"github.com/clinikapi/clinikapi/internal/quota"
 	"github.com/clinikapi/clinikapi/views/components/form"
 )
 
@@ -29,6 +31,8 @@ type Handler struct {
 	Orgs          *org.Service
 	Keys          *apikey.Service
 	Audit         *audit.Log
+	Analytics     *analytics.Service // usage charts, request log
+	Quota         *quota.Meter
 	Log           *slog.Logger
 	BaseURL       string
 	SecureCookies bool
