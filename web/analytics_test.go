@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"regexp"
 	"sort"
@@ -388,4 +389,56 @@ func TestAuditLogFiltersAndExport(t *testing.T) {
 			t.Fatalf("exports audited: %+v %v", events, err)
 		}
 	})
+}
+
+func TestMetricsEndpoint(t *testing.T) {
+	get := func(env *apptest.Env, auth string) (int, string) {
+		req, _ := http.NewRequest("GET", env.Server.URL+"/metrics", nil)
+		if auth != "" {
+			req.Header.Set("Authorization", auth)
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res.StatusCode, string(b)
+	}
+	off := apptest.New(t, "sqlite", nil)
+	if st, _ := get(off, "Bearer anything-at-all-1234"); st != http.StatusNotFound {
+		t.Fatalf("/metrics without a configured token: %d, want 404", st)
+	}
+
+	const token = "metrics-token-0123456789abcdef"
+	env := apptest.New(t, "sqlite", map[string]string{"CLINIKAPI_METRICS_TOKEN": token})
+	_, k := newOrgWithKey(t, env, "metrics@example.com", apikey.ScopeAll)
+	for range 3 {
+		apiCall(t, env, "GET", "/v1/patients", k.Secret, nil)
+	}
+	runJob(t, env, analytics.JobRollup)
+	if st, _ := get(env, ""); st != http.StatusUnauthorized {
+		t.Fatalf("/metrics without the token: %d, want 401", st)
+	}
+	if st, _ := get(env, "Bearer wrong-token-0123456789abcdef"); st != http.StatusUnauthorized {
+		t.Fatalf("/metrics with a wrong token: %d, want 401", st)
+	}
+	st, body := get(env, "Bearer "+token)
+	if st != http.StatusOK {
+		t.Fatalf("/metrics with the token: %d", st)
+	}
+	for _, want := range []string{
+		`clinikapi_http_requests_total{class="api",code="2xx"} 3`,
+		`clinikapi_http_request_duration_seconds_count{class="api"} 3`,
+		`clinikapi_http_request_duration_seconds_bucket{class="api",le="+Inf"} 3`,
+		"# TYPE clinikapi_usage_buffer_depth gauge",
+		`clinikapi_job_last_success{kind="usage.rollup"} 1`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Fatalf("/metrics lacks %q:\n%s", want, body)
+		}
+	}
+	if strings.Contains(body, k.Secret) || strings.Contains(body, "metrics@example.com") {
+		t.Fatal("/metrics leaks a key or an e-mail")
+	}
 }

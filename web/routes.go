@@ -15,6 +15,7 @@ func (s *Server) routes(e *echo.Echo) {
 	// Operations: no session, no CSRF (safe methods only).
 	e.GET("/health", s.health)
 	e.GET("/ready", s.ready)
+	e.GET("/metrics", s.metrics) // bearer CLINIKAPI_METRICS_TOKEN; 404 without one
 	e.GET("/static/:file", serveStatic)
 
 	d := s.Dashboard

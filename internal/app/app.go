@@ -163,6 +163,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opt Options) 
 		},
 		Capabilities: &api.Capabilities{Types: index.Types(), Params: index, BaseURL: cfg.BaseURL, Version: Version},
 		DB:           a.readiness(), Jobs: a.Jobs, Log: log, Now: now, TLS: cfg.TLS.Enabled(), TrustProxy: cfg.TrustProxy,
+		Metrics: a.metrics(), MetricsToken: cfg.MetricsToken,
 	}
 	contract, err := resource.LoadDefaultContract()
 	if err != nil {

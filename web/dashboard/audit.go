@@ -228,4 +228,3 @@ func detailString(d map[string]string) string {
 	}
 	return strings.Join(parts, " ")
 }
-
