@@ -1,16 +1,18 @@
 package analytics
 
 import (
+	"math"
 	"strconv"
 	"strings"
 )
 
-// Chart plot area inside a 720×220 viewBox.
+// Chart plot area inside a W×220 viewBox: Wide for full-width cards,
+// Narrow for half-width ones, so the text keeps its size.
 const (
-	chartW      = 720.0
+	Wide        = 720.0
+	Narrow      = 400.0
 	chartH      = 220.0
 	plotLeft    = 56.0
-	plotRight   = 712.0
 	plotTop     = 12.0
 	plotBottom  = 190.0
 	maxXTicks   = 6
@@ -46,12 +48,13 @@ type Dot struct {
 type Line struct {
 	Name   string
 	Class  string // stroke/fill colour classes
-	Points string // SVG polyline points
+	Points []string // SVG polyline points, one run per unbroken stretch
 	Dots   []Dot
 }
 
 // Chart is a server-rendered SVG chart.
 type Chart struct {
+	W      float64 // viewBox width
 	ID     string
 	Title  string
 	Desc   string
@@ -77,8 +80,9 @@ type StackPoint struct {
 }
 
 // Stacked builds a stacked bar chart; classes colour the stack levels.
-func Stacked(id, title, desc string, pts []StackPoint, classes []string, legend []LegendItem) Chart {
-	c := Chart{ID: id, Title: title, Desc: desc, Legend: legend}
+func Stacked(w float64, id, title, desc string, pts []StackPoint, classes []string, legend []LegendItem) Chart {
+	c := Chart{W: w, ID: id, Title: title, Desc: desc, Legend: legend}
+	plotRight := c.plotRight()
 	var top int64
 	for _, p := range pts {
 		var s int64
@@ -94,12 +98,12 @@ func Stacked(id, title, desc string, pts []StackPoint, classes []string, legend 
 		return c
 	}
 	slot := (plotRight - plotLeft) / float64(n)
-	w := slot * 0.72
-	if slot-w < 1 {
-		w = max(slot-1, 0.5)
+	bw := slot * 0.72
+	if slot-bw < 1 {
+		bw = max(slot-1, 0.5)
 	}
 	for i, p := range pts {
-		b := Bar{X: plotLeft + float64(i)*slot + (slot-w)/2, W: w, Title: p.Title}
+		b := Bar{X: plotLeft + float64(i)*slot + (slot-bw)/2, W: bw, Title: p.Title}
 		y := plotBottom
 		for j, v := range p.Values {
 			if v == 0 {
@@ -111,11 +115,11 @@ func Stacked(id, title, desc string, pts []StackPoint, classes []string, legend 
 		}
 		c.Bars = append(c.Bars, b)
 	}
-	c.XTicks = xTicks(n, func(i int) string { return pts[i].Label })
+	c.XTicks = xTicks(plotRight, n, func(i int) string { return pts[i].Label })
 	return c
 }
 
-// Series is one line of a line chart.
+// Series is one line of a line chart; NaN values leave a gap.
 type Series struct {
 	Name   string
 	Class  string
@@ -124,12 +128,15 @@ type Series struct {
 }
 
 // Lines builds a line chart over labels; format writes axis values.
-func Lines(id, title, desc string, labels []string, series []Series, format func(float64) string, legend []LegendItem) Chart {
-	c := Chart{ID: id, Title: title, Desc: desc, Legend: legend}
+func Lines(w float64, id, title, desc string, labels []string, series []Series, format func(float64) string, legend []LegendItem) Chart {
+	c := Chart{W: w, ID: id, Title: title, Desc: desc, Legend: legend}
+	plotRight := c.plotRight()
 	var top float64
 	for _, s := range series {
 		for _, v := range s.Values {
-			top = max(top, v)
+			if !math.IsNaN(v) {
+				top = max(top, v)
+			}
 		}
 	}
 	scale := niceMax(top)
@@ -142,7 +149,17 @@ func Lines(id, title, desc string, labels []string, series []Series, format func
 	for _, s := range series {
 		l := Line{Name: s.Name, Class: s.Class}
 		var pts []string
+		flush := func() {
+			if len(pts) > 0 {
+				l.Points = append(l.Points, strings.Join(pts, " "))
+				pts = nil
+			}
+		}
 		for i, v := range s.Values {
+			if math.IsNaN(v) { // no data: a gap, not a zero
+				flush()
+				continue
+			}
 			x := plotLeft + (float64(i)+0.5)*slot
 			y := plotBottom - v/scale*(plotBottom-plotTop)
 			pts = append(pts, f1(x)+","+f1(y))
@@ -152,14 +169,22 @@ func Lines(id, title, desc string, labels []string, series []Series, format func
 			}
 			l.Dots = append(l.Dots, Dot{X: x, Y: y, Title: title})
 		}
-		l.Points = strings.Join(pts, " ")
+		flush()
 		c.Lines = append(c.Lines, l)
 	}
-	c.XTicks = xTicks(n, func(i int) string { return labels[i] })
+	c.XTicks = xTicks(plotRight, n, func(i int) string { return labels[i] })
 	return c
 }
 
-func xTicks(n int, label func(int) string) []Tick {
+func (c Chart) plotRight() float64 { return c.W - 8 }
+
+// ViewBox is the SVG viewBox attribute.
+func (c Chart) ViewBox() string { return "0 0 " + f1(c.W) + " " + f1(chartH) }
+
+// GridRight is where horizontal grid lines end.
+func (c Chart) GridRight() string { return f1(c.plotRight()) }
+
+func xTicks(plotRight float64, n int, label func(int) string) []Tick {
 	slot := (plotRight - plotLeft) / float64(n)
 	step := max(1, (n+maxXTicks-1)/maxXTicks)
 	var out []Tick
@@ -190,7 +215,7 @@ func niceMax(v float64) float64 {
 	for p > v && p > 0.001 {
 		p /= 10
 	}
-	for _, m := range []float64{1, 2, 2.5, 5, 10} {
+	for _, m := range []float64{1, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10} {
 		if m*p >= v {
 			return m * p
 		}
@@ -219,3 +244,19 @@ func trimZero(v float64) string {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// Colours of the charts, kept here so Tailwind sees them.
+var (
+	// StatusFills colour the 2xx, 4xx and 5xx parts of a stacked bar.
+	StatusFills  = []string{"fill-brand-500", "fill-amber-400", "fill-red-500"}
+	StatusLegend = []LegendItem{{Label: "2xx", Class: "bg-brand-500"}, {Label: "4xx", Class: "bg-amber-400"}, {Label: "5xx", Class: "bg-red-500"}}
+	// Line colours.
+	StrokeBrand  = "stroke-brand-500"
+	StrokeAmber  = "stroke-amber-500"
+	StrokeRed    = "stroke-red-500"
+	StrokeMuted  = "stroke-ink-300"
+	StrokeStrong = "stroke-brand-600"
+	// LatencyLegend names the percentile lines.
+	LatencyLegend = []LegendItem{{Label: "p50", Class: "bg-brand-500"}, {Label: "p95", Class: "bg-amber-500"}, {Label: "p99", Class: "bg-red-500"}}
+	QuotaLegend   = []LegendItem{{Label: "Used", Class: "bg-brand-600"}, {Label: "Projection", Class: "bg-ink-300"}}
+)

@@ -3,6 +3,7 @@ package dashboard
 import (
 	"context"
 	"fmt"
+	"math"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -127,7 +128,7 @@ func (h *Handler) liveView(ov analytics.Overview, keys map[string]apikey.Key, ba
 	label, long := "15:04", "Jan 2 15:04"
 	if q.Grain == analytics.Day {
 		label, long = "Jan 2", "Mon Jan 2"
-	} else if q.Grain == analytics.Hour && q.To.Sub(q.From) > 24*time.Hour {
+	} else if q.Grain == analytics.Hour && q.To.Sub(q.From) > 48*time.Hour {
 		label = "Jan 2"
 	}
 	poll := url.Values{}
@@ -168,6 +169,12 @@ func (h *Handler) liveView(ov analytics.Overview, keys map[string]apikey.Key, ba
 		stack = append(stack, av.StackPoint{Label: p.Time.Format(label), Values: []int64{p.S2xx, p.S4xx, p.S5xx},
 			Title: fmt.Sprintf("%s: %s requests — %s 2xx, %s 4xx, %s 5xx", when, thousands(p.Requests), thousands(p.S2xx), thousands(p.S4xx), thousands(p.S5xx))})
 		labels = append(labels, p.Time.Format(label))
+		if p.Requests == 0 {
+			errRate, p50, p95, p99 = append(errRate, math.NaN()), append(p50, math.NaN()), append(p95, math.NaN()), append(p99, math.NaN())
+			errTitles, latTitles50, latTitles95, latTitles99 = append(errTitles, ""), append(latTitles50, ""), append(latTitles95, ""), append(latTitles99, "")
+			l.Rows = append(l.Rows, av.SeriesRow{Time: p.Time.Format("2006-01-02 15:04"), Requests: "0", S2xx: "0", S4xx: "0", S5xx: "0", ErrorRate: "—", P50: "—", P95: "—", P99: "—"})
+			continue
+		}
 		errRate = append(errRate, p.ErrorRate()*100)
 		errTitles = append(errTitles, fmt.Sprintf("%s: %s errors (%d of %d)", when, percent(p.ErrorRate()), p.Errors(), p.Requests))
 		p50 = append(p50, msFloat(p.Percentile(0.5)))
@@ -180,20 +187,19 @@ func (h *Handler) liveView(ov analytics.Overview, keys map[string]apikey.Key, ba
 			ErrorRate: percent(p.ErrorRate()), P50: ms(p.Percentile(0.5)), P95: ms(p.Percentile(0.95)), P99: ms(p.Percentile(0.99))})
 	}
 	span := fmt.Sprintf("%s to %s UTC, %s per bar", q.From.Format("Jan 2 15:04"), q.To.Format("Jan 2 15:04"), grainName(q.Grain))
-	l.Requests = av.Stacked("chart-requests", "Requests over time by status class", fmt.Sprintf("%s requests, %s", thousands(t.Requests), span), stack,
-		[]string{"fill-brand-500", "fill-amber-400", "fill-red-500"},
-		[]av.LegendItem{{Label: "2xx", Class: "bg-brand-500"}, {Label: "4xx", Class: "bg-amber-400"}, {Label: "5xx", Class: "bg-red-500"}})
-	l.ErrorRate = av.Lines("chart-errors", "Error rate over time", "Share of requests answered 4xx or 5xx, "+span, labels,
-		[]av.Series{{Name: "Error rate", Class: "stroke-red-500", Values: errRate, Titles: errTitles}},
+	l.Requests = av.Stacked(av.Wide, "chart-requests", "Requests over time by status class", fmt.Sprintf("%s requests, %s", thousands(t.Requests), span), stack,
+		av.StatusFills, av.StatusLegend)
+	l.ErrorRate = av.Lines(av.Narrow, "chart-errors", "Error rate over time", "Share of requests answered 4xx or 5xx, "+span, labels,
+		[]av.Series{{Name: "Error rate", Class: av.StrokeRed, Values: errRate, Titles: errTitles}},
 		func(v float64) string { return strconv.FormatFloat(v, 'f', 0, 64) + "%" }, nil)
-	l.Latency = av.Lines("chart-latency", "Latency percentiles over time", "p50, p95 and p99 latency estimated from histogram buckets, "+span, labels,
+	l.Latency = av.Lines(av.Narrow, "chart-latency", "Latency percentiles over time", "p50, p95 and p99 latency estimated from histogram buckets, "+span, labels,
 		[]av.Series{
-			{Name: "p50", Class: "stroke-brand-500", Values: p50, Titles: latTitles50},
-			{Name: "p95", Class: "stroke-amber-500", Values: p95, Titles: latTitles95},
-			{Name: "p99", Class: "stroke-red-500", Values: p99, Titles: latTitles99},
+			{Name: "p50", Class: av.StrokeBrand, Values: p50, Titles: latTitles50},
+			{Name: "p95", Class: av.StrokeAmber, Values: p95, Titles: latTitles95},
+			{Name: "p99", Class: av.StrokeRed, Values: p99, Titles: latTitles99},
 		},
 		func(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) + " ms" },
-		[]av.LegendItem{{Label: "p50", Class: "bg-brand-500"}, {Label: "p95", Class: "bg-amber-500"}, {Label: "p99", Class: "bg-red-500"}})
+		av.LatencyLegend)
 	top := int64(1)
 	if len(ov.Routes) > 0 {
 		top = max(1, ov.Routes[0].Requests)
@@ -261,7 +267,7 @@ func (h *Handler) quotaView(ctx context.Context, a org.Actor) av.QuotaPanel {
 				m.Projected += " — past the pool of " + thousands(p.Included)
 			}
 		}
-		ov, err := h.Analytics.Overview(ctx, analytics.Query{OrgID: a.Org.ID, Env: pl.env, Grain: analytics.Day, From: start, To: reset})
+		ov, err := h.Analytics.Overview(ctx, analytics.Query{OrgID: a.Org.ID, Env: pl.env, Grain: analytics.Day, From: start, To: reset.Add(-time.Nanosecond)})
 		if err != nil {
 			h.Log.WarnContext(ctx, "quota panel: reading the daily aggregates failed", "err", err)
 		}
@@ -281,13 +287,13 @@ func (h *Handler) quotaView(ctx context.Context, a org.Actor) av.QuotaPanel {
 			proj = append(proj, v)
 			projTitles = append(projTitles, fmt.Sprintf("%s: projected %s", pt.Time.Format("Jan 2"), thousands(int64(v))))
 		}
-		m.Curve = av.Lines("quota-"+pl.name, pl.label+" this month, day by day", "Cumulative requests per day with a straight-line projection to the end of the month", labels,
+		m.Curve = av.Lines(av.Narrow, "quota-"+pl.name, pl.label+" this month, day by day", "Cumulative requests per day with a straight-line projection to the end of the month", labels,
 			[]av.Series{
-				{Name: "Projected", Class: "stroke-ink-300", Values: proj, Titles: projTitles},
-				{Name: "Used", Class: "stroke-brand-600", Values: used, Titles: titles},
+				{Name: "Projected", Class: av.StrokeMuted, Values: proj, Titles: projTitles},
+				{Name: "Used", Class: av.StrokeStrong, Values: used, Titles: titles},
 			},
 			func(v float64) string { return av.Compact(int64(v)) },
-			[]av.LegendItem{{Label: "Used", Class: "bg-brand-600"}, {Label: "Projection", Class: "bg-ink-300"}})
+			av.QuotaLegend)
 		qp.Meters = append(qp.Meters, m)
 	}
 	return qp
