@@ -238,6 +238,15 @@ func (a *aggregator) list() []Row {
 	return out
 }
 
+// GroupBy says how QueryRollups groups.
+type GroupBy int
+
+const (
+	ByBucket GroupBy = iota
+	ByRoute
+	ByKey
+)
+
 // Store is what analytics needs from the database.
 type Store interface {
 	// UsageRollupState returns where the rollup got to (zero time when it
@@ -254,9 +263,11 @@ type Store interface {
 	// ReplaceRollups deletes the aggregates of grain g in [from, to) and
 	// inserts rows, in one transaction.
 	ReplaceRollups(ctx context.Context, g Grain, from, to time.Time, rows []Row) error
-	// QueryRollups returns q's organization's aggregates of q.Grain in
-	// [q.From, q.To), filtered by environment and key.
-	QueryRollups(ctx context.Context, q Query) ([]Row, error)
+	// QueryRollups sums q's organization's aggregates of q.Grain in
+	// [q.From, q.To), filtered by environment and key, grouped by bucket,
+	// by route (method and pattern) or by key; fields outside the grouping
+	// are blank.
+	QueryRollups(ctx context.Context, q Query, by GroupBy) ([]Row, error)
 	// DeleteUsageBefore deletes raw records created before t.
 	DeleteUsageBefore(ctx context.Context, t time.Time) (int64, error)
 	// DeleteRollupsBefore deletes aggregates of g whose bucket is before t.

@@ -26,7 +26,7 @@ func record(at time.Time, org, key, env, method, route string, status int, lat t
 
 func total(t *testing.T, db *store.DB, org string, g analytics.Grain, from, to time.Time) analytics.Stats {
 	t.Helper()
-	rows, err := db.QueryRollups(context.Background(), analytics.Query{OrgID: org, Grain: g, From: from, To: to})
+	rows, err := db.QueryRollups(context.Background(), analytics.Query{OrgID: org, Grain: g, From: from, To: to}, analytics.ByBucket)
 	if err != nil {
 		t.Fatalf("QueryRollups: %v", err)
 	}

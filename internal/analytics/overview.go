@@ -69,50 +69,46 @@ func (s *Service) Overview(ctx context.Context, q Query) (Overview, error) {
 	// current, partial minute.
 	q.From = q.Grain.Floor(q.From)
 	q.To = q.Grain.next(q.Grain.Floor(q.To))
-	rows, err := s.Store.QueryRollups(ctx, q)
-	if err != nil {
-		return Overview{}, err
+	var groups [3][]Row
+	for i, by := range []GroupBy{ByBucket, ByRoute, ByKey} {
+		rows, err := s.Store.QueryRollups(ctx, q, by)
+		if err != nil {
+			return Overview{}, err
+		}
+		groups[i] = rows
 	}
-	return Summarize(q, rows), nil
+	return Summarize(q, groups[0], groups[1], groups[2]), nil
 }
 
-// Summarize folds rows (all inside q's range) into an Overview.
-func Summarize(q Query, rows []Row) Overview {
+// Summarize folds the grouped sums (see Store.QueryRollups) into an
+// Overview.
+func Summarize(q Query, byBucket, byRoute, byKey []Row) Overview {
 	o := Overview{Query: q}
 	n := 0
 	for t := q.From; t.Before(q.To); t = q.Grain.next(t) {
 		o.Series = append(o.Series, Point{Time: t})
 		n++
 	}
-	index := func(t time.Time) int {
-		if q.Grain == Day {
-			return int(t.Sub(q.From).Hours() / 24)
-		}
-		return int(t.Sub(q.From) / q.Grain.Width())
-	}
-	routes := map[[2]string]*Breakdown{}
-	keys := map[string]*Breakdown{}
-	for _, r := range rows {
+	for _, r := range byBucket {
 		o.Total.Add(r.Stats)
-		if i := index(r.Bucket); i >= 0 && i < n {
+		var i int
+		if q.Grain == Day {
+			i = int(r.Bucket.Sub(q.From).Hours() / 24)
+		} else {
+			i = int(r.Bucket.Sub(q.From) / q.Grain.Width())
+		}
+		if i >= 0 && i < n {
 			o.Series[i].Add(r.Stats)
 		}
-		rk := [2]string{r.Method, r.Route}
-		b := routes[rk]
-		if b == nil {
-			b = &Breakdown{Method: r.Method, Route: r.Route}
-			routes[rk] = b
-		}
-		b.Add(r.Stats)
-		k := keys[r.KeyID]
-		if k == nil {
-			k = &Breakdown{KeyID: r.KeyID, Env: r.Env}
-			keys[r.KeyID] = k
-		}
-		k.Add(r.Stats)
 	}
-	o.Routes = sorted(routes)
-	o.Keys = sorted(keys)
+	for _, r := range byRoute {
+		o.Routes = append(o.Routes, Breakdown{Method: r.Method, Route: r.Route, Stats: r.Stats})
+	}
+	for _, r := range byKey {
+		o.Keys = append(o.Keys, Breakdown{KeyID: r.KeyID, Env: r.Env, Stats: r.Stats})
+	}
+	busiestFirst(o.Routes)
+	busiestFirst(o.Keys)
 	return o
 }
 
@@ -123,16 +119,11 @@ func (g Grain) next(t time.Time) time.Time {
 	return t.Add(g.Width())
 }
 
-func sorted[K comparable](m map[K]*Breakdown) []Breakdown {
-	out := make([]Breakdown, 0, len(m))
-	for _, b := range m {
-		out = append(out, *b)
-	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].Requests != out[j].Requests {
-			return out[i].Requests > out[j].Requests
+func busiestFirst(bs []Breakdown) {
+	sort.Slice(bs, func(i, j int) bool {
+		if bs[i].Requests != bs[j].Requests {
+			return bs[i].Requests > bs[j].Requests
 		}
-		return out[i].Method+out[i].Route+out[i].KeyID < out[j].Method+out[j].Route+out[j].KeyID
+		return bs[i].Method+bs[i].Route+bs[i].KeyID < bs[j].Method+bs[j].Route+bs[j].KeyID
 	})
-	return out
 }

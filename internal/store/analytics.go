@@ -141,7 +141,7 @@ func (db *DB) InsertRollups(ctx context.Context, rs []analytics.Row) error {
 }
 
 func insertRollups(ctx context.Context, tx *sql.Tx, db *DB, rs []analytics.Row) error {
-	const batch = 30 // 30 rows × 32 columns stays under every engine's parameter limit
+	const batch = 500 // 500 rows × 32 columns stays under both engines' parameter limits
 	for len(rs) > 0 {
 		n := min(batch, len(rs))
 		var q strings.Builder
@@ -169,32 +169,87 @@ func insertRollups(ctx context.Context, tx *sql.Tx, db *DB, rs []analytics.Row) 
 	return nil
 }
 
-// QueryRollups implements analytics.Store.
-func (db *DB) QueryRollups(ctx context.Context, q analytics.Query) ([]analytics.Row, error) {
-	query := `SELECT ` + rollupCols + ` FROM usage_rollups WHERE org_id = $1 AND grain = $2 AND bucket >= $3 AND bucket < $4`
+// rollupSums are the summed figure columns, in scanRollup's order after
+// the dimensions.
+const rollupSums = `SUM(requests), SUM(s2xx), SUM(s4xx), SUM(s5xx), SUM(rate_limited), SUM(quota_rejected), SUM(bytes_in), SUM(bytes_out), SUM(latency_us),
+	SUM(h0), SUM(h1), SUM(h2), SUM(h3), SUM(h4), SUM(h5), SUM(h6), SUM(h7), SUM(h8), SUM(h9), SUM(h10), SUM(h11), SUM(h12), SUM(h13), SUM(h14), SUM(h15)`
+
+// dimensions each grouping of QueryRollups fills (the others are blank).
+var rollupGroups = map[analytics.GroupBy]struct{ sel, group string }{
+	analytics.ByBucket: {`grain, bucket, '', '', '', '', ''`, `grain, bucket`},
+	analytics.ByRoute:  {`grain, MIN(bucket), '', '', '', method, route`, `grain, method, route`},
+	analytics.ByKey:    {`grain, MIN(bucket), '', env, key_id, '', ''`, `grain, env, key_id`},
+}
+
+// QueryRollups implements analytics.Store: the engine sums the rows, so
+// only one row per group crosses to Go.
+func (db *DB) QueryRollups(ctx context.Context, q analytics.Query, by analytics.GroupBy) ([]analytics.Row, error) {
+	g, ok := rollupGroups[by]
+	if !ok {
+		return nil, errors.New("store: unknown rollup grouping")
+	}
+	where := `org_id = $1 AND grain = $2 AND bucket >= $3 AND bucket < $4`
 	args := []any{q.OrgID, string(q.Grain), utc(q.From), utc(q.To)}
 	if q.Env != "" {
 		args = append(args, q.Env)
-		query += ` AND env = $` + itoa(len(args))
+		where += ` AND env = $` + itoa(len(args))
 	}
 	if q.KeyID != "" {
 		args = append(args, q.KeyID)
-		query += ` AND key_id = $` + itoa(len(args))
+		where += ` AND key_id = $` + itoa(len(args))
 	}
-	rows, err := db.sql.QueryContext(ctx, query, args...)
+	rows, err := db.sql.QueryContext(ctx, `SELECT `+g.sel+`, `+rollupSums+` FROM usage_rollups WHERE `+where+` GROUP BY `+g.group, args...)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
 	var out []analytics.Row
 	for rows.Next() {
-		r, err := scanRollup(rows)
+		r, err := scanRollupSums(rows, db.dialect)
 		if err != nil {
 			return nil, err
 		}
+		r.OrgID = q.OrgID
 		out = append(out, r)
 	}
 	return out, rows.Err()
+}
+
+// scanRollupSums reads a grouped row. SQLite returns MIN(bucket) untyped,
+// as text.
+func scanRollupSums(rows *sql.Rows, d Dialect) (analytics.Row, error) {
+	var r analytics.Row
+	var g string
+	var bucket any
+	dst := []any{&g, &bucket, &r.OrgID, &r.Env, &r.KeyID, &r.Method, &r.Route,
+		&r.Requests, &r.S2xx, &r.S4xx, &r.S5xx, &r.RateLimited, &r.QuotaRejected, &r.BytesIn, &r.BytesOut, &r.LatencyUS}
+	for i := range r.Hist {
+		dst = append(dst, &r.Hist[i])
+	}
+	if err := rows.Scan(dst...); err != nil {
+		return r, err
+	}
+	r.Grain = analytics.Grain(g)
+	switch v := bucket.(type) {
+	case time.Time:
+		r.Bucket = v.UTC()
+	case string:
+		t, err := parseSQLiteTime(v)
+		if err != nil {
+			return r, err
+		}
+		r.Bucket = t
+	}
+	return r, nil
+}
+
+func parseSQLiteTime(s string) (time.Time, error) {
+	for _, layout := range []string{"2006-01-02 15:04:05.999999999-07:00", time.RFC3339Nano, "2006-01-02 15:04:05.999999999"} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t.UTC(), nil
+		}
+	}
+	return time.Time{}, errors.New("store: unreadable timestamp " + s)
 }
 
 // deleteBatched deletes the rows query's sub-select names, 10,000 at a

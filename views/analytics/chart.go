@@ -206,7 +206,7 @@ func yTicks(scale float64, format func(float64) string) []Tick {
 // niceMax rounds v up to 1, 2, 2.5 or 5 times a power of ten (at least 1).
 func niceMax(v float64) float64 {
 	if v <= 0 {
-		return 1
+		return 4 // an empty chart still gets four distinct ticks
 	}
 	p := 1.0
 	for p*10 <= v {
