@@ -47,7 +47,7 @@ type Dot struct {
 // Line is one series of a line chart.
 type Line struct {
 	Name   string
-	Class  string // stroke/fill colour classes
+	Class  string   // stroke/fill colour classes
 	Points []string // SVG polyline points, one run per unbroken stretch
 	Dots   []Dot
 }
