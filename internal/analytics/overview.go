@@ -2,7 +2,9 @@ package analytics
 
 import (
 	"context"
+	"errors"
 	"sort"
+	"sync"
 	"time"
 )
 
@@ -69,13 +71,21 @@ func (s *Service) Overview(ctx context.Context, q Query) (Overview, error) {
 	// current, partial minute.
 	q.From = q.Grain.Floor(q.From)
 	q.To = q.Grain.next(q.Grain.Floor(q.To))
+	// The three groupings read the same rows; the engine runs them side by
+	// side on separate connections.
 	var groups [3][]Row
+	var errList [3]error
+	var wg sync.WaitGroup
 	for i, by := range []GroupBy{ByBucket, ByRoute, ByKey} {
-		rows, err := s.Store.QueryRollups(ctx, q, by)
-		if err != nil {
-			return Overview{}, err
-		}
-		groups[i] = rows
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			groups[i], errList[i] = s.Store.QueryRollups(ctx, q, by)
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errList[:]...); err != nil {
+		return Overview{}, err
 	}
 	return Summarize(q, groups[0], groups[1], groups[2]), nil
 }
