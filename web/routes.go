@@ -15,6 +15,7 @@ func (s *Server) routes(e *echo.Echo) {
 	// Operations: no session, no CSRF (safe methods only).
 	e.GET("/health", s.health)
 	e.GET("/ready", s.ready)
+	e.GET("/metrics", s.metrics) // bearer CLINIKAPI_METRICS_TOKEN; 404 without one
 	e.GET("/static/:file", serveStatic)
 
 	// Stripe webhooks: no session, no CSRF; the raw body is verified
@@ -60,7 +61,11 @@ func (s *Server) routes(e *echo.Echo) {
 	o.POST("/members/:user/role", d.ChangeRole, d.RequireOrg(org.ManageMembers))
 	o.POST("/members/:user/remove", d.RemoveMember, d.RequireOrg(org.ViewOverview)) // members may leave; the service checks the rest
 	o.GET("/audit", d.AuditLog, d.RequireOrg(org.ViewAuditLog))
+	o.GET("/audit/export", d.AuditExport, d.RequireOrg(org.ViewAuditLog)) // ?format=csv|ndjson, streamed, itself audited
 	o.GET("/keys", d.KeysPage, d.RequireOrg(org.ManageKeys))
+	o.GET("/analytics", d.AnalyticsPage, d.RequireOrg(org.ViewAnalytics)) // HTMX polls get the live fragment
+	o.GET("/requests", d.RequestLog, d.RequireOrg(org.ViewRequestLog))
+	o.GET("/requests/:id", d.RequestDetail, d.RequireOrg(org.ViewRequestLog))
 	o.POST("/keys", d.CreateKey, d.RequireOrg(org.ManageKeys))
 	o.POST("/keys/:key/roll", d.RollKey, d.RequireOrg(org.ManageKeys))
 	o.POST("/keys/:key/revoke", d.RevokeKey, d.RequireOrg(org.ManageKeys))

@@ -16,6 +16,7 @@ import (
 
 	"github.com/clinikapi/clinikapi/internal/errs"
 	"github.com/clinikapi/clinikapi/internal/logging"
+	"github.com/clinikapi/clinikapi/internal/metrics"
 	"github.com/clinikapi/clinikapi/views/errorpage"
 	"github.com/clinikapi/clinikapi/web/api"
 	"github.com/clinikapi/clinikapi/web/dashboard"
@@ -44,8 +45,10 @@ type Server struct {
 	Jobs         JobStatus // background jobs' last runs, shown by /ready
 	Log          *slog.Logger
 	Now          func() time.Time
-	TLS          bool // the server terminates TLS itself: send HSTS
-	TrustProxy   bool // client IPs come from X-Forwarded-For
+	TLS          bool              // the server terminates TLS itself: send HSTS
+	TrustProxy   bool              // client IPs come from X-Forwarded-For
+	Metrics      *metrics.Registry // operator metrics; nil: none collected
+	MetricsToken string            // bearer token for /metrics; empty: /metrics is 404
 }
 
 // Handler builds the echo instance with every route.
@@ -62,6 +65,9 @@ func (s *Server) Handler() *echo.Echo {
 	}
 	e.HTTPErrorHandler = s.handleError
 	e.Use(requestContext(s.Now), securityHeaders(s.TLS), accessLog(s.Log), recoverPanics(s.Log))
+	if s.Metrics != nil {
+		e.Use(s.observe)
+	}
 	s.routes(e)
 	return e
 }

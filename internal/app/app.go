@@ -12,6 +12,7 @@ import (
 
 	"github.com/clinikapi/clinikapi/internal/account"
 	"github.com/clinikapi/clinikapi/internal/account/builtin"
+	"github.com/clinikapi/clinikapi/internal/analytics"
 	"github.com/clinikapi/clinikapi/internal/apikey"
 	"github.com/clinikapi/clinikapi/internal/audit"
 	"github.com/clinikapi/clinikapi/internal/billing"
@@ -45,23 +46,24 @@ type Options struct {
 
 // App is the assembled program.
 type App struct {
-	Config   config.Config
-	Log      *slog.Logger
-	DB       *store.DB
-	Audit    *audit.Log
-	Accounts *account.Service
-	Orgs     *org.Service
-	Keys     *apikey.Service
-	Usage    *usage.Recorder
-	Quota    *quota.Meter
-	Builtin  *builtin.Provider // nil when Supabase Auth signs people in
-	Redis    *redis.Client     // nil without REDIS_URL
-	Data     *datastore.Router // the FHIR datastores
-	Jobs     *jobs.Runner      // periodic background jobs
-	Product  product.Tracker   // product analytics (PostHog or none)
-	Consents *product.Consents // who refused product analytics
-	Billing  *billing.Service  // Stripe, or development billing
-	HTTP     http.Handler
+	Config    config.Config
+	Log       *slog.Logger
+	DB        *store.DB
+	Audit     *audit.Log
+	Accounts  *account.Service
+	Orgs      *org.Service
+	Keys      *apikey.Service
+	Usage     *usage.Recorder
+	Quota     *quota.Meter
+	Builtin   *builtin.Provider  // nil when Supabase Auth signs people in
+	Redis     *redis.Client      // nil without REDIS_URL
+	Data      *datastore.Router  // the FHIR datastores
+	Jobs      *jobs.Runner       // periodic background jobs
+	Product   product.Tracker    // product analytics (PostHog or none)
+	Consents  *product.Consents  // who refused product analytics
+	Billing   *billing.Service   // Stripe, or development billing
+	Analytics *analytics.Service // usage aggregates, request log, retention
+	HTTP      http.Handler
 
 	// StripeWebhook verifies webhook signatures; nil without STRIPE_WEBHOOK_SECRET.
 	StripeWebhook billing.EventParser
@@ -140,6 +142,8 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opt Options) 
 		return nil, err
 	}
 	a.Accounts.Product = a.Product
+	a.Analytics = &analytics.Service{Store: db, Audit: a.Audit, Now: now}
+	a.Analytics.Register(a.Jobs)
 
 	data, index, cursorSecret, err := a.fhirParts(ctx)
 	if err != nil {
@@ -157,7 +161,8 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opt Options) 
 	srv := &web.Server{
 		Dashboard: &dashboard.Handler{
 			Accounts: a.Accounts, Orgs: a.Orgs, Keys: a.Keys, Audit: a.Audit, Log: log,
-			Billing: a.Billing, BaseURL: cfg.BaseURL, SecureCookies: cfg.SecureCookies(), SessionMaxAge: cfg.SessionMaxAge, Now: now,
+			Billing: a.Billing, Analytics: a.Analytics, Quota: a.Quota,
+			BaseURL: cfg.BaseURL, SecureCookies: cfg.SecureCookies(), SessionMaxAge: cfg.SessionMaxAge, Now: now,
 			Product: a.Product, Consents: a.Consents,
 		},
 		API: &api.Pipeline{
@@ -176,6 +181,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opt Options) 
 		Capabilities: &api.Capabilities{Types: index.Types(), Params: index, BaseURL: cfg.BaseURL, Version: Version},
 		Stripe:       &webhook.Stripe{Billing: a.Billing, Parser: a.StripeWebhook, Log: log},
 		DB:           a.readiness(), Jobs: a.Jobs, Log: log, Now: now, TLS: cfg.TLS.Enabled(), TrustProxy: cfg.TrustProxy,
+		Metrics: a.metrics(), MetricsToken: cfg.MetricsToken,
 	}
 	contract, err := resource.LoadDefaultContract()
 	if err != nil {

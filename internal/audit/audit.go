@@ -37,6 +37,7 @@ const (
 	UserSignedOut       = "user.signed_out"
 	UserPasswordReset   = "user.password_reset"
 	UserPasswordChanged = "user.password_changed"
+	AuditLogExported    = "audit_log.exported"
 	UserProfileUpdated  = "user.profile_updated"
 	OrgCreated          = "organization.created"
 	OrgRenamed          = "organization.renamed"
@@ -73,7 +74,11 @@ type Filter struct {
 	Action      string
 	Actor       string
 	Before      time.Time // exclusive; zero means now
-	Limit       int
+	// BeforeID, with Before, continues a listing exactly after the event
+	// (Before, BeforeID): events at the same instant with a smaller id follow.
+	BeforeID string
+	After    time.Time // inclusive; zero means no lower bound
+	Limit    int
 }
 
 // Store persists events.

@@ -40,6 +40,10 @@ type Config struct {
 
 	SessionIdleTimeout time.Duration
 	SessionMaxAge      time.Duration
+
+	// MetricsToken is the bearer token /metrics asks for; without one
+	// /metrics answers 404.
+	MetricsToken string
 }
 
 // Supabase holds the Supabase Auth settings; Enabled reports whether they are set.
@@ -106,6 +110,7 @@ func Load(getenv Getenv) (Config, error) {
 		DatabaseURL:        get("DATABASE_URL"),
 		RedisURL:           get("REDIS_URL"),
 		RedisPrefix:        or(get("CLINIKAPI_REDIS_PREFIX"), "clinikapi:"),
+		MetricsToken:       get("CLINIKAPI_METRICS_TOKEN"),
 		LogFormat:          get("CLINIKAPI_LOG_FORMAT"),
 		LogLevel:           or(get("CLINIKAPI_LOG_LEVEL"), "info"),
 		SessionIdleTimeout: 24 * time.Hour,
@@ -136,6 +141,9 @@ func Load(getenv Getenv) (Config, error) {
 	}
 	if err := c.validate(get); err != nil {
 		return Config{}, err
+	}
+	if c.MetricsToken != "" && len(c.MetricsToken) < 16 {
+		return Config{}, fmt.Errorf("CLINIKAPI_METRICS_TOKEN must be at least 16 characters (e.g. openssl rand -hex 24)")
 	}
 	return c, nil
 }

@@ -88,12 +88,14 @@ const (
 	RenameOrg     Permission = "organization.rename"
 	ViewAuditLog  Permission = "audit.view"
 	CloseOrg      Permission = "organization.close"
+	// ViewRequestLog: the API request log (metadata only; not for billing admins).
+	ViewRequestLog Permission = "requests.view"
 )
 
 var grants = map[Role][]Permission{
-	Owner:     {ViewOverview, ManageKeys, ViewAnalytics, ViewBilling, ManageBilling, ManageMembers, ViewMembers, RenameOrg, ViewAuditLog, CloseOrg},
-	Admin:     {ViewOverview, ManageKeys, ViewAnalytics, ViewBilling, ManageBilling, ManageMembers, ViewMembers, RenameOrg, ViewAuditLog},
-	Developer: {ViewOverview, ManageKeys, ViewAnalytics, ViewBilling, ViewMembers},
+	Owner:     {ViewOverview, ManageKeys, ViewAnalytics, ViewBilling, ManageBilling, ManageMembers, ViewMembers, RenameOrg, ViewAuditLog, CloseOrg, ViewRequestLog},
+	Admin:     {ViewOverview, ManageKeys, ViewAnalytics, ViewBilling, ManageBilling, ManageMembers, ViewMembers, RenameOrg, ViewAuditLog, ViewRequestLog},
+	Developer: {ViewOverview, ManageKeys, ViewAnalytics, ViewBilling, ViewMembers, ViewRequestLog},
 	Billing:   {ViewOverview, ViewBilling, ManageBilling, ViewMembers},
 }
 

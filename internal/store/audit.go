@@ -78,8 +78,15 @@ func (db *DB) ListAuditEvents(ctx context.Context, f audit.Filter) ([]audit.Even
 	if f.Actor != "" {
 		add("actor_id = ?", f.Actor)
 	}
-	if !f.Before.IsZero() {
+	if !f.Before.IsZero() && f.BeforeID != "" {
+		args = append(args, utc(f.Before), f.BeforeID)
+		n := len(args)
+		where = append(where, "(created_at < $"+itoa(n-1)+" OR (created_at = $"+itoa(n-1)+" AND id < $"+itoa(n)+"))")
+	} else if !f.Before.IsZero() {
 		add("created_at < ?", utc(f.Before))
+	}
+	if !f.After.IsZero() {
+		add("created_at >= ?", utc(f.After))
 	}
 	q := `SELECT id, COALESCE(org_id, ''), actor_type, actor_id, action, target_type, target_id, ip, user_agent, outcome, detail, created_at FROM audit_events`
 	if len(where) > 0 {

@@ -13,7 +13,7 @@ var (
 	_ quota.Store = (*DB)(nil)
 )
 
-const usageColumns = 11
+const usageColumns = 12
 
 // InsertUsage implements usage.Store with one multi-row INSERT.
 func (db *DB) InsertUsage(ctx context.Context, rs []usage.Record) error {
@@ -21,7 +21,7 @@ func (db *DB) InsertUsage(ctx context.Context, rs []usage.Record) error {
 		return nil
 	}
 	var q strings.Builder
-	q.WriteString(`INSERT INTO usage_records (created_at, org_id, key_id, env, method, route, status, latency_us, bytes_in, bytes_out, request_id) VALUES `)
+	q.WriteString(`INSERT INTO usage_records (created_at, org_id, key_id, env, method, route, status, latency_us, bytes_in, bytes_out, request_id, code) VALUES `)
 	args := make([]any, 0, len(rs)*usageColumns)
 	for i, r := range rs {
 		if i > 0 {
@@ -35,7 +35,7 @@ func (db *DB) InsertUsage(ctx context.Context, rs []usage.Record) error {
 			q.WriteString(db.placeholder(i*usageColumns + j + 1))
 		}
 		q.WriteByte(')')
-		args = append(args, utc(r.Time), r.OrgID, r.KeyID, r.Env, r.Method, r.Route, r.Status, r.Latency.Microseconds(), r.BytesIn, r.BytesOut, r.RequestID)
+		args = append(args, utc(r.Time), r.OrgID, r.KeyID, r.Env, r.Method, r.Route, r.Status, r.Latency.Microseconds(), r.BytesIn, r.BytesOut, r.RequestID, r.Code)
 	}
 	_, err := db.execWrite(ctx, q.String(), args...)
 	return err

@@ -13,6 +13,7 @@ import (
 // Record is one API request. It holds metadata only: the route pattern, not
 // the path (no ids), and nothing of the request or response bodies.
 type Record struct {
+	ID        int64 // assigned by the store
 	Time      time.Time
 	OrgID     string
 	KeyID     string
@@ -24,6 +25,7 @@ type Record struct {
 	BytesIn   int64
 	BytesOut  int64
 	RequestID string
+	Code      string // error code of a refused request (RATE_LIMITED, …); "" otherwise
 }
 
 // Store persists records.

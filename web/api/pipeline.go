@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"errors"
 	"math"
 	"net/http"
 	"strconv"
@@ -190,7 +191,12 @@ func (p *Pipeline) MonthlyQuota(next echo.HandlerFunc) echo.HandlerFunc {
 func (p *Pipeline) RecordUsage(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		start := time.Now()
+		code := ""
 		if err := next(c); err != nil {
+			var ae *Error
+			if errors.As(err, &ae) {
+				code = ae.Code
+			}
 			c.Error(err)
 		}
 		r := c.Request()
@@ -198,7 +204,7 @@ func (p *Pipeline) RecordUsage(next echo.HandlerFunc) echo.HandlerFunc {
 		p.Usage.Add(usage.Record{
 			Time: p.Now(), OrgID: pr.OrgID, KeyID: pr.KeyID, Env: string(pr.Env),
 			Method: r.Method, Route: c.Path(), Status: c.Response().Status, Latency: time.Since(start),
-			BytesIn: max(0, r.ContentLength), BytesOut: c.Response().Size, RequestID: logging.RequestID(r.Context()),
+			BytesIn: max(0, r.ContentLength), BytesOut: c.Response().Size, RequestID: logging.RequestID(r.Context()), Code: code,
 		})
 		return nil
 	}

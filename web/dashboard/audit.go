@@ -1,7 +1,11 @@
 package dashboard
 
 import (
+	"context"
+	"encoding/csv"
+	"encoding/json"
 	"net/http"
+	"net/url"
 	"sort"
 	"strings"
 	"time"
@@ -9,52 +13,204 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/clinikapi/clinikapi/internal/audit"
+	"github.com/clinikapi/clinikapi/internal/errs"
+	"github.com/clinikapi/clinikapi/internal/org"
 	auditview "github.com/clinikapi/clinikapi/views/audit"
+	"github.com/clinikapi/clinikapi/views/components/form"
 )
 
 const auditPageSize = 50
+
+const dateLayout = "2006-01-02"
+
+// auditFilter reads the audit log's filters: actor, action, and a date
+// range (UTC days, both inclusive).
+func auditFilter(c echo.Context) audit.Filter {
+	f := audit.Filter{Actor: c.QueryParam("actor"), Action: strings.TrimSpace(c.QueryParam("action"))}
+	if t, err := time.Parse(dateLayout, c.QueryParam("from")); err == nil {
+		f.After = t
+	}
+	if t, err := time.Parse(dateLayout, c.QueryParam("to")); err == nil {
+		f.Before = t.AddDate(0, 0, 1)
+	}
+	return f
+}
+
+// actorNames maps user ids to e-mail addresses for display.
+type actorNames struct {
+	h     *Handler
+	names map[string]string
+}
+
+func (n *actorNames) of(ctx context.Context, e audit.Event) string {
+	if e.ActorType != audit.ActorUser {
+		if e.ActorType == audit.ActorSystem && e.ActorID != "" {
+			return "system (" + e.ActorID + ")"
+		}
+		return string(e.ActorType)
+	}
+	if name, ok := n.names[e.ActorID]; ok {
+		return name
+	}
+	n.names[e.ActorID] = e.ActorID
+	if u, err := n.h.Accounts.FindUser(ctx, e.ActorID); err == nil {
+		n.names[e.ActorID] = u.Email
+	}
+	return n.names[e.ActorID]
+}
 
 // AuditLog lists the organization's audit trail, newest first.
 func (h *Handler) AuditLog(c echo.Context) error {
 	a := currentActor(c)
 	ctx := c.Request().Context()
-	f := audit.Filter{Limit: auditPageSize + 1}
+	f := auditFilter(c)
+	f.Limit = auditPageSize + 1
 	if b := c.QueryParam("before"); b != "" {
 		if t, err := time.Parse(time.RFC3339Nano, b); err == nil {
-			f.Before = t
+			f.Before, f.BeforeID = t, c.QueryParam("before_id")
 		}
 	}
 	events, err := h.Orgs.AuditLog(ctx, a, h.Audit, f)
 	if err != nil {
 		return err
 	}
-	p := auditview.Props{Shell: h.shell(c, a, PageAudit, "Audit log", "")}
+	base := "/o/" + a.Org.ID + "/audit"
+	filters := url.Values{}
+	for _, k := range []string{"actor", "action", "from", "to"} {
+		if v := c.QueryParam(k); v != "" {
+			filters.Set(k, v)
+		}
+	}
+	p := auditview.Props{Shell: h.shell(c, a, PageAudit, "Audit log", ""),
+		Filters: auditview.Filters{Action: base, Actor: f.Actor, ActionName: f.Action, From: c.QueryParam("from"), To: c.QueryParam("to"),
+			Actors: h.auditActors(ctx, a)},
+		Filtered: len(filters) > 0,
+	}
+	csvQ, ndQ := url.Values{}, url.Values{}
+	for k, v := range filters {
+		csvQ[k], ndQ[k] = v, v
+	}
+	csvQ.Set("format", "csv")
+	ndQ.Set("format", "ndjson")
+	p.CSVHref, p.NDJSONHref = base+"/export?"+csvQ.Encode(), base+"/export?"+ndQ.Encode()
 	if len(events) > auditPageSize {
 		events = events[:auditPageSize]
-		p.MoreHref = "/o/" + a.Org.ID + "/audit?before=" + events[len(events)-1].CreatedAt.UTC().Format(time.RFC3339Nano)
-	}
-	names := map[string]string{}
-	for _, e := range events {
-		actor := string(e.ActorType)
-		if e.ActorType == audit.ActorUser {
-			if _, ok := names[e.ActorID]; !ok {
-				names[e.ActorID] = e.ActorID
-				if u, err := h.Accounts.FindUser(ctx, e.ActorID); err == nil {
-					names[e.ActorID] = u.Email
-				}
-			}
-			actor = names[e.ActorID]
+		last := events[len(events)-1]
+		more := url.Values{}
+		for k, v := range filters {
+			more[k] = v
 		}
+		more.Set("before", last.CreatedAt.UTC().Format(time.RFC3339Nano))
+		more.Set("before_id", last.ID)
+		p.MoreHref = base + "?" + more.Encode()
+	}
+	names := &actorNames{h: h, names: map[string]string{}}
+	for _, e := range events {
 		target := e.TargetType
 		if e.TargetID != "" {
 			target += " " + e.TargetID
 		}
 		p.Events = append(p.Events, auditview.Event{
-			Time: e.CreatedAt.UTC().Format("2006-01-02 15:04:05"), Actor: actor, Action: e.Action, Target: target,
+			Time: e.CreatedAt.UTC().Format("2006-01-02 15:04:05"), Actor: names.of(ctx, e), Action: e.Action, Target: target,
 			IP: e.IP, Success: e.Outcome == audit.Success, Detail: detailString(e.Detail),
 		})
 	}
 	return render(c, http.StatusOK, auditview.Page(p))
+}
+
+// auditActors lists who can be filtered on: the members, and the system.
+func (h *Handler) auditActors(ctx context.Context, a org.Actor) []form.Option {
+	out := []form.Option{{Value: "", Label: "Anyone"}}
+	ms, _, err := h.Orgs.Members(ctx, a)
+	if err != nil {
+		h.Log.WarnContext(ctx, "audit log: listing members failed", "err", err)
+		return out
+	}
+	for _, m := range ms {
+		out = append(out, form.Option{Value: m.UserID, Label: m.Email})
+	}
+	return out
+}
+
+// auditExportBatch is how many events each query of an export reads.
+const auditExportBatch = 500
+
+// AuditExport streams the filtered audit trail as CSV or NDJSON. The
+// export itself is recorded in the trail first.
+func (h *Handler) AuditExport(c echo.Context) error {
+	a := currentActor(c)
+	ctx := c.Request().Context()
+	format := c.QueryParam("format")
+	if format != "csv" && format != "ndjson" {
+		return errs.FieldError("format", "Choose csv or ndjson.")
+	}
+	f := auditFilter(c)
+	detail := map[string]string{"format": format}
+	for _, k := range []string{"actor", "action", "from", "to"} {
+		if v := c.QueryParam(k); v != "" {
+			detail[k] = v
+		}
+	}
+	h.Audit.Record(ctx, audit.Event{OrgID: a.Org.ID, ActorType: audit.ActorUser, ActorID: a.User.ID, Action: audit.AuditLogExported,
+		TargetType: "organization", TargetID: a.Org.ID, Detail: detail})
+
+	name := "audit-log-" + a.Org.ID + "-" + h.Now().UTC().Format("20060102-150405")
+	res := c.Response()
+	res.Header().Set("Cache-Control", "no-store")
+	if format == "csv" {
+		res.Header().Set(echo.HeaderContentType, "text/csv; charset=utf-8")
+		res.Header().Set(echo.HeaderContentDisposition, `attachment; filename="`+name+`.csv"`)
+	} else {
+		res.Header().Set(echo.HeaderContentType, "application/x-ndjson")
+		res.Header().Set(echo.HeaderContentDisposition, `attachment; filename="`+name+`.ndjson"`)
+	}
+	res.WriteHeader(http.StatusOK)
+	cw := csv.NewWriter(res)
+	enc := json.NewEncoder(res)
+	if format == "csv" {
+		cw.Write([]string{"time", "actor_type", "actor_id", "actor", "action", "target_type", "target_id", "ip", "user_agent", "outcome", "detail"})
+	}
+	names := &actorNames{h: h, names: map[string]string{}}
+	f.Limit = auditExportBatch
+	for {
+		events, err := h.Orgs.AuditLog(ctx, a, h.Audit, f)
+		if err != nil {
+			// Headers are gone; end the stream where it is.
+			h.Log.ErrorContext(ctx, "audit export failed", "err", err)
+			return nil
+		}
+		for _, e := range events {
+			if format == "csv" {
+				cw.Write([]string{e.CreatedAt.UTC().Format(time.RFC3339Nano), string(e.ActorType), e.ActorID, names.of(ctx, e), e.Action,
+					e.TargetType, e.TargetID, e.IP, e.UserAgent, string(e.Outcome), detailString(e.Detail)})
+			} else {
+				enc.Encode(exportEvent{Time: e.CreatedAt.UTC().Format(time.RFC3339Nano), ActorType: string(e.ActorType), ActorID: e.ActorID,
+					Actor: names.of(ctx, e), Action: e.Action, TargetType: e.TargetType, TargetID: e.TargetID, IP: e.IP,
+					UserAgent: e.UserAgent, Outcome: string(e.Outcome), Detail: e.Detail})
+			}
+		}
+		cw.Flush()
+		res.Flush()
+		if len(events) < f.Limit {
+			return nil
+		}
+		last := events[len(events)-1]
+		f.Before, f.BeforeID = last.CreatedAt, last.ID
+	}
+}
+
+type exportEvent struct {
+	Time       string            `json:"time"`
+	ActorType  string            `json:"actorType"`
+	ActorID    string            `json:"actorId"`
+	Actor      string            `json:"actor"`
+	Action     string            `json:"action"`
+	TargetType string            `json:"targetType"`
+	TargetID   string            `json:"targetId"`
+	IP         string            `json:"ip"`
+	UserAgent  string            `json:"userAgent"`
+	Outcome    string            `json:"outcome"`
+	Detail     map[string]string `json:"detail,omitempty"`
 }
 
 func detailString(d map[string]string) string {

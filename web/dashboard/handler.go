@@ -16,12 +16,14 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/clinikapi/clinikapi/internal/account"
+	"github.com/clinikapi/clinikapi/internal/analytics"
 	"github.com/clinikapi/clinikapi/internal/apikey"
 	"github.com/clinikapi/clinikapi/internal/audit"
 	"github.com/clinikapi/clinikapi/internal/billing"
 	"github.com/clinikapi/clinikapi/internal/errs"
 	"github.com/clinikapi/clinikapi/internal/org"
 	"github.com/clinikapi/clinikapi/internal/product"
+	"github.com/clinikapi/clinikapi/internal/quota"
 	"github.com/clinikapi/clinikapi/views/components/form"
 )
 
@@ -32,6 +34,8 @@ type Handler struct {
 	Keys          *apikey.Service
 	Billing       *billing.Service
 	Audit         *audit.Log
+	Analytics     *analytics.Service // usage charts, request log
+	Quota         *quota.Meter
 	Log           *slog.Logger
 	BaseURL       string
 	SecureCookies bool

@@ -35,6 +35,8 @@ type navEntry struct {
 var mainNav = []navEntry{
 	{PageOverview, "Overview", "", icon.Home, org.ViewOverview},
 	{PageKeys, "API Keys", "/keys", icon.Key, org.ManageKeys},
+	{PageAnalytics, "Analytics", "/analytics", icon.Chart, org.ViewAnalytics},
+	{PageRequests, "Request log", "/requests", icon.List, org.ViewRequestLog},
 	{PageBilling, "Billing", "/billing", icon.Card, org.ViewBilling},
 }
 

@@ -1,0 +1,241 @@
+package analytics_test
+
+import (
+	"context"
+	"math/rand/v2"
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/clinikapi/clinikapi/internal/analytics"
+	"github.com/clinikapi/clinikapi/internal/store"
+	"github.com/clinikapi/clinikapi/internal/store/storetest"
+	"github.com/clinikapi/clinikapi/internal/usage"
+)
+
+var t0 = time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+
+type clock struct{ t time.Time }
+
+func (c *clock) Now() time.Time { return c.t }
+
+func record(at time.Time, org, key, env, method, route string, status int, lat time.Duration, code string) usage.Record {
+	return usage.Record{Time: at, OrgID: org, KeyID: key, Env: env, Method: method, Route: route, Status: status,
+		Latency: lat, BytesIn: 10, BytesOut: 100, RequestID: "req_x", Code: code}
+}
+
+func total(t *testing.T, db *store.DB, org string, g analytics.Grain, from, to time.Time) analytics.Stats {
+	t.Helper()
+	rows, err := db.QueryRollups(context.Background(), analytics.Query{OrgID: org, Grain: g, From: from, To: to}, analytics.ByBucket)
+	if err != nil {
+		t.Fatalf("QueryRollups: %v", err)
+	}
+	var s analytics.Stats
+	for _, r := range rows {
+		s.Add(r.Stats)
+	}
+	return s
+}
+
+func TestRollupCountsEveryRecordOnce(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, engine string) {
+		ctx := context.Background()
+		db := storetest.Open(t, engine)
+		c := &clock{t: t0.Add(30 * time.Minute)}
+		s := &analytics.Service{Store: db, Now: c.Now}
+
+		var recs []usage.Record
+		for i := range 120 {
+			at := t0.Add(time.Duration(i) * 15 * time.Second)
+			status, code := 200, ""
+			switch i % 10 {
+			case 7:
+				status = 404
+			case 8:
+				status, code = 429, analytics.CodeRateLimited
+			case 9:
+				status = 500
+			}
+			key := "key_a"
+			if i%3 == 0 {
+				key = "key_b"
+			}
+			recs = append(recs, record(at, "org_1", key, "test", "GET", "/v1/patients", status, time.Duration(i)*time.Millisecond, code))
+		}
+		recs = append(recs, record(t0, "org_2", "key_z", "live", "POST", "/v1/patients", 201, time.Millisecond, ""))
+		if err := db.InsertUsage(ctx, recs); err != nil {
+			t.Fatal(err)
+		}
+		from, to := t0.Add(-time.Hour), t0.Add(2*time.Hour)
+		check := func(when string, want int64) {
+			t.Helper()
+			for _, g := range []analytics.Grain{analytics.Minute, analytics.Hour, analytics.Day} {
+				got := total(t, db, "org_1", g, g.Floor(from), to.Add(24*time.Hour))
+				if got.Requests != want {
+					t.Fatalf("%s: grain %s counts %d requests of org_1, want %d", when, g, got.Requests, want)
+				}
+			}
+		}
+		for run := range 3 { // re-running never double counts
+			if _, err := s.Rollup(ctx); err != nil {
+				t.Fatalf("rollup run %d: %v", run, err)
+			}
+			check("after run", 120)
+		}
+		got := total(t, db, "org_1", analytics.Minute, from, to)
+		if got.S2xx != 84 || got.S4xx != 24 || got.S5xx != 12 || got.RateLimited != 12 {
+			t.Fatalf("status classes = 2xx %d 4xx %d 5xx %d rate-limited %d; want 84 24 12 12", got.S2xx, got.S4xx, got.S5xx, got.RateLimited)
+		}
+		if o := total(t, db, "org_2", analytics.Minute, from, to); o.Requests != 1 {
+			t.Fatalf("org_2 has %d requests, want 1 (tenants must not mix)", o.Requests)
+		}
+
+		// A record that arrives late, for a minute long since rolled up,
+		// and new traffic after the clock moves on.
+		c.t = c.t.Add(20 * time.Minute)
+		late := []usage.Record{
+			record(t0.Add(time.Minute), "org_1", "key_a", "test", "GET", "/v1/patients", 200, time.Millisecond, ""),
+			record(c.t.Add(-time.Second), "org_1", "key_a", "test", "GET", "/v1/patients", 200, time.Millisecond, ""),
+		}
+		if err := db.InsertUsage(ctx, late); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Rollup(ctx); err != nil {
+			t.Fatal(err)
+		}
+		check("after late records", 122)
+		if _, err := s.Rollup(ctx); err != nil {
+			t.Fatal(err)
+		}
+		check("after re-run", 122)
+
+		ov, err := s.Overview(ctx, analytics.Query{OrgID: "org_1", Grain: analytics.Minute, From: t0, To: t0.Add(59 * time.Minute), KeyID: "key_b"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ov.Total.Requests != 40 || len(ov.Keys) != 1 || ov.Keys[0].KeyID != "key_b" || len(ov.Series) != 60 {
+			t.Fatalf("overview for key_b: %d requests, keys %+v, %d points; want 40, [key_b], 60", ov.Total.Requests, ov.Keys, len(ov.Series))
+		}
+	})
+}
+
+func TestPercentileWithinOneBucket(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for trial := range 50 {
+		var s analytics.Stats
+		var lats []int64
+		for range 1 + rng.IntN(2000) {
+			us := int64(rng.ExpFloat64() * float64(1+trial*2000))
+			lats = append(lats, us)
+			s.AddRecord(usage.Record{Status: 200, Latency: time.Duration(us) * time.Microsecond})
+		}
+		sort.Slice(lats, func(i, j int) bool { return lats[i] < lats[j] })
+		for _, p := range []float64{0.5, 0.95, 0.99} {
+			exact := lats[int(p*float64(len(lats)-1)+0.5)]
+			est := s.Percentile(p).Microseconds()
+			if d := analytics.BucketOf(est) - analytics.BucketOf(exact); d < -1 || d > 1 {
+				t.Fatalf("trial %d p%.0f: estimate %d µs (bucket %d), exact %d µs (bucket %d)", trial, p*100, est, analytics.BucketOf(est), exact, analytics.BucketOf(exact))
+			}
+		}
+	}
+}
+
+func TestPurgeKeepsNinetyDays(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, engine string) {
+		ctx := context.Background()
+		db := storetest.Open(t, engine)
+		now := t0
+		s := &analytics.Service{Store: db, Now: func() time.Time { return now }}
+		ages := []time.Duration{91 * 24 * time.Hour, 90*24*time.Hour + time.Minute, 89 * 24 * time.Hour, time.Hour}
+		var recs []usage.Record
+		for _, a := range ages {
+			recs = append(recs, record(now.Add(-a), "org_1", "key_a", "live", "GET", "/v1/patients", 200, time.Millisecond, ""))
+		}
+		if err := db.InsertUsage(ctx, recs); err != nil {
+			t.Fatal(err)
+		}
+		old := analytics.Row{Grain: analytics.Minute, Bucket: analytics.Minute.Floor(now.Add(-15 * 24 * time.Hour)), OrgID: "org_1", Env: "live", KeyID: "k", Method: "GET", Route: "/r"}
+		old.Requests = 1
+		kept := old
+		kept.Bucket = analytics.Minute.Floor(now.Add(-13 * 24 * time.Hour))
+		if err := db.InsertRollups(ctx, []analytics.Row{old, kept}); err != nil {
+			t.Fatal(err)
+		}
+		res, err := s.Purge(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Counts["records"] != 2 || res.Counts["aggregates"] != 1 {
+			t.Fatalf("purge counts = %v; want 2 records and 1 aggregate", res.Counts)
+		}
+		left, err := db.ListUsage(ctx, analytics.LogFilter{OrgID: "org_1", Limit: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(left) != 2 {
+			t.Fatalf("%d records left, want the 2 younger than 90 days", len(left))
+		}
+		for _, r := range left {
+			if now.Sub(r.Time) > analytics.RawRetention {
+				t.Fatalf("record from %v survived the purge", r.Time)
+			}
+		}
+	})
+}
+
+func TestRequestLogFiltersAndCursor(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, engine string) {
+		ctx := context.Background()
+		db := storetest.Open(t, engine)
+		s := &analytics.Service{Store: db, Now: func() time.Time { return t0 }}
+		var recs []usage.Record
+		for i := range 25 {
+			status := 200
+			if i%5 == 0 {
+				status = 422
+			}
+			r := record(t0.Add(time.Duration(i)*time.Second), "org_1", "key_a", "test", "GET", "/v1/patients/:id", status, time.Millisecond, "")
+			r.RequestID = "req_" + string(rune('a'+i))
+			recs = append(recs, r)
+		}
+		recs = append(recs, record(t0, "org_2", "key_z", "test", "GET", "/v1/patients/:id", 200, time.Millisecond, ""))
+		if err := db.InsertUsage(ctx, recs); err != nil {
+			t.Fatal(err)
+		}
+		var seen []usage.Record
+		cursor := ""
+		for page := 0; page < 10; page++ {
+			rs, next, err := s.RequestLog(ctx, analytics.LogFilter{OrgID: "org_1", Limit: 10, BeforeID: analytics.DecodeCursor(cursor)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			seen = append(seen, rs...)
+			if next == "" {
+				break
+			}
+			cursor = next
+		}
+		if len(seen) != 25 {
+			t.Fatalf("paged through %d records, want 25", len(seen))
+		}
+		for i := 1; i < len(seen); i++ {
+			if seen[i].ID >= seen[i-1].ID || seen[i].OrgID != "org_1" {
+				t.Fatalf("page order broken at %d: %+v after %+v", i, seen[i], seen[i-1])
+			}
+		}
+		errs, _, err := s.RequestLog(ctx, analytics.LogFilter{OrgID: "org_1", StatusClass: 4})
+		if err != nil || len(errs) != 5 {
+			t.Fatalf("4xx filter: %d records, %v; want 5", len(errs), err)
+		}
+		one, _, err := s.RequestLog(ctx, analytics.LogFilter{OrgID: "org_1", RequestID: "req_c"})
+		if err != nil || len(one) != 1 || one[0].RequestID != "req_c" {
+			t.Fatalf("request id filter: %+v, %v", one, err)
+		}
+		if _, err := s.Request(ctx, "org_2", one[0].ID); err == nil {
+			t.Fatal("another organization's record was found")
+		}
+		if analytics.DecodeCursor("garbage!") != 0 {
+			t.Fatal("a bad cursor must restart at the newest record")
+		}
+	})
+}

@@ -1,0 +1,348 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/clinikapi/clinikapi/internal/analytics"
+	"github.com/clinikapi/clinikapi/internal/errs"
+	"github.com/clinikapi/clinikapi/internal/usage"
+)
+
+var _ analytics.Store = (*DB)(nil)
+
+const rollupState = "usage"
+
+// UsageRollupState implements analytics.Store.
+func (db *DB) UsageRollupState(ctx context.Context) (time.Time, int64, error) {
+	var t time.Time
+	var id int64
+	err := db.sql.QueryRowContext(ctx, `SELECT rolled_to, last_id FROM usage_rollup_state WHERE name = $1`, rollupState).Scan(&t, &id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return time.Time{}, 0, nil
+	}
+	return t.UTC(), id, err
+}
+
+// SetUsageRollupState implements analytics.Store.
+func (db *DB) SetUsageRollupState(ctx context.Context, rolledTo time.Time, lastID int64) error {
+	_, err := db.execWrite(ctx, `INSERT INTO usage_rollup_state (name, rolled_to, last_id) VALUES ($1, $2, $3)
+	ON CONFLICT (name) DO UPDATE SET rolled_to = excluded.rolled_to, last_id = excluded.last_id`, rollupState, utc(rolledTo), lastID)
+	return err
+}
+
+// UsageSince implements analytics.Store.
+func (db *DB) UsageSince(ctx context.Context, afterID int64) (int64, time.Time, bool, error) {
+	var maxID sql.NullInt64
+	if err := db.sql.QueryRowContext(ctx, `SELECT MAX(id) FROM usage_records WHERE id > $1`, afterID).Scan(&maxID); err != nil || !maxID.Valid {
+		return 0, time.Time{}, false, err
+	}
+	// ORDER BY rather than MIN(): SQLite hands aggregates back untyped.
+	var oldest time.Time
+	err := db.sql.QueryRowContext(ctx, `SELECT created_at FROM usage_records WHERE id > $1 AND id <= $2 ORDER BY created_at LIMIT 1`, afterID, maxID.Int64).Scan(&oldest)
+	if err != nil {
+		return 0, time.Time{}, false, err
+	}
+	return maxID.Int64, oldest.UTC(), true, nil
+}
+
+const usageSelect = `SELECT id, created_at, org_id, key_id, env, method, route, status, latency_us, bytes_in, bytes_out, request_id, code FROM usage_records`
+
+func scanUsage(rows interface{ Scan(...any) error }) (usage.Record, error) {
+	var r usage.Record
+	var lat int64
+	err := rows.Scan(&r.ID, &r.Time, &r.OrgID, &r.KeyID, &r.Env, &r.Method, &r.Route, &r.Status, &lat, &r.BytesIn, &r.BytesOut, &r.RequestID, &r.Code)
+	r.Latency = time.Duration(lat) * time.Microsecond
+	r.Time = r.Time.UTC()
+	return r, err
+}
+
+// ScanUsage implements analytics.Store.
+func (db *DB) ScanUsage(ctx context.Context, from, to time.Time, fn func(usage.Record) error) error {
+	rows, err := db.sql.QueryContext(ctx, usageSelect+` WHERE created_at >= $1 AND created_at < $2`, utc(from), utc(to))
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		r, err := scanUsage(rows)
+		if err != nil {
+			return err
+		}
+		if err := fn(r); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+const rollupCols = `grain, bucket, org_id, env, key_id, method, route, requests, s2xx, s4xx, s5xx, rate_limited, quota_rejected, bytes_in, bytes_out, latency_us, h0, h1, h2, h3, h4, h5, h6, h7, h8, h9, h10, h11, h12, h13, h14, h15`
+
+const rollupNumCols = 16 + analytics.NumBuckets
+
+func rollupArgs(r analytics.Row) []any {
+	args := []any{string(r.Grain), utc(r.Bucket), r.OrgID, r.Env, r.KeyID, r.Method, r.Route,
+		r.Requests, r.S2xx, r.S4xx, r.S5xx, r.RateLimited, r.QuotaRejected, r.BytesIn, r.BytesOut, r.LatencyUS}
+	for _, h := range r.Hist {
+		args = append(args, h)
+	}
+	return args
+}
+
+func scanRollup(rows interface{ Scan(...any) error }) (analytics.Row, error) {
+	var r analytics.Row
+	var g string
+	dst := []any{&g, &r.Bucket, &r.OrgID, &r.Env, &r.KeyID, &r.Method, &r.Route,
+		&r.Requests, &r.S2xx, &r.S4xx, &r.S5xx, &r.RateLimited, &r.QuotaRejected, &r.BytesIn, &r.BytesOut, &r.LatencyUS}
+	for i := range r.Hist {
+		dst = append(dst, &r.Hist[i])
+	}
+	err := rows.Scan(dst...)
+	r.Grain = analytics.Grain(g)
+	r.Bucket = r.Bucket.UTC()
+	return r, err
+}
+
+// ScanRollups implements analytics.Store.
+func (db *DB) ScanRollups(ctx context.Context, g analytics.Grain, from, to time.Time, fn func(analytics.Row) error) error {
+	rows, err := db.sql.QueryContext(ctx, `SELECT `+rollupCols+` FROM usage_rollups WHERE grain = $1 AND bucket >= $2 AND bucket < $3`, string(g), utc(from), utc(to))
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		r, err := scanRollup(rows)
+		if err != nil {
+			return err
+		}
+		if err := fn(r); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// ReplaceRollups implements analytics.Store.
+func (db *DB) ReplaceRollups(ctx context.Context, g analytics.Grain, from, to time.Time, rs []analytics.Row) error {
+	return db.tx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM usage_rollups WHERE grain = $1 AND bucket >= $2 AND bucket < $3`, string(g), utc(from), utc(to)); err != nil {
+			return err
+		}
+		return insertRollups(ctx, tx, db, rs)
+	})
+}
+
+// InsertRollups writes aggregates as they are (benchmark seeding).
+func (db *DB) InsertRollups(ctx context.Context, rs []analytics.Row) error {
+	return db.tx(ctx, func(tx *sql.Tx) error { return insertRollups(ctx, tx, db, rs) })
+}
+
+func insertRollups(ctx context.Context, tx *sql.Tx, db *DB, rs []analytics.Row) error {
+	const batch = 500 // 500 rows × 32 columns stays under both engines' parameter limits
+	for len(rs) > 0 {
+		n := min(batch, len(rs))
+		var q strings.Builder
+		q.WriteString(`INSERT INTO usage_rollups (` + rollupCols + `) VALUES `)
+		args := make([]any, 0, n*rollupNumCols)
+		for i, r := range rs[:n] {
+			if i > 0 {
+				q.WriteByte(',')
+			}
+			q.WriteByte('(')
+			for j := 0; j < rollupNumCols; j++ {
+				if j > 0 {
+					q.WriteByte(',')
+				}
+				q.WriteString(db.placeholder(i*rollupNumCols + j + 1))
+			}
+			q.WriteByte(')')
+			args = append(args, rollupArgs(r)...)
+		}
+		if _, err := tx.ExecContext(ctx, q.String(), args...); err != nil {
+			return err
+		}
+		rs = rs[n:]
+	}
+	return nil
+}
+
+// rollupSums are the summed figure columns, in scanRollup's order after
+// the dimensions.
+const rollupSums = `SUM(requests), SUM(s2xx), SUM(s4xx), SUM(s5xx), SUM(rate_limited), SUM(quota_rejected), SUM(bytes_in), SUM(bytes_out), SUM(latency_us),
+	SUM(h0), SUM(h1), SUM(h2), SUM(h3), SUM(h4), SUM(h5), SUM(h6), SUM(h7), SUM(h8), SUM(h9), SUM(h10), SUM(h11), SUM(h12), SUM(h13), SUM(h14), SUM(h15)`
+
+// dimensions each grouping of QueryRollups fills (the others are blank).
+var rollupGroups = map[analytics.GroupBy]struct{ sel, group string }{
+	analytics.ByBucket: {`grain, bucket, '', '', '', '', ''`, `grain, bucket`},
+	analytics.ByRoute:  {`grain, MIN(bucket), '', '', '', method, route`, `grain, method, route`},
+	analytics.ByKey:    {`grain, MIN(bucket), '', env, key_id, '', ''`, `grain, env, key_id`},
+}
+
+// QueryRollups implements analytics.Store: the engine sums the rows, so
+// only one row per group crosses to Go.
+func (db *DB) QueryRollups(ctx context.Context, q analytics.Query, by analytics.GroupBy) ([]analytics.Row, error) {
+	g, ok := rollupGroups[by]
+	if !ok {
+		return nil, errors.New("store: unknown rollup grouping")
+	}
+	where := `org_id = $1 AND grain = $2 AND bucket >= $3 AND bucket < $4`
+	args := []any{q.OrgID, string(q.Grain), utc(q.From), utc(q.To)}
+	if q.Env != "" {
+		args = append(args, q.Env)
+		where += ` AND env = $` + itoa(len(args))
+	}
+	if q.KeyID != "" {
+		args = append(args, q.KeyID)
+		where += ` AND key_id = $` + itoa(len(args))
+	}
+	rows, err := db.sql.QueryContext(ctx, `SELECT `+g.sel+`, `+rollupSums+` FROM usage_rollups WHERE `+where+` GROUP BY `+g.group, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []analytics.Row
+	for rows.Next() {
+		r, err := scanRollupSums(rows, db.dialect)
+		if err != nil {
+			return nil, err
+		}
+		r.OrgID = q.OrgID
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// scanRollupSums reads a grouped row. SQLite returns MIN(bucket) untyped,
+// as text.
+func scanRollupSums(rows *sql.Rows, d Dialect) (analytics.Row, error) {
+	var r analytics.Row
+	var g string
+	var bucket any
+	dst := []any{&g, &bucket, &r.OrgID, &r.Env, &r.KeyID, &r.Method, &r.Route,
+		&r.Requests, &r.S2xx, &r.S4xx, &r.S5xx, &r.RateLimited, &r.QuotaRejected, &r.BytesIn, &r.BytesOut, &r.LatencyUS}
+	for i := range r.Hist {
+		dst = append(dst, &r.Hist[i])
+	}
+	if err := rows.Scan(dst...); err != nil {
+		return r, err
+	}
+	r.Grain = analytics.Grain(g)
+	switch v := bucket.(type) {
+	case time.Time:
+		r.Bucket = v.UTC()
+	case string:
+		t, err := parseSQLiteTime(v)
+		if err != nil {
+			return r, err
+		}
+		r.Bucket = t
+	}
+	return r, nil
+}
+
+func parseSQLiteTime(s string) (time.Time, error) {
+	for _, layout := range []string{"2006-01-02 15:04:05.999999999-07:00", time.RFC3339Nano, "2006-01-02 15:04:05.999999999"} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t.UTC(), nil
+		}
+	}
+	return time.Time{}, errors.New("store: unreadable timestamp " + s)
+}
+
+// deleteBatched deletes the rows query's sub-select names, 10,000 at a
+// time, so a large purge never holds the write lock for long.
+func (db *DB) deleteBatched(ctx context.Context, table, key, cond string, args ...any) (int64, error) {
+	var total int64
+	for {
+		res, err := db.execWrite(ctx, `DELETE FROM `+table+` WHERE `+key+` IN (SELECT `+key+` FROM `+table+` WHERE `+cond+` LIMIT 10000)`, args...)
+		if err != nil {
+			return total, err
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return total, err
+		}
+		total += n
+		if n == 0 {
+			return total, nil
+		}
+		if err := ctx.Err(); err != nil {
+			return total, err
+		}
+	}
+}
+
+// DeleteUsageBefore implements analytics.Store.
+func (db *DB) DeleteUsageBefore(ctx context.Context, t time.Time) (int64, error) {
+	return db.deleteBatched(ctx, "usage_records", "id", "created_at < $1", utc(t))
+}
+
+// DeleteRollupsBefore implements analytics.Store.
+func (db *DB) DeleteRollupsBefore(ctx context.Context, g analytics.Grain, t time.Time) (int64, error) {
+	res, err := db.execWrite(ctx, `DELETE FROM usage_rollups WHERE grain = $1 AND bucket < $2`, string(g), utc(t))
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+// ListUsage implements analytics.Store.
+func (db *DB) ListUsage(ctx context.Context, f analytics.LogFilter) ([]usage.Record, error) {
+	where := []string{"org_id = $1"}
+	args := []any{f.OrgID}
+	add := func(cond string, v ...any) {
+		for _, x := range v {
+			args = append(args, x)
+			cond = strings.Replace(cond, "?", "$"+itoa(len(args)), 1)
+		}
+		where = append(where, cond)
+	}
+	if f.StatusClass >= 2 && f.StatusClass <= 5 {
+		add("status >= ? AND status < ?", f.StatusClass*100, f.StatusClass*100+100)
+	}
+	if f.Method != "" {
+		add("method = ?", f.Method)
+	}
+	if f.Route != "" {
+		add("route = ?", f.Route)
+	}
+	if f.KeyID != "" {
+		add("key_id = ?", f.KeyID)
+	}
+	if f.RequestID != "" {
+		add("request_id = ?", f.RequestID)
+	}
+	if f.BeforeID > 0 {
+		add("id < ?", f.BeforeID)
+	}
+	args = append(args, f.Limit)
+	rows, err := db.sql.QueryContext(ctx, usageSelect+` WHERE `+strings.Join(where, " AND ")+` ORDER BY id DESC LIMIT $`+itoa(len(args)), args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []usage.Record
+	for rows.Next() {
+		r, err := scanUsage(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// FindUsage implements analytics.Store.
+func (db *DB) FindUsage(ctx context.Context, orgID string, id int64) (usage.Record, error) {
+	r, err := scanUsage(db.sql.QueryRowContext(ctx, usageSelect+` WHERE org_id = $1 AND id = $2`, orgID, id))
+	if err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return usage.Record{}, errs.E(errs.NotFound, "No such request in this organization's log.")
+		}
+		return usage.Record{}, err
+	}
+	return r, nil
+}

@@ -1,0 +1,262 @@
+package analytics
+
+import (
+	"math"
+	"strconv"
+	"strings"
+)
+
+// Chart plot area inside a W×220 viewBox: Wide for full-width cards,
+// Narrow for half-width ones, so the text keeps its size.
+const (
+	Wide        = 720.0
+	Narrow      = 400.0
+	chartH      = 220.0
+	plotLeft    = 56.0
+	plotTop     = 12.0
+	plotBottom  = 190.0
+	maxXTicks   = 6
+	chartYTicks = 4
+)
+
+// Tick is an axis label at a position.
+type Tick struct {
+	Pos   float64
+	Label string
+}
+
+// Segment is one coloured part of a stacked bar.
+type Segment struct {
+	Y, H  float64
+	Class string
+}
+
+// Bar is one stacked bar with its hover text.
+type Bar struct {
+	X, W     float64
+	Segments []Segment
+	Title    string
+}
+
+// Dot is one point of a line, with its hover text.
+type Dot struct {
+	X, Y  float64
+	Title string
+}
+
+// Line is one series of a line chart.
+type Line struct {
+	Name   string
+	Class  string   // stroke/fill colour classes
+	Points []string // SVG polyline points, one run per unbroken stretch
+	Dots   []Dot
+}
+
+// Chart is a server-rendered SVG chart.
+type Chart struct {
+	W      float64 // viewBox width
+	ID     string
+	Title  string
+	Desc   string
+	Bars   []Bar
+	Lines  []Line
+	YTicks []Tick
+	XTicks []Tick
+	Legend []LegendItem
+}
+
+// LegendItem names a colour.
+type LegendItem struct {
+	Label string
+	Class string // background colour class
+}
+
+// StackPoint is one bucket of a stacked bar chart: up to three values,
+// bottom first.
+type StackPoint struct {
+	Label  string // axis label
+	Title  string // hover text
+	Values []int64
+}
+
+// Stacked builds a stacked bar chart; classes colour the stack levels.
+func Stacked(w float64, id, title, desc string, pts []StackPoint, classes []string, legend []LegendItem) Chart {
+	c := Chart{W: w, ID: id, Title: title, Desc: desc, Legend: legend}
+	plotRight := c.plotRight()
+	var top int64
+	for _, p := range pts {
+		var s int64
+		for _, v := range p.Values {
+			s += v
+		}
+		top = max(top, s)
+	}
+	scale := niceMax(float64(top))
+	c.YTicks = yTicks(scale, func(v float64) string { return Compact(int64(v)) })
+	n := len(pts)
+	if n == 0 {
+		return c
+	}
+	slot := (plotRight - plotLeft) / float64(n)
+	bw := slot * 0.72
+	if slot-bw < 1 {
+		bw = max(slot-1, 0.5)
+	}
+	for i, p := range pts {
+		b := Bar{X: plotLeft + float64(i)*slot + (slot-bw)/2, W: bw, Title: p.Title}
+		y := plotBottom
+		for j, v := range p.Values {
+			if v == 0 {
+				continue
+			}
+			h := float64(v) / scale * (plotBottom - plotTop)
+			y -= h
+			b.Segments = append(b.Segments, Segment{Y: y, H: h, Class: classes[j%len(classes)]})
+		}
+		c.Bars = append(c.Bars, b)
+	}
+	c.XTicks = xTicks(plotRight, n, func(i int) string { return pts[i].Label })
+	return c
+}
+
+// Series is one line of a line chart; NaN values leave a gap.
+type Series struct {
+	Name   string
+	Class  string
+	Values []float64
+	Titles []string // hover text per point
+}
+
+// Lines builds a line chart over labels; format writes axis values.
+func Lines(w float64, id, title, desc string, labels []string, series []Series, format func(float64) string, legend []LegendItem) Chart {
+	c := Chart{W: w, ID: id, Title: title, Desc: desc, Legend: legend}
+	plotRight := c.plotRight()
+	var top float64
+	for _, s := range series {
+		for _, v := range s.Values {
+			if !math.IsNaN(v) {
+				top = max(top, v)
+			}
+		}
+	}
+	scale := niceMax(top)
+	c.YTicks = yTicks(scale, format)
+	n := len(labels)
+	if n == 0 {
+		return c
+	}
+	slot := (plotRight - plotLeft) / float64(n)
+	for _, s := range series {
+		l := Line{Name: s.Name, Class: s.Class}
+		var pts []string
+		flush := func() {
+			if len(pts) > 0 {
+				l.Points = append(l.Points, strings.Join(pts, " "))
+				pts = nil
+			}
+		}
+		for i, v := range s.Values {
+			if math.IsNaN(v) { // no data: a gap, not a zero
+				flush()
+				continue
+			}
+			x := plotLeft + (float64(i)+0.5)*slot
+			y := plotBottom - v/scale*(plotBottom-plotTop)
+			pts = append(pts, f1(x)+","+f1(y))
+			title := ""
+			if i < len(s.Titles) {
+				title = s.Titles[i]
+			}
+			l.Dots = append(l.Dots, Dot{X: x, Y: y, Title: title})
+		}
+		flush()
+		c.Lines = append(c.Lines, l)
+	}
+	c.XTicks = xTicks(plotRight, n, func(i int) string { return labels[i] })
+	return c
+}
+
+func (c Chart) plotRight() float64 { return c.W - 8 }
+
+// ViewBox is the SVG viewBox attribute.
+func (c Chart) ViewBox() string { return "0 0 " + f1(c.W) + " " + f1(chartH) }
+
+// GridRight is where horizontal grid lines end.
+func (c Chart) GridRight() string { return f1(c.plotRight()) }
+
+func xTicks(plotRight float64, n int, label func(int) string) []Tick {
+	slot := (plotRight - plotLeft) / float64(n)
+	step := max(1, (n+maxXTicks-1)/maxXTicks)
+	var out []Tick
+	for i := 0; i < n; i += step {
+		out = append(out, Tick{Pos: plotLeft + (float64(i)+0.5)*slot, Label: label(i)})
+	}
+	return out
+}
+
+func yTicks(scale float64, format func(float64) string) []Tick {
+	var out []Tick
+	for i := 0; i <= chartYTicks; i++ {
+		v := scale * float64(i) / chartYTicks
+		out = append(out, Tick{Pos: plotBottom - float64(i)/chartYTicks*(plotBottom-plotTop), Label: format(v)})
+	}
+	return out
+}
+
+// niceMax rounds v up to 1, 2, 2.5 or 5 times a power of ten (at least 1).
+func niceMax(v float64) float64 {
+	if v <= 0 {
+		return 4 // an empty chart still gets four distinct ticks
+	}
+	p := 1.0
+	for p*10 <= v {
+		p *= 10
+	}
+	for p > v && p > 0.001 {
+		p /= 10
+	}
+	for _, m := range []float64{1, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10} {
+		if m*p >= v {
+			return m * p
+		}
+	}
+	return 10 * p
+}
+
+func f1(v float64) string { return strconv.FormatFloat(v, 'f', 1, 64) }
+
+// Compact writes n as 950, 1.2k, 3.4M.
+func Compact(n int64) string {
+	switch {
+	case n >= 1_000_000:
+		return trimZero(float64(n)/1_000_000) + "M"
+	case n >= 10_000:
+		return strconv.FormatInt(n/1000, 10) + "k"
+	case n >= 1_000:
+		return trimZero(float64(n)/1000) + "k"
+	}
+	return strconv.FormatInt(n, 10)
+}
+
+func trimZero(v float64) string {
+	s := strconv.FormatFloat(v, 'f', 1, 64)
+	return strings.TrimSuffix(s, ".0")
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
+
+// Colours of the charts, kept here so Tailwind sees them.
+var (
+	// StatusFills colour the 2xx, 4xx and 5xx parts of a stacked bar.
+	StatusFills  = []string{"fill-brand-500", "fill-amber-400", "fill-red-500"}
+	StatusLegend = []LegendItem{{Label: "2xx", Class: "bg-brand-500"}, {Label: "4xx", Class: "bg-amber-400"}, {Label: "5xx", Class: "bg-red-500"}}
+	// Line colours.
+	StrokeBrand  = "stroke-brand-500"
+	StrokeAmber  = "stroke-amber-500"
+	StrokeRed    = "stroke-red-500"
+	StrokeMuted  = "stroke-ink-300"
+	StrokeStrong = "stroke-brand-600"
+	// LatencyLegend names the percentile lines.
+	LatencyLegend = []LegendItem{{Label: "p50", Class: "bg-brand-500"}, {Label: "p95", Class: "bg-amber-500"}, {Label: "p99", Class: "bg-red-500"}}
+	QuotaLegend   = []LegendItem{{Label: "Used", Class: "bg-brand-600"}, {Label: "Projection", Class: "bg-ink-300"}}
+)

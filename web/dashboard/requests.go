@@ -1,0 +1,136 @@
+package dashboard
+
+import (
+	"net/http"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/clinikapi/clinikapi/internal/analytics"
+	"github.com/clinikapi/clinikapi/internal/apikey"
+	"github.com/clinikapi/clinikapi/internal/errs"
+	"github.com/clinikapi/clinikapi/internal/usage"
+	av "github.com/clinikapi/clinikapi/views/analytics"
+	"github.com/clinikapi/clinikapi/views/components/form"
+)
+
+const requestPageSize = 50
+
+// RequestLog lists the organization's API requests, newest first, with
+// filters and an opaque cursor.
+func (h *Handler) RequestLog(c echo.Context) error {
+	a := currentActor(c)
+	ctx := c.Request().Context()
+	f := analytics.LogFilter{OrgID: a.Org.ID, Limit: requestPageSize,
+		Method: strings.ToUpper(c.QueryParam("method")), Route: c.QueryParam("route"), KeyID: c.QueryParam("key"),
+		RequestID: strings.TrimSpace(c.QueryParam("request_id")), BeforeID: analytics.DecodeCursor(c.QueryParam("cursor"))}
+	status := c.QueryParam("status")
+	if n, err := strconv.Atoi(status); err == nil && n >= 2 && n <= 5 {
+		f.StatusClass = n
+	} else {
+		status = ""
+	}
+	recs, next, err := h.Analytics.RequestLog(ctx, f)
+	if err != nil {
+		return err
+	}
+	keys, err := h.Keys.List(ctx, a.Org.ID)
+	if err != nil {
+		return err
+	}
+	byID := map[string]apikey.Key{}
+	base := "/o/" + a.Org.ID + "/requests"
+	lf := av.LogFilters{Action: base, Status: status, Method: f.Method, Route: f.Route, Key: f.KeyID, RequestID: f.RequestID,
+		Keys: []form.Option{{Value: "", Label: "All keys"}}, Routes: []form.Option{{Value: "", Label: "Any route"}}}
+	for _, k := range keys {
+		byID[k.ID] = k
+		lf.Keys = append(lf.Keys, form.Option{Value: k.ID, Label: k.Name + " (" + k.Prefix + "…)"})
+	}
+	// The route patterns this organization used in the last 90 days.
+	now := h.Now()
+	ov, err := h.Analytics.Overview(ctx, analytics.Query{OrgID: a.Org.ID, Grain: analytics.Day, From: now.Add(-analytics.RawRetention), To: now})
+	if err != nil {
+		return err
+	}
+	seen := map[string]bool{}
+	var routes []string
+	for _, r := range ov.Routes {
+		if !seen[r.Route] {
+			seen[r.Route] = true
+			routes = append(routes, r.Route)
+		}
+	}
+	sort.Strings(routes)
+	for _, r := range routes {
+		lf.Routes = append(lf.Routes, form.Option{Value: r, Label: r})
+	}
+	p := av.LogProps{
+		Shell:    h.shell(c, a, PageRequests, "Request log", "Every API request made with this organization's keys."),
+		Filters:  lf,
+		Filtered: status != "" || f.Method != "" || f.Route != "" || f.KeyID != "" || f.RequestID != "",
+	}
+	for _, r := range recs {
+		p.Requests = append(p.Requests, requestView(base, r, byID))
+	}
+	q := c.QueryParams()
+	if next != "" {
+		nq := url.Values{}
+		for k, v := range q {
+			nq[k] = v
+		}
+		nq.Set("cursor", next)
+		p.NextHref = base + "?" + nq.Encode()
+	}
+	if q.Get("cursor") != "" {
+		fq := url.Values{}
+		for k, v := range q {
+			fq[k] = v
+		}
+		fq.Del("cursor")
+		p.FirstHref = base + "?" + fq.Encode()
+	}
+	return render(c, http.StatusOK, av.RequestLog(p))
+}
+
+// RequestDetail shows one request's metadata.
+func (h *Handler) RequestDetail(c echo.Context) error {
+	a := currentActor(c)
+	ctx := c.Request().Context()
+	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
+	if err != nil || id <= 0 {
+		return errs.E(errs.NotFound, "No such request in this organization's log.")
+	}
+	r, err := h.Analytics.Request(ctx, a.Org.ID, id)
+	if err != nil {
+		return err
+	}
+	keys, err := h.Keys.List(ctx, a.Org.ID)
+	if err != nil {
+		return err
+	}
+	byID := map[string]apikey.Key{}
+	for _, k := range keys {
+		byID[k.ID] = k
+	}
+	base := "/o/" + a.Org.ID + "/requests"
+	return render(c, http.StatusOK, av.RequestDetail(av.RequestDetailProps{
+		Shell:   h.shell(c, a, PageRequests, "Request "+r.RequestID, ""),
+		Request: requestView(base, r, byID),
+		Back:    base,
+	}))
+}
+
+func requestView(base string, r usage.Record, keys map[string]apikey.Key) av.Request {
+	v := av.Request{
+		Href: base + "/" + strconv.FormatInt(r.ID, 10), Time: r.Time.UTC().Format("2006-01-02 15:04:05.000"),
+		Method: r.Method, Route: r.Route, Status: r.Status, Latency: ms(r.Latency), Key: r.KeyID, Env: r.Env,
+		RequestID: r.RequestID, Code: r.Code, BytesIn: bytesString(r.BytesIn), BytesOut: bytesString(r.BytesOut),
+	}
+	if k, ok := keys[r.KeyID]; ok {
+		v.Key, v.KeyPrefix = k.Name, k.Prefix+"…"
+	}
+	return v
+}

@@ -1,0 +1,48 @@
+package web
+
+import (
+	"crypto/subtle"
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/clinikapi/clinikapi/internal/errs"
+	"github.com/clinikapi/clinikapi/internal/jobs"
+	"github.com/clinikapi/clinikapi/internal/metrics"
+)
+
+// observe counts every request in the operator metrics, by route class.
+func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		start := time.Now()
+		err := next(c)
+		if err != nil {
+			c.Error(err)
+		}
+		s.Metrics.Observe(metrics.Class(c.Request().URL.Path), c.Response().Status, time.Since(start))
+		return nil
+	}
+}
+
+// metrics serves the Prometheus text format to holders of the metrics
+// token. Without a configured token the endpoint does not exist.
+func (s *Server) metrics(c echo.Context) error {
+	if s.MetricsToken == "" || s.Metrics == nil {
+		return errs.E(errs.NotFound, "There is nothing at this address.")
+	}
+	got := c.Request().Header.Get("Authorization")
+	want := "Bearer " + s.MetricsToken
+	if subtle.ConstantTimeCompare([]byte(got), []byte(want)) != 1 {
+		c.Response().Header().Set("WWW-Authenticate", `Bearer realm="metrics"`)
+		return c.String(http.StatusUnauthorized, "metrics need the bearer token (CLINIKAPI_METRICS_TOKEN)\n")
+	}
+	var runs []jobs.Run
+	if s.Jobs != nil {
+		runs, _ = s.Jobs.Status(c.Request().Context())
+	}
+	c.Response().Header().Set(echo.HeaderContentType, "text/plain; version=0.0.4; charset=utf-8")
+	c.Response().Header().Set("Cache-Control", "no-store")
+	c.Response().WriteHeader(http.StatusOK)
+	return s.Metrics.Write(c.Response(), runs)
+}
