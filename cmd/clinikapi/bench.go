@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"runtime/pprof"
 	"strings"
 	"time"
@@ -42,12 +43,13 @@ func benchCmd(ctx context.Context, getenv config.Getenv, args []string, stdout, 
 	concurrency := fs.Int("concurrency", 16, "concurrent keep-alive clients")
 	rounds := fs.Int("rounds", 4, "alternating rounds per target")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the measurements (embedded server included) to this file")
+	dataDir := fs.String("data", "", "keep the embedded server's data in this directory and reuse it next time: the seed (and its organization and test key, in bench-state.json) is made once")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	var ids []string
 	if *target == "" {
-		base, k, seeded, stop, err := embeddedServer(ctx, getenv, *seedN, stdout, stderr)
+		base, k, seeded, stop, err := embeddedServer(ctx, getenv, *dataDir, *seedN, stdout, stderr)
 		if err != nil {
 			return err
 		}
@@ -204,11 +206,23 @@ func pathOf(u string) string {
 // embeddedServer starts the whole program on 127.0.0.1 with a fresh SQLite
 // database (or DATABASE_URL / REDIS_URL when set), an Enterprise
 // organization whose rate limit is lifted for the measurement, a test key,
-// and n seeded patients in the test datastore.
-func embeddedServer(ctx context.Context, getenv config.Getenv, n int, stdout, stderr io.Writer) (base, key string, ids []string, stop func(), err error) {
-	dir, err := os.MkdirTemp("", "clinikapi-bench-")
+// and n seeded patients in the test datastore. With dataDir, the data stays
+// there and a later run reuses the seed (bench-state.json names its
+// organization, test key and patient ids).
+func embeddedServer(ctx context.Context, getenv config.Getenv, dataDir string, n int, stdout, stderr io.Writer) (base, key string, ids []string, stop func(), err error) {
+	dir, keep := dataDir, dataDir != ""
+	if keep {
+		err = os.MkdirAll(dir, 0o700)
+	} else {
+		dir, err = os.MkdirTemp("", "clinikapi-bench-")
+	}
 	if err != nil {
 		return "", "", nil, nil, err
+	}
+	cleanup := func() {
+		if !keep {
+			os.RemoveAll(dir)
+		}
 	}
 	cfg, err := config.Load(func(k string) string {
 		switch k {
@@ -220,42 +234,60 @@ func embeddedServer(ctx context.Context, getenv config.Getenv, n int, stdout, st
 		return ""
 	})
 	if err != nil {
+		cleanup()
 		return "", "", nil, nil, err
 	}
 	a, err := app.New(ctx, cfg, slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})), app.Options{})
 	if err != nil {
+		cleanup()
 		return "", "", nil, nil, err
 	}
 	fail := func(err error) (string, string, []string, func(), error) {
 		a.Close()
-		os.RemoveAll(dir)
+		cleanup()
 		return "", "", nil, nil, err
 	}
-	_, o, err := a.CreateUser(ctx, "bench-"+time.Now().Format("150405.000000")+"@clinikapi.invalid", "bench password", "", "Load test")
-	if err != nil {
-		return fail(err)
-	}
-	if err := a.DB.SetOrgLimits(ctx, o.ID, "enterprise", 1_000_000_000, time.Now()); err != nil {
-		return fail(err)
-	}
-	k, err := a.Keys.Create(ctx, apikey.Actor{OrgID: o.ID}, apikey.CreateInput{Name: "load test", Env: apikey.Test})
-	if err != nil {
-		return fail(err)
-	}
-	if n > 0 {
-		s, err := a.Data.For(ctx, "test", o.ID, false)
+	statePath := filepath.Join(dir, "bench-state.json")
+	var st benchState
+	if b, err := os.ReadFile(statePath); keep && err == nil {
+		if err := json.Unmarshal(b, &st); err != nil {
+			return fail(fmt.Errorf("%s: %w", statePath, err))
+		}
+		fmt.Fprintf(stdout, "reusing the seed in %s: %d patients\n", dir, len(st.PatientIDs))
+	} else {
+		_, o, err := a.CreateUser(ctx, "bench-"+time.Now().Format("150405.000000")+"@clinikapi.invalid", "bench password", "", "Load test")
 		if err != nil {
 			return fail(err)
 		}
-		start := time.Now()
-		res, err := seed.Run(ctx, s, datastore.Tenant(o.ID), n, 4, nil)
+		if err := a.DB.SetOrgLimits(ctx, o.ID, "enterprise", 1_000_000_000, time.Now()); err != nil {
+			return fail(err)
+		}
+		k, err := a.Keys.Create(ctx, apikey.Actor{OrgID: o.ID}, apikey.CreateInput{Name: "load test", Env: apikey.Test})
 		if err != nil {
 			return fail(err)
 		}
-		d := time.Since(start)
-		fmt.Fprintf(stdout, "seeded %d patients (%d resources) in %s: %.0f resources/s through the datastore (validation, index, SQL)\n",
-			n, res.Resources, d.Round(time.Millisecond), float64(res.Resources)/d.Seconds())
-		ids = res.PatientIDs
+		st = benchState{Key: k.Secret}
+		if n > 0 {
+			s, err := a.Data.For(ctx, "test", o.ID, false)
+			if err != nil {
+				return fail(err)
+			}
+			start := time.Now()
+			res, err := seed.Run(ctx, s, datastore.Tenant(o.ID), n, 4, nil)
+			if err != nil {
+				return fail(err)
+			}
+			d := time.Since(start)
+			fmt.Fprintf(stdout, "seeded %d patients (%d resources) in %s: %.0f resources/s through the datastore (validation, index, SQL)\n",
+				n, res.Resources, d.Round(time.Millisecond), float64(res.Resources)/d.Seconds())
+			st.PatientIDs = res.PatientIDs
+		}
+		if keep {
+			b, _ := json.Marshal(st)
+			if err := os.WriteFile(statePath, b, 0o600); err != nil {
+				return fail(err)
+			}
+		}
 	}
 	a.Start(ctx)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -264,11 +296,18 @@ func embeddedServer(ctx context.Context, getenv config.Getenv, n int, stdout, st
 	}
 	srv := &http.Server{Handler: a.HTTP, ReadHeaderTimeout: 10 * time.Second}
 	go srv.Serve(ln)
-	return "http://" + ln.Addr().String(), k.Secret, ids, func() {
+	return "http://" + ln.Addr().String(), st.Key, st.PatientIDs, func() {
 		srv.Close()
 		a.Close()
-		os.RemoveAll(dir)
+		cleanup()
 	}, nil
+}
+
+// benchState is what a kept bench data directory remembers: a local test
+// key of the load-test organization (mode 0600, like the database beside it).
+type benchState struct {
+	Key        string   `json:"key"`
+	PatientIDs []string `json:"patientIds"`
 }
 
 func jsonOf(v any) ([]byte, error) { return json.Marshal(v) }
