@@ -89,6 +89,16 @@ func (s *Server) routes(e *echo.Echo) {
 		keyed.DELETE("/"+d.Path+"/:id", rs.Delete(d))
 	}
 
+	// Bulk data. Imports carry up to 100 MiB of NDJSON; an export reads
+	// data although it is started with POST (scope read); download links
+	// are signed (organization, job, file, expiry) and need no key.
+	b := s.Bulk
+	e.POST("/v1/bulk/import", b.Import, api.CleanPath, api.RejectMethodOverride, api.LimitImportBody, p.Authenticate, p.RecordUsage, api.Scope, p.RateLimit, p.MonthlyQuota)
+	e.POST("/v1/bulk/export", b.Export, api.CleanPath, api.RejectMethodOverride, api.LimitBody, p.Authenticate, p.RecordUsage, api.ReadScope, p.RateLimit, p.MonthlyQuota)
+	keyed.GET("/bulk/jobs/:id", b.Status)
+	v1.GET("/bulk/files/:job", b.Manifest)
+	v1.GET("/bulk/files/:job/:file", b.Download)
+
 	keyed.Any("/*", api.NotFound)
 
 	e.RouteNotFound("/*", func(c echo.Context) error { return errs.E(errs.NotFound, "There is nothing at this address.") })

@@ -38,6 +38,7 @@ type Server struct {
 	FHIR         *api.FHIR
 	Resources    *api.Resources // the contract's simplified resources
 	Capabilities *api.Capabilities
+	Bulk         *api.Bulk // bulk export and import
 	DB           Pinger
 	Jobs         JobStatus // background jobs' last runs, shown by /ready
 	Log          *slog.Logger

@@ -14,12 +14,14 @@ import (
 	"github.com/clinikapi/clinikapi/internal/account/builtin"
 	"github.com/clinikapi/clinikapi/internal/apikey"
 	"github.com/clinikapi/clinikapi/internal/audit"
+	"github.com/clinikapi/clinikapi/internal/bulk"
 	"github.com/clinikapi/clinikapi/internal/config"
 	"github.com/clinikapi/clinikapi/internal/datastore"
 	"github.com/clinikapi/clinikapi/internal/fhir/searchparam"
 	"github.com/clinikapi/clinikapi/internal/jobs"
 	"github.com/clinikapi/clinikapi/internal/mail"
 	"github.com/clinikapi/clinikapi/internal/org"
+	"github.com/clinikapi/clinikapi/internal/privacy"
 	"github.com/clinikapi/clinikapi/internal/product"
 	"github.com/clinikapi/clinikapi/internal/quota"
 	"github.com/clinikapi/clinikapi/internal/ratelimit"
@@ -39,6 +41,9 @@ var Version = "0.1.0"
 type Options struct {
 	Now    func() time.Time // the clock; time.Now when nil
 	Mailer mail.Mailer      // replaces SMTP / log mail
+	// Subscriptions cancels Stripe subscriptions when an organization
+	// closes; none (nothing to cancel) when nil.
+	Subscriptions privacy.SubscriptionCanceller
 }
 
 // App is the assembled program.
@@ -57,6 +62,8 @@ type App struct {
 	Data     *datastore.Router // the FHIR datastores
 	Jobs     *jobs.Runner      // periodic background jobs
 	Product  product.Tracker   // product analytics (PostHog or none)
+	Bulk     *bulk.Service     // bulk export and import jobs
+	Privacy  *privacy.Service  // organization closure, scheduled deletion, account deletion
 	HTTP     http.Handler
 
 	closers     []func() error
@@ -138,11 +145,16 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opt Options) 
 		o, err := db.FindOrg(ctx, orgID)
 		return o.Plan, o.RateLimitPerMin, err
 	}}
+	if err := a.dataRights(ctx, orgPlans, opt.Subscriptions); err != nil {
+		a.Close()
+		return nil, err
+	}
 
 	srv := &web.Server{
 		Dashboard: &dashboard.Handler{
 			Accounts: a.Accounts, Orgs: a.Orgs, Keys: a.Keys, Audit: a.Audit, Log: log,
 			BaseURL: cfg.BaseURL, SecureCookies: cfg.SecureCookies(), SessionMaxAge: cfg.SessionMaxAge, Now: now,
+			Bulk: a.Bulk, Privacy: a.Privacy,
 		},
 		API: &api.Pipeline{
 			Keys:    a.Keys,
@@ -165,6 +177,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opt Options) 
 		return nil, err
 	}
 	srv.Resources = &api.Resources{FHIR: srv.FHIR, Contract: contract}
+	srv.Bulk = &api.Bulk{Jobs: a.Bulk, Plans: orgPlans, BaseURL: cfg.BaseURL, Now: now}
 	a.HTTP = srv.Handler()
 	return a, nil
 }

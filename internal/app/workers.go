@@ -53,6 +53,11 @@ func (a *App) Start(ctx context.Context) {
 			a.Log.Error("api key invalidation listener stopped", "err", err)
 		}
 	}()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		a.Bulk.Run(ctx, time.Second)
+	}()
 	stopJobs := a.Jobs.Start(ctx)
 	a.stopWorkers = func() {
 		cancel()

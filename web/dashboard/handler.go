@@ -18,8 +18,10 @@ import (
 	"github.com/clinikapi/clinikapi/internal/account"
 	"github.com/clinikapi/clinikapi/internal/apikey"
 	"github.com/clinikapi/clinikapi/internal/audit"
+	"github.com/clinikapi/clinikapi/internal/bulk"
 	"github.com/clinikapi/clinikapi/internal/errs"
 	"github.com/clinikapi/clinikapi/internal/org"
+	"github.com/clinikapi/clinikapi/internal/privacy"
 	"github.com/clinikapi/clinikapi/views/components/form"
 )
 
@@ -34,6 +36,8 @@ type Handler struct {
 	SecureCookies bool
 	SessionMaxAge time.Duration
 	Now           func() time.Time
+	Bulk          *bulk.Service    // data & privacy: exports
+	Privacy       *privacy.Service // closing the organization, deleting the account
 }
 
 // render writes a templ component with status.
