@@ -43,6 +43,7 @@ func (s *Server) routes(e *echo.Echo) {
 	in.GET("/account", d.AccountPage)
 	in.POST("/account", d.UpdateProfile)
 	in.POST("/account/password", d.ChangePassword)
+	in.POST("/account/delete", d.DeleteAccount)
 
 	// Inside an organization; each route names the permission it needs.
 	o := in.Group("/o/:org")
@@ -56,9 +57,15 @@ func (s *Server) routes(e *echo.Echo) {
 	o.POST("/members/:user/remove", d.RemoveMember, d.RequireOrg(org.ViewOverview)) // members may leave; the service checks the rest
 	o.GET("/audit", d.AuditLog, d.RequireOrg(org.ViewAuditLog))
 	o.GET("/keys", d.KeysPage, d.RequireOrg(org.ManageKeys))
-	o.POST("/keys", d.CreateKey, d.RequireOrg(org.ManageKeys))
+	o.POST("/keys", d.CreateKey, d.RequireOrg(org.ManageKeys), d.RequireOpen)
 	o.POST("/keys/:key/roll", d.RollKey, d.RequireOrg(org.ManageKeys))
 	o.POST("/keys/:key/revoke", d.RevokeKey, d.RequireOrg(org.ManageKeys))
+	o.GET("/privacy", d.PrivacyPage, d.RequireOrg(org.ManageData))
+	o.POST("/privacy/exports", d.StartExport, d.RequireOrg(org.ManageData))
+	o.GET("/privacy/jobs/:job", d.JobRow, d.RequireOrg(org.ManageData))
+	o.GET("/privacy/jobs/:job/:file", d.DownloadExport, d.RequireOrg(org.ManageData))
+	o.POST("/privacy/close", d.CloseOrg, d.RequireOrg(org.CloseOrg))
+	o.POST("/privacy/reopen", d.CancelClosure, d.RequireOrg(org.CloseOrg))
 
 	// The API tier. The pipeline order matters (DESIGN.md §4); every error
 	// is the JSON error body (handleError).

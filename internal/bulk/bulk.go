@@ -168,6 +168,25 @@ func (s Signer) Check(orgID, jobID, name string, q url.Values, now time.Time) er
 	return nil
 }
 
+// Link is one export file's signed download link.
+type Link struct {
+	Type  string `json:"type"`
+	Name  string `json:"-"`
+	URL   string `json:"url"`
+	Count int    `json:"count"`
+}
+
+// Links returns the signed links of an export under baseURL: the manifest
+// (listing the files) and one per file. They all expire with the export.
+func (s Signer) Links(baseURL string, j Job) (string, []Link) {
+	base := baseURL + "/v1/bulk/files/" + j.ID
+	files := make([]Link, len(j.Files))
+	for i, f := range j.Files {
+		files[i] = Link{Type: f.Type, Name: f.Name, Count: f.Count, URL: base + "/" + f.Name + "?" + s.Query(j.OrgID, j.ID, f.Name, j.ExpiresAt)}
+	}
+	return base + "?" + s.Query(j.OrgID, j.ID, "", j.ExpiresAt), files
+}
+
 // FileName is the NDJSON file name of a resource type.
 func FileName(typ string) string { return typ + ".ndjson" }
 

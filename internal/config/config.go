@@ -22,7 +22,7 @@ type Config struct {
 	// ExportDir holds bulk export files and staged imports
 	// (CLINIKAPI_EXPORT_DIR; default <DataDir>/exports).
 	ExportDir string
-	BaseURL string // public URL of the dashboard, used in e-mailed links
+	BaseURL   string // public URL of the dashboard, used in e-mailed links
 
 	// TrustProxy makes client IPs come from X-Forwarded-For (behind a load
 	// balancer); otherwise the TCP peer address is the client IP.

@@ -116,29 +116,11 @@ type jobView struct {
 	ProcessedRecords int         `json:"processedRecords"`
 	Errors           []string    `json:"errors"`
 	DownloadURL      string      `json:"downloadUrl,omitempty"`
-	Output           []fileView  `json:"output,omitempty"`
+	Output           []bulk.Link `json:"output,omitempty"`
 	ExpiresAt        string      `json:"expiresAt,omitempty"`
 	CreatedAt        string      `json:"createdAt"`
 	CompletedAt      string      `json:"completedAt,omitempty"`
 	Message          string      `json:"message,omitempty"`
-}
-
-type fileView struct {
-	Type  string `json:"type"`
-	URL   string `json:"url"`
-	Count int    `json:"count"`
-}
-
-// Links returns the signed manifest link and per-file links of a
-// downloadable export.
-func Links(s bulk.Signer, baseURL string, j bulk.Job) (string, []fileView) {
-	base := baseURL + "/v1/bulk/files/" + j.ID
-	manifest := base + "?" + s.Query(j.OrgID, j.ID, "", j.ExpiresAt)
-	files := make([]fileView, len(j.Files))
-	for i, f := range j.Files {
-		files[i] = fileView{Type: f.Type, Count: f.Count, URL: base + "/" + f.Name + "?" + s.Query(j.OrgID, j.ID, f.Name, j.ExpiresAt)}
-	}
-	return manifest, files
 }
 
 func (h *Bulk) view(j bulk.Job) jobView {
@@ -156,7 +138,7 @@ func (h *Bulk) view(j bulk.Job) jobView {
 		v.CompletedAt = j.FinishedAt.UTC().Format(time.RFC3339)
 	}
 	if j.Downloadable(h.Now()) {
-		v.DownloadURL, v.Output = Links(h.Jobs.Signer, h.BaseURL, j)
+		v.DownloadURL, v.Output = h.Jobs.Signer.Links(h.BaseURL, j)
 		v.ExpiresAt = j.ExpiresAt.UTC().Format(time.RFC3339)
 	} else if j.Kind == bulk.Export && j.Status == bulk.Completed {
 		v.Message = "The download links expired and the files were removed; start a new export."
@@ -255,7 +237,7 @@ func (h *Bulk) Manifest(c echo.Context) error {
 	if !j.Downloadable(h.Now()) {
 		return badLink(errs.E(errs.Forbidden, "This export's files are no longer available; start a new export."))
 	}
-	_, files := Links(h.Jobs.Signer, h.BaseURL, j)
+	_, files := h.Jobs.Signer.Links(h.BaseURL, j)
 	return c.JSON(http.StatusOK, map[string]any{
 		"transactionTime": j.FinishedAt.UTC().Format(time.RFC3339), "expiresAt": j.ExpiresAt.UTC().Format(time.RFC3339),
 		"output": files, "error": []any{},

@@ -41,6 +41,7 @@ var settingsNav = []navEntry{
 	{PageSettings, "General", "/settings", icon.Settings, org.ViewOverview},
 	{PageMembers, "Members", "/members", icon.Users, org.ViewMembers},
 	{PageAudit, "Audit log", "/audit", icon.List, org.ViewAuditLog},
+	{PagePrivacy, "Data & privacy", "/privacy", icon.Shield, org.ManageData},
 }
 
 func navItems(entries []navEntry, a org.Actor, active Page) []layouts.NavItem {
@@ -63,6 +64,9 @@ func (h *Handler) shell(c echo.Context, a org.Actor, active Page, title, subtitl
 	p.RoleLabel = a.Role.Label()
 	p.Nav = navItems(mainNav, a, active)
 	p.Settings = navItems(settingsNav, a, active)
+	if b := h.closedBanner(c, a); b != nil && p.Flash == nil {
+		p.Flash = b
+	}
 	return p
 }
 
