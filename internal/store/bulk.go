@@ -91,9 +91,13 @@ func (db *DB) ListBulkJobs(ctx context.Context, orgID string, limit int) ([]bulk
 // CountBulkJobsSince implements bulk.Store.
 func (db *DB) CountBulkJobsSince(ctx context.Context, orgID string, since time.Time) (int, time.Time, error) {
 	var n int
-	var oldest sql.NullTime
-	err := db.sql.QueryRowContext(ctx, `SELECT COUNT(*), MIN(created_at) FROM bulk_jobs WHERE org_id = $1 AND created_at >= $2`, orgID, utc(since)).Scan(&n, &oldest)
-	return n, oldest.Time, err
+	if err := db.sql.QueryRowContext(ctx, `SELECT COUNT(*) FROM bulk_jobs WHERE org_id = $1 AND created_at >= $2`, orgID, utc(since)).Scan(&n); err != nil || n == 0 {
+		return n, time.Time{}, err
+	}
+	// The oldest by its own column (SQLite's MIN() loses the column type).
+	var oldest time.Time
+	err := db.sql.QueryRowContext(ctx, `SELECT created_at FROM bulk_jobs WHERE org_id = $1 AND created_at >= $2 ORDER BY created_at LIMIT 1`, orgID, utc(since)).Scan(&oldest)
+	return n, oldest, err
 }
 
 // ClaimBulkJob implements bulk.Store in one statement: the row is

@@ -14,7 +14,7 @@ var fhirTables = []string{"idx_string", "idx_token", "idx_reference", "idx_date"
 // ResourceTypes implements datastore.BulkBackend: the types the tenant has
 // current resources of, in name order.
 func (d *Datastore) ResourceTypes(ctx context.Context, tenant datastore.Tenant) ([]string, error) {
-	rows, err := d.db.sql.QueryContext(ctx, `SELECT DISTINCT type FROM resources WHERE tenant = $1 AND deleted = 0 ORDER BY type`, string(tenant))
+	rows, err := d.db.sql.QueryContext(ctx, `SELECT DISTINCT type FROM resources WHERE tenant = $1 AND deleted = FALSE ORDER BY type`, string(tenant))
 	if err != nil {
 		return nil, err
 	}
@@ -35,7 +35,7 @@ func (d *Datastore) ResourceTypes(ctx context.Context, tenant datastore.Tenant) 
 // paging over the primary key, so every page costs the same), updated at
 // or after since when it is set.
 func (d *Datastore) ScanResources(ctx context.Context, tenant datastore.Tenant, typ string, since time.Time, after string, limit int) ([]datastore.Record, error) {
-	q := `SELECT ` + recordColumns + ` FROM resources WHERE tenant = $1 AND type = $2 AND id > $3 AND deleted = 0`
+	q := `SELECT ` + recordColumns + ` FROM resources WHERE tenant = $1 AND type = $2 AND id > $3 AND deleted = FALSE`
 	args := []any{string(tenant), typ, after}
 	if !since.IsZero() {
 		q += ` AND last_updated >= $4`
@@ -51,7 +51,7 @@ func (d *Datastore) ScanResources(ctx context.Context, tenant datastore.Tenant, 
 
 // CountResources implements datastore.BulkBackend.
 func (d *Datastore) CountResources(ctx context.Context, tenant datastore.Tenant, typ string, since time.Time) (int, error) {
-	q := `SELECT COUNT(*) FROM resources WHERE tenant = $1 AND type = $2 AND deleted = 0`
+	q := `SELECT COUNT(*) FROM resources WHERE tenant = $1 AND type = $2 AND deleted = FALSE`
 	args := []any{string(tenant), typ}
 	if !since.IsZero() {
 		q += ` AND last_updated >= $3`
