@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/clinikapi/clinikapi/internal/audit"
@@ -44,8 +45,10 @@ type Service struct {
 	Log      *slog.Logger
 	Now      func() time.Time
 	// Lease is how long a worker holds a job between progress reports.
-	Lease  time.Duration
-	holder string
+	Lease time.Duration
+
+	holderOnce sync.Once
+	holder     string
 }
 
 // Actor is who starts a job.
@@ -64,10 +67,9 @@ func (s *Service) lease() time.Duration {
 	return 2 * time.Minute
 }
 
+// holderID names this instance's worker in leases.
 func (s *Service) holderID() string {
-	if s.holder == "" {
-		s.holder = random.ID("wrk")
-	}
+	s.holderOnce.Do(func() { s.holder = random.ID("wrk") })
 	return s.holder
 }
 
