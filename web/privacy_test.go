@@ -218,3 +218,36 @@ func TestDeleteAccount(t *testing.T) {
 		}
 	})
 }
+
+// With Supabase Auth, closing re-authenticates through Supabase and keeps
+// the dashboard session; deleting the account ends the Supabase sessions.
+func TestSupabaseReauthenticationAndAccountDeletion(t *testing.T) {
+	env, _ := supabaseEnv(t, "sqlite", false)
+	b := env.Browser()
+	orgID := b.SignUp("Sue Base", "sue@example.com", pw, "Supa Clinic")
+	page := "/o/" + orgID + "/privacy"
+	if r := b.Post(page+"/close", url.Values{"confirm_name": {"Supa Clinic"}, "password": {"not the password"}}); r.Status != 422 || !strings.Contains(apptest.Text(r.Body), "password is incorrect") {
+		t.Fatalf("wrong password: %d %s", r.Status, apptest.Text(r.Body))
+	}
+	if r := b.Post(page+"/close", url.Values{"confirm_name": {"Supa Clinic"}, "password": {pw}}); r.Status != 200 || r.URL.Path != page {
+		t.Fatalf("close: %d at %s %s", r.Status, r.URL.Path, apptest.Text(r.Body))
+	}
+	if r := b.Get(page); r.Status != 200 || !strings.Contains(r.Body, `data-testid="closed-note"`) {
+		t.Fatalf("the session did not survive re-authentication: %d %s", r.Status, r.URL.Path)
+	}
+	// Still the last owner: the account cannot go yet.
+	if r := b.Post("/account/delete", url.Values{"delete_password": {pw}}); r.Status != 409 {
+		t.Fatalf("last owner deleted: %d", r.Status)
+	}
+	ctx := context.Background()
+	other := env.Browser()
+	other.SignUp("", "other@example.com", pw, "Other")
+	ou, _ := env.App.DB.FindUserByEmail(ctx, "other@example.com")
+	env.App.DB.AddMember(ctx, orgID, ou.ID, org.Owner, env.Clock.Now())
+	if r := b.Post("/account/delete", url.Values{"delete_password": {pw}}); r.URL.Path != "/signin" {
+		t.Fatalf("delete: %d at %s", r.Status, r.URL.Path)
+	}
+	if r := b.Get("/account"); r.URL.Path != "/signin" {
+		t.Fatalf("still signed in after deleting the account: %s", r.URL.Path)
+	}
+}
