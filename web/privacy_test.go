@@ -251,3 +251,34 @@ func TestSupabaseReauthenticationAndAccountDeletion(t *testing.T) {
 		t.Fatalf("still signed in after deleting the account: %s", r.URL.Path)
 	}
 }
+
+// The dashboard's download link sends a member of the organization to the
+// file's signed link; a job id of another organization is not found.
+func TestDashboardExportDownload(t *testing.T) {
+	env := apptest.New(t, "sqlite", nil)
+	ctx := context.Background()
+	a := orgWithData(t, env, "owner@example.com", "Acme Health")
+	b := orgWithData(t, env, "other@example.com", "Other Clinic")
+	if r := a.br.Post("/o/"+a.id+"/privacy/exports", url.Values{"env": {"test"}}); r.Status != 200 {
+		t.Fatalf("start: %d", r.Status)
+	}
+	jobs, _ := env.App.Bulk.Jobs(ctx, a.id, 5)
+	if len(jobs) != 1 {
+		t.Fatalf("%d jobs", len(jobs))
+	}
+	env.App.Bulk.Work(ctx)
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		if j, _ := env.App.Bulk.Job(ctx, a.id, jobs[0].ID); j.Status == "completed" {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	r := a.br.Get("/o/" + a.id + "/privacy/jobs/" + jobs[0].ID + "/Patient.ndjson")
+	if r.Status != 200 || r.URL.Path != "/v1/bulk/files/"+jobs[0].ID+"/Patient.ndjson" || !strings.Contains(r.Body, "Closing2") || strings.Contains(r.Body, b.id) {
+		t.Fatalf("download: %d at %s: %q", r.Status, r.URL.Path, r.Body)
+	}
+	if r := b.br.Get("/o/" + b.id + "/privacy/jobs/" + jobs[0].ID + "/Patient.ndjson"); r.Status != 404 {
+		t.Fatalf("another organization's job: %d", r.Status)
+	}
+}
