@@ -325,7 +325,10 @@ func TestBulkRateLimitAndScopes(t *testing.T) {
 		wantAPIError(t, "write key exports", bulkCall(t, env, "/v1/bulk/export", write.Secret, map[string]any{}), 403, "INSUFFICIENT_SCOPE")
 		wantAPIError(t, "read key imports", bulkCall(t, env, "/v1/bulk/import", read.Secret, map[string]any{"resourceType": "Patient", "data": "{}"}), 403, "INSUFFICIENT_SCOPE")
 		startedJob(t, bulkCall(t, env, "/v1/bulk/export", read.Secret, map[string]any{"resourceTypes": []string{"Patient"}}))
-		startedJob(t, bulkCall(t, env, "/v1/bulk/import", write.Secret, map[string]any{"resourceType": "Patient", "data": `{"resourceType":"Patient"}`}))
+		imp := startedJob(t, bulkCall(t, env, "/v1/bulk/import", write.Secret, map[string]any{"resourceType": "Patient", "data": `{"resourceType":"Patient"}`}))
+		if r := apiCall(t, env, "GET", "/v1/bulk/jobs/"+imp, write.Secret, nil); r.Status != 200 {
+			t.Fatalf("a write key cannot poll its import: %d %s", r.Status, r.Raw)
+		}
 		for range 3 {
 			startedJob(t, bulkCall(t, env, "/v1/bulk/export", all.Secret, map[string]any{}))
 		}

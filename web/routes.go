@@ -97,12 +97,13 @@ func (s *Server) routes(e *echo.Echo) {
 	}
 
 	// Bulk data. Imports carry up to 100 MiB of NDJSON; an export reads
-	// data although it is started with POST (scope read); download links
-	// are signed (organization, job, file, expiry) and need no key.
+	// data although it is started with POST (scope read); a job's status
+	// is for any key of the organization; download links are signed
+	// (organization, job, file, expiry) and need no key.
 	b := s.Bulk
 	e.POST("/v1/bulk/import", b.Import, api.CleanPath, api.RejectMethodOverride, api.LimitImportBody, p.Authenticate, p.RecordUsage, api.Scope, p.RateLimit, p.MonthlyQuota)
 	e.POST("/v1/bulk/export", b.Export, api.CleanPath, api.RejectMethodOverride, api.LimitBody, p.Authenticate, p.RecordUsage, api.ReadScope, p.RateLimit, p.MonthlyQuota)
-	keyed.GET("/bulk/jobs/:id", b.Status)
+	e.GET("/v1/bulk/jobs/:id", b.Status, api.CleanPath, api.RejectMethodOverride, api.LimitBody, p.Authenticate, p.RecordUsage, p.RateLimit, p.MonthlyQuota) // any scope: a write key polls its import
 	v1.GET("/bulk/files/:job", b.Manifest)
 	v1.GET("/bulk/files/:job/:file", b.Download)
 
