@@ -106,4 +106,10 @@ func TestBrowserDataAndPrivacy(t *testing.T) {
 		t.Fatal(err)
 	}
 	shot("close-form")
+
+	// The account page offers deleting the account.
+	if err := chromedp.Run(ctx, chromedp.Navigate(base+"/account"), chromedp.WaitVisible(`#delete_password`, chromedp.ByQuery)); err != nil {
+		t.Fatalf("account page: %v", err)
+	}
+	shot("account-delete")
 }
