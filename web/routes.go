@@ -49,6 +49,7 @@ func (s *Server) routes(e *echo.Echo) {
 	in.GET("/account", d.AccountPage)
 	in.POST("/account", d.UpdateProfile)
 	in.POST("/account/password", d.ChangePassword)
+	in.POST("/account/delete", d.DeleteAccount)
 
 	// Inside an organization; each route names the permission it needs.
 	o := in.Group("/o/:org")
@@ -66,7 +67,7 @@ func (s *Server) routes(e *echo.Echo) {
 	o.GET("/analytics", d.AnalyticsPage, d.RequireOrg(org.ViewAnalytics)) // HTMX polls get the live fragment
 	o.GET("/requests", d.RequestLog, d.RequireOrg(org.ViewRequestLog))
 	o.GET("/requests/:id", d.RequestDetail, d.RequireOrg(org.ViewRequestLog))
-	o.POST("/keys", d.CreateKey, d.RequireOrg(org.ManageKeys))
+	o.POST("/keys", d.CreateKey, d.RequireOrg(org.ManageKeys), d.RequireOpen)
 	o.POST("/keys/:key/roll", d.RollKey, d.RequireOrg(org.ManageKeys))
 	o.POST("/keys/:key/revoke", d.RevokeKey, d.RequireOrg(org.ManageKeys))
 	o.GET("/billing", d.BillingPage, d.RequireOrg(org.ViewBilling))
@@ -76,6 +77,12 @@ func (s *Server) routes(e *echo.Echo) {
 	o.POST("/billing/enterprise", d.RequestEnterprise, d.RequireOrg(org.ManageBilling)) // owners only; the service checks
 	o.GET("/settings/compliance", d.CompliancePage, d.RequireOrg(org.ViewBilling))
 	o.POST("/settings/compliance", d.SignBAA, d.RequireOrg(org.ManageBilling)) // owners only; the service checks
+	o.GET("/privacy", d.PrivacyPage, d.RequireOrg(org.ManageData))
+	o.POST("/privacy/exports", d.StartExport, d.RequireOrg(org.ManageData))
+	o.GET("/privacy/jobs/:job", d.JobRow, d.RequireOrg(org.ManageData))
+	o.GET("/privacy/jobs/:job/:file", d.DownloadExport, d.RequireOrg(org.ManageData))
+	o.POST("/privacy/close", d.CloseOrg, d.RequireOrg(org.CloseOrg))
+	o.POST("/privacy/reopen", d.CancelClosure, d.RequireOrg(org.CloseOrg))
 
 	// The API tier. The pipeline order matters (DESIGN.md §4); every error
 	// is the JSON error body (handleError).
@@ -105,6 +112,17 @@ func (s *Server) routes(e *echo.Echo) {
 		keyed.PATCH("/"+d.Path+"/:id", rs.Patch(d))
 		keyed.DELETE("/"+d.Path+"/:id", rs.Delete(d))
 	}
+
+	// Bulk data. Imports carry up to 100 MiB of NDJSON; an export reads
+	// data although it is started with POST (scope read); a job's status
+	// is for any key of the organization; download links are signed
+	// (organization, job, file, expiry) and need no key.
+	b := s.Bulk
+	e.POST("/v1/bulk/import", b.Import, api.CleanPath, api.RejectMethodOverride, api.LimitImportBody, p.Authenticate, p.RecordUsage, api.Scope, p.RateLimit, p.MonthlyQuota)
+	e.POST("/v1/bulk/export", b.Export, api.CleanPath, api.RejectMethodOverride, api.LimitBody, p.Authenticate, p.RecordUsage, api.ReadScope, p.RateLimit, p.MonthlyQuota)
+	e.GET("/v1/bulk/jobs/:id", b.Status, api.CleanPath, api.RejectMethodOverride, api.LimitBody, p.Authenticate, p.RecordUsage, p.RateLimit, p.MonthlyQuota) // any scope: a write key polls its import
+	v1.GET("/bulk/files/:job", b.Manifest)
+	v1.GET("/bulk/files/:job/:file", b.Download)
 
 	keyed.Any("/*", api.NotFound)
 

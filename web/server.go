@@ -41,6 +41,7 @@ type Server struct {
 	Resources    *api.Resources // the contract's simplified resources
 	Capabilities *api.Capabilities
 	Stripe       *webhook.Stripe // POST /webhooks/stripe
+	Bulk         *api.Bulk       // bulk export and import
 	DB           Pinger
 	Jobs         JobStatus // background jobs' last runs, shown by /ready
 	Log          *slog.Logger

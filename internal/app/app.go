@@ -16,12 +16,14 @@ import (
 	"github.com/clinikapi/clinikapi/internal/apikey"
 	"github.com/clinikapi/clinikapi/internal/audit"
 	"github.com/clinikapi/clinikapi/internal/billing"
+	"github.com/clinikapi/clinikapi/internal/bulk"
 	"github.com/clinikapi/clinikapi/internal/config"
 	"github.com/clinikapi/clinikapi/internal/datastore"
 	"github.com/clinikapi/clinikapi/internal/fhir/searchparam"
 	"github.com/clinikapi/clinikapi/internal/jobs"
 	"github.com/clinikapi/clinikapi/internal/mail"
 	"github.com/clinikapi/clinikapi/internal/org"
+	"github.com/clinikapi/clinikapi/internal/privacy"
 	"github.com/clinikapi/clinikapi/internal/product"
 	"github.com/clinikapi/clinikapi/internal/quota"
 	"github.com/clinikapi/clinikapi/internal/ratelimit"
@@ -42,6 +44,9 @@ var Version = "0.1.0"
 type Options struct {
 	Now    func() time.Time // the clock; time.Now when nil
 	Mailer mail.Mailer      // replaces SMTP / log mail
+	// Subscriptions cancels subscriptions when an organization closes;
+	// billing's (Stripe, or development billing) when nil.
+	Subscriptions privacy.SubscriptionCanceller
 }
 
 // App is the assembled program.
@@ -63,6 +68,8 @@ type App struct {
 	Consents  *product.Consents  // who refused product analytics
 	Billing   *billing.Service   // Stripe, or development billing
 	Analytics *analytics.Service // usage aggregates, request log, retention
+	Bulk      *bulk.Service      // bulk export and import jobs
+	Privacy   *privacy.Service   // organization closure, scheduled deletion, account deletion
 	HTTP      http.Handler
 
 	// StripeWebhook verifies webhook signatures; nil without STRIPE_WEBHOOK_SECRET.
@@ -157,6 +164,14 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opt Options) 
 		return o.Plan, o.RateLimitPerMin, err
 	}}
 	a.newBilling(cfg, orgPlans, inval)
+	subs := opt.Subscriptions
+	if subs == nil {
+		subs = a.Billing
+	}
+	if err := a.dataRights(ctx, orgPlans, subs); err != nil {
+		a.Close()
+		return nil, err
+	}
 
 	srv := &web.Server{
 		Dashboard: &dashboard.Handler{
@@ -164,6 +179,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opt Options) 
 			Billing: a.Billing, Analytics: a.Analytics, Quota: a.Quota,
 			BaseURL: cfg.BaseURL, SecureCookies: cfg.SecureCookies(), SessionMaxAge: cfg.SessionMaxAge, Now: now,
 			Product: a.Product, Consents: a.Consents,
+			Bulk: a.Bulk, Privacy: a.Privacy,
 		},
 		API: &api.Pipeline{
 			Keys:    a.Keys,
@@ -189,6 +205,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opt Options) 
 		return nil, err
 	}
 	srv.Resources = &api.Resources{FHIR: srv.FHIR, Contract: contract}
+	srv.Bulk = &api.Bulk{Jobs: a.Bulk, Plans: orgPlans, BaseURL: cfg.BaseURL, Now: now}
 	a.HTTP = srv.Handler()
 	return a, nil
 }

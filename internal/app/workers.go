@@ -62,6 +62,7 @@ func (a *App) Start(ctx context.Context) {
 		if err := a.listenPlans(ctx); err != nil && ctx.Err() == nil {
 			a.Log.Error("plan invalidation listener stopped", "err", err)
 		}
+		a.Bulk.Run(ctx, time.Second)
 	}()
 	stopJobs := a.Jobs.Start(ctx)
 	a.stopWorkers = func() {

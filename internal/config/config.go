@@ -19,7 +19,10 @@ import (
 type Config struct {
 	Addr    string // listen address, host:port
 	DataDir string // SQLite files and other local state
-	BaseURL string // public URL of the dashboard, used in e-mailed links
+	// ExportDir holds bulk export files and staged imports
+	// (CLINIKAPI_EXPORT_DIR; default <DataDir>/exports).
+	ExportDir string
+	BaseURL   string // public URL of the dashboard, used in e-mailed links
 
 	// TrustProxy makes client IPs come from X-Forwarded-For (behind a load
 	// balancer); otherwise the TCP peer address is the client IP.
@@ -106,6 +109,7 @@ func Load(getenv Getenv) (Config, error) {
 	c := Config{
 		Addr:               or(get("CLINIKAPI_ADDR"), ":8080"),
 		DataDir:            or(get("CLINIKAPI_DATA_DIR"), "data"),
+		ExportDir:          get("CLINIKAPI_EXPORT_DIR"),
 		BaseURL:            strings.TrimRight(get("CLINIKAPI_BASE_URL"), "/"),
 		DatabaseURL:        get("DATABASE_URL"),
 		RedisURL:           get("REDIS_URL"),
@@ -157,6 +161,11 @@ func (c *Config) validate(get func(string) string) error {
 		return fmt.Errorf("CLINIKAPI_DATA_DIR: %v", err)
 	}
 	c.DataDir = abs
+	if c.ExportDir == "" {
+		c.ExportDir = filepath.Join(abs, "exports")
+	} else if c.ExportDir, err = filepath.Abs(c.ExportDir); err != nil {
+		return fmt.Errorf("CLINIKAPI_EXPORT_DIR: %v", err)
+	}
 	if c.BaseURL == "" {
 		c.BaseURL = defaultBaseURL(c.Addr, c.TLS.Enabled())
 	} else if err := checkURL(c.BaseURL, "http", "https"); err != nil {

@@ -9,12 +9,13 @@ import (
 	"github.com/clinikapi/clinikapi/views/components/form"
 )
 
-func (h *Handler) accountPage(c echo.Context, status int, name string, profile, password form.Errors) error {
+func (h *Handler) accountPage(c echo.Context, status int, name string, profile, password form.Errors, deletion ...form.Errors) error {
 	u, _ := currentUser(c)
 	return render(c, status, account.Page(account.Props{
 		Shell: h.userShell(c, u, "", "Account"),
 		Name:  name, Email: u.Email, Provider: h.Accounts.ProviderName(),
 		ProfileErrors: profile, PasswordErrors: password, Analytics: h.analyticsSetting(c),
+		DeleteErrors: firstErrors(deletion),
 	}))
 }
 
@@ -51,4 +52,11 @@ func (h *Handler) ChangePassword(c echo.Context) error {
 	}
 	h.flash(c, "Password changed. Other sessions were signed out.")
 	return redirect(c, "/account")
+}
+
+func firstErrors(e []form.Errors) form.Errors {
+	if len(e) == 0 {
+		return nil
+	}
+	return e[0]
 }

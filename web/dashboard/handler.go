@@ -20,8 +20,10 @@ import (
 	"github.com/clinikapi/clinikapi/internal/apikey"
 	"github.com/clinikapi/clinikapi/internal/audit"
 	"github.com/clinikapi/clinikapi/internal/billing"
+	"github.com/clinikapi/clinikapi/internal/bulk"
 	"github.com/clinikapi/clinikapi/internal/errs"
 	"github.com/clinikapi/clinikapi/internal/org"
+	"github.com/clinikapi/clinikapi/internal/privacy"
 	"github.com/clinikapi/clinikapi/internal/product"
 	"github.com/clinikapi/clinikapi/internal/quota"
 	"github.com/clinikapi/clinikapi/views/components/form"
@@ -43,6 +45,8 @@ type Handler struct {
 	Now           func() time.Time
 	Product       product.Tracker   // product analytics; the consent middleware's choice travels in the context
 	Consents      *product.Consents // who refused product analytics
+	Bulk          *bulk.Service     // data & privacy: exports
+	Privacy       *privacy.Service  // closing the organization, deleting the account
 }
 
 // render writes a templ component with status.

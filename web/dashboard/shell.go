@@ -45,6 +45,7 @@ var settingsNav = []navEntry{
 	{PageMembers, "Members", "/members", icon.Users, org.ViewMembers},
 	{PageCompliance, "Compliance", "/settings/compliance", icon.Shield, org.ViewBilling},
 	{PageAudit, "Audit log", "/audit", icon.List, org.ViewAuditLog},
+	{PagePrivacy, "Data & privacy", "/privacy", icon.Shield, org.ManageData},
 }
 
 func navItems(entries []navEntry, a org.Actor, active Page) []layouts.NavItem {
@@ -68,6 +69,9 @@ func (h *Handler) shell(c echo.Context, a org.Actor, active Page, title, subtitl
 	p.Nav = navItems(mainNav, a, active)
 	p.Settings = navItems(settingsNav, a, active)
 	p.Banner = h.paymentBanner(c.Request().Context(), a)
+	if b := h.closedBanner(c, a); b != nil && p.Flash == nil {
+		p.Flash = b
+	}
 	return p
 }
 

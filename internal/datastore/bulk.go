@@ -1,0 +1,134 @@
+package datastore
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// BulkBackend is what bulk export and organization deletion need of a
+// backend, on top of Backend. Every method is scoped to the tenant.
+type BulkBackend interface {
+	// ResourceTypes lists the types tenant has current resources of.
+	ResourceTypes(ctx context.Context, tenant Tenant) ([]string, error)
+	// ScanResources returns up to limit current resources of typ with ids
+	// after after, in id order, updated at or after since (when set).
+	ScanResources(ctx context.Context, tenant Tenant, typ string, since time.Time, after string, limit int) ([]Record, error)
+	// CountResources counts the current resources ScanResources would return.
+	CountResources(ctx context.Context, tenant Tenant, typ string, since time.Time) (int, error)
+	// PurgeTenant deletes every resource, version and index row of tenant.
+	PurgeTenant(ctx context.Context, tenant Tenant) (int64, error)
+	// TenantRows counts tenant's rows in every table.
+	TenantRows(ctx context.Context, tenant Tenant) (int64, error)
+}
+
+var errNoBulk = errors.New("datastore: the backend does not support bulk operations")
+
+func (s *Store) bulk() (BulkBackend, error) {
+	b, ok := s.backend.(BulkBackend)
+	if !ok {
+		return nil, errNoBulk
+	}
+	return b, nil
+}
+
+// ScanPage is how many resources one page of a scan reads.
+const ScanPage = 500
+
+// ResourceTypes lists the types tenant has current resources of.
+func (s *Store) ResourceTypes(ctx context.Context, tenant Tenant) ([]string, error) {
+	b, err := s.bulk()
+	if err != nil {
+		return nil, err
+	}
+	return b.ResourceTypes(ctx, tenant)
+}
+
+// Each calls fn with every current resource of typ in tenant updated at or
+// after since (zero: all), page by page, so memory stays flat whatever the
+// number of resources. fn's error stops the scan and is returned.
+func (s *Store) Each(ctx context.Context, tenant Tenant, typ string, since time.Time, fn func(Record) error) error {
+	if tenant == "" {
+		return errNoTenant
+	}
+	b, err := s.bulk()
+	if err != nil {
+		return err
+	}
+	after := ""
+	for {
+		page, err := b.ScanResources(ctx, tenant, typ, since, after, ScanPage)
+		if err != nil {
+			return err
+		}
+		for _, r := range page {
+			if err := fn(r); err != nil {
+				return err
+			}
+		}
+		if len(page) < ScanPage {
+			return nil
+		}
+		after = page[len(page)-1].ID
+	}
+}
+
+// Count counts the current resources of typ in tenant updated at or after
+// since (zero: all).
+func (s *Store) Count(ctx context.Context, tenant Tenant, typ string, since time.Time) (int, error) {
+	if tenant == "" {
+		return 0, errNoTenant
+	}
+	b, err := s.bulk()
+	if err != nil {
+		return 0, err
+	}
+	return b.CountResources(ctx, tenant, typ, since)
+}
+
+var errNoTenant = errors.New("datastore: no tenant")
+
+// Purge permanently deletes everything tenant has in this datastore:
+// resources, history and search-index rows. It returns the number of
+// resources removed.
+func (s *Store) Purge(ctx context.Context, tenant Tenant) (int64, error) {
+	if tenant == "" {
+		return 0, errNoTenant
+	}
+	b, err := s.bulk()
+	if err != nil {
+		return 0, err
+	}
+	return b.PurgeTenant(ctx, tenant)
+}
+
+// TenantRows counts tenant's rows in every table of this datastore.
+func (s *Store) TenantRows(ctx context.Context, tenant Tenant) (int64, error) {
+	b, err := s.bulk()
+	if err != nil {
+		return 0, err
+	}
+	return b.TenantRows(ctx, tenant)
+}
+
+// All returns every datastore an organization's data may be in: the shared
+// test and live ones, and its dedicated one when it has one.
+func (r *Router) All(ctx context.Context, orgID string, dedicated bool) ([]*Store, error) {
+	test, err := r.For(ctx, "test", orgID, false)
+	if err != nil {
+		return nil, err
+	}
+	live, err := r.For(ctx, "live", orgID, false)
+	if err != nil {
+		return nil, err
+	}
+	out := []*Store{test, live}
+	if dedicated {
+		d, err := r.For(ctx, "live", orgID, true)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, d)
+	}
+	return out, nil
+}

@@ -1,0 +1,267 @@
+// Package privacy holds the data-rights rules outside the bulk API:
+// closing an organization (keys revoked at once, subscription cancelled,
+// PHI deleted on schedule unless an owner cancels), executing scheduled
+// deletions, and deleting a person's account.
+package privacy
+
+import (
+	"context"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/clinikapi/clinikapi/internal/account"
+	"github.com/clinikapi/clinikapi/internal/apikey"
+	"github.com/clinikapi/clinikapi/internal/audit"
+	"github.com/clinikapi/clinikapi/internal/datastore"
+	"github.com/clinikapi/clinikapi/internal/errs"
+	"github.com/clinikapi/clinikapi/internal/org"
+)
+
+// DeletionDelay is how long after closure an organization's data is
+// deleted. The deletion job runs hourly, so with 29 days the deletion is
+// done within the 30 days the privacy policy promises.
+const DeletionDelay = 29 * 24 * time.Hour
+
+// Audit actions of this capability.
+const (
+	ActionOrgClosed        = "organization.closed"
+	ActionClosureCancelled = "organization.closure_cancelled"
+	ActionOrgDataDeleted   = "organization.data_deleted"
+	ActionAccountDeleted   = "user.account_deleted"
+	ActionDeletionsRun     = "retention.scheduled_deletions"
+)
+
+// SubscriptionCanceller cancels an organization's paid subscription at
+// the end of the period already paid for.
+type SubscriptionCanceller interface {
+	CancelAtPeriodEnd(ctx context.Context, orgID string) error
+}
+
+// NoSubscriptions is the canceller while billing is not configured: there
+// is no subscription to cancel.
+type NoSubscriptions struct{}
+
+// CancelAtPeriodEnd implements SubscriptionCanceller.
+func (NoSubscriptions) CancelAtPeriodEnd(context.Context, string) error { return nil }
+
+// Closure is a closed organization awaiting (or past) deletion.
+type Closure struct {
+	OrgID       string
+	ClosedBy    string
+	ClosedAt    time.Time
+	DeleteAfter time.Time
+	DeletedAt   time.Time // zero until the deletion ran
+}
+
+// Store persists closures and deletes account data.
+type Store interface {
+	// CreateClosure records a closure; Conflict when the organization is
+	// already closed.
+	CreateClosure(ctx context.Context, c Closure) error
+	// FindClosure returns the organization's closure; NotFound when open.
+	FindClosure(ctx context.Context, orgID string) (Closure, error)
+	// CancelClosure removes a closure whose deletion has not run.
+	CancelClosure(ctx context.Context, orgID string) error
+	// DueClosures lists closures due at now whose deletion has not run.
+	DueClosures(ctx context.Context, now time.Time) ([]Closure, error)
+	// DeleteOrgAccountData deletes the organization's members, invites and
+	// API keys, keeps a minimal organization row (id, plan, dates) for the
+	// billing records, and marks the closure deleted.
+	DeleteOrgAccountData(ctx context.Context, orgID string, now time.Time) error
+	// LastOwnerOf lists the organizations userID is the only owner of.
+	LastOwnerOf(ctx context.Context, userID string) ([]org.Organization, error)
+	// DeleteUser deletes the user, their memberships and sessions.
+	DeleteUser(ctx context.Context, userID string) error
+}
+
+// Bulk removes an organization's export files and jobs.
+type Bulk interface {
+	ForgetOrg(ctx context.Context, orgID string) (int, error)
+}
+
+// Service runs the capability.
+type Service struct {
+	Store         Store
+	Accounts      *account.Service
+	Keys          *apikey.Service
+	Data          *datastore.Router
+	Bulk          Bulk
+	Subscriptions SubscriptionCanceller
+	// Dedicated reports whether the organization has a dedicated datastore.
+	Dedicated func(ctx context.Context, orgID string) bool
+	Audit     *audit.Log
+	Log       *slog.Logger
+	Now       func() time.Time
+}
+
+// Closure returns the organization's closure, ok false when it is open.
+func (s *Service) Closure(ctx context.Context, orgID string) (Closure, bool, error) {
+	c, err := s.Store.FindClosure(ctx, orgID)
+	if errs.Is(err, errs.NotFound) {
+		return Closure{}, false, nil
+	}
+	return c, err == nil, err
+}
+
+// CloseOrg closes the actor's organization: the owner confirms with their
+// password and the organization's name. Every key is revoked at once, the
+// subscription is cancelled at period end, and all PHI is scheduled for
+// deletion.
+func (s *Service) CloseOrg(ctx context.Context, a org.Actor, password, confirmName string) (Closure, error) {
+	if err := a.Require(org.CloseOrg); err != nil {
+		return Closure{}, err
+	}
+	if _, closed, err := s.Closure(ctx, a.Org.ID); err != nil || closed {
+		if err == nil {
+			err = errs.E(errs.Conflict, "This organization is already closed.")
+		}
+		return Closure{}, err
+	}
+	if strings.TrimSpace(confirmName) != a.Org.Name {
+		return Closure{}, errs.FieldError("confirm_name", "Type the organization's name exactly as shown to confirm.")
+	}
+	if err := s.Accounts.Reauthenticate(ctx, a.User, password); err != nil {
+		return Closure{}, err
+	}
+	now := s.Now().UTC()
+	c := Closure{OrgID: a.Org.ID, ClosedBy: a.User.ID, ClosedAt: now, DeleteAfter: now.Add(DeletionDelay)}
+	if err := s.Store.CreateClosure(ctx, c); err != nil {
+		return Closure{}, err
+	}
+	revoked, err := s.revokeKeys(ctx, a)
+	if err != nil {
+		return Closure{}, err
+	}
+	sub := "cancelled"
+	if err := s.Subscriptions.CancelAtPeriodEnd(ctx, a.Org.ID); err != nil {
+		sub = "cancel_failed"
+		s.Log.ErrorContext(ctx, "closing organization: cancelling the subscription failed; cancel it in Stripe", "org", a.Org.ID, "err", err)
+	}
+	s.Audit.Record(ctx, audit.Event{OrgID: a.Org.ID, ActorType: audit.ActorUser, ActorID: a.User.ID, Action: ActionOrgClosed,
+		TargetType: "organization", TargetID: a.Org.ID, Detail: map[string]string{
+			"keysRevoked": strconv.Itoa(revoked), "subscription": sub, "deleteAfter": c.DeleteAfter.Format(time.RFC3339),
+		}})
+	return c, nil
+}
+
+func (s *Service) revokeKeys(ctx context.Context, a org.Actor) (int, error) {
+	keys, err := s.Keys.List(ctx, a.Org.ID)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, k := range keys {
+		if !k.RevokedAt.IsZero() {
+			continue
+		}
+		if _, err := s.Keys.Revoke(ctx, apikey.Actor{OrgID: a.Org.ID, UserID: a.User.ID}, k.ID); err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
+}
+
+// CancelClosure reopens a closed organization before its data is deleted.
+// Revoked keys stay revoked; the owner creates new ones.
+func (s *Service) CancelClosure(ctx context.Context, a org.Actor) error {
+	if err := a.Require(org.CloseOrg); err != nil {
+		return err
+	}
+	c, closed, err := s.Closure(ctx, a.Org.ID)
+	switch {
+	case err != nil:
+		return err
+	case !closed:
+		return errs.E(errs.Conflict, "This organization is not closed.")
+	case !c.DeletedAt.IsZero():
+		return errs.E(errs.Conflict, "This organization's data was already deleted.")
+	}
+	if err := s.Store.CancelClosure(ctx, a.Org.ID); err != nil {
+		return err
+	}
+	s.Audit.Record(ctx, audit.Event{OrgID: a.Org.ID, ActorType: audit.ActorUser, ActorID: a.User.ID, Action: ActionClosureCancelled, TargetType: "organization", TargetID: a.Org.ID})
+	return nil
+}
+
+// RunDeletions executes the closures that are due: every resource, version
+// and index row of the organization in every datastore, its export files
+// and jobs, its members, invites and keys. It returns counts for the job
+// runner; each organization's deletion is audited.
+func (s *Service) RunDeletions(ctx context.Context) (orgs int, resources int64, err error) {
+	now := s.Now().UTC()
+	due, err := s.Store.DueClosures(ctx, now)
+	if err != nil {
+		return 0, 0, err
+	}
+	for _, c := range due {
+		n, err := s.deleteOrg(ctx, c.OrgID, now)
+		if err != nil {
+			return orgs, resources, err
+		}
+		orgs++
+		resources += n
+	}
+	return orgs, resources, nil
+}
+
+func (s *Service) deleteOrg(ctx context.Context, orgID string, now time.Time) (int64, error) {
+	dedicated := s.Dedicated != nil && s.Dedicated(ctx, orgID)
+	stores, err := s.Data.All(ctx, orgID, dedicated)
+	if err != nil {
+		return 0, err
+	}
+	var total int64
+	for _, ds := range stores {
+		n, err := ds.Purge(ctx, datastore.Tenant(orgID))
+		if err != nil {
+			return total, err
+		}
+		total += n
+	}
+	jobs, err := s.Bulk.ForgetOrg(ctx, orgID)
+	if err != nil {
+		return total, err
+	}
+	if err := s.Store.DeleteOrgAccountData(ctx, orgID, now); err != nil {
+		return total, err
+	}
+	s.Audit.Record(ctx, audit.Event{OrgID: orgID, ActorType: audit.ActorSystem, ActorID: "orgs.delete_scheduled", Action: ActionOrgDataDeleted,
+		TargetType: "organization", TargetID: orgID, Detail: map[string]string{
+			"resources": strconv.FormatInt(total, 10), "bulkJobs": strconv.Itoa(jobs), "datastores": strconv.Itoa(len(stores)),
+		}})
+	return total, nil
+}
+
+// DeleteAccount deletes the signed-in person's account: they leave every
+// organization (refused while they are the last owner of one), their
+// built-in account is deleted or their Supabase sessions ended, and the
+// audit trail keeps their user id only.
+func (s *Service) DeleteAccount(ctx context.Context, u account.User, t account.Tokens, password string) error {
+	owned, err := s.Store.LastOwnerOf(ctx, u.ID)
+	if err != nil {
+		return err
+	}
+	if len(owned) > 0 {
+		names := make([]string, len(owned))
+		for i, o := range owned {
+			names[i] = o.Name
+		}
+		return errs.E(errs.Conflict, "You are the last owner of %s. Make another member an owner, or close the organization and wait for its deletion, before deleting your account.", strings.Join(names, ", "))
+	}
+	if err := s.Accounts.Reauthenticate(ctx, u, password); err != nil {
+		return err
+	}
+	if s.Accounts.ProviderName() != "builtin" {
+		if err := s.Accounts.SignOutEverywhere(ctx, t); err != nil {
+			s.Log.WarnContext(ctx, "deleting account: signing out of the identity provider failed", "err", err)
+		}
+	}
+	if err := s.Store.DeleteUser(ctx, u.ID); err != nil {
+		return err
+	}
+	s.Audit.Record(ctx, audit.Event{ActorType: audit.ActorUser, ActorID: u.ID, Action: ActionAccountDeleted, TargetType: "user", TargetID: u.ID})
+	return nil
+}
