@@ -17,10 +17,12 @@ const (
 	JobPurge  = "usage.purge"
 )
 
-// Overlap is how far before the stored watermark each rollup run starts
-// again, so records flushed a little late (buffers are written every
-// second) are counted in their own minute.
-const Overlap = 5 * time.Minute
+// SharedOverlap is how far before the stored watermark each rollup run
+// starts again when several instances write usage records into one
+// PostgreSQL database: a record can then commit after one with a higher id,
+// so the id watermark alone could skip it. A single writer (SQLite) needs
+// no overlap: records that arrive late carry new ids and are found by them.
+const SharedOverlap = time.Minute
 
 // chunk is the most raw-record time one transaction rebuilds.
 const chunk = time.Hour
@@ -33,6 +35,9 @@ type Service struct {
 	Store Store
 	Audit *audit.Log
 	Now   func() time.Time
+	// Overlap is how much already rolled-up time each run rebuilds again:
+	// SharedOverlap on PostgreSQL, zero on SQLite.
+	Overlap time.Duration
 }
 
 // Rollup rebuilds the aggregates touched since the last run. It never adds
@@ -52,7 +57,7 @@ func (s *Service) Rollup(ctx context.Context) (jobs.Result, error) {
 	if err != nil {
 		return jobs.Result{}, err
 	}
-	from := rolledTo.Add(-Overlap)
+	from := rolledTo.Add(-s.Overlap)
 	if fresh && (rolledTo.IsZero() || oldest.Before(from)) {
 		from = Minute.Floor(oldest) // first run, or records that arrived late
 	}
