@@ -239,3 +239,57 @@ func TestRequestLogFiltersAndCursor(t *testing.T) {
 		}
 	})
 }
+
+// Over hourly buckets spanning several days, the route and key breakdowns
+// read whole days from the daily aggregates and the partial days at either
+// end from the hourly ones: they must add up to the same requests as the
+// hourly series.
+func TestBreakdownsOverDaysMatchTheSeries(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, engine string) {
+		ctx := context.Background()
+		db := storetest.Open(t, engine)
+		start := t0.Add(-4 * 24 * time.Hour)
+		c := &clock{t: t0.Add(time.Hour)}
+		s := &analytics.Service{Store: db, Now: c.Now}
+		var recs []usage.Record
+		for i := range 4 * 24 * 3 { // every 20 minutes for four days
+			at := start.Add(time.Duration(i) * 20 * time.Minute)
+			route, key := "/v1/patients", "key_a"
+			if i%4 == 0 {
+				route, key = "/v1/fhir/:type/:id", "key_b"
+			}
+			recs = append(recs, record(at, "org_1", key, "test", "GET", route, 200, time.Millisecond, ""))
+		}
+		if err := db.InsertUsage(ctx, recs); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Rollup(ctx); err != nil {
+			t.Fatal(err)
+		}
+		// From 05:00 on the first day to 09:00 three days later: a partial
+		// day, two whole days, a partial day.
+		q := analytics.Query{OrgID: "org_1", Grain: analytics.Hour, From: start.Add(-5 * time.Hour), To: start.Add(71 * time.Hour)}
+		ov, err := s.Overview(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var want int64
+		for _, r := range recs {
+			if !r.Time.Before(analytics.Hour.Floor(q.From)) && r.Time.Before(q.To.Truncate(time.Hour).Add(time.Hour)) {
+				want++
+			}
+		}
+		sum := func(bs []analytics.Breakdown) (n int64) {
+			for _, b := range bs {
+				n += b.Requests
+			}
+			return n
+		}
+		if ov.Total.Requests != want || sum(ov.Routes) != want || sum(ov.Keys) != want {
+			t.Fatalf("series %d, routes %d, keys %d requests; want %d each", ov.Total.Requests, sum(ov.Routes), sum(ov.Keys), want)
+		}
+		if len(ov.Routes) != 2 || len(ov.Keys) != 2 {
+			t.Fatalf("routes %+v keys %+v; want two of each", ov.Routes, ov.Keys)
+		}
+	})
+}
