@@ -22,6 +22,9 @@ type Target struct {
 	Headers map[string]string
 	Method  string // GET when empty
 	Body    []byte // sent with every request when set
+	// NextBody, when set, gives the body of the n-th request of a client
+	// (so creates do not all store the same resource); Body otherwise.
+	NextBody func(client, n int) []byte
 	// Next, when set, gives the URL of the n-th request of a client (to
 	// spread reads over many ids); URL is used otherwise.
 	Next func(client, n int) string
@@ -81,7 +84,9 @@ func Run(ctx context.Context, t Target, concurrency int, d time.Duration, wantSt
 					u = t.Next(i, n)
 				}
 				var body io.Reader
-				if t.Body != nil {
+				if t.NextBody != nil {
+					body = bytes.NewReader(t.NextBody(i, n))
+				} else if t.Body != nil {
 					body = bytes.NewReader(t.Body)
 				}
 				req, _ := http.NewRequest(method, u, body)
