@@ -63,6 +63,22 @@ func (h *Handler) analyticsQuery(c echo.Context, orgID string) (analytics.Query,
 	return q, f
 }
 
+// orgKeys lists the organization's keys, also by id (to name the keys of
+// usage rows) and as filter options (name and prefix, never the secret).
+func (h *Handler) orgKeys(ctx context.Context, orgID string) ([]apikey.Key, map[string]apikey.Key, []form.Option, error) {
+	keys, err := h.Keys.List(ctx, orgID)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	byID := make(map[string]apikey.Key, len(keys))
+	options := make([]form.Option, 0, len(keys))
+	for _, k := range keys {
+		byID[k.ID] = k
+		options = append(options, form.Option{Value: k.ID, Label: k.Name + " (" + k.Prefix + "…)"})
+	}
+	return keys, byID, options, nil
+}
+
 // AnalyticsPage shows usage charts; an HTMX poll gets the live part alone.
 func (h *Handler) AnalyticsPage(c echo.Context) error {
 	a := currentActor(c)
@@ -72,15 +88,11 @@ func (h *Handler) AnalyticsPage(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	keys, err := h.Keys.List(ctx, a.Org.ID)
+	keys, byID, options, err := h.orgKeys(ctx, a.Org.ID)
 	if err != nil {
 		return err
 	}
-	byID := map[string]apikey.Key{}
-	for _, k := range keys {
-		byID[k.ID] = k
-		filters.Keys = append(filters.Keys, form.Option{Value: k.ID, Label: k.Name + " (" + k.Prefix + "…)"})
-	}
+	filters.Keys = append(filters.Keys, options...)
 	base := "/o/" + a.Org.ID + "/analytics"
 	params := url.Values{}
 	for _, k := range []string{"env", "key", "range", "from", "to"} {

@@ -37,18 +37,13 @@ func (h *Handler) RequestLog(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	keys, err := h.Keys.List(ctx, a.Org.ID)
+	_, byID, options, err := h.orgKeys(ctx, a.Org.ID)
 	if err != nil {
 		return err
 	}
-	byID := map[string]apikey.Key{}
 	base := "/o/" + a.Org.ID + "/requests"
 	lf := av.LogFilters{Action: base, Status: status, Method: f.Method, Route: f.Route, Key: f.KeyID, RequestID: f.RequestID,
-		Keys: []form.Option{{Value: "", Label: "All keys"}}, Routes: []form.Option{{Value: "", Label: "Any route"}}}
-	for _, k := range keys {
-		byID[k.ID] = k
-		lf.Keys = append(lf.Keys, form.Option{Value: k.ID, Label: k.Name + " (" + k.Prefix + "…)"})
-	}
+		Keys: append([]form.Option{{Value: "", Label: "All keys"}}, options...), Routes: []form.Option{{Value: "", Label: "Any route"}}}
 	// The route patterns this organization used in the last 90 days.
 	now := h.Now()
 	ov, err := h.Analytics.Overview(ctx, analytics.Query{OrgID: a.Org.ID, Grain: analytics.Day, From: now.Add(-analytics.RawRetention), To: now})
@@ -107,13 +102,9 @@ func (h *Handler) RequestDetail(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	keys, err := h.Keys.List(ctx, a.Org.ID)
+	_, byID, _, err := h.orgKeys(ctx, a.Org.ID)
 	if err != nil {
 		return err
-	}
-	byID := map[string]apikey.Key{}
-	for _, k := range keys {
-		byID[k.ID] = k
 	}
 	base := "/o/" + a.Org.ID + "/requests"
 	return render(c, http.StatusOK, av.RequestDetail(av.RequestDetailProps{
