@@ -101,15 +101,22 @@ func (s *Service) findOrg(ctx context.Context, orgID, customerID, subscriptionID
 	return "", nil
 }
 
-func (s *Service) applyCheckout(ctx context.Context, ev Event) error {
-	c := ev.Checkout
-	orgID, err := s.findOrg(ctx, c.OrgID, c.CustomerID, c.SubscriptionID)
+// stateFor finds the organization an event is about and its billing
+// state; orgID is "" (and the event logged) when it is about no known one.
+func (s *Service) stateFor(ctx context.Context, ev Event, orgID, customerID, subscriptionID string) (string, State, error) {
+	orgID, err := s.findOrg(ctx, orgID, customerID, subscriptionID)
 	if err != nil || orgID == "" {
 		s.unknown(ctx, ev, err)
-		return err
+		return "", State{}, err
 	}
 	st, err := s.store.BillingState(ctx, orgID)
-	if err != nil {
+	return orgID, st, err
+}
+
+func (s *Service) applyCheckout(ctx context.Context, ev Event) error {
+	c := ev.Checkout
+	orgID, st, err := s.stateFor(ctx, ev, c.OrgID, c.CustomerID, c.SubscriptionID)
+	if err != nil || orgID == "" {
 		return err
 	}
 	if c.CustomerID != "" {
@@ -141,13 +148,8 @@ func (s *Service) setStripePlan(ctx context.Context, orgID string, to plan.Plan,
 
 func (s *Service) applySubscription(ctx context.Context, ev Event) error {
 	sub := ev.Subscription
-	orgID, err := s.findOrg(ctx, sub.OrgID, sub.CustomerID, sub.ID)
+	orgID, st, err := s.stateFor(ctx, ev, sub.OrgID, sub.CustomerID, sub.ID)
 	if err != nil || orgID == "" {
-		s.unknown(ctx, ev, err)
-		return err
-	}
-	st, err := s.store.BillingState(ctx, orgID)
-	if err != nil {
 		return err
 	}
 	if ev.Created.Before(st.LastEventAt) {
@@ -190,13 +192,8 @@ func (s *Service) applySubscription(ctx context.Context, ev Event) error {
 
 func (s *Service) applyInvoice(ctx context.Context, ev Event) error {
 	inv := ev.Invoice
-	orgID, err := s.findOrg(ctx, "", inv.CustomerID, inv.SubscriptionID)
+	orgID, st, err := s.stateFor(ctx, ev, "", inv.CustomerID, inv.SubscriptionID)
 	if err != nil || orgID == "" {
-		s.unknown(ctx, ev, err)
-		return err
-	}
-	st, err := s.store.BillingState(ctx, orgID)
-	if err != nil {
 		return err
 	}
 	if ev.Created.Before(st.LastInvoiceEventAt) {
