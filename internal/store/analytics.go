@@ -147,20 +147,10 @@ func insertRollups(ctx context.Context, tx *sql.Tx, db *DB, rs []analytics.Row) 
 		var q strings.Builder
 		q.WriteString(`INSERT INTO usage_rollups (` + rollupCols + `) VALUES `)
 		args := make([]any, 0, n*rollupNumCols)
-		for i, r := range rs[:n] {
-			if i > 0 {
-				q.WriteByte(',')
-			}
-			q.WriteByte('(')
-			for j := 0; j < rollupNumCols; j++ {
-				if j > 0 {
-					q.WriteByte(',')
-				}
-				q.WriteString(db.placeholder(i*rollupNumCols + j + 1))
-			}
-			q.WriteByte(')')
+		for _, r := range rs[:n] {
 			args = append(args, rollupArgs(r)...)
 		}
+		db.values(&q, n, rollupNumCols)
 		if _, err := tx.ExecContext(ctx, q.String(), args...); err != nil {
 			return err
 		}

@@ -30,7 +30,7 @@ func (db *DB) InsertAuditEvents(ctx context.Context, es []audit.Event) error {
 	var q strings.Builder
 	q.WriteString(`INSERT INTO audit_events (id, org_id, actor_type, actor_id, action, target_type, target_id, ip, user_agent, outcome, detail, created_at) VALUES `)
 	args := make([]any, 0, len(es)*12)
-	for i, e := range es {
+	for _, e := range es {
 		detail := []byte("{}")
 		if len(e.Detail) > 0 {
 			var err error
@@ -38,19 +38,9 @@ func (db *DB) InsertAuditEvents(ctx context.Context, es []audit.Event) error {
 				return err
 			}
 		}
-		if i > 0 {
-			q.WriteByte(',')
-		}
-		q.WriteByte('(')
-		for j, v := range []any{e.ID, nullString(e.OrgID), e.ActorType, e.ActorID, e.Action, e.TargetType, e.TargetID, e.IP, e.UserAgent, e.Outcome, string(detail), utc(e.CreatedAt)} {
-			if j > 0 {
-				q.WriteByte(',')
-			}
-			args = append(args, v)
-			q.WriteString(db.placeholder(len(args)))
-		}
-		q.WriteByte(')')
+		args = append(args, e.ID, nullString(e.OrgID), e.ActorType, e.ActorID, e.Action, e.TargetType, e.TargetID, e.IP, e.UserAgent, e.Outcome, string(detail), utc(e.CreatedAt))
 	}
+	db.values(&q, len(es), 12)
 	// Events carry their ids from the start, so a batch retried after an
 	// uncertain failure is written once.
 	q.WriteString(` ON CONFLICT (id) DO NOTHING`)

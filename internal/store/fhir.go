@@ -295,20 +295,10 @@ func (d *Datastore) insertIndex(ctx context.Context, tx *sql.Tx, tenant datastor
 			var q strings.Builder
 			q.WriteString(`INSERT INTO ` + table + ` (tenant, type, id, param, ` + rows[0].cols + `) VALUES `)
 			var args []any
-			for i, r := range rows[:n] {
-				if i > 0 {
-					q.WriteByte(',')
-				}
-				q.WriteByte('(')
-				for j := range r.vals {
-					if j > 0 {
-						q.WriteByte(',')
-					}
-					args = append(args, r.vals[j])
-					q.WriteString(d.db.placeholder(len(args)))
-				}
-				q.WriteByte(')')
+			for _, r := range rows[:n] {
+				args = append(args, r.vals...)
 			}
+			d.db.values(&q, n, len(rows[0].vals)) // rows of one table have the same columns
 			if _, err := tx.ExecContext(ctx, q.String(), args...); err != nil {
 				return err
 			}

@@ -275,6 +275,26 @@ func (db *DB) placeholder(n int) string {
 	return "$" + itoa(n)
 }
 
+// values writes the VALUES rows of a multi-row INSERT: rows groups of cols
+// bind parameters, "(…),(…)", numbered from 1.
+func (db *DB) values(q *strings.Builder, rows, cols int) {
+	n := 0
+	for i := range rows {
+		if i > 0 {
+			q.WriteByte(',')
+		}
+		q.WriteByte('(')
+		for j := range cols {
+			if j > 0 {
+				q.WriteByte(',')
+			}
+			n++
+			q.WriteString(db.placeholder(n))
+		}
+		q.WriteByte(')')
+	}
+}
+
 // ServerSecret returns the shared secret called name, creating it on first
 // use; every instance on the database gets the same bytes.
 func (db *DB) ServerSecret(ctx context.Context, name string) ([]byte, error) {

@@ -23,20 +23,10 @@ func (db *DB) InsertUsage(ctx context.Context, rs []usage.Record) error {
 	var q strings.Builder
 	q.WriteString(`INSERT INTO usage_records (created_at, org_id, key_id, env, method, route, status, latency_us, bytes_in, bytes_out, request_id, code) VALUES `)
 	args := make([]any, 0, len(rs)*usageColumns)
-	for i, r := range rs {
-		if i > 0 {
-			q.WriteByte(',')
-		}
-		q.WriteByte('(')
-		for j := 0; j < usageColumns; j++ {
-			if j > 0 {
-				q.WriteByte(',')
-			}
-			q.WriteString(db.placeholder(i*usageColumns + j + 1))
-		}
-		q.WriteByte(')')
+	for _, r := range rs {
 		args = append(args, utc(r.Time), r.OrgID, r.KeyID, r.Env, r.Method, r.Route, r.Status, r.Latency.Microseconds(), r.BytesIn, r.BytesOut, r.RequestID, r.Code)
 	}
+	db.values(&q, len(rs), usageColumns)
 	_, err := db.execWrite(ctx, q.String(), args...)
 	return err
 }
