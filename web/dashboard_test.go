@@ -191,6 +191,23 @@ func TestSecurityHeaders(t *testing.T) {
 	if !regexp.MustCompile(`^req_[0-9a-z]{16}$`).MatchString(r.Header.Get("X-Request-Id")) || r.Header.Get("X-Timestamp") == "" {
 		t.Errorf("X-Request-Id %q / X-Timestamp %q", r.Header.Get("X-Request-Id"), r.Header.Get("X-Timestamp"))
 	}
+	// API answers (JSON, often PHI) carry the API's set: never cached, never
+	// rendered, without the HTML-only policies.
+	a := env.Browser().Get("/v1/patients")
+	for k, want := range map[string]string{
+		"Cache-Control":           "no-store",
+		"X-Content-Type-Options":  "nosniff",
+		"Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
+		"Permissions-Policy":      "",
+		"Referrer-Policy":         "",
+	} {
+		if got := a.Header.Get(k); got != want {
+			t.Errorf("API %s = %q, want %q", k, got, want)
+		}
+	}
+	if a.Header.Get("X-Request-Id") == "" || a.Header.Get("X-Timestamp") == "" {
+		t.Errorf("API answer without X-Request-Id / X-Timestamp")
+	}
 	if strings.Contains(r.Body, "<script>") || strings.Contains(r.Body, " style=\"") {
 		t.Errorf("page has inline script or style, which the CSP would block")
 	}

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"runtime/debug"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -20,12 +21,13 @@ import (
 // (X-Timestamp), and puts the id and client origin into the request context
 // for logs and the audit trail.
 func requestContext(now func() time.Time) echo.MiddlewareFunc {
+	stamps := &timestamps{}
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			id := random.ID("req")
+			vals := []string{id, stamps.format(now())}
 			h := c.Response().Header()
-			h.Set("X-Request-Id", id)
-			h.Set("X-Timestamp", now().UTC().Format(time.RFC3339))
+			h["X-Request-Id"], h["X-Timestamp"] = vals[0:1:1], vals[1:2:2]
 			r := c.Request()
 			ctx := logging.WithRequestID(r.Context(), id)
 			ctx = audit.WithOrigin(ctx, audit.Origin{IP: c.RealIP(), UserAgent: r.UserAgent()})
@@ -33,6 +35,27 @@ func requestContext(now func() time.Time) echo.MiddlewareFunc {
 			return next(c)
 		}
 	}
+}
+
+// timestamps formats X-Timestamp (RFC 3339, whole seconds, UTC) once a
+// second rather than once a request.
+type timestamps struct {
+	last atomic.Pointer[stamp]
+}
+
+type stamp struct {
+	unix int64
+	text string
+}
+
+func (t *timestamps) format(now time.Time) string {
+	sec := now.Unix()
+	if s := t.last.Load(); s != nil && s.unix == sec {
+		return s.text
+	}
+	s := &stamp{unix: sec, text: now.UTC().Format(time.RFC3339)}
+	t.last.Store(s)
+	return s.text
 }
 
 // accessLog writes one line per request. It logs the route pattern, never the
@@ -95,20 +118,55 @@ const contentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 
 
 // securityHeaders sets the browser protections on every response.
 func securityHeaders(hsts bool) echo.MiddlewareFunc {
+	page := fixedHeaders(hsts,
+		"Content-Security-Policy", contentSecurityPolicy,
+		"X-Content-Type-Options", "nosniff",
+		"Referrer-Policy", "strict-origin-when-cross-origin",
+		"X-Frame-Options", "DENY",
+		"Cross-Origin-Opener-Policy", "same-origin",
+		"Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+	// API answers are JSON for programs, often PHI: nothing may cache or
+	// render them; the HTML-only policies would be bytes on every call.
+	api := fixedHeaders(hsts,
+		"Cache-Control", "no-store",
+		"Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'",
+		"X-Content-Type-Options", "nosniff")
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
-			h := c.Response().Header()
-			h.Set("Content-Security-Policy", contentSecurityPolicy)
-			h.Set("X-Content-Type-Options", "nosniff")
-			h.Set("Referrer-Policy", "strict-origin-when-cross-origin")
-			h.Set("X-Frame-Options", "DENY")
-			h.Set("Cross-Origin-Opener-Policy", "same-origin")
-			h.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
-			if hsts {
-				h.Set("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
+			set := page
+			if p := c.Request().URL.Path; strings.HasPrefix(p, "/v1/") || p == "/v1" {
+				set = api
 			}
+			set.apply(c.Response().Header())
 			return next(c)
 		}
+	}
+}
+
+// headerSet is headers with the same values on every response, kept as
+// shared, read-only slices under their canonical keys: setting one is a map
+// assignment. A handler's Header.Set replaces a slice; none is written into.
+type headerSet struct {
+	keys []string
+	vals [][]string
+}
+
+// fixedHeaders makes a headerSet of key, value pairs, plus HSTS over TLS.
+func fixedHeaders(hsts bool, kv ...string) headerSet {
+	if hsts {
+		kv = append(kv, "Strict-Transport-Security", "max-age=63072000; includeSubDomains")
+	}
+	var s headerSet
+	for i := 0; i < len(kv); i += 2 {
+		s.keys = append(s.keys, http.CanonicalHeaderKey(kv[i]))
+		s.vals = append(s.vals, []string{kv[i+1]})
+	}
+	return s
+}
+
+func (s headerSet) apply(h http.Header) {
+	for i, k := range s.keys {
+		h[k] = s.vals[i]
 	}
 }
 

@@ -31,8 +31,9 @@ import (
 
 // benchCmd load-tests the API on 127.0.0.1. Each scenario runs alternating
 // rounds against the server and, where a comparison makes sense, against a
-// bare echo handler answering the same bytes, so the pipeline's cost is a
-// ratio measured in one run.
+// bare echo handler answering the same bytes (status, headers and body,
+// copied from a probe of the server), so the pipeline's cost is a ratio
+// measured in one run and both sides send and parse the same response.
 func benchCmd(ctx context.Context, getenv config.Getenv, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -131,7 +132,13 @@ func runScenario(ctx context.Context, stdout io.Writer, t bench.Target, compare 
 	if compare {
 		bare := echo.New()
 		bare.HideBanner, bare.HidePort = true, true
-		bare.Any("/*", func(c echo.Context) error { return c.Blob(probe.status, probe.ctype, probe.body) })
+		bare.Any("/*", func(c echo.Context) error {
+			h := c.Response().Header()
+			for k, v := range probe.header {
+				h[k] = v
+			}
+			return c.Blob(probe.status, probe.ctype, probe.body)
+		})
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			return err
@@ -163,6 +170,7 @@ func runScenario(ctx context.Context, stdout io.Writer, t bench.Target, compare 
 type sent struct {
 	status int
 	ctype  string
+	header http.Header // as answered, but for what net/http writes itself
 	body   []byte
 	id     string
 }
@@ -183,7 +191,10 @@ func send(ctx context.Context, method, url, key string, body []byte) (sent, erro
 	}
 	defer res.Body.Close()
 	b, _ := io.ReadAll(res.Body)
-	out := sent{status: res.StatusCode, ctype: res.Header.Get("Content-Type"), body: b}
+	out := sent{status: res.StatusCode, ctype: res.Header.Get("Content-Type"), header: res.Header.Clone(), body: b}
+	for _, k := range []string{"Content-Type", "Content-Length", "Date", "Connection", "Transfer-Encoding"} {
+		out.header.Del(k)
+	}
 	if loc := res.Header.Get("Location"); loc != "" {
 		parts := strings.Split(loc, "/")
 		for i, p := range parts {

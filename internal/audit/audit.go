@@ -171,7 +171,7 @@ func (l *Log) Flush(ctx context.Context) error {
 	}
 	if bs, ok := l.store.(BatchStore); ok {
 		for len(batch) > 0 {
-			n := min(len(batch), 200)
+			n := min(len(batch), BatchSize)
 			if err := bs.InsertAuditEvents(ctx, batch[:n]); err != nil {
 				l.mu.Lock()
 				l.pending = append(batch, l.pending...)
@@ -192,6 +192,9 @@ func (l *Log) Flush(ctx context.Context) error {
 	}
 	return nil
 }
+
+// BatchSize is the most events one InsertAuditEvents call writes.
+const BatchSize = 200
 
 // BatchStore writes many events in one statement.
 type BatchStore interface {

@@ -6,7 +6,6 @@ package quota
 
 import (
 	"context"
-	"strconv"
 	"sync"
 	"time"
 
@@ -182,25 +181,6 @@ func (m *Meter) Flush(ctx context.Context) error {
 	return firstErr
 }
 
-// Headers returns the quota headers for d.
-func Headers(d Decision, now time.Time) map[string]string {
-	h := map[string]string{"X-Quota-Reset": strconv.Itoa(int(d.ResetIn(now).Seconds()))}
-	if d.Unlimited {
-		h["X-Quota-Limit"], h["X-Quota-Remaining"] = "unlimited", "unlimited"
-		h["X-Quota-Used"] = strconv.FormatInt(d.Used, 10)
-		h["X-Quota-Billable"] = "false"
-		return h
-	}
-	h["X-Quota-Limit"] = strconv.FormatInt(d.Limit, 10)
-	h["X-Quota-Used"] = strconv.FormatInt(d.Used, 10)
-	h["X-Quota-Remaining"] = strconv.FormatInt(d.Remaining(), 10)
-	h["X-Quota-Billable"] = strconv.FormatBool(d.Billable)
-	if d.Overage > 0 {
-		h["X-Quota-Overage"] = strconv.FormatInt(d.Overage, 10)
-	}
-	return h
-}
-
 // Peek reports a pool's usage without counting a request (for the live-pool
 // headers on test traffic).
 func (m *Meter) Peek(ctx context.Context, orgID string, p plan.Plan, pool string) (Decision, error) {
@@ -214,13 +194,4 @@ func (m *Meter) Peek(ctx context.Context, orgID string, p plan.Plan, pool string
 		return Decision{}, err
 	}
 	return Decision{Allowed: true, Pool: pool, Limit: p.Included, Unlimited: p.Unlimited, Used: used, Overage: max(0, used-p.Included), Reset: reset}, nil
-}
-
-// SandboxHeaders returns the X-Sandbox-* headers for a sandbox-pool decision.
-func SandboxHeaders(d Decision) map[string]string {
-	return map[string]string{
-		"X-Sandbox-Limit":     strconv.FormatInt(d.Limit, 10),
-		"X-Sandbox-Used":      strconv.FormatInt(d.Used, 10),
-		"X-Sandbox-Remaining": strconv.FormatInt(d.Remaining(), 10),
-	}
 }

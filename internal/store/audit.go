@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"strings"
 
 	"github.com/clinikapi/clinikapi/internal/audit"
@@ -10,42 +11,76 @@ import (
 
 var _ audit.Store = (*DB)(nil)
 
-// InsertAuditEvent implements audit.Store.
-func (db *DB) InsertAuditEvent(ctx context.Context, e audit.Event) error {
-	detail := []byte("{}")
-	if len(e.Detail) > 0 {
-		var err error
-		if detail, err = json.Marshal(e.Detail); err != nil {
-			return err
+// detailJSON encodes an event's detail as a JSON object with sorted keys,
+// like encoding/json, without reflection for the usual small, plain maps
+// (one is written with every API data operation).
+func detailJSON(d map[string]string) (string, error) {
+	if len(d) == 0 {
+		return "{}", nil
+	}
+	keys := make([]string, 0, len(d))
+	for k, v := range d {
+		if !plainJSON(k) || !plainJSON(v) {
+			b, err := json.Marshal(d)
+			return string(b), err
+		}
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	b := make([]byte, 0, 64)
+	b = append(b, '{')
+	for i, k := range keys {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, '"')
+		b = append(b, k...)
+		b = append(b, `":"`...)
+		b = append(b, d[k]...)
+		b = append(b, '"')
+	}
+	return string(append(b, '}')), nil
+}
+
+// plainJSON reports whether s needs no escaping in a JSON string (what
+// encoding/json escapes: quotes, backslashes, control characters, <, >, &
+// and everything outside printable ASCII).
+func plainJSON(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			return false
 		}
 	}
-	_, err := db.sql.ExecContext(ctx, `INSERT INTO audit_events (id, org_id, actor_type, actor_id, action, target_type, target_id, ip, user_agent, outcome, detail, created_at)
+	return true
+}
+
+// InsertAuditEvent implements audit.Store.
+func (db *DB) InsertAuditEvent(ctx context.Context, e audit.Event) error {
+	detail, err := detailJSON(e.Detail)
+	if err != nil {
+		return err
+	}
+	_, err = db.sql.ExecContext(ctx, `INSERT INTO audit_events (id, org_id, actor_type, actor_id, action, target_type, target_id, ip, user_agent, outcome, detail, created_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
-		e.ID, nullString(e.OrgID), e.ActorType, e.ActorID, e.Action, e.TargetType, e.TargetID, e.IP, e.UserAgent, e.Outcome, string(detail), utc(e.CreatedAt))
+		e.ID, nullString(e.OrgID), e.ActorType, e.ActorID, e.Action, e.TargetType, e.TargetID, e.IP, e.UserAgent, e.Outcome, detail, utc(e.CreatedAt))
 	return err
 }
 
 // InsertAuditEvents implements audit.BatchStore with one multi-row INSERT.
 func (db *DB) InsertAuditEvents(ctx context.Context, es []audit.Event) error {
-	var q strings.Builder
-	q.WriteString(`INSERT INTO audit_events (id, org_id, actor_type, actor_id, action, target_type, target_id, ip, user_agent, outcome, detail, created_at) VALUES `)
 	args := make([]any, 0, len(es)*12)
 	for _, e := range es {
-		detail := []byte("{}")
-		if len(e.Detail) > 0 {
-			var err error
-			if detail, err = json.Marshal(e.Detail); err != nil {
-				return err
-			}
+		detail, err := detailJSON(e.Detail)
+		if err != nil {
+			return err
 		}
-		args = append(args, e.ID, nullString(e.OrgID), e.ActorType, e.ActorID, e.Action, e.TargetType, e.TargetID, e.IP, e.UserAgent, e.Outcome, string(detail), utc(e.CreatedAt))
+		args = append(args, e.ID, nullString(e.OrgID), e.ActorType, e.ActorID, e.Action, e.TargetType, e.TargetID, e.IP, e.UserAgent, e.Outcome, detail, utc(e.CreatedAt))
 	}
-	db.values(&q, len(es), 12)
 	// Events carry their ids from the start, so a batch retried after an
 	// uncertain failure is written once.
-	q.WriteString(` ON CONFLICT (id) DO NOTHING`)
-	_, err := db.execWrite(ctx, q.String(), args...)
-	return err
+	return db.insertValues(ctx, `INSERT INTO audit_events (id, org_id, actor_type, actor_id, action, target_type, target_id, ip, user_agent, outcome, detail, created_at)`,
+		` ON CONFLICT (id) DO NOTHING`, len(es), 12, audit.BatchSize, args)
 }
 
 // ListAuditEvents implements audit.Store.

@@ -48,6 +48,15 @@ type DB struct {
 	writeMu sync.Mutex
 	// stopCheckpoints ends the SQLite background checkpointer.
 	stopCheckpoints func()
+	// batches holds the prepared multi-row INSERTs of full batches
+	// (batchShape → *sql.Stmt).
+	batches sync.Map
+}
+
+// batchShape names a multi-row INSERT: its text around VALUES and its size.
+type batchShape struct {
+	head, tail string
+	rows, cols int
 }
 
 // writing runs fn holding the SQLite write lock.
@@ -173,6 +182,10 @@ func (db *DB) Close() error {
 	if db.stopCheckpoints != nil {
 		db.stopCheckpoints()
 	}
+	db.batches.Range(func(_, st any) bool {
+		st.(*sql.Stmt).Close()
+		return true
+	})
 	return db.sql.Close()
 }
 
@@ -277,6 +290,42 @@ func (db *DB) placeholder(n int) string {
 
 // values writes the VALUES rows of a multi-row INSERT: rows groups of cols
 // bind parameters, "(…),(…)", numbered from 1.
+// insertValues runs head VALUES (…),(…) tail over rows rows of cols
+// arguments each, holding the write lock. The statement of a full batch
+// (rows == full, what the flushers write under load) is prepared once and
+// kept: parsing thousands of placeholders costs about as much as running
+// them. Smaller batches are parsed each time.
+func (db *DB) insertValues(ctx context.Context, head, tail string, rows, cols, full int, args []any) error {
+	shape := batchShape{head: head, tail: tail, rows: rows, cols: cols}
+	text := func() string {
+		var q strings.Builder
+		q.WriteString(head)
+		q.WriteString(" VALUES ")
+		db.values(&q, rows, cols)
+		q.WriteString(tail)
+		return q.String()
+	}
+	if rows != full {
+		_, err := db.execWrite(ctx, text(), args...)
+		return err
+	}
+	st, ok := db.batches.Load(shape)
+	if !ok {
+		prepared, err := db.sql.PrepareContext(ctx, text())
+		if err != nil {
+			return err
+		}
+		var loaded bool
+		if st, loaded = db.batches.LoadOrStore(shape, prepared); loaded {
+			prepared.Close()
+		}
+	}
+	return db.writing(func() error {
+		_, err := st.(*sql.Stmt).ExecContext(ctx, args...)
+		return err
+	})
+}
+
 func (db *DB) values(q *strings.Builder, rows, cols int) {
 	n := 0
 	for i := range rows {

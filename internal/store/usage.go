@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"strings"
 
 	"github.com/clinikapi/clinikapi/internal/quota"
 	"github.com/clinikapi/clinikapi/internal/usage"
@@ -20,15 +19,12 @@ func (db *DB) InsertUsage(ctx context.Context, rs []usage.Record) error {
 	if len(rs) == 0 {
 		return nil
 	}
-	var q strings.Builder
-	q.WriteString(`INSERT INTO usage_records (created_at, org_id, key_id, env, method, route, status, latency_us, bytes_in, bytes_out, request_id, code) VALUES `)
 	args := make([]any, 0, len(rs)*usageColumns)
 	for _, r := range rs {
 		args = append(args, utc(r.Time), r.OrgID, r.KeyID, r.Env, r.Method, r.Route, r.Status, r.Latency.Microseconds(), r.BytesIn, r.BytesOut, r.RequestID, r.Code)
 	}
-	db.values(&q, len(rs), usageColumns)
-	_, err := db.execWrite(ctx, q.String(), args...)
-	return err
+	return db.insertValues(ctx, `INSERT INTO usage_records (created_at, org_id, key_id, env, method, route, status, latency_us, bytes_in, bytes_out, request_id, code)`, "",
+		len(rs), usageColumns, usage.BatchSize, args)
 }
 
 // AddQuota implements quota.Store.

@@ -13,11 +13,11 @@ import (
 )
 
 // BenchmarkAuditBatch is the write-behind cost of one API data operation's
-// audit event, written in batches of 200 as the flusher does.
+// audit event, written in full batches as the flusher does under load.
 func BenchmarkAuditBatch(b *testing.B) {
 	db := storetest.Open(b, "sqlite")
 	ctx := context.Background()
-	batch := make([]audit.Event, 200)
+	batch := make([]audit.Event, audit.BatchSize)
 	b.ResetTimer()
 	for i := 0; i < b.N; i += len(batch) {
 		for j := range batch {
@@ -35,7 +35,7 @@ func BenchmarkAuditBatch(b *testing.B) {
 func BenchmarkUsageBatch(b *testing.B) {
 	db := storetest.Open(b, "sqlite")
 	ctx := context.Background()
-	batch := make([]usage.Record, 200)
+	batch := make([]usage.Record, usage.BatchSize)
 	b.ResetTimer()
 	for i := 0; i < b.N; i += len(batch) {
 		for j := range batch {

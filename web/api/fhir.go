@@ -16,6 +16,7 @@ import (
 	jsonpatch "github.com/evanphx/json-patch/v5"
 	"github.com/labstack/echo/v4"
 
+	"github.com/clinikapi/clinikapi/internal/apikey"
 	"github.com/clinikapi/clinikapi/internal/audit"
 	"github.com/clinikapi/clinikapi/internal/datastore"
 	"github.com/clinikapi/clinikapi/internal/errs"
@@ -108,8 +109,19 @@ func (h *FHIR) audit(c echo.Context, action, typ, id string) {
 	pr := PrincipalOf(c)
 	h.Audit.RecordAsync(c.Request().Context(), audit.Event{
 		OrgID: pr.OrgID, ActorType: audit.ActorAPIKey, ActorID: pr.KeyID, Action: action,
-		TargetType: typ, TargetID: id, Detail: map[string]string{"env": string(pr.Env)},
+		TargetType: typ, TargetID: id, Detail: envDetail(pr.Env),
 	})
+}
+
+// envDetails are the audit details of data operations, one per environment,
+// shared (read-only) by every event rather than made for each request.
+var envDetails = map[apikey.Env]map[string]string{apikey.Test: {"env": string(apikey.Test)}, apikey.Live: {"env": string(apikey.Live)}}
+
+func envDetail(env apikey.Env) map[string]string {
+	if d, ok := envDetails[env]; ok {
+		return d
+	}
+	return map[string]string{"env": string(env)}
 }
 
 // readBody decodes a JSON object body. Accepted content types:
@@ -168,11 +180,11 @@ func ifMatch(c echo.Context) (int, error) {
 	return n, nil
 }
 
+var versionKeys = []string{"Etag", "Last-Modified"}
+
 // writeResource answers a stored record as FHIR JSON with its ETag.
 func writeResource(c echo.Context, status int, rec datastore.Record) error {
-	h := c.Response().Header()
-	h.Set("ETag", `W/"`+strconv.Itoa(rec.Version)+`"`)
-	h.Set("Last-Modified", rec.LastUpdated.UTC().Format(http.TimeFormat))
+	headerValues(c.Response().Header(), versionKeys, []string{`W/"` + strconv.Itoa(rec.Version) + `"`, rec.LastUpdated.UTC().Format(http.TimeFormat)})
 	return c.Blob(status, ContentType, rec.Content)
 }
 

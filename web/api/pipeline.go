@@ -129,10 +129,7 @@ func (p *Pipeline) RateLimit(next echo.HandlerFunc) echo.HandlerFunc {
 		if err != nil {
 			return err
 		}
-		h := c.Response().Header()
-		h.Set("X-RateLimit-Limit", strconv.Itoa(res.Limit))
-		h.Set("X-RateLimit-Remaining", strconv.Itoa(res.Remaining))
-		h.Set("X-RateLimit-Reset", strconv.Itoa(seconds(res.ResetAfter)))
+		setRateLimitHeaders(c.Response().Header(), res)
 		if !res.Allowed {
 			return &Error{Status: 429, Code: "RATE_LIMITED",
 				Message: "Rate limit of " + strconv.Itoa(res.Limit) + " requests per minute reached for this organization (" + pl.Name + " plan). Retry after the Retry-After seconds.",
@@ -157,19 +154,15 @@ func (p *Pipeline) MonthlyQuota(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		now := p.Now()
 		h := c.Response().Header()
-		headers := quota.Headers(d, now)
 		if d.Pool == quota.PoolSandbox {
-			for k, v := range quota.SandboxHeaders(d) {
-				h.Set(k, v)
-			}
+			setSandboxHeaders(h, d)
 			live, err := p.Quota.Peek(ctx, pr.OrgID, pl, quota.PoolLive)
 			if err != nil {
 				return err
 			}
-			headers = quota.Headers(live, now)
-		}
-		for k, v := range headers {
-			h.Set(k, v)
+			setQuotaHeaders(h, live, now)
+		} else {
+			setQuotaHeaders(h, d, now)
 		}
 		if !d.Allowed {
 			e := &Error{Status: 429, Code: "MONTHLY_QUOTA_EXCEEDED",
