@@ -67,8 +67,7 @@ func (a *App) dataRights(ctx context.Context, plans api.PlanSource, subs privacy
 		Signer: bulk.Signer{Secret: secret}, Dir: a.Config.ExportDir, Log: a.Log, Now: a.now,
 	}
 	if subs == nil {
-		// Until billing cancels Stripe subscriptions (billing.Service's
-		// CancelAtPeriodEnd), closing has no subscription to cancel.
+		// Without billing there is no subscription to cancel.
 		subs = privacy.NoSubscriptions{}
 	}
 	a.Privacy = &privacy.Service{

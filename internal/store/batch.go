@@ -11,12 +11,22 @@ import (
 // and one goroutine runs as many as are waiting (up to maxBatch) in one
 // transaction, so the commit — the journal work on SQLite — is shared by the
 // whole batch. A failing write does not undo the others (see commit).
+//
+// Every batch runs on the same connection, with a larger page cache: the
+// index pages a write walks stay cached from batch to batch (SQLite drops a
+// connection's cache when another connection wrote meanwhile, which a sole
+// writer never sees).
 type committer struct {
 	db   *DB
+	conn *sql.Conn // the writing connection, opened on first use
 	jobs chan *writeJob
 	stop chan struct{}
 	wg   sync.WaitGroup
 }
+
+// writerCacheKiB is the page cache of the writing connection, filled as
+// used.
+const writerCacheKiB = 128 << 10
 
 type writeJob struct {
 	ctx  context.Context
@@ -99,7 +109,7 @@ func (c *committer) commit(batch []*writeJob) {
 	if len(live) == 0 {
 		return
 	}
-	err := c.db.tx(context.Background(), func(tx *sql.Tx) error {
+	err := c.tx(func(tx *sql.Tx) error {
 		for _, j := range live {
 			if err := j.fn(tx); err != nil {
 				return err
@@ -114,11 +124,45 @@ func (c *committer) commit(batch []*writeJob) {
 		return
 	}
 	for _, j := range live {
-		j.done <- c.db.tx(context.Background(), j.fn)
+		j.done <- c.tx(j.fn)
 	}
+}
+
+// tx runs fn in a transaction on the writing connection, holding the
+// database's write lock.
+func (c *committer) tx(fn func(*sql.Tx) error) error {
+	return c.db.writing(func() error {
+		ctx := context.Background()
+		if c.conn == nil {
+			conn, err := c.db.sql.Conn(ctx)
+			if err != nil {
+				return err
+			}
+			if _, err := conn.ExecContext(ctx, "PRAGMA cache_size = -"+itoa(writerCacheKiB)); err != nil {
+				conn.Close()
+				return err
+			}
+			c.conn = conn
+		}
+		tx, err := c.conn.BeginTx(ctx, nil)
+		if err != nil {
+			// A broken connection is replaced on the next batch.
+			c.conn.Close()
+			c.conn = nil
+			return err
+		}
+		if err := fn(tx); err != nil {
+			_ = tx.Rollback()
+			return err
+		}
+		return tx.Commit()
+	})
 }
 
 func (c *committer) close() {
 	close(c.stop)
 	c.wg.Wait()
+	if c.conn != nil {
+		c.conn.Close()
+	}
 }

@@ -138,11 +138,57 @@ func (db *DB) checkpoints(every time.Duration) (stop func()) {
 				// A failure (the database closing, a busy file) is retried
 				// on the next tick; the last connection to close
 				// checkpoints everything anyway.
-				_, _ = db.sql.ExecContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)")
+				_, _ = db.checkpointOnce(ctx, walRestartFrames)
 			}
 		}
 	}()
 	return func() { cancel(); <-done }
+}
+
+// walRestartFrames is the size of the write-ahead log, in pages, past which
+// a checkpoint makes sure the log starts over (256 MiB of 4 KiB pages; it
+// is then truncated to journal_size_limit). Each time, writers pause for
+// about one checkpoint interval's commits to be copied: the larger the
+// bound, the rarer the pause.
+const walRestartFrames = 65536
+
+// checkpointOnce copies the log into the database file without blocking
+// anyone and returns the log's size in pages. Under a steady stream of
+// commits such a checkpoint never catches up, and the log, which starts
+// over only once it is copied entirely, would grow without end: past
+// restartAt pages, this process's writers pause for the last stretch (what
+// was committed during the pass just made), and the next commit starts the
+// log over.
+func (db *DB) checkpointOnce(ctx context.Context, restartAt int) (int, error) {
+	// A checkpoint reports the log as it found it: commits made during the
+	// pass are neither copied nor counted.
+	log, _, err := db.checkpoint(ctx)
+	if err == nil && log > restartAt {
+		err = db.writing(func() error {
+			// Readers still on an older snapshot hold back the last
+			// pages for a moment; so does a checkpoint already running.
+			for range 20 {
+				log, done, err := db.checkpoint(ctx)
+				if err != nil || done == log {
+					return err
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+			return nil
+		})
+	}
+	return log, err
+}
+
+// checkpoint runs a PASSIVE checkpoint and reports the pages in the log
+// and how many of them are now copied into the database file.
+func (db *DB) checkpoint(ctx context.Context) (log, done int, err error) {
+	var busy int
+	err = db.sql.QueryRowContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &log, &done)
+	if busy != 0 {
+		done = -1 // another checkpoint holds the log: nothing copied
+	}
+	return log, done, err
 }
 
 func openPostgres(ctx context.Context, dsn string) (*DB, error) {
