@@ -87,10 +87,11 @@ func (s *Server) routes(e *echo.Echo) {
 	// The API tier. The pipeline order matters (DESIGN.md §4); every error
 	// is the JSON error body (handleError).
 	p := s.API
-	v1 := e.Group("/v1", api.CleanPath, api.RejectMethodOverride, api.LimitBody)
+	base := apiGroup{e: e, prefix: "/v1", mw: []echo.MiddlewareFunc{api.CleanPath, api.RejectMethodOverride}}
+	v1 := base.group(api.LimitBody)
 	v1.GET("/metadata", s.Capabilities.Serve) // no key needed
 	v1.GET("/fhir/metadata", s.Capabilities.Serve)
-	keyed := v1.Group("", p.Authenticate, p.RecordUsage, api.Scope, p.RateLimit, p.MonthlyQuota)
+	keyed := v1.group(p.Authenticate, p.RecordUsage, api.Scope, p.RateLimit, p.MonthlyQuota)
 
 	// Raw FHIR R4.
 	f := s.FHIR
@@ -118,9 +119,9 @@ func (s *Server) routes(e *echo.Echo) {
 	// is for any key of the organization; download links are signed
 	// (organization, job, file, expiry) and need no key.
 	b := s.Bulk
-	e.POST("/v1/bulk/import", b.Import, api.CleanPath, api.RejectMethodOverride, api.LimitImportBody, p.Authenticate, p.RecordUsage, api.Scope, p.RateLimit, p.MonthlyQuota)
-	e.POST("/v1/bulk/export", b.Export, api.CleanPath, api.RejectMethodOverride, api.LimitBody, p.Authenticate, p.RecordUsage, api.ReadScope, p.RateLimit, p.MonthlyQuota)
-	e.GET("/v1/bulk/jobs/:id", b.Status, api.CleanPath, api.RejectMethodOverride, api.LimitBody, p.Authenticate, p.RecordUsage, p.RateLimit, p.MonthlyQuota) // any scope: a write key polls its import
+	base.POST("/bulk/import", b.Import, api.LimitImportBody, p.Authenticate, p.RecordUsage, api.Scope, p.RateLimit, p.MonthlyQuota)
+	v1.POST("/bulk/export", b.Export, p.Authenticate, p.RecordUsage, api.ReadScope, p.RateLimit, p.MonthlyQuota)
+	v1.GET("/bulk/jobs/:id", b.Status, p.Authenticate, p.RecordUsage, p.RateLimit, p.MonthlyQuota) // any scope: a write key polls its import
 	v1.GET("/bulk/files/:job", b.Manifest)
 	v1.GET("/bulk/files/:job/:file", b.Download)
 
