@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/clinikapi/clinikapi/internal/apikey"
 	"github.com/clinikapi/clinikapi/internal/app/apptest"
@@ -235,6 +236,11 @@ func TestCapabilityStatement(t *testing.T) {
 		}
 		if !strings.Contains(r.Raw, `"type":"Patient"`) || !strings.Contains(r.Raw, `"name":"family"`) || !strings.Contains(r.Raw, `"code":"search-type"`) {
 			t.Fatalf("%s lacks Patient search: %.500s", p, r.Raw)
+		}
+		// Dated when this instance started (a FHIR dateTime).
+		date, _ := r.Body["date"].(string)
+		if d, err := time.Parse(time.RFC3339, date); err != nil || d.After(env.Clock.Now()) || env.Clock.Now().Sub(d) > time.Hour {
+			t.Fatalf("%s: date %q is not when the instance started", p, date)
 		}
 	}
 }

@@ -197,7 +197,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opt Options) 
 			Router: data, Index: index, Normalize: searchparam.Normalize, Cursors: datastore.Cursors{Secret: cursorSecret},
 			Plans: orgPlans, Audit: a.Audit, BaseURL: cfg.BaseURL, Types: index.Types(), Now: now,
 		},
-		Capabilities: &api.Capabilities{Types: index.Types(), Params: index, BaseURL: cfg.BaseURL, Version: Version},
+		Capabilities: &api.Capabilities{Types: index.Types(), Params: index, BaseURL: cfg.BaseURL, Version: Version, Started: now()},
 		Stripe:       &webhook.Stripe{Billing: a.Billing, Parser: a.StripeWebhook, Log: log},
 		DB:           a.readiness(), Jobs: a.Jobs, Log: log, Now: now, TLS: cfg.TLS.Enabled(), TrustProxy: cfg.TrustProxy,
 		Metrics: a.metrics(), MetricsToken: cfg.MetricsToken,

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"sort"
 	"sync"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -24,6 +25,9 @@ type Capabilities struct {
 	Params  ParamLister
 	BaseURL string
 	Version string
+	// Started dates the statement: what it describes is fixed when the
+	// instance starts. Zero means when it is first served.
+	Started time.Time
 
 	once sync.Once
 	body []byte
@@ -34,6 +38,14 @@ func (m *Capabilities) Serve(c echo.Context) error {
 	m.once.Do(func() { m.body, _ = json.Marshal(m.build()) })
 	c.Response().Header().Set("Cache-Control", "public, max-age=3600")
 	return c.Blob(http.StatusOK, ContentType, m.body)
+}
+
+func (m *Capabilities) date() string {
+	t := m.Started
+	if t.IsZero() {
+		t = time.Now()
+	}
+	return t.UTC().Format(time.RFC3339)
 }
 
 func (m *Capabilities) build() map[string]any {
@@ -76,7 +88,7 @@ func (m *Capabilities) build() map[string]any {
 	return map[string]any{
 		"resourceType": "CapabilityStatement",
 		"status":       "active",
-		"date":         "2026-11-23",
+		"date":         m.date(),
 		"publisher":    "ClinikAPI",
 		"kind":         "instance",
 		"software":     map[string]string{"name": "ClinikAPI", "version": m.Version},
