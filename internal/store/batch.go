@@ -30,9 +30,16 @@ const writerCacheKiB = 128 << 10
 
 type writeJob struct {
 	ctx  context.Context
-	fn   func(*sql.Tx) error
+	fn   txFunc
 	done chan error
 }
+
+// txFunc is a write run inside a transaction. Its ctx carries the writer's
+// values but not its cancellation: once a batch runs, a client that went
+// away must not interrupt the statements of the others (and with no
+// cancellation to watch, the SQLite driver runs them on the calling
+// thread).
+type txFunc func(ctx context.Context, tx *sql.Tx) error
 
 const maxBatch = 64
 
@@ -44,7 +51,7 @@ func newCommitter(db *DB) *committer {
 }
 
 // do runs fn in a batch transaction and returns its own error.
-func (c *committer) do(ctx context.Context, fn func(*sql.Tx) error) error {
+func (c *committer) do(ctx context.Context, fn txFunc) error {
 	j := &writeJob{ctx: ctx, fn: fn, done: make(chan error, 1)}
 	select {
 	case c.jobs <- j:
@@ -111,7 +118,7 @@ func (c *committer) commit(batch []*writeJob) {
 	}
 	err := c.tx(func(tx *sql.Tx) error {
 		for _, j := range live {
-			if err := j.fn(tx); err != nil {
+			if err := j.fn(context.WithoutCancel(j.ctx), tx); err != nil {
 				return err
 			}
 		}
@@ -124,7 +131,7 @@ func (c *committer) commit(batch []*writeJob) {
 		return
 	}
 	for _, j := range live {
-		j.done <- c.tx(j.fn)
+		j.done <- c.tx(func(tx *sql.Tx) error { return j.fn(context.WithoutCancel(j.ctx), tx) })
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/clinikapi/clinikapi/internal/datastore"
@@ -25,6 +26,36 @@ type Datastore struct {
 	db     *DB
 	get    *sql.Stmt // the read by id, prepared once: parsing it costs more than running it
 	writes *committer
+	// stmts holds the writes' statements (text → *sql.Stmt) prepared on
+	// the writing connection: a create runs about ten, and parsing one
+	// costs about as much as running it, inside the one writer's turn.
+	stmts sync.Map
+}
+
+// maxCachedRows bounds the multi-row index INSERTs kept prepared: a
+// resource's rows of one table (a Patient has 15 strings) fit; a rare
+// larger batch is parsed each time.
+const maxCachedRows = 32
+
+// exec runs a write statement in tx: prepared once and reused on SQLite's
+// writing connection, parsed each time on PostgreSQL (where each write
+// takes a pooled connection).
+func (d *Datastore) exec(ctx context.Context, tx *sql.Tx, cache bool, query string, args ...any) (sql.Result, error) {
+	if d.writes == nil || !cache {
+		return tx.ExecContext(ctx, query, args...)
+	}
+	st, ok := d.stmts.Load(query)
+	if !ok {
+		prepared, err := d.db.sql.PrepareContext(ctx, query)
+		if err != nil {
+			return nil, err
+		}
+		var loaded bool
+		if st, loaded = d.stmts.LoadOrStore(query, prepared); loaded {
+			prepared.Close()
+		}
+	}
+	return tx.StmtContext(ctx, st.(*sql.Stmt)).ExecContext(ctx, args...)
 }
 
 var _ datastore.Backend = (*Datastore)(nil)
@@ -71,11 +102,11 @@ func OpenDatastore(ctx context.Context, databaseURL, dataDir, name string, log *
 }
 
 // write runs fn in a transaction: batched on SQLite, its own on PostgreSQL.
-func (d *Datastore) write(ctx context.Context, fn func(*sql.Tx) error) error {
+func (d *Datastore) write(ctx context.Context, fn txFunc) error {
 	if d.writes != nil {
 		return d.writes.do(ctx, fn)
 	}
-	return d.db.tx(ctx, fn)
+	return d.db.tx(ctx, func(tx *sql.Tx) error { return fn(ctx, tx) })
 }
 
 // datastoreSchema names the PostgreSQL schema of a datastore: fhir_<name>,
@@ -117,6 +148,10 @@ func (d *Datastore) Close() error {
 	if d.writes != nil {
 		d.writes.close()
 	}
+	d.stmts.Range(func(_, st any) bool {
+		st.(*sql.Stmt).Close()
+		return true
+	})
 	d.get.Close()
 	return d.db.Close()
 }
@@ -161,8 +196,8 @@ func scanRecords(rows *sql.Rows) ([]datastore.Record, error) {
 
 // Insert implements datastore.Backend.
 func (d *Datastore) Insert(ctx context.Context, tenant datastore.Tenant, rec datastore.Record, idx []fhir.Value) error {
-	return d.write(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO resources (tenant, `+recordColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+	return d.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		if _, err := d.exec(ctx, tx, true, `INSERT INTO resources (tenant, `+recordColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
 			string(tenant), rec.Type, rec.ID, rec.Version, rec.LastUpdated.UnixMicro(), rec.Deleted, string(rec.Content)); err != nil {
 			if isUnique(err) {
 				return errs.E(errs.Conflict, "%s/%s already exists.", rec.Type, rec.ID)
@@ -177,7 +212,7 @@ func (d *Datastore) Insert(ctx context.Context, tenant datastore.Tenant, rec dat
 }
 
 func (d *Datastore) insertHistory(ctx context.Context, tx *sql.Tx, tenant datastore.Tenant, rec datastore.Record) error {
-	_, err := tx.ExecContext(ctx, `INSERT INTO resource_history (tenant, `+recordColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+	_, err := d.exec(ctx, tx, true, `INSERT INTO resource_history (tenant, `+recordColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
 		string(tenant), rec.Type, rec.ID, rec.Version, rec.LastUpdated.UnixMicro(), rec.Deleted, string(rec.Content))
 	return err
 }
@@ -185,14 +220,17 @@ func (d *Datastore) insertHistory(ctx context.Context, tx *sql.Tx, tenant datast
 // Get implements datastore.Backend.
 func (d *Datastore) Get(ctx context.Context, tenant datastore.Tenant, typ, id string) (datastore.Record, error) {
 	r, err := scanRecord(d.get.QueryRowContext(ctx, string(tenant), typ, id))
-	return r, notFound(err, typ+" not found.")
+	if err != nil {
+		return r, notFound(err, typ+" not found.")
+	}
+	return r, nil
 }
 
 // Replace implements datastore.Backend.
 func (d *Datastore) Replace(ctx context.Context, tenant datastore.Tenant, rec datastore.Record, prev int, idx []fhir.Value) error {
-	return d.write(ctx, func(tx *sql.Tx) error {
+	return d.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		if prev == 0 {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO resources (tenant, `+recordColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+			if _, err := d.exec(ctx, tx, true, `INSERT INTO resources (tenant, `+recordColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
 				string(tenant), rec.Type, rec.ID, rec.Version, rec.LastUpdated.UnixMicro(), rec.Deleted, string(rec.Content)); err != nil {
 				if isUnique(err) {
 					return errs.E(errs.Conflict, "Version conflict: %s/%s was created meanwhile.", rec.Type, rec.ID)
@@ -200,7 +238,7 @@ func (d *Datastore) Replace(ctx context.Context, tenant datastore.Tenant, rec da
 				return err
 			}
 		} else {
-			res, err := tx.ExecContext(ctx, `UPDATE resources SET version = $1, last_updated = $2, deleted = $3, content = $4
+			res, err := d.exec(ctx, tx, true, `UPDATE resources SET version = $1, last_updated = $2, deleted = $3, content = $4
 				WHERE tenant = $5 AND type = $6 AND id = $7 AND version = $8`,
 				rec.Version, rec.LastUpdated.UnixMicro(), rec.Deleted, string(rec.Content), string(tenant), rec.Type, rec.ID, prev)
 			if err != nil {
@@ -214,7 +252,7 @@ func (d *Datastore) Replace(ctx context.Context, tenant datastore.Tenant, rec da
 			return err
 		}
 		for _, t := range indexTables {
-			if _, err := tx.ExecContext(ctx, `DELETE FROM `+t+` WHERE tenant = $1 AND type = $2 AND id = $3`, string(tenant), rec.Type, rec.ID); err != nil {
+			if _, err := d.exec(ctx, tx, true, `DELETE FROM `+t+` WHERE tenant = $1 AND type = $2 AND id = $3`, string(tenant), rec.Type, rec.ID); err != nil {
 				return err
 			}
 		}
@@ -299,7 +337,7 @@ func (d *Datastore) insertIndex(ctx context.Context, tx *sql.Tx, tenant datastor
 				args = append(args, r.vals...)
 			}
 			d.db.values(&q, n, len(rows[0].vals)) // rows of one table have the same columns
-			if _, err := tx.ExecContext(ctx, q.String(), args...); err != nil {
+			if _, err := d.exec(ctx, tx, n <= maxCachedRows, q.String(), args...); err != nil {
 				return err
 			}
 			rows = rows[n:]
