@@ -12,10 +12,11 @@ import (
 // transaction, so the commit — the journal work on SQLite — is shared by the
 // whole batch. A failing write does not undo the others (see commit).
 //
-// Every batch runs on the same connection, with a larger page cache: the
-// index pages a write walks stay cached from batch to batch (SQLite drops a
-// connection's cache when another connection wrote meanwhile, which a sole
-// writer never sees).
+// Every batch runs on the same connection: the index pages a write walks
+// stay in its page cache from batch to batch (SQLite drops a connection's
+// cache when another connection wrote meanwhile, which a sole writer never
+// sees), and the writes' prepared statements live there. (A larger cache
+// than the pool's 32 MiB, 128 or 512 MiB, measured no faster.)
 type committer struct {
 	db   *DB
 	conn *sql.Conn // the writing connection, opened on first use
@@ -23,10 +24,6 @@ type committer struct {
 	stop chan struct{}
 	wg   sync.WaitGroup
 }
-
-// writerCacheKiB is the page cache of the writing connection, filled as
-// used.
-const writerCacheKiB = 128 << 10
 
 type writeJob struct {
 	ctx  context.Context
@@ -143,10 +140,6 @@ func (c *committer) tx(fn func(*sql.Tx) error) error {
 		if c.conn == nil {
 			conn, err := c.db.sql.Conn(ctx)
 			if err != nil {
-				return err
-			}
-			if _, err := conn.ExecContext(ctx, "PRAGMA cache_size = -"+itoa(writerCacheKiB)); err != nil {
-				conn.Close()
 				return err
 			}
 			c.conn = conn
