@@ -93,6 +93,11 @@ func TestAPIAuthErrors(t *testing.T) {
 				t.Fatalf("path %s was not refused as malformed: %s", p, r.Raw)
 			}
 		}
+		// Whatever the path or method under /v1, the key comes first.
+		for _, mp := range [][2]string{{"GET", "/v1"}, {"POST", "/v1"}, {"QUERY", "/v1/patients"}, {"FOO", "/v1/no-such-thing"}} {
+			wantAPIError(t, mp[0]+" "+mp[1]+" without a key", apiCall(t, env, mp[0], mp[1], "", nil), 401, "UNAUTHORIZED")
+		}
+		wantAPIError(t, "/v1 with a key", apiCall(t, env, "GET", "/v1", k.Secret, nil), 404, "NOT_FOUND")
 		r = apiCall(t, env, "GET", "/v1/no-such-thing", k.Secret, nil)
 		wantAPIError(t, "unknown route with a valid key", r, 404, "NOT_FOUND")
 		if r.Header.Get("X-RateLimit-Limit") != "100" || r.Header.Get("X-RateLimit-Remaining") == "" || r.Header.Get("X-RateLimit-Reset") == "" {

@@ -55,7 +55,13 @@ func (g apiGroup) DELETE(path string, h echo.HandlerFunc, mw ...echo.MiddlewareF
 	g.add(http.MethodDelete, path, h, mw...)
 }
 
-// Any answers every method at path.
+// Any answers every method echo knows at path.
 func (g apiGroup) Any(path string, h echo.HandlerFunc) {
 	g.e.Any(g.prefix+path, g.wrap(h))
+}
+
+// RouteNotFound answers what no route matches at path, whatever the
+// method (echo's Any covers only the methods it knows).
+func (g apiGroup) RouteNotFound(path string, h echo.HandlerFunc) {
+	g.e.RouteNotFound(g.prefix+path, g.wrap(h))
 }

@@ -125,7 +125,11 @@ func (s *Server) routes(e *echo.Echo) {
 	v1.GET("/bulk/files/:job", b.Manifest)
 	v1.GET("/bulk/files/:job/:file", b.Download)
 
+	// Everything else under /v1, any method, /v1 itself included: through
+	// the whole chain (a key is needed to learn there is nothing there).
 	keyed.Any("/*", api.NotFound)
+	keyed.RouteNotFound("", api.NotFound)
+	keyed.RouteNotFound("/*", api.NotFound)
 
 	e.RouteNotFound("/*", func(c echo.Context) error { return errs.E(errs.NotFound, "There is nothing at this address.") })
 }

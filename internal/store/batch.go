@@ -22,7 +22,10 @@ type committer struct {
 	conn *sql.Conn // the writing connection, opened on first use
 	jobs chan *writeJob
 	stop chan struct{}
-	wg   sync.WaitGroup
+	// finished is closed when run returns: a job queued after run drained
+	// the queue for the last time is answered from it.
+	finished chan struct{}
+	wg       sync.WaitGroup
 }
 
 type writeJob struct {
@@ -41,7 +44,7 @@ type txFunc func(ctx context.Context, tx *sql.Tx) error
 const maxBatch = 64
 
 func newCommitter(db *DB) *committer {
-	c := &committer{db: db, jobs: make(chan *writeJob, 1024), stop: make(chan struct{})}
+	c := &committer{db: db, jobs: make(chan *writeJob, 1024), stop: make(chan struct{}), finished: make(chan struct{})}
 	c.wg.Add(1)
 	go c.run()
 	return c
@@ -63,11 +66,21 @@ func (c *committer) do(ctx context.Context, fn txFunc) error {
 	case <-ctx.Done():
 		// The write may still commit; the caller only stops waiting.
 		return ctx.Err()
+	case <-c.finished:
+		// run answers a job before it returns, so an answer is here now
+		// or never.
+		select {
+		case err := <-j.done:
+			return err
+		default:
+			return fmt.Errorf("datastore is closing")
+		}
 	}
 }
 
 func (c *committer) run() {
 	defer c.wg.Done()
+	defer close(c.finished)
 	for {
 		var first *writeJob
 		select {
@@ -146,7 +159,8 @@ func (c *committer) tx(fn func(*sql.Tx) error) error {
 		}
 		tx, err := c.conn.BeginTx(ctx, nil)
 		if err != nil {
-			// A broken connection is replaced on the next batch.
+			// Give the connection back (database/sql discards a broken
+			// one) and take one afresh for the next batch.
 			c.conn.Close()
 			c.conn = nil
 			return err

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"database/sql/driver"
 	"strings"
+	"time"
 
 	sqlite3 "github.com/mattn/go-sqlite3"
 )
@@ -16,9 +17,13 @@ import (
 // Every new connection also gets the pragmas the store relies on.
 const sqliteDriver = "clinikapi-sqlite"
 
+// sqliteBusyTimeout is how long a statement waits for a lock another
+// process (or a checkpoint) holds before it fails with "database is busy".
+const sqliteBusyTimeout = 10 * time.Second
+
 // sqlitePragmas run on every new connection.
 var sqlitePragmas = []string{
-	"PRAGMA busy_timeout = 10000",
+	"PRAGMA busy_timeout = " + itoa(int(sqliteBusyTimeout.Milliseconds())),
 	"PRAGMA journal_mode = WAL",
 	"PRAGMA foreign_keys = ON",
 	"PRAGMA synchronous = NORMAL",

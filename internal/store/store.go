@@ -155,39 +155,52 @@ const walRestartFrames = 65536
 // checkpointOnce copies the log into the database file without blocking
 // anyone and returns the log's size in pages. Under a steady stream of
 // commits such a checkpoint never catches up, and the log, which starts
-// over only once it is copied entirely, would grow without end: past
-// restartAt pages, this process's writers pause for the last stretch (what
-// was committed during the pass just made), and the next commit starts the
-// log over.
+// over only once it is copied entirely and no reader is still using it,
+// would grow without end: past restartAt pages, this process's writers
+// pause while a RESTART checkpoint copies the last stretch (what was
+// committed during the pass just made) and waits for the readers of the
+// log to finish (new readers read the database file); the log then starts
+// over. The pause is bounded by restartWait.
 func (db *DB) checkpointOnce(ctx context.Context, restartAt int) (int, error) {
 	// A checkpoint reports the log as it found it: commits made during the
 	// pass are neither copied nor counted.
-	log, _, err := db.checkpoint(ctx)
+	log, _, err := db.checkpoint(ctx, "PASSIVE")
 	if err == nil && log > restartAt {
-		err = db.writing(func() error {
-			// Readers still on an older snapshot hold back the last
-			// pages for a moment; so does a checkpoint already running.
-			for range 20 {
-				log, done, err := db.checkpoint(ctx)
-				if err != nil || done == log {
-					return err
-				}
-				time.Sleep(5 * time.Millisecond)
-			}
-			return nil
-		})
+		// Not restarted (busy: a reader outlasted busy_timeout, or another
+		// process checkpoints) is tried again at the next tick.
+		err = db.writing(func() error { return db.restartLog(ctx) })
 	}
 	return log, err
 }
 
-// checkpoint runs a PASSIVE checkpoint and reports the pages in the log
-// and how many of them are now copied into the database file.
-func (db *DB) checkpoint(ctx context.Context) (log, done int, err error) {
-	var busy int
-	err = db.sql.QueryRowContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &log, &done)
-	if busy != 0 {
-		done = -1 // another checkpoint holds the log: nothing copied
+// restartWait bounds how long a RESTART checkpoint waits for readers
+// still on the log, writers paused meanwhile; one that is not done by then
+// is tried again at the next tick.
+const restartWait = 250 * time.Millisecond
+
+// restartLog runs a RESTART checkpoint on a connection of its own whose
+// busy timeout is restartWait.
+func (db *DB) restartLog(ctx context.Context) error {
+	conn, err := db.sql.Conn(ctx)
+	if err != nil {
+		return err
 	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, "PRAGMA busy_timeout = "+itoa(int(restartWait.Milliseconds()))); err != nil {
+		return err
+	}
+	// The connection goes back to the pool with the usual timeout.
+	defer conn.ExecContext(context.WithoutCancel(ctx), "PRAGMA busy_timeout = "+itoa(int(sqliteBusyTimeout.Milliseconds())))
+	var busy, log, done int
+	return conn.QueryRowContext(ctx, "PRAGMA wal_checkpoint(RESTART)").Scan(&busy, &log, &done)
+}
+
+// checkpoint runs a checkpoint of the given mode (PASSIVE or RESTART) and
+// reports the pages in the log and how many of them are now copied into
+// the database file; both are -1 when another checkpoint held the log.
+func (db *DB) checkpoint(ctx context.Context, mode string) (log, done int, err error) {
+	var busy int
+	err = db.sql.QueryRowContext(ctx, "PRAGMA wal_checkpoint("+mode+")").Scan(&busy, &log, &done)
 	return log, done, err
 }
 
