@@ -67,7 +67,7 @@ func TestCheckpointRestartsTheLogUnderSteadyWrites(t *testing.T) {
 	time.Sleep(40 * time.Millisecond)
 	close(stop)
 	wg.Wait()
-	after, _, err := db.checkpoint(ctx, "PASSIVE")
+	after, _, err := db.checkpoint(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}

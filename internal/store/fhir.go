@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/clinikapi/clinikapi/internal/datastore"
@@ -26,10 +25,6 @@ type Datastore struct {
 	db     *DB
 	get    *sql.Stmt // the read by id, prepared once: parsing it costs more than running it
 	writes *committer
-	// stmts holds the writes' statements (text → *sql.Stmt) prepared on
-	// the writing connection: a create runs about ten, and parsing one
-	// costs about as much as running it, inside the one writer's turn.
-	stmts sync.Map
 }
 
 // maxCachedRows bounds the multi-row index INSERTs kept prepared: a
@@ -44,18 +39,13 @@ func (d *Datastore) exec(ctx context.Context, tx *sql.Tx, cache bool, query stri
 	if d.writes == nil || !cache {
 		return tx.ExecContext(ctx, query, args...)
 	}
-	st, ok := d.stmts.Load(query)
-	if !ok {
-		prepared, err := d.db.sql.PrepareContext(ctx, query)
-		if err != nil {
-			return nil, err
-		}
-		var loaded bool
-		if st, loaded = d.stmts.LoadOrStore(query, prepared); loaded {
-			prepared.Close()
-		}
+	// A create runs about ten statements, and parsing one costs about as
+	// much as running it, inside the one writer's turn.
+	st, err := d.db.prepared(ctx, query, func() string { return query })
+	if err != nil {
+		return nil, err
 	}
-	return tx.StmtContext(ctx, st.(*sql.Stmt)).ExecContext(ctx, args...)
+	return tx.StmtContext(ctx, st).ExecContext(ctx, args...)
 }
 
 var _ datastore.Backend = (*Datastore)(nil)
@@ -148,10 +138,6 @@ func (d *Datastore) Close() error {
 	if d.writes != nil {
 		d.writes.close()
 	}
-	d.stmts.Range(func(_, st any) bool {
-		st.(*sql.Stmt).Close()
-		return true
-	})
 	d.get.Close()
 	return d.db.Close()
 }

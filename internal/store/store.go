@@ -48,9 +48,8 @@ type DB struct {
 	writeMu sync.Mutex
 	// stopCheckpoints ends the SQLite background checkpointer.
 	stopCheckpoints func()
-	// batches holds the prepared multi-row INSERTs of full batches
-	// (batchShape → *sql.Stmt).
-	batches sync.Map
+	// stmts holds statements prepared once and kept (see prepared).
+	stmts sync.Map
 }
 
 // batchShape names a multi-row INSERT: its text around VALUES and its size.
@@ -164,9 +163,9 @@ const walRestartFrames = 65536
 func (db *DB) checkpointOnce(ctx context.Context, restartAt int) (int, error) {
 	// A checkpoint reports the log as it found it: commits made during the
 	// pass are neither copied nor counted.
-	log, _, err := db.checkpoint(ctx, "PASSIVE")
+	log, _, err := db.checkpoint(ctx)
 	if err == nil && log > restartAt {
-		// Not restarted (busy: a reader outlasted busy_timeout, or another
+		// Not restarted (busy: a reader outlasted restartWait, or another
 		// process checkpoints) is tried again at the next tick.
 		err = db.writing(func() error { return db.restartLog(ctx) })
 	}
@@ -195,12 +194,12 @@ func (db *DB) restartLog(ctx context.Context) error {
 	return conn.QueryRowContext(ctx, "PRAGMA wal_checkpoint(RESTART)").Scan(&busy, &log, &done)
 }
 
-// checkpoint runs a checkpoint of the given mode (PASSIVE or RESTART) and
-// reports the pages in the log and how many of them are now copied into
-// the database file; both are -1 when another checkpoint held the log.
-func (db *DB) checkpoint(ctx context.Context, mode string) (log, done int, err error) {
+// checkpoint runs a PASSIVE checkpoint and reports the pages in the log
+// and how many of them are now copied into the database file; both are -1
+// when another checkpoint held the log.
+func (db *DB) checkpoint(ctx context.Context) (log, done int, err error) {
 	var busy int
-	err = db.sql.QueryRowContext(ctx, "PRAGMA wal_checkpoint("+mode+")").Scan(&busy, &log, &done)
+	err = db.sql.QueryRowContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &log, &done)
 	return log, done, err
 }
 
@@ -241,7 +240,7 @@ func (db *DB) Close() error {
 	if db.stopCheckpoints != nil {
 		db.stopCheckpoints()
 	}
-	db.batches.Range(func(_, st any) bool {
+	db.stmts.Range(func(_, st any) bool {
 		st.(*sql.Stmt).Close()
 		return true
 	})
@@ -368,21 +367,32 @@ func (db *DB) insertValues(ctx context.Context, head, tail string, rows, cols, f
 		_, err := db.execWrite(ctx, text(), args...)
 		return err
 	}
-	st, ok := db.batches.Load(shape)
-	if !ok {
-		prepared, err := db.sql.PrepareContext(ctx, text())
-		if err != nil {
-			return err
-		}
-		var loaded bool
-		if st, loaded = db.batches.LoadOrStore(shape, prepared); loaded {
-			prepared.Close()
-		}
+	st, err := db.prepared(ctx, shape, text)
+	if err != nil {
+		return err
 	}
 	return db.writing(func() error {
-		_, err := st.(*sql.Stmt).ExecContext(ctx, args...)
+		_, err := st.ExecContext(ctx, args...)
 		return err
 	})
+}
+
+// prepared returns the statement kept under key, preparing text() the
+// first time. Kept statements are closed with the database; a key must
+// name one statement text, and the set of keys must stay small.
+func (db *DB) prepared(ctx context.Context, key any, text func() string) (*sql.Stmt, error) {
+	if st, ok := db.stmts.Load(key); ok {
+		return st.(*sql.Stmt), nil
+	}
+	st, err := db.sql.PrepareContext(ctx, text())
+	if err != nil {
+		return nil, err
+	}
+	if kept, loaded := db.stmts.LoadOrStore(key, st); loaded {
+		st.Close()
+		return kept.(*sql.Stmt), nil
+	}
+	return st, nil
 }
 
 func (db *DB) values(q *strings.Builder, rows, cols int) {
