@@ -247,8 +247,8 @@ func embeddedServer(ctx context.Context, getenv config.Getenv, dataDir string, n
 		switch k {
 		case "CLINIKAPI_DATA_DIR":
 			return dir
-		case "DATABASE_URL", "REDIS_URL":
-			return getenv(k) // measure on PostgreSQL / Redis when given
+		case "DATABASE_URL", "REDIS_URL", "CLINIKAPI_READ_CACHE_MB":
+			return getenv(k) // measure on PostgreSQL / Redis, or without the read cache, when given
 		}
 		return ""
 	})
@@ -256,7 +256,7 @@ func embeddedServer(ctx context.Context, getenv config.Getenv, dataDir string, n
 		cleanup()
 		return "", "", nil, nil, err
 	}
-	a, err := app.New(ctx, cfg, slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})), app.Options{})
+	a, err := app.New(ctx, cfg, slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})), app.Options{Server: true})
 	if err != nil {
 		cleanup()
 		return "", "", nil, nil, err

@@ -99,7 +99,7 @@ func serve(ctx context.Context, cfg config.Config, getenv config.Getenv, args []
 		cfg = c
 	}
 	log := logging.New(stderr, cfg.LogFormat, cfg.LogLevel)
-	a, err := app.New(ctx, cfg, log, app.Options{})
+	a, err := app.New(ctx, cfg, log, app.Options{Server: true})
 	if err != nil {
 		return err
 	}

@@ -49,6 +49,16 @@ func TestAdminCreateUserThenSignIn(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, []string{"serve"}, env(vars), &out, &errOut) }()
 	waitReady(t, "http://"+addr)
+
+	// A second server on the same data directory refuses to start; admin
+	// commands run beside the server.
+	second := map[string]string{"CLINIKAPI_DATA_DIR": vars["CLINIKAPI_DATA_DIR"], "CLINIKAPI_ADDR": freeAddr(t)}
+	if err := run(context.Background(), []string{"serve"}, env(second), &bytes.Buffer{}, &bytes.Buffer{}); err == nil || !strings.Contains(err.Error(), "another clinikapi server is using the data directory") {
+		t.Fatalf("second server on the same data directory: %v", err)
+	}
+	if err := run(context.Background(), []string{"admin", "create-user", "--email", "beside@example.com", "--password", "beside password", "--org", "Beside"}, env(vars), &bytes.Buffer{}, &bytes.Buffer{}); err != nil {
+		t.Fatalf("admin command beside the server: %v", err)
+	}
 	c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	res, err := c.PostForm("http://"+addr+"/signin", url.Values{"email": {"ops@example.com"}, "password": {"bootstrap pass"}})
 	if err != nil {
@@ -77,6 +87,16 @@ func TestGracefulShutdownFinishesInFlightRequests(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, []string{"serve"}, env(vars), &out, &errOut) }()
 	waitReady(t, "http://"+addr)
+
+	// A second server on the same data directory refuses to start; admin
+	// commands run beside the server.
+	second := map[string]string{"CLINIKAPI_DATA_DIR": vars["CLINIKAPI_DATA_DIR"], "CLINIKAPI_ADDR": freeAddr(t)}
+	if err := run(context.Background(), []string{"serve"}, env(second), &bytes.Buffer{}, &bytes.Buffer{}); err == nil || !strings.Contains(err.Error(), "another clinikapi server is using the data directory") {
+		t.Fatalf("second server on the same data directory: %v", err)
+	}
+	if err := run(context.Background(), []string{"admin", "create-user", "--email", "beside@example.com", "--password", "beside password", "--org", "Beside"}, env(vars), &bytes.Buffer{}, &bytes.Buffer{}); err != nil {
+		t.Fatalf("admin command beside the server: %v", err)
+	}
 
 	// Open a request whose body arrives slowly, then ask the server to stop.
 	conn, err := net.Dial("tcp", addr)

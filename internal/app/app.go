@@ -47,6 +47,11 @@ type Options struct {
 	// Subscriptions cancels subscriptions when an organization closes;
 	// billing's (Stripe, or development billing) when nil.
 	Subscriptions privacy.SubscriptionCanceller
+	// Server marks the instance that serves requests (serve, bench). On
+	// the embedded SQLite store it holds the data directory's lock while
+	// it is open, so a second server on the same files fails to start
+	// (store.LockDataDir); admin commands run beside a server.
+	Server bool
 }
 
 // App is the assembled program.
@@ -89,11 +94,20 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opt Options) 
 	if now == nil {
 		now = time.Now
 	}
+	a := &App{Config: cfg, Log: log, now: now}
+	if opt.Server && cfg.DatabaseURL == "" {
+		release, err := store.LockDataDir(cfg.DataDir)
+		if err != nil {
+			return nil, err
+		}
+		a.closers = append(a.closers, release)
+	}
 	db, err := store.Open(ctx, cfg.DatabaseURL, cfg.DataDir)
 	if err != nil {
+		a.Close()
 		return nil, err
 	}
-	a := &App{Config: cfg, Log: log, DB: db, now: now}
+	a.DB = db
 	a.closers = append(a.closers, db.Close)
 	if err := db.Migrate(ctx, log); err != nil {
 		a.Close()

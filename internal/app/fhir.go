@@ -60,7 +60,7 @@ func (a *App) fhirParts(ctx context.Context) (*datastore.Router, resource.Index,
 	}()
 	cfg := a.Config
 	router := datastore.NewRouter(func(ctx context.Context, name string) (datastore.Backend, error) {
-		return store.OpenDatastore(ctx, cfg.DatabaseURL, cfg.DataDir, name, a.Log)
+		return store.OpenDatastore(ctx, cfg.DatabaseURL, cfg.DataDir, name, int64(cfg.ReadCacheMB)<<20, a.Log)
 	}, val, reg, a.now)
 	secret, err := a.DB.ServerSecret(ctx, "cursor")
 	if err != nil {

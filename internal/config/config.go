@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -29,6 +30,10 @@ type Config struct {
 	TrustProxy bool
 
 	DatabaseURL string // postgres://… ; empty means SQLite under DataDir
+	// ReadCacheMB is the memory, per SQLite FHIR datastore, for resources
+	// served to reads by id without a query (CLINIKAPI_READ_CACHE_MB;
+	// default 64, 0 turns it off). PostgreSQL datastores are always read.
+	ReadCacheMB int
 	RedisURL    string // redis://… ; shares rate limits and key revocation across instances
 	RedisPrefix string // key and channel prefix, so deployments can share one Redis
 
@@ -138,6 +143,9 @@ func Load(getenv Getenv) (Config, error) {
 		return Config{}, err
 	}
 	if c.TrustProxy, err = parseBool(get, "CLINIKAPI_TRUST_PROXY"); err != nil {
+		return Config{}, err
+	}
+	if c.ReadCacheMB, err = parseInt(get, "CLINIKAPI_READ_CACHE_MB", 64, 0, 1<<20); err != nil {
 		return Config{}, err
 	}
 	if c.PostHog, err = loadPostHog(get); err != nil {
@@ -268,6 +276,19 @@ func parseBool(get func(string) string, key string) (bool, error) {
 		return true, nil
 	}
 	return false, fmt.Errorf("%s: %q is not a boolean (true or false)", key, get(key))
+}
+
+// parseInt reads a whole number in [lo, hi]; def when unset.
+func parseInt(get func(string) string, key string, def, lo, hi int) (int, error) {
+	v := get(key)
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < lo || n > hi {
+		return 0, fmt.Errorf("%s: %q is not a whole number from %d to %d", key, v, lo, hi)
+	}
+	return n, nil
 }
 
 func or(v, def string) string {

@@ -10,8 +10,11 @@ func TestDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Addr != ":8080" || c.BaseURL != "http://localhost:8080" || !strings.HasSuffix(c.DataDir, "/data") || c.DatabaseURL != "" || c.Supabase.Enabled() || c.SecureCookies() {
+	if c.Addr != ":8080" || c.BaseURL != "http://localhost:8080" || !strings.HasSuffix(c.DataDir, "/data") || c.DatabaseURL != "" || c.Supabase.Enabled() || c.SecureCookies() || c.ReadCacheMB != 64 {
 		t.Fatalf("defaults: %+v", c)
+	}
+	if c, err := Load(FromMap(map[string]string{"CLINIKAPI_READ_CACHE_MB": "0"})); err != nil || c.ReadCacheMB != 0 {
+		t.Fatalf("read cache off: %d, %v", c.ReadCacheMB, err)
 	}
 }
 
@@ -26,6 +29,7 @@ func TestErrorsNameTheVariable(t *testing.T) {
 		"SUPABASE_GITHUB_ENABLED":     {"SUPABASE_GITHUB_ENABLED": "maybe"},
 		"CLINIKAPI_LOG_LEVEL":         {"CLINIKAPI_LOG_LEVEL": "loud"},
 		"TLS_CERT_FILE, TLS_KEY_FILE": {"TLS_CERT_FILE": "/x.pem"},
+		"CLINIKAPI_READ_CACHE_MB":     {"CLINIKAPI_READ_CACHE_MB": "-1"},
 	} {
 		_, err := Load(FromMap(vars))
 		if err == nil || !strings.HasPrefix(err.Error(), want+":") {

@@ -25,6 +25,7 @@ type Datastore struct {
 	db     *DB
 	get    *sql.Stmt // the read by id, prepared once: parsing it costs more than running it
 	writes *committer
+	cache  *readCache // SQLite only; nil when disabled
 }
 
 // maxCachedRows bounds the multi-row index INSERTs kept prepared: a
@@ -54,8 +55,11 @@ var schemaName = regexp.MustCompile(`^[a-z][a-z0-9_]{0,62}$`)
 
 // OpenDatastore opens (creating and migrating) the datastore called name:
 // the SQLite file fhir-<name>.db under dataDir, or, with a PostgreSQL
-// databaseURL, the schema fhir_<name> in that database.
-func OpenDatastore(ctx context.Context, databaseURL, dataDir, name string, log *slog.Logger) (*Datastore, error) {
+// databaseURL, the schema fhir_<name> in that database. On SQLite, reads by
+// id are served from a cache of up to readCache bytes (0: none); see
+// readCache for why it is exact. PostgreSQL, which other instances write
+// too, is always read.
+func OpenDatastore(ctx context.Context, databaseURL, dataDir, name string, readCache int64, log *slog.Logger) (*Datastore, error) {
 	if !schemaName.MatchString(name) {
 		return nil, fmt.Errorf("datastore name %q is not valid", name)
 	}
@@ -87,6 +91,7 @@ func OpenDatastore(ctx context.Context, databaseURL, dataDir, name string, log *
 		// commits. PostgreSQL runs writes in parallel and groups commits
 		// itself.
 		d.writes = newCommitter(db)
+		d.cache = newReadCache(readCache)
 	}
 	return d, nil
 }
@@ -181,6 +186,8 @@ func scanRecords(rows *sql.Rows) ([]datastore.Record, error) {
 }
 
 // Insert implements datastore.Backend.
+// A new resource has nothing to invalidate in the read cache: misses are
+// not cached.
 func (d *Datastore) Insert(ctx context.Context, tenant datastore.Tenant, rec datastore.Record, idx []fhir.Value) error {
 	return d.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		if _, err := d.exec(ctx, tx, true, `INSERT INTO resources (tenant, `+recordColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
@@ -203,17 +210,38 @@ func (d *Datastore) insertHistory(ctx context.Context, tx *sql.Tx, tenant datast
 	return err
 }
 
+// invalidate drops rec's resource from the read cache. Writers defer it:
+// it runs once their commit is done (or failed), before they return.
+func (d *Datastore) invalidate(tenant datastore.Tenant, rec datastore.Record) {
+	if d.cache != nil {
+		d.cache.invalidate(cacheKey{string(tenant), rec.Type, rec.ID})
+	}
+}
+
 // Get implements datastore.Backend.
 func (d *Datastore) Get(ctx context.Context, tenant datastore.Tenant, typ, id string) (datastore.Record, error) {
+	var k cacheKey
+	var gen uint64
+	if d.cache != nil {
+		k = cacheKey{string(tenant), typ, id}
+		if r, ok := d.cache.get(k); ok {
+			return r, nil
+		}
+		gen = d.cache.begin()
+	}
 	r, err := scanRecord(d.get.QueryRowContext(ctx, string(tenant), typ, id))
 	if err != nil {
 		return r, notFound(err, typ+" not found.")
+	}
+	if d.cache != nil {
+		d.cache.put(k, r, gen)
 	}
 	return r, nil
 }
 
 // Replace implements datastore.Backend.
 func (d *Datastore) Replace(ctx context.Context, tenant datastore.Tenant, rec datastore.Record, prev int, idx []fhir.Value) error {
+	defer d.invalidate(tenant, rec)
 	return d.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		if prev == 0 {
 			if _, err := d.exec(ctx, tx, true, `INSERT INTO resources (tenant, `+recordColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7)`,

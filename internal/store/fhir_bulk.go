@@ -67,6 +67,9 @@ func (d *Datastore) CountResources(ctx context.Context, tenant datastore.Tenant,
 // transaction, and returns how many resources there were.
 func (d *Datastore) PurgeTenant(ctx context.Context, tenant datastore.Tenant) (int64, error) {
 	var n int64
+	if d.cache != nil {
+		defer d.cache.invalidateTenant(tenant)
+	}
 	err := d.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM resources WHERE tenant = $1`, string(tenant)).Scan(&n); err != nil {
 			return err

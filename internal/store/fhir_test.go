@@ -17,7 +17,7 @@ import (
 
 func openDatastore(t *testing.T, engine string) *store.Datastore {
 	t.Helper()
-	d, err := store.OpenDatastore(context.Background(), storetest.DatabaseURL(t, engine), t.TempDir(), "test", slog.New(slog.DiscardHandler))
+	d, err := store.OpenDatastore(context.Background(), storetest.DatabaseURL(t, engine), t.TempDir(), "test", 64<<20, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -130,7 +130,7 @@ func New(t testing.TB, engine string, env map[string]string) *Env {
 		t.Fatalf("config: %v", err)
 	}
 	log := slog.New(slog.NewJSONHandler(e.Logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	a, err := app.New(context.Background(), cfg, log, app.Options{Now: e.Clock.Now, Mailer: e.Mail})
+	a, err := app.New(context.Background(), cfg, log, app.Options{Now: e.Clock.Now, Mailer: e.Mail, Server: true})
 	if err != nil {
 		t.Fatalf("app.New: %v", err)
 	}

@@ -1,0 +1,215 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/clinikapi/clinikapi/internal/datastore"
+	"github.com/clinikapi/clinikapi/internal/errs"
+)
+
+func cachedDatastore(t *testing.T, cacheBytes int64) *Datastore {
+	t.Helper()
+	d, err := OpenDatastore(context.Background(), "", t.TempDir(), "test", cacheBytes, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	if d.cache == nil {
+		t.Fatal("SQLite datastore without a read cache")
+	}
+	return d
+}
+
+func patientRec(id string, v int, deleted bool) datastore.Record {
+	return datastore.Record{Type: "Patient", ID: id, Version: v, Deleted: deleted, LastUpdated: time.Unix(int64(v), 0).UTC(),
+		Content: []byte(fmt.Sprintf(`{"resourceType":"Patient","id":%q,"meta":{"versionId":"%d"}}`, id, v))}
+}
+
+// stored reads the row from SQLite itself, past the cache.
+func stored(t *testing.T, d *Datastore, tenant, id string) datastore.Record {
+	t.Helper()
+	r, err := scanRecord(d.get.QueryRowContext(context.Background(), tenant, "Patient", id))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// TestReadCacheFollowsWrites: a read by id comes from the cache after the
+// first one, and every write (update, delete, tenant purge) is visible to
+// the next read; tenants never see each other's entries.
+func TestReadCacheFollowsWrites(t *testing.T) {
+	ctx := context.Background()
+	d := cachedDatastore(t, 1<<20)
+	if err := d.Insert(ctx, "org_a", patientRec("p1", 1, false), nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Insert(ctx, "org_b", patientRec("p1", 1, false), nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Get(ctx, "org_a", "Patient", "missing"); !errs.Is(err, errs.NotFound) {
+		t.Fatalf("missing: %v", err)
+	}
+	if n, _ := d.cache.size(); n != 0 {
+		t.Fatalf("a miss was cached (%d entries)", n)
+	}
+	r, err := d.Get(ctx, "org_a", "Patient", "p1")
+	if err != nil || r.Version != 1 {
+		t.Fatalf("first read: %+v %v", r, err)
+	}
+	if n, _ := d.cache.size(); n != 1 {
+		t.Fatalf("after one read: %d entries", n)
+	}
+	// The caller owns what it gets: changing it changes nothing cached.
+	r.Content[0] = 'X'
+	if again, _ := d.Get(ctx, "org_a", "Patient", "p1"); again.Content[0] != '{' {
+		t.Fatalf("cached content was changed through a returned record: %s", again.Content)
+	}
+	if _, err := d.Get(ctx, "org_c", "Patient", "p1"); !errs.Is(err, errs.NotFound) {
+		t.Fatalf("another tenant read org_a's cached resource: %v", err)
+	}
+
+	if err := d.Replace(ctx, "org_a", patientRec("p1", 2, false), 1, nil); err != nil {
+		t.Fatal(err)
+	}
+	if r, _ := d.Get(ctx, "org_a", "Patient", "p1"); r.Version != 2 || !strings.Contains(string(r.Content), `"2"`) {
+		t.Fatalf("after the update: version %d %s", r.Version, r.Content)
+	}
+	if err := d.Replace(ctx, "org_a", patientRec("p1", 3, true), 2, nil); err != nil {
+		t.Fatal(err)
+	}
+	if r, _ := d.Get(ctx, "org_a", "Patient", "p1"); r.Version != 3 || !r.Deleted {
+		t.Fatalf("after the delete: version %d deleted %v", r.Version, r.Deleted)
+	}
+	// A failed write (stale version) leaves the cache right too.
+	if err := d.Replace(ctx, "org_a", patientRec("p1", 2, false), 1, nil); !errs.Is(err, errs.Conflict) {
+		t.Fatalf("stale update: %v", err)
+	}
+	if r, _ := d.Get(ctx, "org_a", "Patient", "p1"); r.Version != 3 {
+		t.Fatalf("after a conflict: version %d", r.Version)
+	}
+
+	if _, err := d.Get(ctx, "org_b", "Patient", "p1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.PurgeTenant(ctx, "org_a"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Get(ctx, "org_a", "Patient", "p1"); !errs.Is(err, errs.NotFound) {
+		t.Fatalf("purged resource still read: %v", err)
+	}
+	if r, err := d.Get(ctx, "org_b", "Patient", "p1"); err != nil || r.Version != 1 {
+		t.Fatalf("org_b's resource after org_a's purge: %+v %v", r, err)
+	}
+}
+
+// TestReadCacheReadRacingWrite: a row read before an invalidation is not
+// cached after it.
+func TestReadCacheReadRacingWrite(t *testing.T) {
+	c := newReadCache(1 << 20)
+	k := cacheKey{"org_a", "Patient", "p1"}
+	gen := c.begin()
+	c.invalidate(k) // a write commits while the read is in SQLite
+	c.put(k, patientRec("p1", 1, false), gen)
+	if _, ok := c.get(k); ok {
+		t.Fatal("a row read before a write's invalidation was cached")
+	}
+	c.put(k, patientRec("p1", 2, false), c.begin())
+	if r, ok := c.get(k); !ok || r.Version != 2 {
+		t.Fatalf("a row read after the write: %+v %v", r, ok)
+	}
+}
+
+// TestReadCacheBounded: the cache stays within its budget and reads stay
+// right as entries are evicted.
+func TestReadCacheBounded(t *testing.T) {
+	ctx := context.Background()
+	const budget = 64 << 10
+	d := cachedDatastore(t, budget)
+	for i := range 2000 {
+		id := fmt.Sprintf("p%04d", i)
+		if err := d.Insert(ctx, "org_a", patientRec(id, 1, false), nil); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := d.Get(ctx, "org_a", "Patient", id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n, bytes := d.cache.size()
+	if bytes > budget || n == 0 || n >= 2000 {
+		t.Fatalf("cache holds %d entries, %d bytes; budget %d", n, bytes, budget)
+	}
+	for i := range 2000 {
+		id := fmt.Sprintf("p%04d", i)
+		if r, err := d.Get(ctx, "org_a", "Patient", id); err != nil || r.ID != id {
+			t.Fatalf("read %s: %+v %v", id, r, err)
+		}
+	}
+}
+
+// TestReadCacheConcurrentUpdates: readers racing a stream of updates end
+// up reading exactly what SQLite holds.
+func TestReadCacheConcurrentUpdates(t *testing.T) {
+	ctx := context.Background()
+	d := cachedDatastore(t, 1<<20)
+	const ids, versions = 4, 30
+	for i := range ids {
+		if err := d.Insert(ctx, "org_a", patientRec(fmt.Sprint("p", i), 1, false), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	for r := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for n := 0; ; n++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if _, err := d.Get(ctx, "org_a", "Patient", fmt.Sprint("p", (r+n)%ids)); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	var writers sync.WaitGroup
+	for i := range ids {
+		writers.Add(1)
+		go func() {
+			defer writers.Done()
+			id := fmt.Sprint("p", i)
+			for v := 2; v <= versions; v++ {
+				if err := d.Replace(ctx, "org_a", patientRec(id, v, v == versions), v-1, nil); err != nil {
+					t.Error(err)
+					return
+				}
+				if r, err := d.Get(ctx, "org_a", "Patient", id); err != nil || r.Version != v {
+					t.Errorf("%s read after writing version %d: version %d, %v", id, v, r.Version, err)
+					return
+				}
+			}
+		}()
+	}
+	writers.Wait()
+	close(stop)
+	wg.Wait()
+	for i := range ids {
+		id := fmt.Sprint("p", i)
+		got, err := d.Get(ctx, "org_a", "Patient", id)
+		want := stored(t, d, "org_a", id)
+		if err != nil || got.Version != want.Version || got.Deleted != want.Deleted || string(got.Content) != string(want.Content) {
+			t.Fatalf("%s: cache says version %d (deleted %v), SQLite %d (deleted %v); %v", id, got.Version, got.Deleted, want.Version, want.Deleted, err)
+		}
+	}
+}
