@@ -29,9 +29,10 @@ type committer struct {
 }
 
 type writeJob struct {
-	ctx  context.Context
-	fn   txFunc
-	done chan error
+	ctx   context.Context
+	fn    txFunc
+	after func() // may be nil; see do
+	done  chan error
 }
 
 // txFunc is a write run inside a transaction. Its ctx carries the writer's
@@ -50,9 +51,14 @@ func newCommitter(db *DB) *committer {
 	return c
 }
 
-// do runs fn in a batch transaction and returns its own error.
-func (c *committer) do(ctx context.Context, fn txFunc) error {
-	j := &writeJob{ctx: ctx, fn: fn, done: make(chan error, 1)}
+// do runs fn in a batch transaction and returns its own error. after, if
+// not nil, runs on the committing goroutine as soon as the transaction
+// that ran fn has ended (committed or rolled back), whether or not the
+// caller still waits: a write whose caller gave up may commit later, and
+// what must follow its commit (the read cache's invalidation) follows it
+// all the same.
+func (c *committer) do(ctx context.Context, fn txFunc, after func()) error {
+	j := &writeJob{ctx: ctx, fn: fn, after: after, done: make(chan error, 1)}
 	select {
 	case c.jobs <- j:
 	case <-ctx.Done():
@@ -136,13 +142,22 @@ func (c *committer) commit(batch []*writeJob) {
 	})
 	if err == nil || len(live) == 1 {
 		for _, j := range live {
-			j.done <- err
+			j.finish(err)
 		}
 		return
 	}
 	for _, j := range live {
-		j.done <- c.tx(func(tx *sql.Tx) error { return j.fn(context.WithoutCancel(j.ctx), tx) })
+		j.finish(c.tx(func(tx *sql.Tx) error { return j.fn(context.WithoutCancel(j.ctx), tx) }))
 	}
+}
+
+// finish answers a job whose transaction has ended, after running its
+// after hook.
+func (j *writeJob) finish(err error) {
+	if j.after != nil {
+		j.after()
+	}
+	j.done <- err
 }
 
 // tx runs fn in a transaction on the writing connection, holding the

@@ -15,8 +15,9 @@ import (
 //
 // It is exact, not eventually consistent: this process is the only one
 // that changes the datastore's existing resources. Every write (Insert,
-// Replace, PurgeTenant) invalidates what it touched once its commit is
-// done and before it returns, and `clinikapi serve` holds the data
+// Replace, PurgeTenant) invalidates what it touched on the committing
+// goroutine, before its change and again right after its transaction ends
+// (see Datastore.invalidate), and `clinikapi serve` holds the data
 // directory's lock (LockDataDir), so no second server writes the same
 // files. Another process may only add resources with new ids
 // (`clinikapi admin seed`), which a cache of found resources never hides:
@@ -102,6 +103,7 @@ func (c *readCache) put(k cacheKey, r datastore.Record, gen uint64) {
 		return
 	}
 	if old, ok := s.m[k]; ok {
+		delete(s.m, k)
 		s.bytes -= entrySize(k, old)
 	}
 	// Evict arbitrary entries (map order) until the new one fits.

@@ -213,3 +213,72 @@ func TestReadCacheConcurrentUpdates(t *testing.T) {
 		}
 	}
 }
+
+// TestReadCacheCancelledWrite: a write whose caller stops waiting before
+// it commits still leaves the cache answering what SQLite holds once it
+// commits.
+func TestReadCacheCancelledWrite(t *testing.T) {
+	ctx := context.Background()
+	d := cachedDatastore(t, 1<<20)
+	if err := d.Insert(ctx, "org_a", patientRec("p1", 1, false), nil); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := d.Get(ctx, "org_a", "Patient", "p1"); err != nil || r.Version != 1 {
+		t.Fatalf("first read: %+v %v", r, err)
+	}
+	// Hold the write lock: the update is taken into a batch and waits.
+	d.db.writeMu.Lock()
+	released := false
+	release := func() {
+		if !released {
+			released = true
+			d.db.writeMu.Unlock()
+		}
+	}
+	defer release()
+	wctx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+	defer cancel()
+	if err := d.Replace(wctx, "org_a", patientRec("p1", 2, false), 1, nil); err == nil {
+		t.Fatal("the update returned before its commit could run")
+	}
+	// Not committed yet: the read answers version 1, as SQLite does.
+	if r, err := d.Get(ctx, "org_a", "Patient", "p1"); err != nil || r.Version != 1 {
+		t.Fatalf("read before the commit: %+v %v", r, err)
+	}
+	release()
+	// The committer runs batches one after another: once a later write
+	// returns, the update has committed.
+	if err := d.Insert(ctx, "org_a", patientRec("p2", 1, false), nil); err != nil {
+		t.Fatal(err)
+	}
+	if s := stored(t, d, "org_a", "p1"); s.Version != 2 {
+		t.Fatalf("the update did not commit: version %d", s.Version)
+	}
+	if r, err := d.Get(ctx, "org_a", "Patient", "p1"); err != nil || r.Version != 2 {
+		t.Fatalf("read after the commit: version %d, %v; SQLite holds 2", r.Version, err)
+	}
+}
+
+// TestReadCacheAccounting: replacing entries of a full shard keeps the
+// byte count equal to what the entries take.
+func TestReadCacheAccounting(t *testing.T) {
+	c := newReadCache(16 * 4 << 10) // 4 KiB a shard
+	for round := range 20 {
+		for i := range 200 {
+			k := cacheKey{"org_a", "Patient", fmt.Sprint("p", i)}
+			r := patientRec(k.id, round+1, false)
+			r.Content = append(r.Content, strings.Repeat(" ", (round*37+i*11)%300)...)
+			c.put(k, r, c.begin())
+		}
+	}
+	for i := range c.shards {
+		s := &c.shards[i]
+		var want int64
+		for k, r := range s.m {
+			want += entrySize(k, r)
+		}
+		if s.bytes != want || s.bytes > c.limit {
+			t.Fatalf("shard %d counts %d bytes; its entries take %d (limit %d)", i, s.bytes, want, c.limit)
+		}
+	}
+}
