@@ -52,18 +52,20 @@ func newCommitter(db *DB) *committer {
 }
 
 // do runs fn in a batch transaction and returns its own error. after, if
-// not nil, runs on the committing goroutine as soon as the transaction
-// that ran fn has ended (committed or rolled back), whether or not the
-// caller still waits: a write whose caller gave up may commit later, and
-// what must follow its commit (the read cache's invalidation) follows it
-// all the same.
+// not nil, runs exactly once: on the committing goroutine as soon as the
+// transaction that ran fn has ended (committed or rolled back), whether or
+// not the caller still waits, or here when fn will never run. A write whose
+// caller gave up may commit later, and what must follow its commit (the
+// read cache's release, see readCache.hold) follows it all the same.
 func (c *committer) do(ctx context.Context, fn txFunc, after func()) error {
 	j := &writeJob{ctx: ctx, fn: fn, after: after, done: make(chan error, 1)}
 	select {
 	case c.jobs <- j:
 	case <-ctx.Done():
+		j.runAfter()
 		return ctx.Err()
 	case <-c.stop:
+		j.runAfter()
 		return fmt.Errorf("datastore is closing")
 	}
 	select {
@@ -79,8 +81,16 @@ func (c *committer) do(ctx context.Context, fn txFunc, after func()) error {
 		case err := <-j.done:
 			return err
 		default:
+			j.runAfter()
 			return fmt.Errorf("datastore is closing")
 		}
+	}
+}
+
+// runAfter runs the job's after hook, if any.
+func (j *writeJob) runAfter() {
+	if j.after != nil {
+		j.after()
 	}
 }
 
@@ -124,7 +134,7 @@ func (c *committer) commit(batch []*writeJob) {
 	live := batch[:0:0]
 	for _, j := range batch {
 		if err := j.ctx.Err(); err != nil {
-			j.done <- err
+			j.finish(err)
 			continue
 		}
 		live = append(live, j)
@@ -151,12 +161,10 @@ func (c *committer) commit(batch []*writeJob) {
 	}
 }
 
-// finish answers a job whose transaction has ended, after running its
-// after hook.
+// finish answers a job whose transaction has ended (or that will not
+// run), after running its after hook.
 func (j *writeJob) finish(err error) {
-	if j.after != nil {
-		j.after()
-	}
+	j.runAfter()
 	j.done <- err
 }
 

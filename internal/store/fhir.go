@@ -97,8 +97,8 @@ func OpenDatastore(ctx context.Context, databaseURL, dataDir, name string, readC
 }
 
 // write runs fn in a transaction: batched on SQLite, its own on
-// PostgreSQL. after, if not nil, runs once that transaction has ended, even
-// when ctx is cancelled first (see committer.do).
+// PostgreSQL. after, if not nil, runs exactly once, when that transaction
+// has ended, even when ctx is cancelled first (see committer.do).
 func (d *Datastore) write(ctx context.Context, fn txFunc, after func()) error {
 	if d.writes != nil {
 		return d.writes.do(ctx, fn, after)
@@ -216,20 +216,16 @@ func (d *Datastore) insertHistory(ctx context.Context, tx *sql.Tx, tenant datast
 	return err
 }
 
-// invalidate drops rec's resource from the read cache. A write that
-// changes a resource calls it twice, on the committing goroutine: inside
-// its transaction, before it changes the row, and again as soon as the
-// transaction has ended. Between the two every read of the resource misses
-// the cache and reads SQLite, and whatever such a read would cache is
-// dropped by the second call (or refused for its stale generation), so the
-// cache answers exactly what SQLite answers at every moment, even for a
-// write whose caller stopped waiting before it committed.
-func (d *Datastore) invalidate(tenant datastore.Tenant, rec datastore.Record) func() {
+// hold holds rec's resource in the read cache for a write (see
+// readCache): it returns the release to run once the write's transaction
+// has ended, or nil without a cache.
+func (d *Datastore) hold(tenant datastore.Tenant, rec datastore.Record) func() {
 	if d.cache == nil {
 		return nil
 	}
 	k := cacheKey{string(tenant), rec.Type, rec.ID}
-	return func() { d.cache.invalidate(k) }
+	d.cache.hold(k)
+	return func() { d.cache.release(k) }
 }
 
 // Get implements datastore.Backend.
@@ -255,11 +251,7 @@ func (d *Datastore) Get(ctx context.Context, tenant datastore.Tenant, typ, id st
 
 // Replace implements datastore.Backend.
 func (d *Datastore) Replace(ctx context.Context, tenant datastore.Tenant, rec datastore.Record, prev int, idx []fhir.Value) error {
-	invalidate := d.invalidate(tenant, rec)
 	return d.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		if invalidate != nil {
-			invalidate()
-		}
 		if prev == 0 {
 			if _, err := d.exec(ctx, tx, true, `INSERT INTO resources (tenant, `+recordColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
 				string(tenant), rec.Type, rec.ID, rec.Version, rec.LastUpdated.UnixMicro(), rec.Deleted, string(rec.Content)); err != nil {
@@ -291,7 +283,7 @@ func (d *Datastore) Replace(ctx context.Context, tenant datastore.Tenant, rec da
 			return nil
 		}
 		return d.insertIndex(ctx, tx, tenant, rec, idx)
-	}, invalidate)
+	}, d.hold(tenant, rec))
 }
 
 var indexTables = []string{"idx_string", "idx_token", "idx_reference", "idx_date", "idx_number", "idx_uri"}

@@ -67,16 +67,12 @@ func (d *Datastore) CountResources(ctx context.Context, tenant datastore.Tenant,
 // transaction, and returns how many resources there were.
 func (d *Datastore) PurgeTenant(ctx context.Context, tenant datastore.Tenant) (int64, error) {
 	var n int64
-	var invalidate func()
+	var release func()
 	if d.cache != nil {
-		// Before the deletes and after the transaction, as for one
-		// resource (see Datastore.invalidate).
-		invalidate = func() { d.cache.invalidateTenant(tenant) }
+		d.cache.holdTenant(tenant)
+		release = func() { d.cache.releaseTenant(tenant) }
 	}
 	err := d.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		if invalidate != nil {
-			invalidate()
-		}
 		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM resources WHERE tenant = $1`, string(tenant)).Scan(&n); err != nil {
 			return err
 		}
@@ -86,7 +82,7 @@ func (d *Datastore) PurgeTenant(ctx context.Context, tenant datastore.Tenant) (i
 			}
 		}
 		return nil
-	}, invalidate)
+	}, release)
 	return n, err
 }
 

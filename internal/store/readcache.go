@@ -14,25 +14,32 @@ import (
 // read).
 //
 // It is exact, not eventually consistent: this process is the only one
-// that changes the datastore's existing resources. Every write (Insert,
-// Replace, PurgeTenant) invalidates what it touched on the committing
-// goroutine, before its change and again right after its transaction ends
-// (see Datastore.invalidate), and `clinikapi serve` holds the data
-// directory's lock (LockDataDir), so no second server writes the same
-// files. Another process may only add resources with new ids
-// (`clinikapi admin seed`), which a cache of found resources never hides:
-// misses are not cached.
+// that changes the datastore's existing resources, and every write that
+// changes one (Replace, PurgeTenant) holds it in the cache from before its
+// transaction starts until that transaction has ended (hold, holdTenant):
+// meanwhile reads of it miss the cache and read SQLite, and nothing they
+// read is cached. `clinikapi serve` holds the data directory's lock
+// (LockDataDir), so no second server writes the same files. Another
+// process may only add resources with new ids (`clinikapi admin seed`),
+// which a cache of found resources never hides: misses are not cached.
 //
 // Entries are keyed by tenant, type and id, so a lookup can only ever find
 // the asking tenant's resources.
 type readCache struct {
-	// gen counts invalidations. A read notes it before querying SQLite
-	// and caches its row only if no invalidation happened meanwhile: a
-	// row read just before a commit can then never outlive the commit.
+	// gen counts holds and releases. A read notes it before querying
+	// SQLite and caches its row only if no hold or release happened
+	// meanwhile: a row read before a commit can then never outlive it.
 	gen    atomic.Uint64
 	seed   maphash.Seed
 	limit  int64 // bytes per shard
 	shards [cacheShards]cacheShard
+
+	// Tenants being purged: nothing of theirs is cached meanwhile.
+	// tenantHolds counts them so that put looks at the map only while
+	// a purge runs.
+	tenantHolds atomic.Int64
+	tenantMu    sync.Mutex
+	tenants     map[string]int
 }
 
 const cacheShards = 16
@@ -43,6 +50,7 @@ type cacheShard struct {
 	mu    sync.Mutex
 	m     map[cacheKey]datastore.Record
 	bytes int64
+	held  map[cacheKey]int // resources with a write in flight
 }
 
 // cacheEntryOverhead approximates the memory of an entry beside its
@@ -55,9 +63,10 @@ func newReadCache(maxBytes int64) *readCache {
 	if maxBytes <= 0 {
 		return nil
 	}
-	c := &readCache{seed: maphash.MakeSeed(), limit: max(maxBytes/cacheShards, 1)}
+	c := &readCache{seed: maphash.MakeSeed(), limit: max(maxBytes/cacheShards, 1), tenants: map[string]int{}}
 	for i := range c.shards {
 		c.shards[i].m = map[cacheKey]datastore.Record{}
+		c.shards[i].held = map[cacheKey]int{}
 	}
 	return c
 }
@@ -85,8 +94,9 @@ func (c *readCache) get(k cacheKey) (datastore.Record, bool) {
 // begin returns the generation to hand to put after reading SQLite.
 func (c *readCache) begin() uint64 { return c.gen.Load() }
 
-// put caches r, read from SQLite after begin returned gen, unless an
-// invalidation happened since. It keeps its own copy of the content.
+// put caches r, read from SQLite after begin returned gen, unless a hold
+// or release happened since or a write of it is in flight. It keeps its
+// own copy of the content.
 func (c *readCache) put(k cacheKey, r datastore.Record, gen uint64) {
 	size := entrySize(k, r)
 	if size > c.limit {
@@ -96,10 +106,11 @@ func (c *readCache) put(k cacheKey, r datastore.Record, gen uint64) {
 	s := c.shard(k)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	// Checked under the shard lock, which invalidate takes after
-	// advancing gen: either this put comes first and invalidate removes
-	// it, or it sees the new generation and stores nothing.
-	if c.gen.Load() != gen {
+	// Checked under the shard lock, which hold and release take to
+	// advance gen: either this put comes first and hold removes it, or
+	// it sees the new generation and stores nothing. (holdTenant marks
+	// the tenant before advancing gen and sweeps the shards after.)
+	if c.gen.Load() != gen || s.held[k] > 0 || c.tenantHeld(k.tenant) {
 		return
 	}
 	if old, ok := s.m[k]; ok {
@@ -118,28 +129,74 @@ func (c *readCache) put(k cacheKey, r datastore.Record, gen uint64) {
 	s.bytes += size
 }
 
-// invalidate forgets one resource; writers call it after their commit.
-func (c *readCache) invalidate(k cacheKey) {
-	c.gen.Add(1)
+// hold marks a resource as being written and forgets it; until release,
+// reads of it miss and are not cached. Holds nest (one per write).
+func (c *readCache) hold(k cacheKey) {
 	s := c.shard(k)
 	s.mu.Lock()
+	s.held[k]++
+	s.forget(k)
+	c.gen.Add(1)
+	s.mu.Unlock()
+}
+
+// release ends a hold once the write's transaction has ended.
+func (c *readCache) release(k cacheKey) {
+	s := c.shard(k)
+	s.mu.Lock()
+	if s.held[k]--; s.held[k] <= 0 {
+		delete(s.held, k)
+	}
+	s.forget(k)
+	c.gen.Add(1)
+	s.mu.Unlock()
+}
+
+func (s *cacheShard) forget(k cacheKey) {
 	if old, ok := s.m[k]; ok {
 		delete(s.m, k)
 		s.bytes -= entrySize(k, old)
 	}
-	s.mu.Unlock()
 }
 
-// invalidateTenant forgets every resource of tenant.
-func (c *readCache) invalidateTenant(tenant datastore.Tenant) {
+// holdTenant is hold for every resource of tenant (a purge).
+func (c *readCache) holdTenant(tenant datastore.Tenant) {
+	c.tenantMu.Lock()
+	c.tenants[string(tenant)]++
+	c.tenantMu.Unlock()
+	c.tenantHolds.Add(1)
 	c.gen.Add(1)
+	c.forgetTenant(tenant)
+}
+
+// releaseTenant ends a holdTenant.
+func (c *readCache) releaseTenant(tenant datastore.Tenant) {
+	c.gen.Add(1)
+	c.forgetTenant(tenant)
+	c.tenantHolds.Add(-1)
+	c.tenantMu.Lock()
+	if c.tenants[string(tenant)]--; c.tenants[string(tenant)] <= 0 {
+		delete(c.tenants, string(tenant))
+	}
+	c.tenantMu.Unlock()
+}
+
+func (c *readCache) tenantHeld(tenant string) bool {
+	if c.tenantHolds.Load() == 0 {
+		return false
+	}
+	c.tenantMu.Lock()
+	defer c.tenantMu.Unlock()
+	return c.tenants[tenant] > 0
+}
+
+func (c *readCache) forgetTenant(tenant datastore.Tenant) {
 	for i := range c.shards {
 		s := &c.shards[i]
 		s.mu.Lock()
-		for k, r := range s.m {
+		for k := range s.m {
 			if k.tenant == string(tenant) {
-				delete(s.m, k)
-				s.bytes -= entrySize(k, r)
+				s.forget(k)
 			}
 		}
 		s.mu.Unlock()

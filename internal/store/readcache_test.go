@@ -109,20 +109,103 @@ func TestReadCacheFollowsWrites(t *testing.T) {
 	}
 }
 
-// TestReadCacheReadRacingWrite: a row read before an invalidation is not
-// cached after it.
+// TestReadCacheReadRacingWrite: nothing read while a write of the
+// resource is in flight, or before it, is cached; what is read after is.
 func TestReadCacheReadRacingWrite(t *testing.T) {
 	c := newReadCache(1 << 20)
 	k := cacheKey{"org_a", "Patient", "p1"}
-	gen := c.begin()
-	c.invalidate(k) // a write commits while the read is in SQLite
-	c.put(k, patientRec("p1", 1, false), gen)
+	c.put(k, patientRec("p1", 1, false), c.begin())
+	before := c.begin() // a read in SQLite when the write starts
+	c.hold(k)
 	if _, ok := c.get(k); ok {
-		t.Fatal("a row read before a write's invalidation was cached")
+		t.Fatal("a resource being written was answered from the cache")
+	}
+	during := c.begin()
+	c.put(k, patientRec("p1", 1, false), during) // read while in flight
+	if _, ok := c.get(k); ok {
+		t.Fatal("a row read while a write was in flight was cached")
+	}
+	c.release(k) // the write's transaction has ended
+	c.put(k, patientRec("p1", 1, false), before)
+	c.put(k, patientRec("p1", 1, false), during)
+	if _, ok := c.get(k); ok {
+		t.Fatal("a row read before the write ended was cached after it")
 	}
 	c.put(k, patientRec("p1", 2, false), c.begin())
 	if r, ok := c.get(k); !ok || r.Version != 2 {
 		t.Fatalf("a row read after the write: %+v %v", r, ok)
+	}
+
+	// The same for a tenant purge, which leaves other tenants alone.
+	other := cacheKey{"org_b", "Patient", "p1"}
+	c.put(other, patientRec("p1", 1, false), c.begin())
+	before = c.begin()
+	c.holdTenant("org_a")
+	if _, ok := c.get(k); ok {
+		t.Fatal("a resource of a tenant being purged was answered from the cache")
+	}
+	c.put(k, patientRec("p1", 2, false), c.begin())
+	if _, ok := c.get(k); ok {
+		t.Fatal("a row read during a purge of its tenant was cached")
+	}
+	c.put(other, patientRec("p1", 1, false), c.begin())
+	if _, ok := c.get(other); !ok {
+		t.Fatal("a purge of org_a kept org_b's resource out of the cache")
+	}
+	c.releaseTenant("org_a")
+	c.put(k, patientRec("p1", 2, false), before)
+	if _, ok := c.get(k); ok {
+		t.Fatal("a row read before a purge was cached after it")
+	}
+	c.put(k, patientRec("p1", 3, false), c.begin())
+	if r, ok := c.get(k); !ok || r.Version != 3 {
+		t.Fatalf("a row read after the purge: %+v %v", r, ok)
+	}
+}
+
+// TestReadCacheWriteInFlight: while an update waits for its commit, reads
+// answer what SQLite holds and cache none of it; after it, the new version.
+func TestReadCacheWriteInFlight(t *testing.T) {
+	ctx := context.Background()
+	d := cachedDatastore(t, 1<<20)
+	if err := d.Insert(ctx, "org_a", patientRec("p1", 1, false), nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Get(ctx, "org_a", "Patient", "p1"); err != nil {
+		t.Fatal(err)
+	}
+	d.db.writeMu.Lock()
+	replaced := make(chan error, 1)
+	go func() { replaced <- d.Replace(ctx, "org_a", patientRec("p1", 2, false), 1, nil) }()
+	k := cacheKey{"org_a", "Patient", "p1"}
+	for held := false; !held; {
+		s := d.cache.shard(k)
+		s.mu.Lock()
+		held = s.held[k] > 0
+		s.mu.Unlock()
+		time.Sleep(time.Millisecond)
+	}
+	for range 3 {
+		if r, err := d.Get(ctx, "org_a", "Patient", "p1"); err != nil || r.Version != 1 {
+			d.db.writeMu.Unlock()
+			t.Fatalf("read while the update waits: %+v %v", r, err)
+		}
+	}
+	if n, _ := d.cache.size(); n != 0 {
+		d.db.writeMu.Unlock()
+		t.Fatalf("%d entries cached while the update was in flight", n)
+	}
+	d.db.writeMu.Unlock()
+	if err := <-replaced; err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if r, err := d.Get(ctx, "org_a", "Patient", "p1"); err != nil || r.Version != 2 {
+			t.Fatalf("read after the update: %+v %v", r, err)
+		}
+	}
+	if n, _ := d.cache.size(); n != 1 {
+		t.Fatalf("after the update and a read: %d entries", n)
 	}
 }
 
