@@ -237,7 +237,7 @@ func (d *Datastore) Get(ctx context.Context, tenant datastore.Tenant, typ, id st
 		if r, ok := d.cache.get(k); ok {
 			return r, nil
 		}
-		gen = d.cache.begin()
+		gen = d.cache.begin(k)
 	}
 	r, err := scanRecord(d.get.QueryRowContext(ctx, string(tenant), typ, id))
 	if err != nil {

@@ -73,6 +73,8 @@ func (d *Datastore) PurgeTenant(ctx context.Context, tenant datastore.Tenant) (i
 		release = func() { d.cache.releaseTenant(tenant) }
 	}
 	err := d.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		// n is read below only once the transaction has answered: a caller
+		// that stopped waiting must not race the committer writing it.
 		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM resources WHERE tenant = $1`, string(tenant)).Scan(&n); err != nil {
 			return err
 		}
@@ -83,7 +85,10 @@ func (d *Datastore) PurgeTenant(ctx context.Context, tenant datastore.Tenant) (i
 		}
 		return nil
 	}, release)
-	return n, err
+	if err != nil {
+		return 0, err
+	}
+	return n, nil
 }
 
 // TenantRows counts every row of tenant in every table of the datastore

@@ -26,10 +26,6 @@ import (
 // Entries are keyed by tenant, type and id, so a lookup can only ever find
 // the asking tenant's resources.
 type readCache struct {
-	// gen counts holds and releases. A read notes it before querying
-	// SQLite and caches its row only if no hold or release happened
-	// meanwhile: a row read before a commit can then never outlive it.
-	gen    atomic.Uint64
 	seed   maphash.Seed
 	limit  int64 // bytes per shard
 	shards [cacheShards]cacheShard
@@ -51,6 +47,11 @@ type cacheShard struct {
 	m     map[cacheKey]datastore.Record
 	bytes int64
 	held  map[cacheKey]int // resources with a write in flight
+	// gen counts the holds and releases of the shard's resources. A
+	// read notes it before querying SQLite and caches its row only if
+	// no hold or release happened meanwhile: a row read before a commit
+	// can then never outlive it.
+	gen atomic.Uint64
 }
 
 // cacheEntryOverhead approximates the memory of an entry beside its
@@ -92,7 +93,7 @@ func (c *readCache) get(k cacheKey) (datastore.Record, bool) {
 }
 
 // begin returns the generation to hand to put after reading SQLite.
-func (c *readCache) begin() uint64 { return c.gen.Load() }
+func (c *readCache) begin(k cacheKey) uint64 { return c.shard(k).gen.Load() }
 
 // put caches r, read from SQLite after begin returned gen, unless a hold
 // or release happened since or a write of it is in flight. It keeps its
@@ -109,8 +110,8 @@ func (c *readCache) put(k cacheKey, r datastore.Record, gen uint64) {
 	// Checked under the shard lock, which hold and release take to
 	// advance gen: either this put comes first and hold removes it, or
 	// it sees the new generation and stores nothing. (holdTenant marks
-	// the tenant before advancing gen and sweeps the shards after.)
-	if c.gen.Load() != gen || s.held[k] > 0 || c.tenantHeld(k.tenant) {
+	// the tenant before it advances each shard's gen.)
+	if s.gen.Load() != gen || s.held[k] > 0 || c.tenantHeld(k.tenant) {
 		return
 	}
 	if old, ok := s.m[k]; ok {
@@ -136,7 +137,7 @@ func (c *readCache) hold(k cacheKey) {
 	s.mu.Lock()
 	s.held[k]++
 	s.forget(k)
-	c.gen.Add(1)
+	s.gen.Add(1)
 	s.mu.Unlock()
 }
 
@@ -148,7 +149,7 @@ func (c *readCache) release(k cacheKey) {
 		delete(s.held, k)
 	}
 	s.forget(k)
-	c.gen.Add(1)
+	s.gen.Add(1)
 	s.mu.Unlock()
 }
 
@@ -165,13 +166,11 @@ func (c *readCache) holdTenant(tenant datastore.Tenant) {
 	c.tenants[string(tenant)]++
 	c.tenantMu.Unlock()
 	c.tenantHolds.Add(1)
-	c.gen.Add(1)
 	c.forgetTenant(tenant)
 }
 
 // releaseTenant ends a holdTenant.
 func (c *readCache) releaseTenant(tenant datastore.Tenant) {
-	c.gen.Add(1)
 	c.forgetTenant(tenant)
 	c.tenantHolds.Add(-1)
 	c.tenantMu.Lock()
@@ -190,6 +189,7 @@ func (c *readCache) tenantHeld(tenant string) bool {
 	return c.tenants[tenant] > 0
 }
 
+// forgetTenant drops tenant's entries and advances every shard's gen.
 func (c *readCache) forgetTenant(tenant datastore.Tenant) {
 	for i := range c.shards {
 		s := &c.shards[i]
@@ -199,6 +199,7 @@ func (c *readCache) forgetTenant(tenant datastore.Tenant) {
 				s.forget(k)
 			}
 		}
+		s.gen.Add(1)
 		s.mu.Unlock()
 	}
 }

@@ -114,13 +114,13 @@ func TestReadCacheFollowsWrites(t *testing.T) {
 func TestReadCacheReadRacingWrite(t *testing.T) {
 	c := newReadCache(1 << 20)
 	k := cacheKey{"org_a", "Patient", "p1"}
-	c.put(k, patientRec("p1", 1, false), c.begin())
-	before := c.begin() // a read in SQLite when the write starts
+	c.put(k, patientRec("p1", 1, false), c.begin(k))
+	before := c.begin(k) // a read in SQLite when the write starts
 	c.hold(k)
 	if _, ok := c.get(k); ok {
 		t.Fatal("a resource being written was answered from the cache")
 	}
-	during := c.begin()
+	during := c.begin(k)
 	c.put(k, patientRec("p1", 1, false), during) // read while in flight
 	if _, ok := c.get(k); ok {
 		t.Fatal("a row read while a write was in flight was cached")
@@ -131,24 +131,24 @@ func TestReadCacheReadRacingWrite(t *testing.T) {
 	if _, ok := c.get(k); ok {
 		t.Fatal("a row read before the write ended was cached after it")
 	}
-	c.put(k, patientRec("p1", 2, false), c.begin())
+	c.put(k, patientRec("p1", 2, false), c.begin(k))
 	if r, ok := c.get(k); !ok || r.Version != 2 {
 		t.Fatalf("a row read after the write: %+v %v", r, ok)
 	}
 
 	// The same for a tenant purge, which leaves other tenants alone.
 	other := cacheKey{"org_b", "Patient", "p1"}
-	c.put(other, patientRec("p1", 1, false), c.begin())
-	before = c.begin()
+	c.put(other, patientRec("p1", 1, false), c.begin(other))
+	before = c.begin(k)
 	c.holdTenant("org_a")
 	if _, ok := c.get(k); ok {
 		t.Fatal("a resource of a tenant being purged was answered from the cache")
 	}
-	c.put(k, patientRec("p1", 2, false), c.begin())
+	c.put(k, patientRec("p1", 2, false), c.begin(k))
 	if _, ok := c.get(k); ok {
 		t.Fatal("a row read during a purge of its tenant was cached")
 	}
-	c.put(other, patientRec("p1", 1, false), c.begin())
+	c.put(other, patientRec("p1", 1, false), c.begin(other))
 	if _, ok := c.get(other); !ok {
 		t.Fatal("a purge of org_a kept org_b's resource out of the cache")
 	}
@@ -157,7 +157,7 @@ func TestReadCacheReadRacingWrite(t *testing.T) {
 	if _, ok := c.get(k); ok {
 		t.Fatal("a row read before a purge was cached after it")
 	}
-	c.put(k, patientRec("p1", 3, false), c.begin())
+	c.put(k, patientRec("p1", 3, false), c.begin(k))
 	if r, ok := c.get(k); !ok || r.Version != 3 {
 		t.Fatalf("a row read after the purge: %+v %v", r, ok)
 	}
@@ -351,7 +351,7 @@ func TestReadCacheAccounting(t *testing.T) {
 			k := cacheKey{"org_a", "Patient", fmt.Sprint("p", i)}
 			r := patientRec(k.id, round+1, false)
 			r.Content = append(r.Content, strings.Repeat(" ", (round*37+i*11)%300)...)
-			c.put(k, r, c.begin())
+			c.put(k, r, c.begin(k))
 		}
 	}
 	for i := range c.shards {
@@ -362,6 +362,102 @@ func TestReadCacheAccounting(t *testing.T) {
 		}
 		if s.bytes != want || s.bytes > c.limit {
 			t.Fatalf("shard %d counts %d bytes; its entries take %d (limit %d)", i, s.bytes, want, c.limit)
+		}
+	}
+}
+
+// TestReadCacheStress: writers (a third of them giving up after a few
+// microseconds), readers and, every other round, tenant purges race on a
+// few resources; a committed write is visible to its writer's next read,
+// and once all is done every read equals SQLite and no hold is left
+// behind.
+func TestReadCacheStress(t *testing.T) {
+	ctx := context.Background()
+	d := cachedDatastore(t, 1<<20)
+	const tenant = "org_s"
+	ids := []string{"a", "b", "c"}
+	current := func(id string) int {
+		r, err := scanRecord(d.get.QueryRowContext(ctx, tenant, "Patient", id))
+		if err != nil {
+			return 0 // purged
+		}
+		return r.Version
+	}
+	for round := range 8 {
+		for _, id := range ids {
+			if current(id) == 0 {
+				if err := d.Insert(ctx, tenant, patientRec(id, 1, false), nil); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		stop := make(chan struct{})
+		var readers, writers sync.WaitGroup
+		for r := range 8 {
+			readers.Add(1)
+			go func() {
+				defer readers.Done()
+				for n := r; ; n++ {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					_, _ = d.Get(ctx, tenant, "Patient", ids[n%len(ids)])
+				}
+			}()
+		}
+		for w := range 16 {
+			writers.Add(1)
+			go func() {
+				defer writers.Done()
+				for i := range 30 {
+					wctx, cancel := ctx, context.CancelFunc(func() {})
+					if (w+i)%3 == 0 {
+						wctx, cancel = context.WithTimeout(ctx, time.Duration((w*i)%300)*time.Microsecond)
+					}
+					purges := round%2 == 1
+					if purges && w == 0 && i%10 == 9 {
+						_, _ = d.PurgeTenant(wctx, tenant)
+						cancel()
+						continue
+					}
+					id := ids[(w+i)%len(ids)]
+					prev := current(id)
+					err := d.Replace(wctx, tenant, patientRec(id, prev+1, (w+i)%5 == 0), prev, nil)
+					cancel()
+					if err != nil {
+						continue // a conflict or a deadline
+					}
+					// (After a purge, versions start over.)
+					if r, err := d.Get(ctx, tenant, "Patient", id); !purges && (err != nil || r.Version < prev+1) {
+						t.Errorf("%s: read version %d after committing %d", id, r.Version, prev+1)
+					}
+				}
+			}()
+		}
+		writers.Wait()
+		// The committer runs batches in order: once this returns, every
+		// write queued before it is done.
+		if err := d.Insert(ctx, tenant, patientRec(fmt.Sprint("barrier", round), 1, false), nil); err != nil {
+			t.Fatal(err)
+		}
+		close(stop)
+		readers.Wait()
+		for _, id := range ids {
+			want, werr := scanRecord(d.get.QueryRowContext(ctx, tenant, "Patient", id))
+			got, gerr := d.Get(ctx, tenant, "Patient", id)
+			if (werr == nil) != (gerr == nil) || werr == nil && (got.Version != want.Version || string(got.Content) != string(want.Content)) {
+				t.Fatalf("round %d, %s: read version %d (%v); SQLite holds %d (%v)", round, id, got.Version, gerr, want.Version, werr)
+			}
+		}
+		for i := range d.cache.shards {
+			if s := &d.cache.shards[i]; len(s.held) != 0 {
+				t.Fatalf("round %d: holds left behind: %v", round, s.held)
+			}
+		}
+		if len(d.cache.tenants) != 0 || d.cache.tenantHolds.Load() != 0 {
+			t.Fatalf("round %d: tenant holds left behind: %v", round, d.cache.tenants)
 		}
 	}
 }
