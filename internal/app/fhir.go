@@ -30,9 +30,19 @@ func (s schemaValidator) Validate(resourceType string, res fhir.Resource) []data
 // registryIndex adapts the search-parameter registry to the datastore.
 type registryIndex struct{ r *searchparam.Registry }
 
-func (x registryIndex) Extract(res fhir.Resource) ([]fhir.Value, error) { return x.r.Extract(res) }
-func (x registryIndex) Lookup(t, code string) (fhir.SearchParam, bool)  { return x.r.Lookup(t, code) }
-func (x registryIndex) Types() []string                                 { return x.r.Types() }
+// Extract gives the values to index: a value a parameter within another
+// has too is kept once (searchparam.Registry.Compact).
+func (x registryIndex) Extract(res fhir.Resource) ([]fhir.Value, error) {
+	vals, err := x.r.Extract(res)
+	if err != nil {
+		return nil, err
+	}
+	t, _ := res["resourceType"].(string)
+	return x.r.Compact(t, vals), nil
+}
+
+func (x registryIndex) Lookup(t, code string) (fhir.SearchParam, bool) { return x.r.Lookup(t, code) }
+func (x registryIndex) Types() []string                                { return x.r.Types() }
 
 // Params lists a type's search parameters (for the CapabilityStatement).
 func (x registryIndex) Params(t string) []fhir.SearchParam {

@@ -75,7 +75,10 @@ type Issue struct {
 	Constraint string
 }
 
-// Indexer extracts search values and knows the search parameters.
+// Indexer extracts search values and knows the search parameters. Extract
+// gives the values to store: a value of a parameter that one of its
+// SearchParam.Within parameters has too may be left out, as conditions
+// and sorts read the rows of all of them.
 type Indexer interface {
 	Extract(res fhir.Resource) ([]fhir.Value, error)
 	Lookup(resourceType, code string) (fhir.SearchParam, bool)

@@ -34,6 +34,9 @@ type Condition struct {
 	Type     fhir.ParamType
 	Modifier string // "", "exact", "contains", "missing", "not", or a type for references
 	Values   []Match
+	// Within are the parameters within Param (SearchParam.Within),
+	// whose index rows hold some of Param's values.
+	Within []string
 }
 
 // Match is one value of a condition, parsed by parameter type.
@@ -62,6 +65,9 @@ type Sort struct {
 	Param string // "_id", "_lastUpdated" or a search parameter code
 	Type  fhir.ParamType
 	Desc  bool
+	// Within are the parameters within Param (SearchParam.Within),
+	// whose index rows hold some of Param's values.
+	Within []string
 }
 
 // Include is an _include or _revinclude: resources of Source whose Param
@@ -159,7 +165,7 @@ func (q *Query) control(ix Indexer, key string, vals []string) error {
 				if !ok || !sortable(sp.Type) {
 					return invalid("_sort: %s is not a sortable search parameter of %s.", s.Param, q.Type)
 				}
-				s.Type = sp.Type
+				s.Type, s.Within = sp.Type, sp.Within
 			}
 			q.Sort = append(q.Sort, s)
 		}
@@ -210,7 +216,7 @@ func parseCondition(ix Indexer, normalize func(string) string, typ, code, mod, r
 		if !ok {
 			return Condition{}, invalid("Unknown search parameter %s for %s. See /v1/metadata for the supported ones.", code, typ)
 		}
-		c.Type = sp.Type
+		c.Type, c.Within = sp.Type, sp.Within
 		if sp.Type == fhir.Reference && mod != "" && mod != "missing" {
 			// subject:Patient=123 narrows the target type.
 			c.Modifier = ""

@@ -29,6 +29,11 @@ type SearchParam struct {
 	Type       ParamType // e.g. String
 	Expression string    // the FHIRPath expression restricted to this type
 	Targets    []string  // for references: the resource types it may point to
+	// Within lists the type's other parameters, of the same type, whose
+	// values are always among this one's (family and given within name,
+	// email within telecom). The search index keeps only this parameter's
+	// other values; a search on it reads the rows of all of them.
+	Within []string
 }
 
 // Value is one index entry: a value a resource has for a search parameter,

@@ -104,7 +104,7 @@ func (d *Datastore) walkOrdered(ctx context.Context, tenant datastore.Tenant, q 
 	for _, m := range c.Values {
 		ors = append(ors, b.match(c, m))
 	}
-	sub := b.sub(tableOf(c.Type), c.Param, strings.Join(ors, " OR "))
+	sub := b.sub(tableOf(c.Type), c.Param, c.Within, strings.Join(ors, " OR "))
 	var n int
 	err := d.db.sql.QueryRowContext(ctx, "SELECT COUNT(*) FROM ("+sub+" LIMIT "+b.arg(walkThreshold)+") m", b.args...).Scan(&n)
 	return n >= walkThreshold, err
@@ -142,14 +142,28 @@ func (d *Datastore) byIDs(ctx context.Context, tenant datastore.Tenant, typ stri
 	return out, nil
 }
 
-// sub selects the ids of resources with an index row of c's parameter that
-// satisfies cond (any row when cond is empty).
-func (b *sqlBuilder) sub(table, param, cond string) string {
-	s := "SELECT x.id FROM " + table + " x WHERE x.tenant = " + b.tenant + " AND x.type = " + b.typ + " AND x.param = " + b.arg(param)
+// sub selects the ids of resources with an index row of param, or of a
+// parameter within it, that satisfies cond (any row when cond is empty).
+func (b *sqlBuilder) sub(table, param string, within []string, cond string) string {
+	s := "SELECT x.id FROM " + table + " x WHERE x.tenant = " + b.tenant + " AND x.type = " + b.typ + " AND " + b.param(param, within)
 	if cond != "" {
 		s += " AND (" + cond + ")"
 	}
 	return s
+}
+
+// param matches the index rows of param and of the parameters within it
+// (see fhir.SearchParam.Within).
+func (b *sqlBuilder) param(param string, within []string) string {
+	if len(within) == 0 {
+		return "x.param = " + b.arg(param)
+	}
+	ph := make([]string, 0, 1+len(within))
+	ph = append(ph, b.arg(param))
+	for _, w := range within {
+		ph = append(ph, b.arg(w))
+	}
+	return "x.param IN (" + strings.Join(ph, ", ") + ")"
 }
 
 func tableOf(t fhir.ParamType) string {
@@ -187,7 +201,7 @@ func (b *sqlBuilder) condition(c datastore.Condition) string {
 	}
 	table := tableOf(c.Type)
 	if c.Modifier == "missing" {
-		in := "r.id IN (" + b.sub(table, c.Param, "") + ")"
+		in := "r.id IN (" + b.sub(table, c.Param, c.Within, "") + ")"
 		if c.Values[0].MissingArg {
 			return "NOT " + in
 		}
@@ -199,9 +213,9 @@ func (b *sqlBuilder) condition(c datastore.Condition) string {
 	}
 	cond := strings.Join(ors, " OR ")
 	if c.Modifier == "not" {
-		return "r.id NOT IN (" + b.sub(table, c.Param, cond) + ")"
+		return "r.id NOT IN (" + b.sub(table, c.Param, c.Within, cond) + ")"
 	}
-	return "r.id IN (" + b.sub(table, c.Param, cond) + ")"
+	return "r.id IN (" + b.sub(table, c.Param, c.Within, cond) + ")"
 }
 
 func (b *sqlBuilder) match(c datastore.Condition, m datastore.Match) string {
@@ -332,7 +346,7 @@ func (b *sqlBuilder) order(keys []datastore.Sort) string {
 		if k.Type == fhir.Date && k.Desc {
 			col = "x.end_at"
 		}
-		sub := "(SELECT " + agg + "(" + col + ") FROM " + tableOf(k.Type) + " x WHERE x.tenant = r.tenant AND x.type = r.type AND x.id = r.id AND x.param = " + b.arg(k.Param) + ")"
+		sub := "(SELECT " + agg + "(" + col + ") FROM " + tableOf(k.Type) + " x WHERE x.tenant = r.tenant AND x.type = r.type AND x.id = r.id AND " + b.param(k.Param, k.Within) + ")"
 		parts = append(parts, sub+" IS NULL", sub+dir)
 	}
 	return strings.Join(append(parts, "r.id"), ", ")

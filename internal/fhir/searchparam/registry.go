@@ -26,8 +26,8 @@ import (
 
 // Registry holds the search parameters of every resource type, with their
 // expressions compiled. It is read-only after Load and safe for concurrent
-// use. Callers must not modify the Targets slices of the SearchParams it
-// returns.
+// use. Callers must not modify the Targets and Within slices of the
+// SearchParams it returns.
 type Registry struct {
 	m      *model
 	byType map[string]*typeParams
@@ -36,6 +36,7 @@ type Registry struct {
 
 type typeParams struct {
 	params      map[string]fhir.SearchParam
+	within      bool              // some parameter has a Within list
 	compiled    []compiled        // sorted by code
 	unsupported map[string]string // code → why
 	sizeHint    atomic.Int32      // values in the last extraction, to size the next
@@ -214,6 +215,7 @@ func load(bundle, schema []byte) (*Registry, error) {
 		}
 	}
 	sort.Strings(r.types)
+	r.computeWithin()
 	return r, nil
 }
 
@@ -233,6 +235,7 @@ func (r *Registry) For(resourceType string) map[string]fhir.SearchParam {
 	out := maps.Clone(p.params)
 	for code, sp := range out {
 		sp.Targets = slices.Clone(sp.Targets)
+		sp.Within = slices.Clone(sp.Within)
 		out[code] = sp
 	}
 	return out
