@@ -174,7 +174,19 @@ Commands:
   seed --org ORG_ID [--env test|live] [--patients N]
       fill the organization's datastore with synthetic patients, each with an
       encounter and two observations (for demos and load tests)
+  reindex [--every-parameter]
+      rewrite the search index of every datastore from the stored resources,
+      after an upgrade that changes the index rules; --every-parameter stores
+      each value under every parameter, as servers before values were kept
+      once did (run it before rolling back past that version); safe beside a
+      running server
 `
+
+// adminApp assembles the application for an admin command, logging
+// warnings and errors only.
+func adminApp(ctx context.Context, cfg config.Config, stderr io.Writer) (*app.App, error) {
+	return app.New(ctx, cfg, logging.New(stderr, cfg.LogFormat, "warn"), app.Options{})
+}
 
 func admin(ctx context.Context, cfg config.Config, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
@@ -196,8 +208,7 @@ func admin(ctx context.Context, cfg config.Config, args []string, stdout, stderr
 			fs.Usage()
 			return errors.New("create-user needs --email, --password and --org")
 		}
-		log := logging.New(stderr, cfg.LogFormat, "warn")
-		a, err := app.New(ctx, cfg, log, app.Options{})
+		a, err := adminApp(ctx, cfg, stderr)
 		if err != nil {
 			return err
 		}
@@ -214,6 +225,8 @@ func admin(ctx context.Context, cfg config.Config, args []string, stdout, stderr
 		return seedCmd(ctx, cfg, args[1:], stdout, stderr)
 	case "set-plan":
 		return setPlan(ctx, cfg, args[1:], stdout, stderr)
+	case "reindex":
+		return reindexCmd(ctx, cfg, args[1:], stdout, stderr)
 	}
 	fmt.Fprint(stderr, adminUsage)
 	return fmt.Errorf("unknown admin command %q", args[0])
@@ -243,8 +256,7 @@ func createKey(ctx context.Context, cfg config.Config, args []string, stdout, st
 	if err != nil {
 		return err
 	}
-	log := logging.New(stderr, cfg.LogFormat, "warn")
-	a, err := app.New(ctx, cfg, log, app.Options{})
+	a, err := adminApp(ctx, cfg, stderr)
 	if err != nil {
 		return err
 	}

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -17,6 +18,7 @@ import (
 	"github.com/clinikapi/clinikapi/internal/app"
 	"github.com/clinikapi/clinikapi/internal/audit"
 	"github.com/clinikapi/clinikapi/internal/config"
+	"github.com/clinikapi/clinikapi/internal/store"
 )
 
 func env(m map[string]string) config.Getenv { return config.FromMap(m) }
@@ -275,5 +277,58 @@ func TestAdminSeed(t *testing.T) {
 	}
 	if err := run(context.Background(), []string{"admin", "seed", "--org", "org_nope", "--patients", "1"}, env(vars), &out, &errOut); err == nil {
 		t.Fatalf("seeding an unknown organization worked")
+	}
+}
+
+// TestAdminReindex: reindex rewrites every datastore's index, either with
+// each value once (the default) or under every parameter, and searches
+// answer the same either way.
+func TestAdminReindex(t *testing.T) {
+	dir := t.TempDir()
+	vars := map[string]string{"CLINIKAPI_DATA_DIR": dir}
+	var out, errOut bytes.Buffer
+	if err := run(context.Background(), []string{"admin", "create-user", "--email", "ri@example.com", "--password", "reindex password", "--org", "Reindex"}, env(vars), &out, &errOut); err != nil {
+		t.Fatal(err)
+	}
+	orgID := regexp.MustCompile(`org_id=(\S+)`).FindStringSubmatch(out.String())[1]
+	if err := run(context.Background(), []string{"admin", "seed", "--org", orgID, "--patients", "20"}, env(vars), &out, &errOut); err != nil {
+		t.Fatalf("seed: %v\n%s", err, errOut.String())
+	}
+	rows := func(param string) int {
+		t.Helper()
+		db, err := store.OpenSQLite(context.Background(), filepath.Join(dir, "fhir-test.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		var n int
+		if err := db.SQL().QueryRow(`SELECT COUNT(*) FROM idx_string WHERE param = ?`, param).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if rows("name") != 0 || rows("family") != 20 {
+		t.Fatalf("seeded index: %d name rows, %d family rows; want 0 and 20", rows("name"), rows("family"))
+	}
+	for _, c := range []struct {
+		args         []string
+		name, family int
+	}{
+		{[]string{"admin", "reindex", "--every-parameter"}, 40, 20}, // family and given under name too
+		{[]string{"admin", "reindex"}, 0, 20},
+	} {
+		out.Reset()
+		if err := run(context.Background(), c.args, env(vars), &out, &errOut); err != nil {
+			t.Fatalf("%v: %v\n%s", c.args, err, errOut.String())
+		}
+		if !strings.Contains(out.String(), "datastore test: 80 resources reindexed") {
+			t.Fatalf("%v printed %q", c.args, out.String())
+		}
+		if rows("name") != c.name || rows("family") != c.family {
+			t.Fatalf("after %v: %d name rows, %d family rows; want %d and %d", c.args, rows("name"), rows("family"), c.name, c.family)
+		}
+	}
+	if err := run(context.Background(), []string{"admin", "reindex", "extra"}, env(vars), &out, &errOut); err == nil {
+		t.Fatal("reindex took an argument")
 	}
 }

@@ -8,10 +8,8 @@ import (
 	"io"
 	"time"
 
-	"github.com/clinikapi/clinikapi/internal/app"
 	"github.com/clinikapi/clinikapi/internal/config"
 	"github.com/clinikapi/clinikapi/internal/datastore"
-	"github.com/clinikapi/clinikapi/internal/logging"
 	"github.com/clinikapi/clinikapi/internal/plan"
 	"github.com/clinikapi/clinikapi/internal/seed"
 )
@@ -30,7 +28,7 @@ func seedCmd(ctx context.Context, cfg config.Config, args []string, stdout, stde
 		fs.Usage()
 		return errors.New("seed needs --org, --env test|live and --patients ≥ 1")
 	}
-	a, err := app.New(ctx, cfg, logging.New(stderr, cfg.LogFormat, "warn"), app.Options{})
+	a, err := adminApp(ctx, cfg, stderr)
 	if err != nil {
 		return err
 	}

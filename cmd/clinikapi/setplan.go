@@ -7,10 +7,8 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/clinikapi/clinikapi/internal/app"
 	"github.com/clinikapi/clinikapi/internal/config"
 	"github.com/clinikapi/clinikapi/internal/errs"
-	"github.com/clinikapi/clinikapi/internal/logging"
 )
 
 // setPlan puts an organization on a plan as the system actor.
@@ -26,8 +24,7 @@ func setPlan(ctx context.Context, cfg config.Config, args []string, stdout, stde
 		fs.Usage()
 		return errors.New("set-plan needs --org ORG_ID and --plan PLAN")
 	}
-	log := logging.New(stderr, cfg.LogFormat, "warn")
-	a, err := app.New(ctx, cfg, log, app.Options{})
+	a, err := adminApp(ctx, cfg, stderr)
 	if err != nil {
 		return err
 	}

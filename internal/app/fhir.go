@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"fmt"
 	"sort"
 
 	"github.com/clinikapi/clinikapi/internal/datastore"
@@ -30,19 +31,10 @@ func (s schemaValidator) Validate(resourceType string, res fhir.Resource) []data
 // registryIndex adapts the search-parameter registry to the datastore.
 type registryIndex struct{ r *searchparam.Registry }
 
-// Extract gives the values to index: a value a parameter within another
-// has too is kept once (searchparam.Registry.Compact).
-func (x registryIndex) Extract(res fhir.Resource) ([]fhir.Value, error) {
-	vals, err := x.r.Extract(res)
-	if err != nil {
-		return nil, err
-	}
-	t, _ := res["resourceType"].(string)
-	return x.r.Compact(t, vals), nil
-}
-
-func (x registryIndex) Lookup(t, code string) (fhir.SearchParam, bool) { return x.r.Lookup(t, code) }
-func (x registryIndex) Types() []string                                { return x.r.Types() }
+func (x registryIndex) Extract(res fhir.Resource) ([]fhir.Value, error)  { return x.r.Extract(res) }
+func (x registryIndex) Compact(t string, vals []fhir.Value) []fhir.Value { return x.r.Compact(t, vals) }
+func (x registryIndex) Lookup(t, code string) (fhir.SearchParam, bool)   { return x.r.Lookup(t, code) }
+func (x registryIndex) Types() []string                                  { return x.r.Types() }
 
 // Params lists a type's search parameters (for the CapabilityStatement).
 func (x registryIndex) Params(t string) []fhir.SearchParam {
@@ -77,4 +69,25 @@ func (a *App) fhirParts(ctx context.Context) (*datastore.Router, resource.Index,
 		return nil, reg, nil, err
 	}
 	return router, reg, secret, nil
+}
+
+// Reindex rewrites the search index of every datastore from the stored
+// resources (datastore.Store.Reindex), calling report as each is done.
+func (a *App) Reindex(ctx context.Context, everyParameter bool, report func(name string, st datastore.ReindexStats)) error {
+	names, err := store.DatastoreNames(ctx, a.Config.DatabaseURL, a.Config.DataDir)
+	if err != nil {
+		return err
+	}
+	for _, name := range names {
+		s, err := a.Data.Named(ctx, name)
+		if err != nil {
+			return err
+		}
+		st, err := s.Reindex(ctx, everyParameter)
+		if err != nil {
+			return fmt.Errorf("datastore %s: %w", name, err)
+		}
+		report(name, st)
+	}
+	return nil
 }

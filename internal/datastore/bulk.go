@@ -2,8 +2,12 @@ package datastore
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"time"
+
+	"github.com/clinikapi/clinikapi/internal/fhir"
 )
 
 // BulkBackend is what bulk export and organization deletion need of a
@@ -20,6 +24,13 @@ type BulkBackend interface {
 	PurgeTenant(ctx context.Context, tenant Tenant) (int64, error)
 	// TenantRows counts tenant's rows in every table.
 	TenantRows(ctx context.Context, tenant Tenant) (int64, error)
+	// Tenants lists every tenant with resources in the datastore (for
+	// maintenance that spans them, such as Reindex).
+	Tenants(ctx context.Context) ([]Tenant, error)
+	// Reindex replaces the search-index rows of rec with idx if rec is
+	// still tenant's current version; false (and nothing written) if it
+	// changed meanwhile, in which case that change indexed it.
+	Reindex(ctx context.Context, tenant Tenant, rec Record, idx []fhir.Value) (bool, error)
 }
 
 var errNoBulk = errors.New("datastore: the backend does not support bulk operations")
@@ -109,6 +120,67 @@ func (s *Store) TenantRows(ctx context.Context, tenant Tenant) (int64, error) {
 		return 0, err
 	}
 	return b.TenantRows(ctx, tenant)
+}
+
+// ReindexStats counts what Reindex did.
+type ReindexStats struct {
+	Resources int // current resources whose index rows were rewritten
+	Rows      int // index rows written for them
+	Skipped   int // changed while the reindex ran (the change indexed them)
+}
+
+// Reindex rewrites the search-index rows of every current resource of
+// every tenant from its stored content, with this server's rules:
+// after a change of the index rules, and to roll back to a server version
+// that indexes each value under every parameter (everyParameter: no
+// Compact; see fhir.SearchParam.Within). It runs beside a serving server:
+// a resource written meanwhile is skipped, its write having indexed it.
+func (s *Store) Reindex(ctx context.Context, everyParameter bool) (ReindexStats, error) {
+	var st ReindexStats
+	b, err := s.bulk()
+	if err != nil {
+		return st, err
+	}
+	tenants, err := b.Tenants(ctx)
+	if err != nil {
+		return st, err
+	}
+	for _, tenant := range tenants {
+		types, err := b.ResourceTypes(ctx, tenant)
+		if err != nil {
+			return st, err
+		}
+		for _, typ := range types {
+			err := s.Each(ctx, tenant, typ, time.Time{}, func(rec Record) error {
+				var res fhir.Resource
+				if err := json.Unmarshal(rec.Content, &res); err != nil {
+					return fmt.Errorf("reindex %s/%s: %w", rec.Type, rec.ID, err)
+				}
+				idx, err := s.index.Extract(res)
+				if err != nil {
+					return fmt.Errorf("reindex %s/%s: %w", rec.Type, rec.ID, err)
+				}
+				if !everyParameter {
+					idx = s.index.Compact(rec.Type, idx)
+				}
+				done, err := b.Reindex(ctx, tenant, rec, idx)
+				switch {
+				case err != nil:
+					return fmt.Errorf("reindex %s/%s: %w", rec.Type, rec.ID, err)
+				case done:
+					st.Resources++
+					st.Rows += len(idx)
+				default:
+					st.Skipped++
+				}
+				return nil
+			})
+			if err != nil {
+				return st, err
+			}
+		}
+	}
+	return st, nil
 }
 
 // All returns every datastore an organization's data may be in: the shared

@@ -75,12 +75,14 @@ type Issue struct {
 	Constraint string
 }
 
-// Indexer extracts search values and knows the search parameters. Extract
-// gives the values to store: a value of a parameter that one of its
-// SearchParam.Within parameters has too may be left out, as conditions
-// and sorts read the rows of all of them.
+// Indexer extracts search values and knows the search parameters.
 type Indexer interface {
+	// Extract gives every value of every search parameter of res.
 	Extract(res fhir.Resource) ([]fhir.Value, error)
+	// Compact drops, in place, the values of a parameter that one of its
+	// SearchParam.Within parameters has too: the values to store, as
+	// conditions and sorts read the rows of all of them.
+	Compact(resourceType string, vals []fhir.Value) []fhir.Value
 	Lookup(resourceType, code string) (fhir.SearchParam, bool)
 	Types() []string
 }
@@ -204,7 +206,7 @@ func (s *Store) prepare(tenant Tenant, res fhir.Resource, typ, id string, versio
 		return nil, nil, err
 	}
 	b, err := json.Marshal(res)
-	return b, idx, err
+	return b, s.index.Compact(typ, idx), err
 }
 
 // Create stores a new resource with a server-assigned id.

@@ -14,6 +14,7 @@ import (
 type regIndex struct{ r *searchparam.Registry }
 
 func (x regIndex) Extract(res fhir.Resource) ([]fhir.Value, error) { return x.r.Extract(res) }
+func (x regIndex) Compact(t string, v []fhir.Value) []fhir.Value   { return x.r.Compact(t, v) }
 func (x regIndex) Lookup(t, c string) (fhir.SearchParam, bool)     { return x.r.Lookup(t, c) }
 func (x regIndex) Types() []string                                 { return x.r.Types() }
 

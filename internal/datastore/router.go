@@ -46,7 +46,11 @@ func Name(env, orgID string, dedicated bool) string {
 
 // For returns the datastore for env and orgID.
 func (r *Router) For(ctx context.Context, env, orgID string, dedicated bool) (*Store, error) {
-	name := Name(env, orgID, dedicated)
+	return r.Named(ctx, Name(env, orgID, dedicated))
+}
+
+// Named returns the datastore called name ("test", "live", "org_…").
+func (r *Router) Named(ctx context.Context, name string) (*Store, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if s, ok := r.stores[name]; ok {

@@ -74,6 +74,12 @@ func (x Index) Extract(res fhir.Resource) ([]fhir.Value, error) {
 	return vals, nil
 }
 
+// Compact implements datastore.Indexer; extension parameters lie within
+// none.
+func (x Index) Compact(resourceType string, vals []fhir.Value) []fhir.Value {
+	return x.Base.Compact(resourceType, vals)
+}
+
 func extensionStrings(ext map[string]any) []string {
 	var out []string
 	add := func(v any) {

@@ -122,6 +122,46 @@ func datastoreSchema(databaseURL, name string) string {
 	return "fhir_" + name
 }
 
+// DatastoreNames lists the datastores that exist: the fhir-<name>.db files
+// under dataDir, or the datastore schemas of the PostgreSQL database.
+func DatastoreNames(ctx context.Context, databaseURL, dataDir string) ([]string, error) {
+	var names []string
+	if databaseURL == "" {
+		files, err := filepath.Glob(filepath.Join(dataDir, "fhir-*.db"))
+		if err != nil {
+			return nil, err
+		}
+		for _, f := range files {
+			name := strings.TrimSuffix(strings.TrimPrefix(filepath.Base(f), "fhir-"), ".db")
+			if schemaName.MatchString(name) {
+				names = append(names, name)
+			}
+		}
+		return names, nil
+	}
+	db, err := openPostgres(ctx, databaseURL)
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	prefix := datastoreSchema(databaseURL, "")
+	rows, err := db.sql.QueryContext(ctx, `SELECT schema_name FROM information_schema.schemata WHERE starts_with(schema_name, $1) ORDER BY schema_name`, prefix)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			return nil, err
+		}
+		if name := strings.TrimPrefix(s, prefix); schemaName.MatchString(name) {
+			names = append(names, name)
+		}
+	}
+	return names, rows.Err()
+}
+
 // openSchema connects to databaseURL with search_path set to schema,
 // creating the schema first.
 func openSchema(ctx context.Context, databaseURL, schema string) (*DB, error) {
@@ -274,16 +314,24 @@ func (d *Datastore) Replace(ctx context.Context, tenant datastore.Tenant, rec da
 		if err := d.insertHistory(ctx, tx, tenant, rec); err != nil {
 			return err
 		}
-		for _, t := range indexTables {
-			if _, err := d.exec(ctx, tx, true, `DELETE FROM `+t+` WHERE tenant = $1 AND type = $2 AND id = $3`, string(tenant), rec.Type, rec.ID); err != nil {
-				return err
-			}
+		if err := d.deleteIndex(ctx, tx, tenant, rec); err != nil {
+			return err
 		}
 		if rec.Deleted {
 			return nil
 		}
 		return d.insertIndex(ctx, tx, tenant, rec, idx)
 	}, d.hold(tenant, rec))
+}
+
+// deleteIndex deletes every search-index row of rec's resource.
+func (d *Datastore) deleteIndex(ctx context.Context, tx *sql.Tx, tenant datastore.Tenant, rec datastore.Record) error {
+	for _, t := range indexTables {
+		if _, err := d.exec(ctx, tx, true, `DELETE FROM `+t+` WHERE tenant = $1 AND type = $2 AND id = $3`, string(tenant), rec.Type, rec.ID); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 var indexTables = []string{"idx_string", "idx_token", "idx_reference", "idx_date", "idx_number", "idx_uri"}

@@ -3,9 +3,11 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"time"
 
 	"github.com/clinikapi/clinikapi/internal/datastore"
+	"github.com/clinikapi/clinikapi/internal/fhir"
 )
 
 // fhirTables lists every table of a datastore that holds a tenant's rows.
@@ -90,6 +92,63 @@ func (d *Datastore) PurgeTenant(ctx context.Context, tenant datastore.Tenant) (i
 	}
 	return n, nil
 }
+
+// Tenants implements datastore.BulkBackend.
+func (d *Datastore) Tenants(ctx context.Context) ([]datastore.Tenant, error) {
+	rows, err := d.db.sql.QueryContext(ctx, `SELECT DISTINCT tenant FROM resources ORDER BY tenant`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []datastore.Tenant
+	for rows.Next() {
+		var t string
+		if err := rows.Scan(&t); err != nil {
+			return nil, err
+		}
+		out = append(out, datastore.Tenant(t))
+	}
+	return out, rows.Err()
+}
+
+// Reindex implements datastore.BulkBackend. The version check and the
+// rewrite are one transaction, the row locked on PostgreSQL, so an update
+// racing the reindex either comes after it (and rewrites the rows again)
+// or before (and the reindex leaves its rows alone).
+func (d *Datastore) Reindex(ctx context.Context, tenant datastore.Tenant, rec datastore.Record, idx []fhir.Value) (bool, error) {
+	var done bool
+	err := d.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		done = false // a batch that failed may run this again
+		q := `SELECT version, deleted FROM resources WHERE tenant = $1 AND type = $2 AND id = $3`
+		if d.db.dialect == Postgres {
+			q += ` FOR UPDATE`
+		}
+		var version int
+		var deleted bool
+		switch err := tx.QueryRowContext(ctx, q, string(tenant), rec.Type, rec.ID).Scan(&version, &deleted); {
+		case errors.Is(err, sql.ErrNoRows):
+			return nil
+		case err != nil:
+			return err
+		case version != rec.Version || deleted:
+			return nil
+		}
+		if err := d.deleteIndex(ctx, tx, tenant, rec); err != nil {
+			return err
+		}
+		if err := d.insertIndex(ctx, tx, tenant, rec, idx); err != nil {
+			return err
+		}
+		done = true
+		return nil
+	}, nil)
+	if err != nil {
+		return false, err // done is read only once the transaction answered
+	}
+	return done, nil
+}
+
+var _ datastore.BulkBackend = (*Datastore)(nil)
 
 // TenantRows counts every row of tenant in every table of the datastore
 // (tests and operators check a purge with it).

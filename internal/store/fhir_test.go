@@ -134,3 +134,82 @@ func TestSearchManyMatches(t *testing.T) {
 		}
 	})
 }
+
+// TestReindex: the rows of the current version are rewritten; a stale or
+// deleted version is left alone; every tenant is listed.
+func TestReindex(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, engine string) {
+		ctx := context.Background()
+		d := openDatastore(t, engine)
+		rec := func(v int, deleted bool) datastore.Record {
+			return datastore.Record{Type: "Patient", ID: "p1", Version: v, Deleted: deleted, LastUpdated: time.Unix(int64(v), 0),
+				Content: []byte(`{"resourceType":"Patient","id":"p1"}`)}
+		}
+		name := func(s string) []fhir.Value {
+			return []fhir.Value{{Param: "name", Type: fhir.String, Text: s, Exact: s}}
+		}
+		search := func(tenant datastore.Tenant, s string) int {
+			t.Helper()
+			recs, _, err := d.Search(ctx, tenant, datastore.Query{Type: "Patient", Limit: 10,
+				Conditions: []datastore.Condition{{Param: "name", Type: fhir.String, Values: []datastore.Match{{Text: s}}}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return len(recs)
+		}
+		if err := d.Insert(ctx, "org_a", rec(1, false), name("ada")); err != nil {
+			t.Fatal(err)
+		}
+		if err := d.Insert(ctx, "org_b", rec(1, false), name("bob")); err != nil {
+			t.Fatal(err)
+		}
+		if err := d.Replace(ctx, "org_a", rec(2, false), 1, name("ann")); err != nil {
+			t.Fatal(err)
+		}
+		tenants, err := d.Tenants(ctx)
+		if err != nil || fmt.Sprint(tenants) != "[org_a org_b]" {
+			t.Fatalf("tenants: %v %v", tenants, err)
+		}
+		// Version 1 is stale: nothing changes.
+		if done, err := d.Reindex(ctx, "org_a", rec(1, false), name("zed")); err != nil || done {
+			t.Fatalf("reindex of a stale version: %v %v", done, err)
+		}
+		if search("org_a", "zed") != 0 || search("org_a", "ann") != 1 {
+			t.Fatal("a stale reindex changed the index")
+		}
+		if done, err := d.Reindex(ctx, "org_a", rec(2, false), name("zed")); err != nil || !done {
+			t.Fatalf("reindex of the current version: %v %v", done, err)
+		}
+		if search("org_a", "zed") != 1 || search("org_a", "ann") != 0 || search("org_b", "bob") != 1 || search("org_b", "zed") != 0 {
+			t.Fatal("reindex did not replace exactly org_a's rows")
+		}
+		if err := d.Replace(ctx, "org_a", rec(3, true), 2, nil); err != nil {
+			t.Fatal(err)
+		}
+		if done, err := d.Reindex(ctx, "org_a", rec(3, true), name("zed")); err != nil || done {
+			t.Fatalf("reindex of a deleted resource: %v %v", done, err)
+		}
+		if n, err := d.TenantRows(ctx, "org_a"); err != nil || n != 4 { // the resource and its 3 versions
+			t.Fatalf("org_a rows after reindexing a deleted resource: %d %v", n, err)
+		}
+	})
+}
+
+// TestDatastoreNames lists the datastores that exist, and only those.
+func TestDatastoreNames(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, engine string) {
+		ctx := context.Background()
+		url, dir := storetest.DatabaseURL(t, engine), t.TempDir()
+		for _, name := range []string{"test", "org_abc"} {
+			d, err := store.OpenDatastore(ctx, url, dir, name, 0, slog.New(slog.DiscardHandler))
+			if err != nil {
+				t.Fatal(err)
+			}
+			d.Close()
+		}
+		names, err := store.DatastoreNames(ctx, url, dir)
+		if err != nil || fmt.Sprint(names) != "[org_abc test]" {
+			t.Fatalf("datastores: %v %v", names, err)
+		}
+	})
+}

@@ -36,10 +36,11 @@ type Registry struct {
 
 type typeParams struct {
 	params      map[string]fhir.SearchParam
-	within      bool              // some parameter has a Within list
-	compiled    []compiled        // sorted by code
-	unsupported map[string]string // code → why
-	sizeHint    atomic.Int32      // values in the last extraction, to size the next
+	within      bool                // some parameter has a Within list
+	parts       map[string][]string // code → the parts of its expression (the "|" alternatives)
+	compiled    []compiled          // sorted by code
+	unsupported map[string]string   // code → why
+	sizeHint    atomic.Int32        // values in the last extraction, to size the next
 }
 
 type compiled struct {
@@ -105,7 +106,7 @@ func load(bundle, schema []byte) (*Registry, error) {
 	tp := func(t string) *typeParams {
 		p := r.byType[t]
 		if p == nil {
-			p = &typeParams{params: map[string]fhir.SearchParam{}, unsupported: map[string]string{}}
+			p = &typeParams{params: map[string]fhir.SearchParam{}, unsupported: map[string]string{}, parts: map[string][]string{}}
 			r.byType[t] = p
 		}
 		return p
@@ -200,6 +201,7 @@ func load(bundle, schema []byte) (*Registry, error) {
 			for _, t := range expand(base) {
 				p := tp(t)
 				p.params[d.Code] = sp
+				p.parts[d.Code] = text
 				ae, _ := m.annotate(e, []string{t})
 				p.compiled = append(p.compiled, compiled{sp, ae})
 			}
@@ -215,7 +217,9 @@ func load(bundle, schema []byte) (*Registry, error) {
 		}
 	}
 	sort.Strings(r.types)
-	r.computeWithin()
+	if err := r.computeWithin(); err != nil {
+		return nil, err
+	}
 	return r, nil
 }
 

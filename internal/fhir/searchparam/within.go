@@ -1,6 +1,7 @@
 package searchparam
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 
@@ -39,8 +40,10 @@ import (
 // the same expression (name, phonetic) lie within each other; the one with
 // the smaller code keeps the values.
 
-// computeWithin fills the Within lists of every type's parameters.
-func (r *Registry) computeWithin() {
+// computeWithin fills the Within lists of every type's parameters. A cycle
+// (which the rules above cannot make) would drop a value from every
+// parameter on it: it fails the load instead.
+func (r *Registry) computeWithin() error {
 	for t, tp := range r.byType {
 		within := map[string][]string{}
 		for pc, p := range tp.params {
@@ -48,10 +51,10 @@ func (r *Registry) computeWithin() {
 				continue
 			}
 			for qc, q := range tp.params {
-				if qc == pc || q.Type != p.Type || !r.covers(t, p, q) {
+				if qc == pc || q.Type != p.Type || !r.covers(t, tp.parts[pc], tp.parts[qc], p.Type) {
 					continue
 				}
-				if r.covers(t, q, p) && pc < qc {
+				if r.covers(t, tp.parts[qc], tp.parts[pc], p.Type) && pc < qc {
 					continue // the same values: the smaller code keeps them
 				}
 				within[pc] = append(within[pc], qc)
@@ -63,7 +66,10 @@ func (r *Registry) computeWithin() {
 			for pc, qs := range within {
 				for _, qc := range qs {
 					for _, rc := range within[qc] {
-						if rc != pc && !slices.Contains(within[pc], rc) {
+						if rc == pc {
+							return fmt.Errorf("searchparam: %s.%s lies within itself through %s", t, pc, qc)
+						}
+						if !slices.Contains(within[pc], rc) {
 							within[pc] = append(within[pc], rc)
 							changed = true
 						}
@@ -79,14 +85,14 @@ func (r *Registry) computeWithin() {
 			tp.within = true
 		}
 	}
+	return nil
 }
 
 // covers reports whether every part of q's expression lies within a part
-// of p's, for resource type t.
-func (r *Registry) covers(t string, p, q fhir.SearchParam) bool {
-	pparts := strings.Split(p.Expression, " | ")
-	for _, qp := range strings.Split(q.Expression, " | ") {
-		if !slices.ContainsFunc(pparts, func(pp string) bool { return r.partCovers(t, pp, qp, p.Type) }) {
+// of p's, for resource type t and parameter type typ.
+func (r *Registry) covers(t string, p, q []string, typ fhir.ParamType) bool {
+	for _, qp := range q {
+		if !slices.ContainsFunc(p, func(pp string) bool { return r.partCovers(t, pp, qp, typ) }) {
 			return false
 		}
 	}
