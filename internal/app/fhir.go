@@ -29,12 +29,22 @@ func (s schemaValidator) Validate(resourceType string, res fhir.Resource) []data
 }
 
 // registryIndex adapts the search-parameter registry to the datastore.
-type registryIndex struct{ r *searchparam.Registry }
+// With everyParameter it keeps every value under every parameter (no
+// Compact): searches read the same either way.
+type registryIndex struct {
+	r              *searchparam.Registry
+	everyParameter bool
+}
 
-func (x registryIndex) Extract(res fhir.Resource) ([]fhir.Value, error)  { return x.r.Extract(res) }
-func (x registryIndex) Compact(t string, vals []fhir.Value) []fhir.Value { return x.r.Compact(t, vals) }
-func (x registryIndex) Lookup(t, code string) (fhir.SearchParam, bool)   { return x.r.Lookup(t, code) }
-func (x registryIndex) Types() []string                                  { return x.r.Types() }
+func (x registryIndex) Extract(res fhir.Resource) ([]fhir.Value, error) { return x.r.Extract(res) }
+func (x registryIndex) Compact(t string, vals []fhir.Value) []fhir.Value {
+	if x.everyParameter {
+		return vals
+	}
+	return x.r.Compact(t, vals)
+}
+func (x registryIndex) Lookup(t, code string) (fhir.SearchParam, bool) { return x.r.Lookup(t, code) }
+func (x registryIndex) Types() []string                                { return x.r.Types() }
 
 // Params lists a type's search parameters (for the CapabilityStatement).
 func (x registryIndex) Params(t string) []fhir.SearchParam {
@@ -51,7 +61,7 @@ func (x registryIndex) Params(t string) []fhir.SearchParam {
 // schemas, with schema validation and the search index (the R4 search
 // parameters plus those over ClinikAPI's extensions, resource.Index).
 func (a *App) fhirParts(ctx context.Context) (*datastore.Router, resource.Index, []byte, error) {
-	reg := resource.Index{Base: registryIndex{searchparam.Default()}}
+	reg := resource.Index{Base: registryIndex{r: searchparam.Default(), everyParameter: a.Config.SearchIndexEveryParameter}}
 	val := schemaValidator{validate.Default()}
 	// Compile every type's schema in the background so no request pays
 	// the first-use compile (about 1 ms per type).

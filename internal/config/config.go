@@ -34,8 +34,13 @@ type Config struct {
 	// served to reads by id without a query (CLINIKAPI_READ_CACHE_MB;
 	// default 64, 0 turns it off). PostgreSQL datastores are always read.
 	ReadCacheMB int
-	RedisURL    string // redis://… ; shares rate limits and key revocation across instances
-	RedisPrefix string // key and channel prefix, so deployments can share one Redis
+	// SearchIndexEveryParameter stores each search value under every
+	// parameter that has it, as servers before values were kept once did
+	// (CLINIKAPI_SEARCH_INDEX=every-parameter; default compact): for a
+	// rolling deploy or a rollback across that change.
+	SearchIndexEveryParameter bool
+	RedisURL                  string // redis://… ; shares rate limits and key revocation across instances
+	RedisPrefix               string // key and channel prefix, so deployments can share one Redis
 
 	LogFormat string // "json" or "text"
 	LogLevel  string // "debug", "info", "warn", "error"
@@ -147,6 +152,13 @@ func Load(getenv Getenv) (Config, error) {
 	}
 	if c.ReadCacheMB, err = parseInt(get, "CLINIKAPI_READ_CACHE_MB", 64, 0, 1<<20); err != nil {
 		return Config{}, err
+	}
+	switch v := get("CLINIKAPI_SEARCH_INDEX"); v {
+	case "", "compact":
+	case "every-parameter":
+		c.SearchIndexEveryParameter = true
+	default:
+		return Config{}, fmt.Errorf("CLINIKAPI_SEARCH_INDEX: must be compact or every-parameter, not %q", v)
 	}
 	if c.PostHog, err = loadPostHog(get); err != nil {
 		return Config{}, err

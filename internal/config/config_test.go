@@ -16,6 +16,12 @@ func TestDefaults(t *testing.T) {
 	if c, err := Load(FromMap(map[string]string{"CLINIKAPI_READ_CACHE_MB": "0"})); err != nil || c.ReadCacheMB != 0 {
 		t.Fatalf("read cache off: %d, %v", c.ReadCacheMB, err)
 	}
+	if c.SearchIndexEveryParameter {
+		t.Fatal("the search index stores every parameter by default")
+	}
+	if c, err := Load(FromMap(map[string]string{"CLINIKAPI_SEARCH_INDEX": "every-parameter"})); err != nil || !c.SearchIndexEveryParameter {
+		t.Fatalf("every-parameter index: %v, %v", c.SearchIndexEveryParameter, err)
+	}
 }
 
 func TestErrorsNameTheVariable(t *testing.T) {
@@ -23,6 +29,7 @@ func TestErrorsNameTheVariable(t *testing.T) {
 		"CLINIKAPI_ADDR":              {"CLINIKAPI_ADDR": "nope"},
 		"CLINIKAPI_BASE_URL":          {"CLINIKAPI_BASE_URL": "ftp://x"},
 		"DATABASE_URL":                {"DATABASE_URL": "sqlite://x"},
+		"CLINIKAPI_SEARCH_INDEX":      {"CLINIKAPI_SEARCH_INDEX": "full"},
 		"REDIS_URL":                   {"REDIS_URL": "http://x"},
 		"SUPABASE_ANON_KEY":           {"SUPABASE_URL": "https://p.supabase.co"},
 		"SUPABASE_URL":                {"SUPABASE_JWT_SECRET": "s"},
