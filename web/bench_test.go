@@ -143,7 +143,7 @@ func BenchmarkFHIRSearch(b *testing.B) {
 	}
 	env.App.DB.SetOrgLimits(ctx, o.ID, "enterprise", 1_000_000_000, time.Now())
 	k, _ := env.App.Keys.Create(ctx, apikey.Actor{OrgID: o.ID}, apikey.CreateInput{Name: "bench", Env: apikey.Test})
-	s, err := env.App.Data.For(ctx, "test", o.ID, false)
+	s, _, err := env.App.Records.Datastore(ctx, o.ID, "test")
 	if err != nil {
 		b.Fatal(err)
 	}

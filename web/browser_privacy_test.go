@@ -41,7 +41,7 @@ func TestBrowserDataAndPrivacy(t *testing.T) {
 	orgID := strings.TrimPrefix(loc[strings.Index(loc, "/o/"):], "/o/")
 	u, _ := env.App.DB.FindUserByEmail(bg, "ada@example.com")
 
-	ds, _ := env.App.Data.For(bg, "test", orgID, false)
+	ds, _, _ := env.App.Records.Datastore(bg, orgID, "test")
 	for i := range 300 {
 		typ := "Patient"
 		res := fhir.Resource{"resourceType": typ, "name": []any{map[string]any{"family": "Babbage"}}}

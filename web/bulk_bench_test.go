@@ -33,7 +33,7 @@ func BenchmarkBulkExport(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			ds, err := env.App.Data.For(ctx, "test", o.ID, false)
+			ds, _, err := env.App.Records.Datastore(ctx, o.ID, "test")
 			if err != nil {
 				b.Fatal(err)
 			}

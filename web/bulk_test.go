@@ -406,7 +406,7 @@ func TestBulkRestartSafety(t *testing.T) {
 // purgeRows counts org's rows in every table of the datastores.
 func purgeRows(t *testing.T, env *apptest.Env, orgID string) int64 {
 	t.Helper()
-	stores, err := env.App.Data.All(context.Background(), orgID, false)
+	stores, err := env.App.Records.Datastores(context.Background(), orgID)
 	if err != nil {
 		t.Fatal(err)
 	}

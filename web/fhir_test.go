@@ -257,14 +257,14 @@ func TestEnterpriseDedicatedDatastore(t *testing.T) {
 			t.Fatalf("create: %d %s", r.Status, r.Raw)
 		}
 		id := r.Body["id"].(string)
-		ded, err := env.App.Data.For(context.Background(), "live", a.org, true)
+		ded, err := env.App.Data.Named(context.Background(), datastore.Name("live", a.org, true))
 		if err != nil {
 			t.Fatal(err)
 		}
 		if _, err := ded.Read(context.Background(), datastore.Tenant(a.org), "Patient", id); err != nil {
 			t.Fatalf("the patient is not in the dedicated datastore: %v", err)
 		}
-		shared, _ := env.App.Data.For(context.Background(), "live", a.org, false)
+		shared, _ := env.App.Data.Named(context.Background(), datastore.Name("live", a.org, false))
 		if _, err := shared.Read(context.Background(), datastore.Tenant(a.org), "Patient", id); err == nil {
 			t.Fatalf("the Enterprise patient is also in the shared live datastore")
 		}

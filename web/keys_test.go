@@ -90,7 +90,7 @@ func keyRow(t *testing.T, r *apptest.Response, keyID string) string {
 	return m
 }
 
-func wantVerify(t *testing.T, env *apptest.Env, what, secret, reason string) {
+func wantVerify(t *testing.T, env *apptest.Env, what, secret string, reason errs.Reason) {
 	t.Helper()
 	_, err := env.App.Keys.Verify(context.Background(), secret)
 	if got := errs.ReasonOf(err); got != reason || (reason == "" && err != nil) {

@@ -17,8 +17,8 @@ import (
 	"github.com/clinikapi/clinikapi/internal/app/apptest"
 	"github.com/clinikapi/clinikapi/internal/audit"
 	"github.com/clinikapi/clinikapi/internal/fhir/validate"
+	"github.com/clinikapi/clinikapi/internal/records"
 	"github.com/clinikapi/clinikapi/internal/resource"
-	"github.com/clinikapi/clinikapi/web/api"
 )
 
 // simpleCall sends a JSON body (a string or a value to marshal) with a
@@ -732,7 +732,7 @@ func TestSimplifiedAndRawFHIR(t *testing.T) {
 		if err := env.App.Audit.Flush(ctx); err != nil {
 			t.Fatal(err)
 		}
-		events, err := env.App.Audit.List(ctx, audit.Filter{OrgID: a.org, Action: api.ActionPatch})
+		events, err := env.App.Audit.List(ctx, audit.Filter{OrgID: a.org, Action: records.ActionPatch})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -287,7 +287,7 @@ func embeddedServer(ctx context.Context, getenv config.Getenv, dataDir string, n
 		}
 		st = benchState{Key: k.Secret}
 		if n > 0 {
-			s, err := a.Data.For(ctx, "test", o.ID, false)
+			s, _, err := a.Records.Datastore(ctx, o.ID, "test")
 			if err != nil {
 				return fail(err)
 			}

@@ -10,7 +10,6 @@ import (
 
 	"github.com/clinikapi/clinikapi/internal/config"
 	"github.com/clinikapi/clinikapi/internal/datastore"
-	"github.com/clinikapi/clinikapi/internal/plan"
 	"github.com/clinikapi/clinikapi/internal/seed"
 )
 
@@ -37,7 +36,7 @@ func seedCmd(ctx context.Context, cfg config.Config, args []string, stdout, stde
 	if err != nil {
 		return fmt.Errorf("--org: %w", err)
 	}
-	s, err := a.Data.For(ctx, *env, o.ID, plan.Of(o.Plan).Dedicated)
+	s, _, err := a.Records.Datastore(ctx, o.ID, *env)
 	if err != nil {
 		return err
 	}

@@ -192,11 +192,11 @@ func Parse(raw string) (Env, error) {
 
 // Verification failures, each with the API error code it maps to.
 var (
-	ErrMissing = &errs.Error{Code: errs.Unauthorized, Message: "No API key. Send your key in the x-api-key header.", Reason: "UNAUTHORIZED"}
-	ErrFormat  = &errs.Error{Code: errs.Unauthorized, Message: "The API key is malformed. Keys look like clk_test_… or clk_live_….", Reason: "INVALID_KEY_FORMAT"}
-	ErrInvalid = &errs.Error{Code: errs.Unauthorized, Message: "The API key is not valid.", Reason: "INVALID_KEY"}
-	ErrRevoked = &errs.Error{Code: errs.Unauthorized, Message: "The API key was revoked.", Reason: "KEY_REVOKED"}
-	ErrExpired = &errs.Error{Code: errs.Unauthorized, Message: "The API key has expired.", Reason: "KEY_EXPIRED"}
+	ErrMissing = &errs.Error{Code: errs.Unauthorized, Message: "No API key. Send your key in the x-api-key header.", Reason: errs.ReasonUnauthorized}
+	ErrFormat  = &errs.Error{Code: errs.Unauthorized, Message: "The API key is malformed. Keys look like clk_test_… or clk_live_….", Reason: errs.ReasonInvalidKeyFormat}
+	ErrInvalid = &errs.Error{Code: errs.Unauthorized, Message: "The API key is not valid.", Reason: errs.ReasonInvalidKey}
+	ErrRevoked = &errs.Error{Code: errs.Unauthorized, Message: "The API key was revoked.", Reason: errs.ReasonKeyRevoked}
+	ErrExpired = &errs.Error{Code: errs.Unauthorized, Message: "The API key has expired.", Reason: errs.ReasonKeyExpired}
 )
 
 // Principal is who an API request acts as, once its key is verified.

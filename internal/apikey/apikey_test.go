@@ -209,7 +209,7 @@ func (f *fixture) create(t *testing.T, in apikey.CreateInput) apikey.Created {
 }
 
 // wantVerify checks that raw verifies (reason "") or fails with reason.
-func (f *fixture) wantVerify(t *testing.T, what, raw, reason string) apikey.Principal {
+func (f *fixture) wantVerify(t *testing.T, what, raw string, reason errs.Reason) apikey.Principal {
 	t.Helper()
 	p, err := f.keys.Verify(context.Background(), raw)
 	if got := errs.ReasonOf(err); got != reason || (reason == "" && err != nil) {

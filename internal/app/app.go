@@ -27,6 +27,7 @@ import (
 	"github.com/clinikapi/clinikapi/internal/product"
 	"github.com/clinikapi/clinikapi/internal/quota"
 	"github.com/clinikapi/clinikapi/internal/ratelimit"
+	"github.com/clinikapi/clinikapi/internal/records"
 	"github.com/clinikapi/clinikapi/internal/redis"
 	"github.com/clinikapi/clinikapi/internal/resource"
 	"github.com/clinikapi/clinikapi/internal/store"
@@ -68,6 +69,7 @@ type App struct {
 	Builtin   *builtin.Provider  // nil when Supabase Auth signs people in
 	Redis     *redis.Client      // nil without REDIS_URL
 	Data      *datastore.Router  // the FHIR datastores
+	Records   *records.Service   // every data operation on FHIR resources
 	Jobs      *jobs.Runner       // periodic background jobs
 	Product   product.Tracker    // product analytics (PostHog or none)
 	Consents  *product.Consents  // who refused product analytics
@@ -180,6 +182,15 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opt Options) 
 		o, err := db.FindOrg(ctx, orgID)
 		return o.Plan, o.RateLimitPerMin, err
 	}}
+	contract, err := resource.LoadDefaultContract()
+	if err != nil {
+		a.Close()
+		return nil, err
+	}
+	a.Records = &records.Service{
+		Data: data, Plans: orgPlans, Contract: contract, Index: index, Normalize: searchparam.Normalize,
+		Cursors: datastore.Cursors{Secret: cursorSecret}, Audit: a.Audit, Now: now,
+	}
 	a.newBilling(cfg, orgPlans, inval)
 	subs := opt.Subscriptions
 	if subs == nil {
@@ -207,22 +218,14 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opt Options) 
 			Plans:   orgPlans,
 			Overage: a.Billing.OverageOn,
 		},
-		FHIR: &api.FHIR{
-			Router: data, Index: index, Normalize: searchparam.Normalize, Cursors: datastore.Cursors{Secret: cursorSecret},
-			Plans: orgPlans, Audit: a.Audit, BaseURL: cfg.BaseURL, Types: index.Types(), Now: now,
-		},
+		FHIR:         &api.FHIR{Records: a.Records, BaseURL: cfg.BaseURL, Types: index.Types()},
 		Capabilities: &api.Capabilities{Types: index.Types(), Params: index, BaseURL: cfg.BaseURL, Version: Version, Started: now()},
 		Stripe:       &webhook.Stripe{Billing: a.Billing, Parser: a.StripeWebhook, Log: log},
 		DB:           a.readiness(), Jobs: a.Jobs, Log: log, Now: now, TLS: cfg.TLS.Enabled(), TrustProxy: cfg.TrustProxy,
 		Metrics: a.metrics(), MetricsToken: cfg.MetricsToken,
 	}
-	contract, err := resource.LoadDefaultContract()
-	if err != nil {
-		a.Close()
-		return nil, err
-	}
-	srv.Resources = &api.Resources{FHIR: srv.FHIR, Contract: contract}
-	srv.Bulk = &api.Bulk{Jobs: a.Bulk, Plans: orgPlans, BaseURL: cfg.BaseURL, Now: now}
+	srv.Resources = &api.Resources{Records: a.Records, FHIR: srv.FHIR, BaseURL: cfg.BaseURL}
+	srv.Bulk = &api.Bulk{Jobs: a.Bulk, BaseURL: cfg.BaseURL, Now: now}
 	a.HTTP = srv.Handler()
 	return a, nil
 }

@@ -12,7 +12,6 @@ import (
 	"github.com/clinikapi/clinikapi/internal/jobs"
 	"github.com/clinikapi/clinikapi/internal/privacy"
 	"github.com/clinikapi/clinikapi/internal/quota"
-	"github.com/clinikapi/clinikapi/internal/resource"
 	"github.com/clinikapi/clinikapi/web/api"
 )
 
@@ -20,6 +19,7 @@ import (
 type bulkQuota struct {
 	meter *quota.Meter
 	plans api.PlanSource
+	now   func() time.Time
 }
 
 func (q bulkQuota) take(ctx context.Context, orgID, env string, n int64, force bool) error {
@@ -31,11 +31,10 @@ func (q bulkQuota) take(ctx context.Context, orgID, env string, n int64, force b
 	if err != nil || d.Allowed {
 		return err
 	}
-	e := &api.Error{Status: 429, Code: "MONTHLY_QUOTA_EXCEEDED",
-		Message: "This import holds " + strconv.FormatInt(n, 10) + " records, more than the " + strconv.FormatInt(d.Remaining(), 10) + " requests left in this organization's monthly pool (every record counts as a request). Import fewer records, upgrade, or wait for the pool to reset on the 1st (UTC).",
-		Headers: map[string]string{"Retry-After": strconv.Itoa(max(1, int(d.ResetIn(time.Now()).Seconds())))}}
+	e := &errs.Error{Code: errs.RateLimited, Reason: errs.ReasonMonthlyQuota, RetryAfter: d.ResetIn(q.now()),
+		Message: "This import holds " + strconv.FormatInt(n, 10) + " records, more than the " + strconv.FormatInt(d.Remaining(), 10) + " requests left in this organization's monthly pool (every record counts as a request). Import fewer records, upgrade, or wait for the pool to reset on the 1st (UTC)."}
 	if d.Pool == quota.PoolSandbox {
-		e.Code = "SANDBOX_QUOTA_EXCEEDED"
+		e.Reason = errs.ReasonSandboxQuota
 	}
 	return e
 }
@@ -58,12 +57,8 @@ func (a *App) dataRights(ctx context.Context, plans api.PlanSource, subs privacy
 	if err := os.MkdirAll(a.Config.ExportDir, 0o700); err != nil {
 		return errs.Wrap(errs.Internal, err, "CLINIKAPI_EXPORT_DIR: cannot create %s", a.Config.ExportDir)
 	}
-	contract, err := resource.LoadDefaultContract()
-	if err != nil {
-		return err
-	}
 	a.Bulk = &bulk.Service{
-		Store: a.DB, Data: a.Data, Quota: bulkQuota{a.Quota, plans}, Audit: a.Audit, Contract: contract,
+		Store: a.DB, Records: a.Records, Quota: bulkQuota{a.Quota, plans, a.now}, Audit: a.Audit,
 		Signer: bulk.Signer{Secret: secret}, Dir: a.Config.ExportDir, Log: a.Log, Now: a.now,
 	}
 	if subs == nil {
@@ -71,11 +66,7 @@ func (a *App) dataRights(ctx context.Context, plans api.PlanSource, subs privacy
 		subs = privacy.NoSubscriptions{}
 	}
 	a.Privacy = &privacy.Service{
-		Store: a.DB, Accounts: a.Accounts, Keys: a.Keys, Data: a.Data, Bulk: a.Bulk, Subscriptions: subs,
-		Dedicated: func(ctx context.Context, orgID string) bool {
-			pl, err := plans.PlanOf(ctx, orgID)
-			return err == nil && pl.Dedicated
-		},
+		Store: a.DB, Accounts: a.Accounts, Keys: a.Keys, Records: a.Records, Bulk: a.Bulk, Subscriptions: subs,
 		Audit: a.Audit, Log: a.Log, Now: a.now,
 	}
 	a.Jobs.Register(jobs.Job{Kind: "bulk.expire_exports", Every: 10 * time.Minute, Run: func(ctx context.Context) (jobs.Result, error) {

@@ -74,7 +74,6 @@ type Job struct {
 	Status        Status
 	ResourceTypes []string  // export: the types asked for (empty: all); import: the one type
 	Since         time.Time // export: only resources updated at or after it
-	Dedicated     bool      // live data lives in the organization's dedicated datastore
 	Total         int       // records to process (known once processing started)
 	Processed     int       // records exported or imported
 	Errors        []string  // "line N: reason", never values
@@ -160,10 +159,10 @@ func (s Signer) Query(orgID, jobID, name string, expires time.Time) string {
 func (s Signer) Check(orgID, jobID, name string, q url.Values, now time.Time) error {
 	e, err := strconv.ParseInt(q.Get("expires"), 10, 64)
 	if err != nil || !hmac.Equal([]byte(q.Get("sig")), []byte(s.mac(orgID, jobID, name, e))) {
-		return errs.E(errs.Forbidden, "This download link is not valid. Get a fresh one from the job status.")
+		return &errs.Error{Code: errs.Forbidden, Reason: errs.ReasonInvalidLink, Message: "This download link is not valid. Get a fresh one from the job status."}
 	}
 	if now.Unix() >= e {
-		return errs.E(errs.Forbidden, "This download link expired. Export files are kept for one hour after the export completes; start a new export.")
+		return &errs.Error{Code: errs.Forbidden, Reason: errs.ReasonInvalidLink, Message: "This download link expired. Export files are kept for one hour after the export completes; start a new export."}
 	}
 	return nil
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/clinikapi/clinikapi/internal/errs"
 	"github.com/clinikapi/clinikapi/internal/fhir"
 	"github.com/clinikapi/clinikapi/internal/random"
+	"github.com/clinikapi/clinikapi/internal/records"
 	"github.com/clinikapi/clinikapi/internal/resource"
 )
 
@@ -35,15 +36,14 @@ type Quota interface {
 
 // Service runs the bulk capability.
 type Service struct {
-	Store    Store
-	Data     *datastore.Router
-	Quota    Quota
-	Audit    *audit.Log
-	Contract *resource.Contract
-	Signer   Signer
-	Dir      string // export files and staged imports
-	Log      *slog.Logger
-	Now      func() time.Time
+	Store   Store
+	Records *records.Service // where data lives; creates, validated and audited
+	Quota   Quota
+	Audit   *audit.Log
+	Signer  Signer
+	Dir     string // export files and staged imports
+	Log     *slog.Logger
+	Now     func() time.Time
 	// Lease is how long a worker holds a job between progress reports.
 	Lease time.Duration
 
@@ -53,11 +53,10 @@ type Service struct {
 
 // Actor is who starts a job.
 type Actor struct {
-	OrgID     string
-	Env       string // test or live
-	Dedicated bool   // live data is in the organization's dedicated datastore
-	Type      audit.ActorType
-	ID        string // key id or user id
+	OrgID string
+	Env   string // test or live
+	Type  audit.ActorType
+	ID    string // key id or user id
 }
 
 func (s *Service) lease() time.Duration {
@@ -88,26 +87,16 @@ func (s *Service) allow(ctx context.Context, orgID string) error {
 	}
 	if n >= PerHour {
 		retry := max(time.Second, oldest.Add(time.Hour).Sub(now))
-		return &errs.Error{Code: errs.RateLimited, Reason: "BULK_RATE_LIMITED",
+		return &errs.Error{Code: errs.RateLimited, Reason: errs.ReasonRateLimited, RetryAfter: retry,
 			Message: fmt.Sprintf("Bulk operations are limited to %d per hour per organization. Retry in %d seconds.", PerHour, int(retry.Seconds()+0.999))}
 	}
 	return nil
 }
 
-// RetryAfter is how long until another bulk operation is allowed.
-func (s *Service) RetryAfter(ctx context.Context, orgID string) time.Duration {
-	now := s.Now()
-	_, oldest, err := s.Store.CountBulkJobsSince(ctx, orgID, now.Add(-time.Hour))
-	if err != nil || oldest.IsZero() {
-		return time.Minute
-	}
-	return max(time.Second, oldest.Add(time.Hour).Sub(now))
-}
-
 func (s *Service) newJob(a Actor, kind Kind, types []string) Job {
 	return Job{
 		ID: random.ID("job"), OrgID: a.OrgID, Env: a.Env, Kind: kind, Status: Pending, ResourceTypes: types,
-		Dedicated: a.Dedicated && a.Env == "live", ActorType: string(a.Type), ActorID: a.ID, CreatedAt: s.Now().UTC(),
+		ActorType: string(a.Type), ActorID: a.ID, CreatedAt: s.Now().UTC(),
 	}
 }
 
@@ -221,13 +210,13 @@ func (s *Service) exportPath(id string) string { return filepath.Join(s.Dir, id)
 // was checked. The audit trail records the download.
 func (s *Service) OpenFile(ctx context.Context, j Job, name string) (*os.File, error) {
 	if !j.Downloadable(s.Now()) {
-		return nil, errs.E(errs.Forbidden, "This export's files are no longer available; start a new export.")
+		return nil, &errs.Error{Code: errs.Forbidden, Reason: errs.ReasonInvalidLink, Message: "This export's files are no longer available; start a new export."}
 	}
 	for _, f := range j.Files {
 		if f.Name == name {
 			fh, err := os.Open(filepath.Join(s.exportPath(j.ID), name))
 			if err != nil {
-				return nil, errs.E(errs.Forbidden, "This export's files are no longer available; start a new export.")
+				return nil, &errs.Error{Code: errs.Forbidden, Reason: errs.ReasonInvalidLink, Message: "This export's files are no longer available; start a new export."}
 			}
 			s.Audit.RecordAsync(ctx, audit.Event{OrgID: j.OrgID, ActorType: audit.ActorNone, Action: ActionDownloaded, TargetType: "bulk_job", TargetID: j.ID, Detail: map[string]string{"file": name}})
 			return fh, nil
@@ -241,11 +230,11 @@ func (s *Service) OpenFile(ctx context.Context, j Job, name string) (*os.File, e
 // against the job's organization, is what authorizes it.
 func (s *Service) FindForLink(ctx context.Context, id string) (Job, error) {
 	if !strings.HasPrefix(id, "job_") || len(id) > 64 {
-		return Job{}, errs.E(errs.Forbidden, "This download link is not valid.")
+		return Job{}, &errs.Error{Code: errs.Forbidden, Reason: errs.ReasonInvalidLink, Message: "This download link is not valid."}
 	}
 	j, err := s.Store.FindBulkJob(ctx, "", id)
 	if errs.Is(err, errs.NotFound) {
-		return Job{}, errs.E(errs.Forbidden, "This download link is not valid.")
+		return Job{}, &errs.Error{Code: errs.Forbidden, Reason: errs.ReasonInvalidLink, Message: "This download link is not valid."}
 	}
 	return j, err
 }
@@ -326,8 +315,9 @@ func (s *Service) run(ctx context.Context, j Job) {
 	s.record(ctx, j, action, map[string]string{"processed": strconv.Itoa(j.Processed), "total": strconv.Itoa(j.Total), "errors": strconv.Itoa(len(j.Errors))})
 }
 
-func (s *Service) store(ctx context.Context, j Job) (*datastore.Store, error) {
-	return s.Data.For(ctx, j.Env, j.OrgID, j.Dedicated)
+// actor is who a job acts as, in the records service.
+func (j Job) actor() records.Actor {
+	return records.Actor{OrgID: j.OrgID, Env: j.Env, Type: audit.ActorType(j.ActorType), ID: j.ActorID, BulkJob: j.ID}
 }
 
 // progress reports progress and renews the lease.
@@ -346,11 +336,10 @@ func (s *Service) progress(ctx context.Context, j *Job) error {
 // directory, streaming page by page, and renames it into place only when
 // every file is complete: a half-written export is never served.
 func (s *Service) runExport(ctx context.Context, j *Job) error {
-	ds, err := s.store(ctx, *j)
+	ds, tenant, err := s.Records.Datastore(ctx, j.OrgID, j.Env)
 	if err != nil {
 		return err
 	}
-	tenant := datastore.Tenant(j.OrgID)
 	types := j.ResourceTypes
 	if len(types) == 0 {
 		if types, err = ds.ResourceTypes(ctx, tenant); err != nil {
@@ -439,10 +428,6 @@ func (s *Service) exportType(ctx context.Context, ds *datastore.Store, tenant da
 // schema validation, tenant tag injection (a forged tag is dropped), audit.
 // Bad lines are skipped and reported by number and reason, never value.
 func (s *Service) runImport(ctx context.Context, j *Job) error {
-	ds, err := s.store(ctx, *j)
-	if err != nil {
-		return err
-	}
 	fh, err := os.Open(s.stagedPath(j.ID))
 	if err != nil {
 		j.Errors = append(j.Errors, "The import's data is gone (the server lost it); start the import again.")
@@ -457,14 +442,13 @@ func (s *Service) runImport(ctx context.Context, j *Job) error {
 			break
 		}
 	}
-	tenant := datastore.Tenant(j.OrgID)
 	r := bufio.NewReaderSize(fh, 1<<20)
 	line := 0
 	for {
 		b, rerr := r.ReadBytes('\n')
 		if len(b) > 0 {
 			line++
-			if msg := s.importLine(ctx, ds, tenant, j, def, typ, b); msg != "" {
+			if msg := s.importLine(ctx, j, def, typ, b); msg != "" {
 				j.addError(line, msg)
 			} else if strings.TrimSpace(string(b)) != "" {
 				j.Processed++
@@ -483,7 +467,9 @@ func (s *Service) runImport(ctx context.Context, j *Job) error {
 		}
 	}
 	if j.Processed > 0 {
-		_ = ds.Analyze(ctx)
+		if ds, _, err := s.Records.Datastore(ctx, j.OrgID, j.Env); err == nil {
+			_ = ds.Analyze(ctx)
+		}
 	}
 	return nil
 }
@@ -499,7 +485,7 @@ func (j *Job) addError(line int, msg string) {
 
 // importLine stores one NDJSON line and returns why it was skipped ("" when
 // it was stored or blank). The reason names fields and rules, never values.
-func (s *Service) importLine(ctx context.Context, ds *datastore.Store, tenant datastore.Tenant, j *Job, def *resource.Def, typ string, b []byte) string {
+func (s *Service) importLine(ctx context.Context, j *Job, def *resource.Def, typ string, b []byte) string {
 	if strings.TrimSpace(string(b)) == "" {
 		return ""
 	}
@@ -517,45 +503,34 @@ func (s *Service) importLine(ctx context.Context, ds *datastore.Store, tenant da
 		if def == nil {
 			return "resourceType is required (" + typ + " has no simplified form; send FHIR resources)"
 		}
-		if issues := s.Contract.Validate(def.Schema, obj); len(issues) > 0 {
-			return issueText(issues)
-		}
-		var issues []resource.Issue
-		if res, issues = def.ToFHIR(obj, s.Now()); len(issues) > 0 {
-			return issueText(issues)
+		var err error
+		if res, err = s.Records.ConvertSimple(def, obj); err != nil {
+			return issueText(err)
 		}
 	}
 	delete(res, "id") // a new id is assigned, as on create
-	rec, err := ds.Create(ctx, tenant, res)
-	if err != nil {
-		var inv *datastore.InvalidError
-		if errors.As(err, &inv) {
-			parts := make([]string, 0, len(inv.Issues))
-			for i, is := range inv.Issues {
-				if i == 5 {
-					break
-				}
-				parts = append(parts, is.Path+": "+is.Constraint)
-			}
-			return strings.Join(parts, "; ")
+	if _, err := s.Records.Create(ctx, j.actor(), res); err != nil {
+		if errs.Is(err, errs.Invalid) {
+			return issueText(err)
 		}
 		s.Log.Error("bulk import: storing a record failed", "job", j.ID, "err", err)
 		return "could not be stored (server error)"
 	}
-	s.Audit.RecordAsync(ctx, audit.Event{
-		OrgID: j.OrgID, ActorType: audit.ActorType(j.ActorType), ActorID: j.ActorID, Action: "data.create",
-		TargetType: typ, TargetID: rec.ID, Detail: map[string]string{"env": j.Env, "bulkJob": j.ID},
-	})
 	return ""
 }
 
-func issueText(issues []resource.Issue) string {
-	parts := make([]string, 0, len(issues))
+// issueText lists the first issues of a validation failure.
+func issueText(err error) string {
+	issues := errs.IssuesOf(err)
+	parts := make([]string, 0, min(len(issues), 5))
 	for i, is := range issues {
 		if i == 5 {
 			break
 		}
-		parts = append(parts, is.String())
+		parts = append(parts, is.Diagnostics)
+	}
+	if len(parts) == 0 {
+		return errs.MessageOf(err)
 	}
 	return strings.Join(parts, "; ")
 }

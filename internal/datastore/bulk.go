@@ -183,24 +183,3 @@ func (s *Store) Reindex(ctx context.Context, everyParameter bool) (ReindexStats,
 	return st, nil
 }
 
-// All returns every datastore an organization's data may be in: the shared
-// test and live ones, and its dedicated one when it has one.
-func (r *Router) All(ctx context.Context, orgID string, dedicated bool) ([]*Store, error) {
-	test, err := r.For(ctx, "test", orgID, false)
-	if err != nil {
-		return nil, err
-	}
-	live, err := r.For(ctx, "live", orgID, false)
-	if err != nil {
-		return nil, err
-	}
-	out := []*Store{test, live}
-	if dedicated {
-		d, err := r.For(ctx, "live", orgID, true)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, d)
-	}
-	return out, nil
-}

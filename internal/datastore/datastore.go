@@ -166,7 +166,7 @@ func notFound(typ string) error {
 
 // ErrGone marks a read of a deleted resource (404 on simplified routes,
 // 410 on raw FHIR).
-var ErrGone = &errs.Error{Code: errs.NotFound, Message: "The resource was deleted.", Reason: "GONE"}
+var ErrGone = &errs.Error{Code: errs.NotFound, Message: "The resource was deleted.", Reason: errs.ReasonGone}
 
 // prepare checks and completes a resource for writing: type, id, meta
 // (versionId, lastUpdated), the tenant tag (any client tag of the tenant

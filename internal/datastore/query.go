@@ -118,7 +118,7 @@ func ParseQuery(ix Indexer, normalize func(string) string, typ string, params ur
 }
 
 func invalid(format string, args ...any) error {
-	return &errs.Error{Code: errs.Invalid, Message: fmt.Sprintf(format, args...), Reason: "INVALID_SEARCH"}
+	return &errs.Error{Code: errs.Invalid, Message: fmt.Sprintf(format, args...), Reason: errs.ReasonInvalidSearch}
 }
 
 func (q *Query) control(ix Indexer, key string, vals []string) error {

@@ -15,9 +15,10 @@ import (
 // "org_…" for a dedicated one), creating it on first use.
 type Opener func(ctx context.Context, name string) (Backend, error)
 
-// Router maps an API key's environment and organization to its datastore:
-// test keys → the shared test datastore; live keys → the shared live
-// datastore, or the organization's dedicated one on Enterprise.
+// Router opens the datastores by name and keeps them open: "test" (the
+// shared test datastore), "live" (the shared live one) and "org_…" (an
+// organization's dedicated one). Which one a request uses is the records
+// service's decision (internal/records), made in one place.
 type Router struct {
 	open     Opener
 	validate Validator
@@ -33,7 +34,8 @@ func NewRouter(open Opener, v Validator, ix Indexer, now func() time.Time) *Rout
 	return &Router{open: open, validate: v, index: ix, now: now, stores: map[string]*Store{}}
 }
 
-// Name returns the datastore name for a request.
+// Name is the name of the datastore of env: the shared one, or with
+// dedicated the organization's own live one.
 func Name(env, orgID string, dedicated bool) string {
 	if env == "live" && dedicated {
 		return strings.ToLower(orgID) // org_… is a valid SQL schema name
@@ -42,11 +44,6 @@ func Name(env, orgID string, dedicated bool) string {
 		return "live"
 	}
 	return "test"
-}
-
-// For returns the datastore for env and orgID.
-func (r *Router) For(ctx context.Context, env, orgID string, dedicated bool) (*Store, error) {
-	return r.Named(ctx, Name(env, orgID, dedicated))
 }
 
 // Named returns the datastore called name ("test", "live", "org_…").

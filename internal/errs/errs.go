@@ -7,6 +7,7 @@ package errs
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Code classifies a failure.
@@ -23,13 +24,49 @@ const (
 	Internal     Code = "internal"     // a bug or unexpected failure
 )
 
+// Reason is a specific machine-readable code a failure carries beside its
+// Code: one of the API's documented error codes (README, "Errors"). The
+// web layer answers it as the error body's code.
+type Reason string
+
+// The reasons domain packages give.
+const (
+	ReasonUnauthorized      Reason = "UNAUTHORIZED"       // no API key
+	ReasonInvalidKeyFormat  Reason = "INVALID_KEY_FORMAT" // not clk_test_… / clk_live_…
+	ReasonInvalidKey        Reason = "INVALID_KEY"        // no such key
+	ReasonKeyRevoked        Reason = "KEY_REVOKED"
+	ReasonKeyExpired        Reason = "KEY_EXPIRED"
+	ReasonInsufficientScope Reason = "INSUFFICIENT_SCOPE" // the key's scope does not allow it
+	ReasonGone              Reason = "GONE"               // the resource was deleted (raw FHIR: 410)
+	ReasonValidation        Reason = "VALIDATION_ERROR"   // field-level issues in Issues
+	ReasonInvalidJSON       Reason = "INVALID_JSON"       // the body is not the JSON expected
+	ReasonInvalidSearch     Reason = "INVALID_SEARCH"     // a search parameter or value is not understood
+	ReasonInvalidCursor     Reason = "INVALID_CURSOR"     // a paging cursor made for another search
+	ReasonRateLimited       Reason = "RATE_LIMITED"
+	ReasonMonthlyQuota      Reason = "MONTHLY_QUOTA_EXCEEDED"
+	ReasonSandboxQuota      Reason = "SANDBOX_QUOTA_EXCEEDED"
+	ReasonInvalidLink       Reason = "INVALID_DOWNLOAD_LINK" // a bulk download link that is forged, expired or spent
+)
+
+// Issue is one field-level detail of an Invalid error, OperationOutcome
+// style: the FHIR issue type, what is wrong (names and rules, never
+// values), and the field or FHIR path it is about.
+type Issue struct {
+	Type        string // required, structure, value, invalid …
+	Diagnostics string
+	Expression  string // optional
+}
+
 // Error is a domain error with a code and a human message.
 type Error struct {
 	Code    Code
 	Message string
 	Field   string // optional: the form field the message is about
-	Reason  string // optional: a specific machine-readable code, e.g. KEY_REVOKED
-	Err     error  // optional: the underlying cause, for logs only
+	Reason  Reason // optional: a specific machine-readable code, e.g. KEY_REVOKED
+	Issues  []Issue
+	// RetryAfter says when to try again (RateLimited), from the app clock.
+	RetryAfter time.Duration
+	Err        error // optional: the underlying cause, for logs only
 }
 
 func (e *Error) Error() string {
@@ -69,12 +106,30 @@ func CodeOf(err error) Code {
 }
 
 // ReasonOf returns the specific reason of err, if it carries one.
-func ReasonOf(err error) string {
+func ReasonOf(err error) Reason {
 	var e *Error
 	if errors.As(err, &e) {
 		return e.Reason
 	}
 	return ""
+}
+
+// IssuesOf returns the field-level issues of err.
+func IssuesOf(err error) []Issue {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Issues
+	}
+	return nil
+}
+
+// RetryAfterOf returns how long err says to wait before trying again.
+func RetryAfterOf(err error) time.Duration {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.RetryAfter
+	}
+	return 0
 }
 
 // Is reports whether err carries code.

@@ -17,6 +17,7 @@ import (
 	"github.com/clinikapi/clinikapi/internal/datastore"
 	"github.com/clinikapi/clinikapi/internal/errs"
 	"github.com/clinikapi/clinikapi/internal/org"
+	"github.com/clinikapi/clinikapi/internal/records"
 )
 
 // DeletionDelay is how long after closure an organization's data is
@@ -86,14 +87,12 @@ type Service struct {
 	Store         Store
 	Accounts      *account.Service
 	Keys          *apikey.Service
-	Data          *datastore.Router
+	Records       *records.Service // the datastores an organization's data is in
 	Bulk          Bulk
 	Subscriptions SubscriptionCanceller
-	// Dedicated reports whether the organization has a dedicated datastore.
-	Dedicated func(ctx context.Context, orgID string) bool
-	Audit     *audit.Log
-	Log       *slog.Logger
-	Now       func() time.Time
+	Audit         *audit.Log
+	Log           *slog.Logger
+	Now           func() time.Time
 }
 
 // Closure returns the organization's closure, ok false when it is open.
@@ -208,8 +207,7 @@ func (s *Service) RunDeletions(ctx context.Context) (orgs int, resources int64, 
 }
 
 func (s *Service) deleteOrg(ctx context.Context, orgID string, now time.Time) (int64, error) {
-	dedicated := s.Dedicated != nil && s.Dedicated(ctx, orgID)
-	stores, err := s.Data.All(ctx, orgID, dedicated)
+	stores, err := s.Records.Datastores(ctx, orgID)
 	if err != nil {
 		return 0, err
 	}

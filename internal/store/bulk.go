@@ -12,14 +12,14 @@ import (
 
 var _ bulk.Store = (*DB)(nil)
 
-const bulkColumns = `id, org_id, env, kind, status, resource_types, since, dedicated, total_records, processed_records,
+const bulkColumns = `id, org_id, env, kind, status, resource_types, since, total_records, processed_records,
 	errors, files, actor_type, actor_id, attempts, created_at, started_at, finished_at, expires_at, files_removed`
 
 func scanBulkJob(row interface{ Scan(...any) error }) (bulk.Job, error) {
 	var j bulk.Job
 	var types, errList, files string
 	var since, started, finished, expires sql.NullTime
-	if err := row.Scan(&j.ID, &j.OrgID, &j.Env, &j.Kind, &j.Status, &types, &since, &j.Dedicated, &j.Total, &j.Processed,
+	if err := row.Scan(&j.ID, &j.OrgID, &j.Env, &j.Kind, &j.Status, &types, &since, &j.Total, &j.Processed,
 		&errList, &files, &j.ActorType, &j.ActorID, &j.Attempts, &j.CreatedAt, &started, &finished, &expires, &j.FilesRemoved); err != nil {
 		return bulk.Job{}, err
 	}
@@ -46,9 +46,9 @@ func jsonText(v any) string {
 
 // CreateBulkJob implements bulk.Store.
 func (db *DB) CreateBulkJob(ctx context.Context, j bulk.Job) error {
-	_, err := db.execWrite(ctx, `INSERT INTO bulk_jobs (id, org_id, env, kind, status, resource_types, since, dedicated, total_records, actor_type, actor_id, created_at)
-	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
-		j.ID, j.OrgID, j.Env, string(j.Kind), string(j.Status), strings.Join(j.ResourceTypes, ","), nullTime(j.Since), j.Dedicated, j.Total,
+	_, err := db.execWrite(ctx, `INSERT INTO bulk_jobs (id, org_id, env, kind, status, resource_types, since, total_records, actor_type, actor_id, created_at)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+		j.ID, j.OrgID, j.Env, string(j.Kind), string(j.Status), strings.Join(j.ResourceTypes, ","), nullTime(j.Since), j.Total,
 		j.ActorType, j.ActorID, utc(j.CreatedAt))
 	return err
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -19,7 +18,6 @@ import (
 // signed download links of export files.
 type Bulk struct {
 	Jobs    *bulk.Service
-	Plans   PlanSource
 	BaseURL string
 	Now     func() time.Time
 }
@@ -58,31 +56,9 @@ func ReadScope(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-func (h *Bulk) actor(c echo.Context) (bulk.Actor, error) {
+func (h *Bulk) actor(c echo.Context) bulk.Actor {
 	pr := PrincipalOf(c)
-	a := bulk.Actor{OrgID: pr.OrgID, Env: string(pr.Env), Type: audit.ActorAPIKey, ID: pr.KeyID}
-	if pr.Env == "live" {
-		pl, err := h.Plans.PlanOf(c.Request().Context(), pr.OrgID)
-		if err != nil {
-			return bulk.Actor{}, err
-		}
-		a.Dedicated = pl.Dedicated
-	}
-	return a, nil
-}
-
-// startError maps the bulk rules' refusals to the API's codes.
-func (h *Bulk) startError(c echo.Context, orgID string, err error) error {
-	if errs.ReasonOf(err) == "BULK_RATE_LIMITED" {
-		retry := h.Jobs.RetryAfter(c.Request().Context(), orgID)
-		return &Error{Status: 429, Code: "RATE_LIMITED", Message: errs.MessageOf(err),
-			Headers: map[string]string{"Retry-After": strconv.Itoa(max(1, seconds(retry)))}}
-	}
-	if errs.Is(err, errs.Invalid) {
-		return &Error{Status: 422, Code: "VALIDATION_ERROR", Message: errs.MessageOf(err),
-			Issues: []Issue{{Severity: "error", Code: "invalid", Diagnostics: errs.MessageOf(err), Expression: []string{errs.FieldOf(err)}}}}
-	}
-	return err
+	return bulk.Actor{OrgID: pr.OrgID, Env: string(pr.Env), Type: audit.ActorAPIKey, ID: pr.KeyID}
 }
 
 func decodeJSON(c echo.Context, v any, tooLarge func() error) error {
@@ -159,17 +135,13 @@ func (h *Bulk) Export(c echo.Context) error {
 	if body.Since != "" {
 		t, err := time.Parse(time.RFC3339, body.Since)
 		if err != nil {
-			return h.startError(c, "", errs.FieldError("since", "must be a date-time such as 2024-01-31T00:00:00Z"))
+			return errs.FieldError("since", "must be a date-time such as 2024-01-31T00:00:00Z")
 		}
 		req.Since = t
 	}
-	a, err := h.actor(c)
+	j, err := h.Jobs.StartExport(c.Request().Context(), h.actor(c), req)
 	if err != nil {
 		return err
-	}
-	j, err := h.Jobs.StartExport(c.Request().Context(), a, req)
-	if err != nil {
-		return h.startError(c, a.OrgID, err)
 	}
 	v := h.view(j)
 	v.Message = "Export started. Poll GET /v1/bulk/jobs/" + j.ID + " for its status and download links."
@@ -185,13 +157,9 @@ func (h *Bulk) Import(c echo.Context) error {
 	if err := decodeJSON(c, &body, tooLargeImport); err != nil {
 		return err
 	}
-	a, err := h.actor(c)
+	j, err := h.Jobs.StartImport(c.Request().Context(), h.actor(c), body.ResourceType, body.Data)
 	if err != nil {
 		return err
-	}
-	j, err := h.Jobs.StartImport(c.Request().Context(), a, body.ResourceType, body.Data)
-	if err != nil {
-		return h.startError(c, a.OrgID, err)
 	}
 	v := h.view(j)
 	v.Message = "Import started. Poll GET /v1/bulk/jobs/" + j.ID + " for its progress and per-line errors."
@@ -207,21 +175,14 @@ func (h *Bulk) Status(c echo.Context) error {
 	return envelope(c, http.StatusOK, h.view(j))
 }
 
-func badLink(err error) error {
-	if errs.Is(err, errs.Forbidden) {
-		return &Error{Status: 403, Code: "INVALID_DOWNLOAD_LINK", Message: errs.MessageOf(err)}
-	}
-	return err
-}
-
 // linked checks a download link and returns its job.
 func (h *Bulk) linked(c echo.Context, name string) (bulk.Job, error) {
 	j, err := h.Jobs.FindForLink(c.Request().Context(), c.Param("job"))
 	if err != nil {
-		return bulk.Job{}, badLink(err)
+		return bulk.Job{}, err
 	}
 	if err := h.Jobs.Signer.Check(j.OrgID, j.ID, name, c.QueryParams(), h.Now()); err != nil {
-		return bulk.Job{}, badLink(err)
+		return bulk.Job{}, err
 	}
 	return j, nil
 }
@@ -235,7 +196,7 @@ func (h *Bulk) Manifest(c echo.Context) error {
 		return err
 	}
 	if !j.Downloadable(h.Now()) {
-		return badLink(errs.E(errs.Forbidden, "This export's files are no longer available; start a new export."))
+		return &errs.Error{Code: errs.Forbidden, Reason: errs.ReasonInvalidLink, Message: "This export's files are no longer available; start a new export."}
 	}
 	_, files := h.Jobs.Signer.Links(h.BaseURL, j)
 	return c.JSON(http.StatusOK, map[string]any{
@@ -249,7 +210,7 @@ func (h *Bulk) Manifest(c echo.Context) error {
 func (h *Bulk) Download(c echo.Context) error {
 	name := c.Param("file")
 	if bulk.TypeOfFile(name) == "" {
-		return badLink(errs.E(errs.Forbidden, "This download link is not valid."))
+		return &errs.Error{Code: errs.Forbidden, Reason: errs.ReasonInvalidLink, Message: "This download link is not valid."}
 	}
 	j, err := h.linked(c, name)
 	if err != nil {
@@ -257,7 +218,7 @@ func (h *Bulk) Download(c echo.Context) error {
 	}
 	f, err := h.Jobs.OpenFile(c.Request().Context(), j, name)
 	if err != nil {
-		return badLink(err)
+		return err
 	}
 	defer f.Close()
 	hd := c.Response().Header()

@@ -7,12 +7,13 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/labstack/echo/v4"
 
-	"github.com/clinikapi/clinikapi/internal/errs"
 	"github.com/clinikapi/clinikapi/internal/logging"
+	"github.com/clinikapi/clinikapi/web/httperr"
 )
 
 // Issue is one OperationOutcome-style detail of an error.
@@ -102,31 +103,19 @@ func toError(err error) *Error {
 		}
 		return &Error{Status: he.Code, Code: "INTERNAL_ERROR", Message: http.StatusText(he.Code)}
 	}
-	code := errs.ReasonOf(err)
-	switch code {
-	case "INVALID_SEARCH":
-		return &Error{Status: 400, Code: "INVALID_SEARCH", Message: errs.MessageOf(err)}
-	case "GONE":
-		return &Error{Status: 404, Code: "NOT_FOUND", Message: errs.MessageOf(err)}
-	}
-	switch errs.CodeOf(err) {
-	case errs.Unauthorized:
-		if code == "" {
-			code = "UNAUTHORIZED"
+	r := httperr.Of(err)
+	e := &Error{Status: r.Status, Code: r.Code, Message: r.Message}
+	for _, is := range r.Issues {
+		it := Issue{Severity: "error", Code: is.Type, Diagnostics: is.Diagnostics}
+		if is.Expression != "" {
+			it.Expression = []string{is.Expression}
 		}
-		return &Error{Status: 401, Code: code, Message: errs.MessageOf(err)}
-	case errs.Forbidden:
-		return &Error{Status: 403, Code: "INSUFFICIENT_SCOPE", Message: errs.MessageOf(err)}
-	case errs.NotFound:
-		return &Error{Status: 404, Code: "NOT_FOUND", Message: errs.MessageOf(err)}
-	case errs.Conflict:
-		return &Error{Status: 409, Code: "CONFLICT", Message: errs.MessageOf(err)}
-	case errs.Invalid:
-		return &Error{Status: 422, Code: "VALIDATION_ERROR", Message: errs.MessageOf(err)}
-	case errs.Unavailable:
-		return &Error{Status: 503, Code: "SERVICE_UNAVAILABLE", Message: errs.MessageOf(err)}
+		e.Issues = append(e.Issues, it)
 	}
-	return &Error{Status: 500, Code: "INTERNAL_ERROR", Message: "Something went wrong on our side. Retry, and contact support with the request id if it persists."}
+	if r.RetryAfter > 0 {
+		e.Headers = map[string]string{"Retry-After": strconv.Itoa(httperr.RetryAfterSeconds(r.RetryAfter))}
+	}
+	return e
 }
 
 // WriteError answers err as the JSON error body.

@@ -27,6 +27,7 @@ import (
 	"github.com/clinikapi/clinikapi/internal/product"
 	"github.com/clinikapi/clinikapi/internal/quota"
 	"github.com/clinikapi/clinikapi/views/components/form"
+	"github.com/clinikapi/clinikapi/web/httperr"
 )
 
 // Handler serves the dashboard.
@@ -85,30 +86,14 @@ func formErrors(err error) (form.Errors, int, error) {
 	return nil, 0, err
 }
 
-// StatusOf maps a domain error to an HTTP status. It is the one place that
-// does so for the dashboard and the API.
+// StatusOf is the HTTP status of an error (httperr maps domain errors for
+// the dashboard and the API alike).
 func StatusOf(err error) int {
 	var he *echo.HTTPError
 	if errors.As(err, &he) {
 		return he.Code
 	}
-	switch errs.CodeOf(err) {
-	case errs.Invalid:
-		return http.StatusUnprocessableEntity
-	case errs.NotFound:
-		return http.StatusNotFound
-	case errs.Conflict:
-		return http.StatusConflict
-	case errs.Unauthorized:
-		return http.StatusUnauthorized
-	case errs.Forbidden:
-		return http.StatusForbidden
-	case errs.RateLimited:
-		return http.StatusTooManyRequests
-	case errs.Unavailable:
-		return http.StatusServiceUnavailable
-	}
-	return http.StatusInternalServerError
+	return httperr.Status(err)
 }
 
 // safeNext keeps a post-sign-in destination on this site.

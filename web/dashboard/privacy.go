@@ -11,7 +11,6 @@ import (
 	"github.com/clinikapi/clinikapi/internal/bulk"
 	"github.com/clinikapi/clinikapi/internal/errs"
 	"github.com/clinikapi/clinikapi/internal/org"
-	"github.com/clinikapi/clinikapi/internal/plan"
 	"github.com/clinikapi/clinikapi/views/components/alert"
 	"github.com/clinikapi/clinikapi/views/components/form"
 	privacyview "github.com/clinikapi/clinikapi/views/privacy"
@@ -100,7 +99,7 @@ func (h *Handler) StartExport(c echo.Context) error {
 	if env != "test" && env != "live" {
 		return h.privacyPage(c, http.StatusUnprocessableEntity, "Choose test or live data.", nil)
 	}
-	ba := bulk.Actor{OrgID: a.Org.ID, Env: env, Dedicated: plan.Of(a.Org.Plan).Dedicated, Type: audit.ActorUser, ID: a.User.ID}
+	ba := bulk.Actor{OrgID: a.Org.ID, Env: env, Type: audit.ActorUser, ID: a.User.ID}
 	if _, err := h.Bulk.StartExport(c.Request().Context(), ba, bulk.ExportRequest{}); err != nil {
 		if errs.Is(err, errs.RateLimited) || errs.Is(err, errs.Invalid) {
 			return h.privacyPage(c, StatusOf(err), errs.MessageOf(err), nil)

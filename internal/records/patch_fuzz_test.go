@@ -1,12 +1,14 @@
-package api
+package records
 
 import (
-	"errors"
 	"testing"
+
+	"github.com/clinikapi/clinikapi/internal/errs"
 )
 
 // FuzzApplyPatch: any patch on any document either applies or fails with a
-// 4xx API error — never a panic or a 500.
+// client error (errs.Invalid, answered 400 or 422) — never a panic or an
+// internal error.
 func FuzzApplyPatch(f *testing.F) {
 	doc := `{"resourceType":"Patient","id":"p1","name":[{"family":"A","given":["B","C"]}],"meta":{"tag":[{"system":"https://clinikapi.com/tenant","code":"org_x"}]}}`
 	for _, p := range []string{
@@ -25,9 +27,11 @@ func FuzzApplyPatch(f *testing.F) {
 		if err == nil {
 			return
 		}
-		var ae *Error
-		if !errors.As(err, &ae) || ae.Status < 400 || ae.Status >= 500 {
-			t.Fatalf("patch failure is not a 4xx API error: %v", err)
+		if !errs.Is(err, errs.Invalid) {
+			t.Fatalf("patch failure is not an input error: %v", err)
+		}
+		if r := errs.ReasonOf(err); r != errs.ReasonInvalidJSON && r != errs.ReasonValidation {
+			t.Fatalf("patch failure has reason %q, want INVALID_JSON or VALIDATION_ERROR", r)
 		}
 	})
 }

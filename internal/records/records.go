@@ -1,0 +1,347 @@
+// Package records owns every data operation on FHIR resources, for every
+// entry point: the raw FHIR routes (/v1/fhir), the contract's simplified
+// routes (/v1/patients, …), bulk import and export, and the deletion of a
+// closed organization's data. It decides, in one place, which datastore an
+// organization's data of an environment lives in; it validates simplified
+// bodies against the contract and converts them to and from FHIR; it keeps
+// versions (If-Match) and records one audit event per operation, with the
+// action names below. It has no HTTP in it: handlers decode, call it, and
+// encode what it returns.
+package records
+
+import (
+	"context"
+	"errors"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/clinikapi/clinikapi/internal/audit"
+	"github.com/clinikapi/clinikapi/internal/datastore"
+	"github.com/clinikapi/clinikapi/internal/errs"
+	"github.com/clinikapi/clinikapi/internal/fhir"
+	"github.com/clinikapi/clinikapi/internal/plan"
+	"github.com/clinikapi/clinikapi/internal/resource"
+)
+
+// Audit actions of data operations.
+const (
+	ActionCreate  = "data.create"
+	ActionRead    = "data.read"
+	ActionUpdate  = "data.update"
+	ActionPatch   = "data.patch"
+	ActionDelete  = "data.delete"
+	ActionSearch  = "data.search"
+	ActionHistory = "data.history"
+)
+
+// Environments of API keys, and so of datastores.
+const (
+	Test = "test"
+	Live = "live"
+)
+
+// Plans tells which plan an organization is on.
+type Plans interface {
+	PlanOf(ctx context.Context, orgID string) (plan.Plan, error)
+}
+
+// Actor is who acts, on which organization's data of which environment.
+type Actor struct {
+	OrgID string
+	Env   string // Test or Live
+	Type  audit.ActorType
+	ID    string // key id, user id
+	// BulkJob names the bulk job the operation is part of (audit detail).
+	BulkJob string
+}
+
+// Service runs the data operations.
+type Service struct {
+	Data      *datastore.Router
+	Plans     Plans
+	Contract  *resource.Contract
+	Index     datastore.Indexer
+	Normalize func(string) string
+	Cursors   datastore.Cursors
+	Audit     *audit.Log
+	Now       func() time.Time
+}
+
+// Datastore returns where an organization's data of an environment lives
+// and the tenant it is kept under: test data in the shared test
+// datastore; live data in the shared live datastore, or in the
+// organization's dedicated one on a plan that has it (Enterprise). This
+// is the one place that decides it.
+func (s *Service) Datastore(ctx context.Context, orgID, env string) (*datastore.Store, datastore.Tenant, error) {
+	if orgID == "" {
+		return nil, "", errs.E(errs.Internal, "records: no organization")
+	}
+	dedicated := false
+	if env == Live {
+		pl, err := s.Plans.PlanOf(ctx, orgID)
+		if err != nil {
+			return nil, "", err
+		}
+		dedicated = pl.Dedicated
+	} else if env != Test {
+		return nil, "", errs.E(errs.Internal, "records: unknown environment %q", env)
+	}
+	st, err := s.Data.Named(ctx, datastore.Name(env, orgID, dedicated))
+	return st, datastore.Tenant(orgID), err
+}
+
+// Datastores lists every datastore that may hold an organization's data:
+// the shared test and live ones, and its dedicated one if its plan has
+// one.
+func (s *Service) Datastores(ctx context.Context, orgID string) ([]*datastore.Store, error) {
+	names := []string{datastore.Name(Test, orgID, false), datastore.Name(Live, orgID, false)}
+	if pl, err := s.Plans.PlanOf(ctx, orgID); err == nil && pl.Dedicated {
+		names = append(names, datastore.Name(Live, orgID, true))
+	}
+	out := make([]*datastore.Store, 0, len(names))
+	for _, n := range names {
+		st, err := s.Data.Named(ctx, n)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, st)
+	}
+	return out, nil
+}
+
+// envDetails are the audit details of data operations, one per environment,
+// shared (read-only) by every event rather than made for each request.
+var envDetails = map[string]map[string]string{Test: {"env": Test}, Live: {"env": Live}}
+
+// audit records a data operation: actor, operation, resource type and id,
+// never content.
+func (s *Service) audit(ctx context.Context, a Actor, action, typ, id string) {
+	detail, ok := envDetails[a.Env]
+	if !ok || a.BulkJob != "" {
+		detail = map[string]string{"env": a.Env}
+		if a.BulkJob != "" {
+			detail["bulkJob"] = a.BulkJob
+		}
+	}
+	s.Audit.RecordAsync(ctx, audit.Event{
+		OrgID: a.OrgID, ActorType: a.Type, ActorID: a.ID, Action: action, TargetType: typ, TargetID: id, Detail: detail,
+	})
+}
+
+// Read returns the current version of a resource. A deleted one is
+// NotFound with reason GONE.
+func (s *Service) Read(ctx context.Context, a Actor, typ, id string) (datastore.Record, error) {
+	st, tenant, err := s.Datastore(ctx, a.OrgID, a.Env)
+	if err != nil {
+		return datastore.Record{}, err
+	}
+	rec, err := st.Read(ctx, tenant, typ, id)
+	if err != nil {
+		if errs.ReasonOf(err) == errs.ReasonGone {
+			return rec, &errs.Error{Code: errs.NotFound, Reason: errs.ReasonGone, Message: typ + "/" + id + " was deleted."}
+		}
+		return rec, err
+	}
+	s.audit(ctx, a, ActionRead, typ, id)
+	return rec, nil
+}
+
+// Create stores a new FHIR resource with a server-assigned id.
+func (s *Service) Create(ctx context.Context, a Actor, res fhir.Resource) (datastore.Record, error) {
+	st, tenant, err := s.Datastore(ctx, a.OrgID, a.Env)
+	if err != nil {
+		return datastore.Record{}, err
+	}
+	rec, err := st.Create(ctx, tenant, res)
+	if err != nil {
+		return rec, invalidFHIR(err)
+	}
+	s.audit(ctx, a, ActionCreate, rec.Type, rec.ID)
+	return rec, nil
+}
+
+// Update replaces a resource (creating it with that id when it does not
+// exist: created reports so). match > 0 requires that version.
+func (s *Service) Update(ctx context.Context, a Actor, typ, id string, res fhir.Resource, match int) (rec datastore.Record, created bool, err error) {
+	st, tenant, err := s.Datastore(ctx, a.OrgID, a.Env)
+	if err != nil {
+		return rec, false, err
+	}
+	rec, created, err = st.Update(ctx, tenant, typ, id, res, match)
+	if err != nil {
+		return rec, false, invalidFHIR(err)
+	}
+	s.audit(ctx, a, ActionUpdate, typ, id)
+	return rec, created, nil
+}
+
+// Patch applies a JSON Patch (RFC 6902) to a resource. The tenant tag and
+// meta are restored by the datastore afterwards, whatever the patch did.
+func (s *Service) Patch(ctx context.Context, a Actor, typ, id string, patch []byte, match int) (datastore.Record, error) {
+	st, tenant, err := s.Datastore(ctx, a.OrgID, a.Env)
+	if err != nil {
+		return datastore.Record{}, err
+	}
+	cur, err := st.Read(ctx, tenant, typ, id)
+	if err != nil {
+		return cur, err
+	}
+	patched, err := ApplyPatch(cur.Content, patch)
+	if err != nil {
+		return cur, err
+	}
+	if match == 0 {
+		match = cur.Version // the patch was computed against this version
+	}
+	rec, _, err := st.Update(ctx, tenant, typ, id, patched, match)
+	if err != nil {
+		return rec, invalidFHIR(err)
+	}
+	s.audit(ctx, a, ActionPatch, typ, id)
+	return rec, nil
+}
+
+// Delete marks a resource deleted; deleting a deleted one is NotFound with
+// reason GONE.
+func (s *Service) Delete(ctx context.Context, a Actor, typ, id string, match int) error {
+	st, tenant, err := s.Datastore(ctx, a.OrgID, a.Env)
+	if err != nil {
+		return err
+	}
+	if err := st.Delete(ctx, tenant, typ, id, match); err != nil {
+		if errs.ReasonOf(err) == errs.ReasonGone {
+			return &errs.Error{Code: errs.NotFound, Reason: errs.ReasonGone, Message: typ + "/" + id + " was already deleted."}
+		}
+		return err
+	}
+	s.audit(ctx, a, ActionDelete, typ, id)
+	return nil
+}
+
+// History returns every version of a resource, newest first.
+func (s *Service) History(ctx context.Context, a Actor, typ, id string) ([]datastore.Record, error) {
+	st, tenant, err := s.Datastore(ctx, a.OrgID, a.Env)
+	if err != nil {
+		return nil, err
+	}
+	recs, err := st.History(ctx, tenant, typ, id)
+	if err != nil {
+		return nil, err
+	}
+	s.audit(ctx, a, ActionHistory, typ, id)
+	return recs, nil
+}
+
+// Search is a search of one resource type.
+type Search struct {
+	Type   string
+	Params url.Values // FHIR search parameters (_cursor is read from Cursor)
+	// Key identifies the query as the client sent it, for binding paging
+	// cursors (with the tenant and the environment); "" is Type?Params.
+	Key string
+	// Cursor continues an earlier page. A cursor that was not made for
+	// this tenant, environment and Key is INVALID_CURSOR, or with Lenient
+	// the first page.
+	Cursor  string
+	Lenient bool
+}
+
+// Page is a page of search results, and the cursor of the next one.
+type Page struct {
+	datastore.Result
+	Query datastore.Query
+	Next  string // "" when there is no next page
+}
+
+// QueryKey identifies a search for cursor binding: the type and the
+// parameters other than the cursor, in order.
+func QueryKey(typ string, params url.Values) string {
+	p := url.Values{}
+	for k, v := range params {
+		if k != "_cursor" {
+			p[k] = v
+		}
+	}
+	return typ + "?" + p.Encode()
+}
+
+// Search runs a search inside the actor's tenant.
+func (s *Service) Search(ctx context.Context, a Actor, q Search) (Page, error) {
+	st, tenant, err := s.Datastore(ctx, a.OrgID, a.Env)
+	if err != nil {
+		return Page{}, err
+	}
+	query, err := datastore.ParseQuery(s.Index, s.Normalize, q.Type, q.Params)
+	if err != nil {
+		return Page{}, err
+	}
+	key := q.Key
+	if key == "" {
+		key = QueryKey(q.Type, q.Params)
+	}
+	bind := a.Env + "|" + key
+	if q.Cursor != "" {
+		off, ok := s.Cursors.Decode(tenant, bind, q.Cursor)
+		switch {
+		case ok:
+			query.Offset = off
+		case !q.Lenient:
+			return Page{}, &errs.Error{Code: errs.Invalid, Reason: errs.ReasonInvalidCursor,
+				Message: "The paging cursor is not valid for this search. Start again without _cursor."}
+		}
+	}
+	res, err := st.Search(ctx, tenant, query)
+	if err != nil {
+		return Page{}, err
+	}
+	s.audit(ctx, a, ActionSearch, q.Type, "")
+	p := Page{Result: res, Query: query}
+	if res.HasMore {
+		p.Next = s.Cursors.Encode(tenant, bind, query.Offset+query.Limit)
+	}
+	return p, nil
+}
+
+// invalidFHIR turns a datastore validation failure (the resource is not
+// valid R4) into VALIDATION_ERROR listing the FHIR paths.
+func invalidFHIR(err error) error {
+	var inv *datastore.InvalidError
+	if !errors.As(err, &inv) {
+		return err
+	}
+	e := &errs.Error{Code: errs.Invalid, Reason: errs.ReasonValidation, Message: "The resource is not valid FHIR R4."}
+	for _, is := range inv.Issues {
+		e.Issues = append(e.Issues, errs.Issue{Type: "invalid", Diagnostics: is.Path + ": " + is.Constraint, Expression: is.Path})
+	}
+	return e
+}
+
+// Includes keeps the _revinclude (rev) or _include values that name a
+// reference search parameter of a known type that can point at (or, for
+// _include, start from) typ; the others are dropped, since the official
+// SDK asks for Type:subject and Type:patient of every type.
+func (s *Service) Includes(typ string, vals []string, rev bool) []string {
+	var out []string
+	known := s.Index.Types()
+	isKnown := func(t string) bool { _, ok := slices.BinarySearch(known, t); return ok }
+	for _, v := range vals {
+		parts := strings.Split(v, ":")
+		if len(parts) < 2 || len(parts) > 3 || !isKnown(parts[0]) || !rev && parts[0] != typ {
+			continue
+		}
+		if len(parts) == 3 && (!isKnown(parts[2]) || rev && parts[2] != typ) {
+			continue
+		}
+		sp, ok := s.Index.Lookup(parts[0], parts[1])
+		if !ok || sp.Type != fhir.Reference || slices.Contains(out, v) {
+			continue
+		}
+		if rev && len(sp.Targets) > 0 && !slices.Contains(sp.Targets, typ) && !slices.Contains(sp.Targets, "Resource") {
+			continue // e.g. Encounter:patient when reading a Practitioner
+		}
+		out = append(out, v)
+	}
+	return out
+}

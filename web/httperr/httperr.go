@@ -1,0 +1,87 @@
+// Package httperr is the one mapping from domain errors (internal/errs:
+// a Code, and a Reason where the failure has a documented error code of its
+// own) to HTTP: the status, the API's error code, the message shown, the
+// field-level issues and the Retry-After delay. The API tier renders it as
+// the JSON error body (or an OperationOutcome on /v1/fhir), the dashboard
+// as its HTML error page or form message.
+package httperr
+
+import (
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/clinikapi/clinikapi/internal/errs"
+)
+
+// Response is how a failure is answered over HTTP.
+type Response struct {
+	Status  int
+	Code    string // the API's error code: VALIDATION_ERROR, NOT_FOUND, …
+	Message string // for the person using the product; never PHI or secrets
+	Issues  []errs.Issue
+	// RetryAfter is the Retry-After delay (429), zero for none.
+	RetryAfter time.Duration
+}
+
+// InternalMessage is what a failure on the server's side says.
+const InternalMessage = "Something went wrong on our side. Retry, and contact support with the request id if it persists."
+
+// byCode are the status and default API code of each domain code.
+var byCode = map[errs.Code]struct {
+	status int
+	code   string
+}{
+	errs.Invalid:      {http.StatusUnprocessableEntity, "VALIDATION_ERROR"},
+	errs.NotFound:     {http.StatusNotFound, "NOT_FOUND"},
+	errs.Conflict:     {http.StatusConflict, "CONFLICT"},
+	errs.Unauthorized: {http.StatusUnauthorized, "UNAUTHORIZED"},
+	errs.Forbidden:    {http.StatusForbidden, "FORBIDDEN"},
+	errs.RateLimited:  {http.StatusTooManyRequests, "RATE_LIMITED"},
+	errs.Unavailable:  {http.StatusServiceUnavailable, "SERVICE_UNAVAILABLE"},
+	errs.Internal:     {http.StatusInternalServerError, "INTERNAL_ERROR"},
+}
+
+// byReason are the reasons whose status is not their code's.
+var byReason = map[errs.Reason]int{
+	errs.ReasonGone:          http.StatusGone,
+	errs.ReasonInvalidJSON:   http.StatusBadRequest,
+	errs.ReasonInvalidSearch: http.StatusBadRequest,
+	errs.ReasonInvalidCursor: http.StatusBadRequest,
+}
+
+// Of maps err. Errors that are not domain errors are internal failures.
+func Of(err error) Response {
+	var e *errs.Error
+	if !errors.As(err, &e) || e.Code == errs.Internal || byCode[e.Code].status == 0 {
+		return Response{Status: http.StatusInternalServerError, Code: "INTERNAL_ERROR", Message: InternalMessage}
+	}
+	m := byCode[e.Code]
+	r := Response{Status: m.status, Code: m.code, Message: e.Message, Issues: e.Issues}
+	if len(r.Issues) == 0 && e.Field != "" {
+		r.Issues = []errs.Issue{{Type: "invalid", Diagnostics: e.Message, Expression: e.Field}}
+	}
+	if e.Reason != "" {
+		r.Code = string(e.Reason)
+		if s, ok := byReason[e.Reason]; ok {
+			r.Status = s
+		}
+	}
+	if r.Status == http.StatusTooManyRequests {
+		r.RetryAfter = e.RetryAfter
+		if r.RetryAfter <= 0 {
+			r.RetryAfter = time.Minute
+		}
+	}
+	return r
+}
+
+// Status is the HTTP status of err.
+func Status(err error) int { return Of(err).Status }
+
+// RetryAfterSeconds renders a Retry-After delay: whole seconds, rounded
+// up, at least 1.
+func RetryAfterSeconds(d time.Duration) int {
+	s := int((d + time.Second - 1) / time.Second)
+	return max(1, s)
+}
