@@ -182,4 +182,3 @@ func (s *Store) Reindex(ctx context.Context, everyParameter bool) (ReindexStats,
 	}
 	return st, nil
 }
-
