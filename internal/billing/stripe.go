@@ -54,6 +54,15 @@ func NewStripe(c StripeConfig) *Stripe {
 // Configured implements Gateway.
 func (*Stripe) Configured() bool { return true }
 
+// Where Stripe hosts Checkout and the Customer Portal.
+const (
+	CheckoutOrigin = "https://checkout.stripe.com"
+	PortalOrigin   = "https://billing.stripe.com"
+)
+
+// RedirectOrigins implements Gateway.
+func (*Stripe) RedirectOrigins() []string { return []string{CheckoutOrigin, PortalOrigin} }
+
 // stripeErr turns a Stripe failure into an error that names no secrets.
 func stripeErr(err error) error {
 	var se *stripe.Error
