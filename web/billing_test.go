@@ -401,3 +401,37 @@ func TestBillingFormTargets(t *testing.T) {
 		check(t, "owner's billing page", owner.Get("/o/"+orgID+"/billing"), 200, "'self'")
 	})
 }
+
+// TestBillingPeriodEndOnItems delivers subscription events of Stripe API
+// versions 2025-03-31 and later, which carry the period end only on the
+// subscription's items: the page still says when the next invoice is due
+// and when a cancelled subscription ends.
+func TestBillingPeriodEndOnItems(t *testing.T) {
+	env := apptest.New(t, "sqlite", stripeEnv(stripemock.Start(t)))
+	owner := env.Browser()
+	orgID := owner.SignUp("Owner", "basil@example.com", pw, "Basil Clinic")
+	t0 := time.Now().Unix()
+	periodEnd := time.Date(2026, 12, 23, 9, 0, 0, 0, time.UTC).Unix()
+	newShape := func(id string, created int64, cancel bool) []byte {
+		return fmt.Appendf(nil, `{"id":%q,"object":"event","api_version":"2025-03-31.basil","type":"customer.subscription.updated","created":%d,"livemode":false,"data":{"object":`+
+			`{"id":"sub_1","object":"subscription","customer":"cus_1","status":"active","cancel_at_period_end":%t,"metadata":{"org_id":%q},`+
+			`"items":{"object":"list","data":[{"id":"si_1","object":"subscription_item","current_period_start":%d,"current_period_end":%d,"price":{"id":"price_starter","object":"price"}}]}}}}`,
+			id, created, cancel, orgID, periodEnd-30*24*3600, periodEnd)
+	}
+	checkout := event("evt_checkout", "checkout.session.completed", t0, fmt.Sprintf(
+		`{"id":"cs_1","object":"checkout.session","mode":"subscription","client_reference_id":%q,"customer":"cus_1","subscription":"sub_1","metadata":{"org_id":%q,"plan":"starter"}}`, orgID, orgID))
+	for _, ev := range [][]byte{checkout, newShape("evt_sub", t0+1, false)} {
+		if got := deliver(t, env, ev, whsec, time.Time{}); got != 200 {
+			t.Fatalf("webhook: %d", got)
+		}
+	}
+	r := owner.Get("/o/" + orgID + "/billing")
+	wantStatus(t, "billing page", r, 200)
+	if !regexp.MustCompile(`data-testid="next-invoice">Dec 23, 2026<`).MatchString(r.Body) {
+		t.Fatalf("next invoice date missing; want Dec 23, 2026:\n%s", apptest.Text(r.Body))
+	}
+	if got := deliver(t, env, newShape("evt_cancel", t0+2, true), whsec, time.Time{}); got != 200 {
+		t.Fatalf("cancellation webhook: %d", got)
+	}
+	wantText(t, "after a cancellation at period end", owner.Get("/o/"+orgID+"/billing"), "The subscription ends on Dec 23, 2026")
+}
