@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"html"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -19,6 +21,7 @@ import (
 	"github.com/clinikapi/clinikapi/internal/billing"
 	"github.com/clinikapi/clinikapi/internal/billing/stripemock"
 	"github.com/clinikapi/clinikapi/internal/quota"
+	"github.com/clinikapi/clinikapi/web/dashboard"
 )
 
 const whsec = "whsec_test_secret"
@@ -183,6 +186,17 @@ func TestStripeWebhooks(t *testing.T) {
 	})
 }
 
+// formAction is the form-action directive of a response's
+// Content-Security-Policy.
+func formAction(r *apptest.Response) string {
+	for _, d := range strings.Split(r.Header.Get("Content-Security-Policy"), ";") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(d), "form-action "); ok {
+			return v
+		}
+	}
+	return ""
+}
+
 // noFollow stops at redirects to other hosts (Stripe Checkout, the portal).
 func noFollow(b *apptest.Browser, base string) {
 	u, _ := url.Parse(base)
@@ -209,11 +223,26 @@ func TestBillingWithStripe(t *testing.T) {
 	if strings.Contains(r.Body, "Development billing") {
 		t.Fatal("the billing page says development billing with Stripe configured")
 	}
-	// Upgrade: Stripe Checkout, with a customer created on first need.
-	r = owner.Post("/o/"+orgID+"/billing/plan", url.Values{"plan": {"pro"}})
-	if r.Status != http.StatusSeeOther || !strings.HasPrefix(r.Header.Get("Location"), "https://") {
-		t.Fatalf("upgrade: %d to %q; want 303 to Stripe Checkout", r.Status, r.Header.Get("Location"))
+	// The page that holds Upgrade and Manage billing lets its forms be
+	// redirected to Stripe's Checkout and portal origins, and nowhere else.
+	if got, want := formAction(r), "'self' https://checkout.stripe.com https://billing.stripe.com"; got != want {
+		t.Fatalf("billing page form-action = %q; want %q", got, want)
 	}
+	// Upgrade: Stripe Checkout, with a customer created on first need. A
+	// plain form gets a 303, an HTMX one HX-Redirect (a navigation from
+	// script, which form-action does not govern).
+	r = owner.Post("/o/"+orgID+"/billing/plan", url.Values{"plan": {"pro"}})
+	checkout := r.Header.Get("Location")
+	if r.Status != http.StatusSeeOther || !strings.HasPrefix(checkout, "https://checkout.stripe.com/") {
+		t.Fatalf("upgrade: %d to %q; want 303 to Stripe Checkout", r.Status, checkout)
+	}
+	owner.Headers["HX-Request"], owner.Headers["HX-Boosted"] = "true", "true"
+	r = owner.Post("/o/"+orgID+"/billing/plan", url.Values{"plan": {"pro"}})
+	if r.Status != http.StatusNoContent || r.Header.Get("HX-Redirect") != checkout || r.Header.Get("Location") != "" {
+		t.Fatalf("upgrade with HTMX: %d, HX-Redirect %q; want 204 and HX-Redirect %q", r.Status, r.Header.Get("HX-Redirect"), checkout)
+	}
+	delete(owner.Headers, "HX-Request")
+	delete(owner.Headers, "HX-Boosted")
 	st, _ := env.App.Billing.State(ctx, orgID)
 	if !strings.HasPrefix(st.CustomerID, "cus_") {
 		t.Fatalf("customer after checkout = %q; want a Stripe customer", st.CustomerID)
@@ -221,11 +250,25 @@ func TestBillingWithStripe(t *testing.T) {
 	if o, _ := env.App.Orgs.FindOrg(ctx, orgID); o.Plan != "sandbox" {
 		t.Fatalf("plan before Stripe confirms = %s; want sandbox", o.Plan)
 	}
-	// Manage billing: the Customer Portal.
+	// Manage billing: the Customer Portal. stripe-mock's portal URL is not
+	// on billing.stripe.com (like a custom domain), so a plain form gets a
+	// page linking to it rather than a redirect the browser would block;
+	// HTMX gets HX-Redirect to it.
 	r = owner.Post("/o/"+orgID+"/billing/portal", nil)
-	if r.Status != http.StatusSeeOther || !strings.HasPrefix(r.Header.Get("Location"), "https://") {
-		t.Fatalf("portal: %d to %q; want 303 to the portal", r.Status, r.Header.Get("Location"))
+	wantStatus(t, "portal", r, 200)
+	portal := regexp.MustCompile(`href="(https://[^"]+)"[^>]*data-testid="continue-to-stripe"`).FindStringSubmatch(r.Body)
+	if portal == nil || strings.HasPrefix(portal[1], "https://billing.stripe.com/") || r.Header.Get("Location") != "" {
+		t.Fatalf("portal on stripe-mock's host: %d, Location %q; want a page with a link to the portal:\n%s", r.Status, r.Header.Get("Location"), apptest.Text(r.Body))
 	}
+	if got := formAction(r); got != "'self'" {
+		t.Fatalf("form-action of the page linking to the portal = %q; want 'self'", got)
+	}
+	owner.Headers["HX-Request"] = "true"
+	r = owner.Post("/o/"+orgID+"/billing/portal", nil)
+	if r.Status != http.StatusNoContent || r.Header.Get("HX-Redirect") != html.UnescapeString(portal[1]) {
+		t.Fatalf("portal with HTMX: %d, HX-Redirect %q; want 204 and HX-Redirect %q", r.Status, r.Header.Get("HX-Redirect"), portal[1])
+	}
+	delete(owner.Headers, "HX-Request")
 	// An existing subscriber changes plan through the API, with proration.
 	st.SubscriptionID, st.Status = "sub_123", "active"
 	if err := env.App.DB.SaveBillingState(ctx, st); err != nil {
@@ -304,4 +347,91 @@ func TestBillingWithStripe(t *testing.T) {
 	if events, _ := env.App.Audit.List(ctx, audit.Filter{OrgID: orgID, Action: billing.CancelScheduled}); len(events) != 1 || events[0].ActorType != audit.ActorSystem {
 		t.Fatalf("cancel_scheduled audit events = %+v; want one by the system", events)
 	}
+}
+
+// TestBillingFormTargets checks the dashboard's Content-Security-Policy:
+// with Stripe, only the pages of those who may start Checkout or open the
+// portal let forms be redirected to Stripe's two origins; everything else
+// keeps form-action 'self', and no policy has a wildcard.
+func TestBillingFormTargets(t *testing.T) {
+	const stripeTargets = "'self' https://checkout.stripe.com https://billing.stripe.com"
+	base := dashboard.PagePolicy()
+	if got := formAction(&apptest.Response{Header: http.Header{"Content-Security-Policy": {base}}}); got != "'self'" {
+		t.Fatalf("default form-action = %q; want 'self'", got)
+	}
+	check := func(t *testing.T, what string, r *apptest.Response, wantStatus int, want string) {
+		t.Helper()
+		csp := r.Header.Get("Content-Security-Policy")
+		if r.Status != wantStatus {
+			t.Fatalf("%s: status %d; want %d", what, r.Status, wantStatus)
+		}
+		if got := formAction(r); got != want {
+			t.Errorf("%s: form-action = %q; want %q", what, got, want)
+		}
+		if strings.Contains(csp, "*") || strings.Contains(csp, "unsafe-") || strings.Contains(csp, "https:;") || strings.Contains(csp, "https: ") {
+			t.Errorf("%s: the policy allows more than named origins: %q", what, csp)
+		}
+		// Apart from form-action, the policy is the dashboard's.
+		if other := strings.Replace(csp, "form-action "+want, "form-action 'self'", 1); other != base {
+			t.Errorf("%s: policy = %q; want the dashboard's (%q) with form-action %s", what, csp, base, want)
+		}
+	}
+
+	t.Run("stripe", func(t *testing.T) {
+		// Nothing listens at the Stripe URL: none of these pages calls Stripe.
+		env := apptest.New(t, "sqlite", stripeEnv("http://127.0.0.1:1"))
+		owner := env.Browser()
+		orgID := owner.SignUp("Owner", "csp@example.com", pw, "CSP Clinic")
+		dev := join(t, env, invite(t, owner, orgID, "dev@example.com", "developer"), "dev@example.com")
+		biller := join(t, env, invite(t, owner, orgID, "billing@example.com", "billing"), "billing@example.com")
+
+		check(t, "owner's billing page", owner.Get("/o/"+orgID+"/billing"), 200, stripeTargets)
+		check(t, "billing admin's billing page", biller.Get("/o/"+orgID+"/billing"), 200, stripeTargets)
+		check(t, "refused plan change, page shown again", owner.Post("/o/"+orgID+"/billing/plan", url.Values{"plan": {"enterprise"}}), 422, stripeTargets)
+		check(t, "developer's billing page (no payment forms)", dev.Get("/o/"+orgID+"/billing"), 200, "'self'")
+		for _, p := range []string{"/o/" + orgID, "/o/" + orgID + "/keys", "/o/" + orgID + "/settings", "/o/" + orgID + "/settings/compliance"} {
+			check(t, "owner's "+p, owner.Get(p), 200, "'self'")
+		}
+		check(t, "sign-in page", env.Browser().Get("/signin"), 200, "'self'")
+	})
+	t.Run("development billing", func(t *testing.T) {
+		env := apptest.New(t, "sqlite", nil)
+		owner := env.Browser()
+		orgID := owner.SignUp("Owner", "csp@example.com", pw, "CSP Clinic")
+		check(t, "owner's billing page", owner.Get("/o/"+orgID+"/billing"), 200, "'self'")
+	})
+}
+
+// TestBillingPeriodEndOnItems delivers subscription events of Stripe API
+// versions 2025-03-31 and later, which carry the period end only on the
+// subscription's items: the page still says when the next invoice is due
+// and when a cancelled subscription ends.
+func TestBillingPeriodEndOnItems(t *testing.T) {
+	env := apptest.New(t, "sqlite", stripeEnv(stripemock.Start(t)))
+	owner := env.Browser()
+	orgID := owner.SignUp("Owner", "basil@example.com", pw, "Basil Clinic")
+	t0 := time.Now().Unix()
+	periodEnd := time.Date(2026, 12, 23, 9, 0, 0, 0, time.UTC).Unix()
+	newShape := func(id string, created int64, cancel bool) []byte {
+		return fmt.Appendf(nil, `{"id":%q,"object":"event","api_version":"2025-03-31.basil","type":"customer.subscription.updated","created":%d,"livemode":false,"data":{"object":`+
+			`{"id":"sub_1","object":"subscription","customer":"cus_1","status":"active","cancel_at_period_end":%t,"metadata":{"org_id":%q},`+
+			`"items":{"object":"list","data":[{"id":"si_1","object":"subscription_item","current_period_start":%d,"current_period_end":%d,"price":{"id":"price_starter","object":"price"}}]}}}}`,
+			id, created, cancel, orgID, periodEnd-30*24*3600, periodEnd)
+	}
+	checkout := event("evt_checkout", "checkout.session.completed", t0, fmt.Sprintf(
+		`{"id":"cs_1","object":"checkout.session","mode":"subscription","client_reference_id":%q,"customer":"cus_1","subscription":"sub_1","metadata":{"org_id":%q,"plan":"starter"}}`, orgID, orgID))
+	for _, ev := range [][]byte{checkout, newShape("evt_sub", t0+1, false)} {
+		if got := deliver(t, env, ev, whsec, time.Time{}); got != 200 {
+			t.Fatalf("webhook: %d", got)
+		}
+	}
+	r := owner.Get("/o/" + orgID + "/billing")
+	wantStatus(t, "billing page", r, 200)
+	if !regexp.MustCompile(`data-testid="next-invoice">Dec 23, 2026<`).MatchString(r.Body) {
+		t.Fatalf("next invoice date missing; want Dec 23, 2026:\n%s", apptest.Text(r.Body))
+	}
+	if got := deliver(t, env, newShape("evt_cancel", t0+2, true), whsec, time.Time{}); got != 200 {
+		t.Fatalf("cancellation webhook: %d", got)
+	}
+	wantText(t, "after a cancellation at period end", owner.Get("/o/"+orgID+"/billing"), "The subscription ends on Dec 23, 2026")
 }

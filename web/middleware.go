@@ -15,6 +15,7 @@ import (
 	"github.com/clinikapi/clinikapi/internal/errs"
 	"github.com/clinikapi/clinikapi/internal/logging"
 	"github.com/clinikapi/clinikapi/internal/random"
+	"github.com/clinikapi/clinikapi/web/dashboard"
 )
 
 // requestContext gives every request an id (X-Request-Id), a timestamp
@@ -112,9 +113,9 @@ func recoverPanics(log *slog.Logger) echo.MiddlewareFunc {
 	}
 }
 
-// contentSecurityPolicy allows only the dashboard's own scripts and styles.
-const contentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
-	"font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+// contentSecurityPolicy allows only the dashboard's own scripts, styles and
+// form targets; the Billing page widens form-action to Stripe's origins.
+var contentSecurityPolicy = dashboard.PagePolicy()
 
 // securityHeaders sets the browser protections on every response.
 func securityHeaders(hsts bool) echo.MiddlewareFunc {

@@ -89,6 +89,9 @@ type Gateway interface {
 	Checkout(ctx context.Context, in CheckoutInput) (url string, err error)
 	// Portal returns a Customer Portal session URL.
 	Portal(ctx context.Context, customerID, returnURL string) (url string, err error)
+	// RedirectOrigins are the origins (scheme://host) Checkout and portal
+	// URLs are on: the Billing page lets its forms be redirected there.
+	RedirectOrigins() []string
 	// ChangePrice moves a subscription to another price, with proration.
 	ChangePrice(ctx context.Context, subscriptionID, priceID string) (Subscription, error)
 	// ScheduleChange moves a subscription to another price when its current

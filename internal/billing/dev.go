@@ -31,6 +31,10 @@ func (Development) Checkout(context.Context, CheckoutInput) (string, error) {
 	return "", unconfigured()
 }
 
+// RedirectOrigins implements Gateway: development billing sends the browser
+// nowhere else.
+func (Development) RedirectOrigins() []string { return nil }
+
 // Portal implements Gateway.
 func (Development) Portal(context.Context, string, string) (string, error) { return "", unconfigured() }
 

@@ -89,6 +89,10 @@ func NewService(s Store, gw Gateway, a *audit.Log, pt product.Tracker, log *slog
 // Configured reports whether Stripe takes real payments.
 func (s *Service) Configured() bool { return s.gw.Configured() }
 
+// RedirectOrigins are the origins of the payment provider's pages that
+// ChangePlan and Portal send the browser to (none without Stripe).
+func (s *Service) RedirectOrigins() []string { return s.gw.RedirectOrigins() }
+
 // State returns an organization's billing state.
 func (s *Service) State(ctx context.Context, orgID string) (State, error) {
 	return s.store.BillingState(ctx, orgID)

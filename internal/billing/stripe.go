@@ -54,6 +54,15 @@ func NewStripe(c StripeConfig) *Stripe {
 // Configured implements Gateway.
 func (*Stripe) Configured() bool { return true }
 
+// Where Stripe hosts Checkout and the Customer Portal.
+const (
+	CheckoutOrigin = "https://checkout.stripe.com"
+	PortalOrigin   = "https://billing.stripe.com"
+)
+
+// RedirectOrigins implements Gateway.
+func (*Stripe) RedirectOrigins() []string { return []string{CheckoutOrigin, PortalOrigin} }
+
 // stripeErr turns a Stripe failure into an error that names no secrets.
 func stripeErr(err error) error {
 	var se *stripe.Error
@@ -170,7 +179,7 @@ func (g *Stripe) ChangePrice(ctx context.Context, subscriptionID, priceID string
 	if err != nil {
 		return Subscription{}, stripeErr(err)
 	}
-	return fromStripe(s), nil
+	return fromStripe(s, rawJSON(s)), nil
 }
 
 // ScheduleChange implements Gateway with a subscription schedule: the
@@ -231,7 +240,7 @@ func (g *Stripe) CancelAtPeriodEnd(ctx context.Context, subscriptionID string) (
 	if err != nil {
 		return Subscription{}, stripeErr(err)
 	}
-	return fromStripe(s), nil
+	return fromStripe(s, rawJSON(s)), nil
 }
 
 // Subscription implements Gateway.
@@ -242,7 +251,7 @@ func (g *Stripe) Subscription(ctx context.Context, id string) (Subscription, err
 	if err != nil {
 		return Subscription{}, stripeErr(err)
 	}
-	return fromStripe(s), nil
+	return fromStripe(s, rawJSON(s)), nil
 }
 
 // Invoices implements Gateway.
@@ -288,8 +297,10 @@ func unix(s int64) time.Time {
 	return time.Unix(s, 0).UTC()
 }
 
-func fromStripe(s *stripe.Subscription) Subscription {
-	out := Subscription{ID: s.ID, Status: string(s.Status), CurrentPeriodEnd: unix(s.CurrentPeriodEnd), CancelAtPeriodEnd: s.CancelAtPeriodEnd, OrgID: s.Metadata["org_id"]}
+// fromStripe reads a subscription; raw is its JSON (an event's object, or
+// the API response), for what stripe-go v79 does not decode.
+func fromStripe(s *stripe.Subscription, raw []byte) Subscription {
+	out := Subscription{ID: s.ID, Status: string(s.Status), CurrentPeriodEnd: unix(periodEnd(s, raw)), CancelAtPeriodEnd: s.CancelAtPeriodEnd, OrgID: s.Metadata["org_id"]}
 	if s.Customer != nil {
 		out.CustomerID = s.Customer.ID
 	}
@@ -297,6 +308,42 @@ func fromStripe(s *stripe.Subscription) Subscription {
 		out.PriceID, out.PriceLookupKey = s.Items.Data[0].Price.ID, s.Items.Data[0].Price.LookupKey
 	}
 	return out
+}
+
+// periodEnd is when the subscription's current period ends. API versions
+// before 2025-03-31 put it on the subscription; later ones only on each
+// item (items.data[].current_period_end), which stripe-go v79 does not
+// decode: then it is read from raw, and the earliest item's end is the next
+// renewal.
+func periodEnd(s *stripe.Subscription, raw []byte) int64 {
+	if s.CurrentPeriodEnd != 0 || len(raw) == 0 {
+		return s.CurrentPeriodEnd
+	}
+	var v struct {
+		Items struct {
+			Data []struct {
+				CurrentPeriodEnd int64 `json:"current_period_end"`
+			} `json:"data"`
+		} `json:"items"`
+	}
+	if json.Unmarshal(raw, &v) != nil {
+		return 0
+	}
+	var end int64
+	for _, it := range v.Items.Data {
+		if it.CurrentPeriodEnd != 0 && (end == 0 || it.CurrentPeriodEnd < end) {
+			end = it.CurrentPeriodEnd
+		}
+	}
+	return end
+}
+
+// rawJSON is the body of the API response s was decoded from.
+func rawJSON(s *stripe.Subscription) []byte {
+	if s.LastResponse == nil {
+		return nil
+	}
+	return s.LastResponse.RawJSON
 }
 
 // StripeWebhook verifies Stripe-Signature headers with the endpoint secret.
@@ -344,7 +391,7 @@ func (w StripeWebhook) ParseEvent(payload []byte, signature string) (Event, erro
 		if err := json.Unmarshal(raw, &s); err != nil {
 			return Event{}, errs.E(errs.Invalid, "The subscription in the event is not valid JSON.")
 		}
-		sub := fromStripe(&s)
+		sub := fromStripe(&s, raw)
 		ev.Subscription = &sub
 	case "invoice.paid", "invoice.payment_failed":
 		var in stripe.Invoice

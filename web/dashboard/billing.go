@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/labstack/echo/v4"
@@ -246,6 +247,11 @@ func (h *Handler) billingPage(c echo.Context, a org.Actor, status int, edit func
 	if edit != nil {
 		edit(&p)
 	}
+	if p.CanManage && !p.Development {
+		// Upgrade and Manage billing may answer a plain form with a 303
+		// to Stripe.
+		c.Response().Header().Set("Content-Security-Policy", PagePolicy(h.Billing.RedirectOrigins()...))
+	}
 	return render(c, status, billingview.Page(p))
 }
 
@@ -276,13 +282,29 @@ func (h *Handler) billingError(c echo.Context, a org.Actor, err error, edit func
 	})
 }
 
-// externalRedirect sends the browser to Stripe (Checkout or the portal).
-func externalRedirect(c echo.Context, to string) error {
+// toStripe sends the browser to a page Stripe returned (Checkout or the
+// portal). An HTMX form gets HX-Redirect: htmx then navigates from script,
+// which form-action does not govern, so it works whatever page the Billing
+// page was swapped into. A plain form gets a 303 when the URL is on an
+// origin the Billing page's form-action names (Chromium checks the redirect
+// of a form submission against it, and blocks it silently otherwise), and
+// a page with a link to it when not.
+func (h *Handler) toStripe(c echo.Context, a org.Actor, what, to string) error {
+	origin, ok := httpsOrigin(to)
+	if !ok {
+		h.Log.ErrorContext(c.Request().Context(), "billing: Stripe returned a URL that is not https", "page", what)
+		return h.billingError(c, a, errs.E(errs.Unavailable, "Stripe did not return a page to continue on. Try again in a minute."), nil)
+	}
 	if c.Request().Header.Get("HX-Request") == "true" {
 		c.Response().Header().Set("HX-Redirect", to)
 		return c.NoContent(http.StatusNoContent)
 	}
-	return c.Redirect(http.StatusSeeOther, to)
+	if slices.Contains(h.Billing.RedirectOrigins(), origin) {
+		return c.Redirect(http.StatusSeeOther, to)
+	}
+	return render(c, http.StatusOK, billingview.Continue(billingview.ContinueProps{
+		Shell: h.shell(c, a, PageBilling, "Continue to "+what, "Stripe takes it from here."), What: what, URL: to,
+	}))
 }
 
 // ChangePlan upgrades, downgrades or (development billing) switches the plan.
@@ -293,7 +315,7 @@ func (h *Handler) ChangePlan(c echo.Context) error {
 		return h.billingError(c, a, err, nil)
 	}
 	if url != "" {
-		return externalRedirect(c, url)
+		return h.toStripe(c, a, "Stripe Checkout", url)
 	}
 	to := plan.Of(c.FormValue("plan"))
 	st, _ := h.Billing.State(c.Request().Context(), a.Org.ID)
@@ -314,7 +336,7 @@ func (h *Handler) BillingPortal(c echo.Context) error {
 	if err != nil {
 		return h.billingError(c, a, err, nil)
 	}
-	return externalRedirect(c, url)
+	return h.toStripe(c, a, "the customer portal", url)
 }
 
 // SetOverage turns overage billing on or off.
