@@ -16,6 +16,8 @@
 // request bodies (with the embedded OpenAPI document) lives in contract.go.
 package resource
 
+//go:generate go run ./gen -o base_gen.go
+
 import (
 	"regexp"
 	"slices"
