@@ -2,6 +2,7 @@ package main
 
 import (
 	"os"
+	"regexp"
 	"testing"
 
 	"github.com/clinikapi/clinikapi/internal/contract"
@@ -108,4 +109,36 @@ func TestRules(t *testing.T) {
 			t.Errorf("param %s: %+v, want %s %s %s", c.name, p, c.code, c.kind, c.target)
 		}
 	}
+}
+
+// TestTypesMatchDocs: where the docs' guide of a resource names its FHIR
+// type ("(FHIR `AllergyIntolerance`)"), the generator chose that type. The
+// docs are beside the repository (../shared) where they are at all.
+func TestTypesMatchDocs(t *testing.T) {
+	g, c := load(t)
+	const guides = "../../../../shared/clinikapi-docs/guides/"
+	if _, err := os.Stat(guides); err != nil {
+		t.Skip("no ../shared/clinikapi-docs beside the repository")
+	}
+	named := regexp.MustCompile("\\(FHIR `([A-Za-z]+)`\\)")
+	checked := 0
+	for _, e := range c.endpoints {
+		b, err := os.ReadFile(guides + e.Path + ".mdx")
+		if err != nil {
+			continue
+		}
+		m := named.FindSubmatch(b)
+		if m == nil {
+			continue
+		}
+		r, err := g.resource(c, e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Type != string(m[1]) {
+			t.Errorf("/v1/%s: generated as %s, the guide says %s", e.Path, r.Type, m[1])
+		}
+		checked++
+	}
+	t.Logf("%d resource types checked against the guides", checked)
 }
