@@ -689,7 +689,7 @@ func (g *gen) kindOf(f *field, base, name string, e *element, ts []typeRef, s *s
 	set := func(kind string) { f.Path, f.Kind = at, kind }
 	switch code := t.Code; {
 	case code == "Reference":
-		if one.Type != "string" || codeish(one) && one.Type != "string" {
+		if one.Type != "string" {
 			f.Why = fmt.Sprintf("a contract %s for the Reference %s.%s", shape(s), base, name)
 			return
 		}
