@@ -49,10 +49,13 @@ func dataOf(t *testing.T, r apiResult) map[string]any {
 }
 
 // fixture ids the example bodies refer to.
-type fixtures struct{ patient, practitioner, encounter string }
+type fixtures struct {
+	patient, practitioner, encounter string
+	more                             []string // {{placeholder}}, id, … of caseSets
+}
 
 func (f fixtures) replacer() *strings.Replacer {
-	return strings.NewReplacer("{{patientId}}", f.patient, "{{practitionerId}}", f.practitioner, "{{encounterId}}", f.encounter)
+	return strings.NewReplacer(append([]string{"{{patientId}}", f.patient, "{{practitionerId}}", f.practitioner, "{{encounterId}}", f.encounter}, f.more...)...)
 }
 
 // makeFixtures creates, through the raw FHIR routes, a patient, a
@@ -110,6 +113,32 @@ type roundTripCase struct {
 	queries map[string]string
 	patch   string
 	after   map[string]any
+}
+
+// caseSets add the round-trip cases of the resources declared beside the
+// core ones (resources_clinical_test.go, resources_admin_test.go). Each
+// may create, with key, the further resources its examples refer to, and
+// returns the replacements of their placeholders in the example bodies.
+var caseSets []func(t *testing.T, env *apptest.Env, key string, f fixtures) (map[string]roundTripCase, map[string]string)
+
+// allCases are the round-trip cases of every routed resource, and the
+// fixtures their example bodies refer to.
+func allCases(t *testing.T, env *apptest.Env, key string, f fixtures) (map[string]roundTripCase, fixtures) {
+	t.Helper()
+	cases := roundTripCases(f)
+	for _, set := range caseSets {
+		more, refs := set(t, env, key, f)
+		for k, c := range more {
+			if _, dup := cases[k]; dup {
+				t.Fatalf("two round-trip cases for %s", k)
+			}
+			cases[k] = c
+		}
+		for k, v := range refs {
+			f.more = append(f.more, "{{"+k+"}}", v)
+		}
+	}
+	return cases, f
 }
 
 func roundTripCases(f fixtures) map[string]roundTripCase {
@@ -226,8 +255,7 @@ func TestSimplifiedRoundTrips(t *testing.T) {
 		env := apptest.New(t, engine, nil)
 		a, _ := twoTenants(t, env)
 		key := a.test
-		f := makeFixtures(t, env, key)
-		cases := roundTripCases(f)
+		cases, f := allCases(t, env, key, makeFixtures(t, env, key))
 		contract := resource.DefaultContract()
 		v := validate.Default()
 		for i, d := range resource.All {
@@ -627,7 +655,7 @@ func TestSimplifiedIsolation(t *testing.T) {
 	apptest.Engines(t, func(t *testing.T, engine string) {
 		env := apptest.New(t, engine, nil)
 		a, b := twoTenants(t, env)
-		f := makeFixtures(t, env, a.live)
+		cases, f := allCases(t, env, a.live, makeFixtures(t, env, a.live))
 		created := map[*resource.Def]string{}
 		for _, d := range resource.All {
 			r := simpleCall(t, env, "POST", "/v1/"+d.Path, a.live, exampleBody(t, d, f), "application/json")
@@ -636,7 +664,6 @@ func TestSimplifiedIsolation(t *testing.T) {
 			}
 			created[d] = dataOf(t, r)["id"].(string)
 		}
-		cases := roundTripCases(f)
 		for who, key := range map[string]string{"B test": b.test, "B live": b.live, "A test": a.test} {
 			for _, d := range resource.All {
 				id := created[d]

@@ -5,11 +5,40 @@ import "regexp"
 // All lists the routed simplified resources, in the contract's order; the
 // handlers and routes take them from this list. Routing another of the
 // contract's resources (Generated has them all) is writing its override
-// below until Unmapped is empty, adding it here, and adding its test body
-// (testdata/<path>.json and the web tests).
-var All = []*Def{
+// until Unmapped is empty, listing it in core (below), clinical
+// (defs_clinical.go) or administrative (defs_admin.go), and adding its
+// test body (testdata/<path>.json and the web tests).
+var All = routed(core, clinical, administrative)
+
+// core are the first resources of the contract: patients, practitioners
+// and the records of a visit.
+var core = []*Def{
 	Patients, Practitioners, PractitionerRoles, Encounters, Observations, Medications, Appointments,
 	Prescriptions, Intakes, Consents, Labs, Notes, Assessments, Documents,
+}
+
+// routed lists the declarations of sets in the contract's order.
+func routed(sets ...[]*Def) []*Def {
+	in := map[*Def]bool{}
+	for _, set := range sets {
+		for _, d := range set {
+			if in[d] {
+				panic("resource: " + d.Path + " is listed twice")
+			}
+			in[d] = true
+		}
+	}
+	var out []*Def
+	for _, d := range Generated {
+		if in[d] {
+			out = append(out, d)
+			delete(in, d)
+		}
+	}
+	for d := range in {
+		panic("resource: " + d.Path + " is not a declaration of Generated")
+	}
+	return out
 }
 
 // Code systems.
