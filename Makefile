@@ -13,9 +13,10 @@ test: ## run every test (PostgreSQL too when CLINIKAPI_TEST_POSTGRES_URL is set)
 build: ## build the binary into ./bin/clinikapi
 	$(GO) build -trimpath -o bin/clinikapi ./cmd/clinikapi
 
-generate: ## regenerate templ code and the Tailwind CSS (needs `npm ci` once)
+generate: ## regenerate templ code, the Tailwind CSS and go:generate output such as required_gen.go (needs `npm ci` once)
 	$(GO) tool templ generate
 	npm run --silent build
+	$(GO) generate ./...
 
 fmt: ## format Go and templ sources
 	gofmt -w $$(git ls-files '*.go')
