@@ -2,7 +2,7 @@
 
 GO ?= go
 
-.PHONY: run test build generate css check fmt vet
+.PHONY: run test build generate css check fmt vet staticcheck
 
 run: ## run on the embedded default (SQLite under ./data, built-in accounts)
 	$(GO) run ./cmd/clinikapi serve
@@ -13,9 +13,9 @@ test: ## run every test (PostgreSQL too when CLINIKAPI_TEST_POSTGRES_URL is set)
 build: ## build the binary into ./bin/clinikapi
 	$(GO) build -trimpath -o bin/clinikapi ./cmd/clinikapi
 
-generate: ## regenerate templ code, the resource base and the Tailwind CSS (needs `npm ci` once)
+generate: ## regenerate templ code, go:generate output (the resource base, required_gen.go) and the Tailwind CSS (needs `npm ci` once)
 	$(GO) tool templ generate
-	$(GO) generate ./internal/resource
+	$(GO) generate ./...
 	npm run --silent build
 
 fmt: ## format Go and templ sources
@@ -25,5 +25,8 @@ fmt: ## format Go and templ sources
 vet:
 	$(GO) vet ./...
 
-check: vet ## the checks CI runs before the tests
+staticcheck: ## staticcheck, pinned as a Go tool in go.mod
+	$(GO) tool staticcheck ./...
+
+check: vet staticcheck ## the checks CI runs before the tests
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); echo 'gofmt: files above need formatting'; exit 1)

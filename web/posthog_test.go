@@ -129,6 +129,7 @@ func TestPostHogEvents(t *testing.T) {
 		r = alice.Post(keysURL+"/"+keyID+"/roll", url.Values{"grace": {"1h"}})
 		rolled := shownSecret(t, "roll key", r, testSecret)
 		wantStatus(t, "revoke", alice.Post(keysURL+"/"+keyID+"/revoke", nil), http.StatusOK)
+		wantText(t, "switch to Starter", alice.Post("/o/"+orgA+"/billing/plan", url.Values{"plan": {"starter"}}), "now on the Starter plan")
 		if !strings.Contains(alice.Get("/account").Body, `data-testid="analytics-setting"`) {
 			t.Fatalf("no analytics choice on the Account page")
 		}
@@ -217,6 +218,7 @@ func TestPostHogEvents(t *testing.T) {
 			{product.KeyCreated, orgA, ""},
 			{product.KeyRotated, orgA, ""},
 			{product.KeyRevoked, orgA, ""},
+			{product.PlanChanged, orgA, ""},
 			{product.PageViewed, orgA, "/o/:org"},
 			{product.PageViewed, orgA, "/o/:org/keys"},
 			{product.PageViewed, "", "/account"},
@@ -233,6 +235,10 @@ func TestPostHogEvents(t *testing.T) {
 			if c.Event == product.KeyCreated && c.DistinctID == aliceID && c.Props["scopes_count"] != 2.0 {
 				t.Errorf("full-access key: scopes_count %v, want 2", c.Props["scopes_count"])
 			}
+			if c.DistinctID == aliceID && c.Event == product.PlanChanged &&
+				(c.Props["previous_plan"] != "sandbox" || c.Props["plan"] != "starter" || c.Props["source"] != "development") {
+				t.Errorf("plan change as sent to PostHog: %+v; want previous_plan sandbox, plan starter, source development", c)
+			}
 			if c.DistinctID == bobID || c.Org == orgB {
 				t.Errorf("captured %+v for Bob, who refused", c)
 			}
@@ -244,10 +250,18 @@ func TestPostHogEvents(t *testing.T) {
 		if !has(carolID, product.PageViewed, orgC, "/o/:org/settings") {
 			t.Errorf("Carol's page view while she allowed analytics is missing")
 		}
+		describedStarter := false
 		for _, m := range ph.messages() {
-			if p, _ := m["properties"].(map[string]any); m["event"] == "$groupidentify" && p["$group_key"] == orgB {
+			p, _ := m["properties"].(map[string]any)
+			if m["event"] == "$groupidentify" && p["$group_key"] == orgB {
 				t.Errorf("Bob's organization was described to PostHog: %v", m)
 			}
+			if set, _ := p["$group_set"].(map[string]any); m["event"] == "$groupidentify" && p["$group_key"] == orgA && set["plan"] == "starter" {
+				describedStarter = true
+			}
+		}
+		if !describedStarter {
+			t.Errorf("Alice's organization was not described with its new plan after the plan change")
 		}
 
 		// Nothing anywhere in what was sent is a secret, an e-mail, a name

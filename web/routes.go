@@ -84,8 +84,8 @@ func (s *Server) routes(e *echo.Echo) {
 	o.POST("/privacy/close", d.CloseOrg, d.RequireOrg(org.CloseOrg))
 	o.POST("/privacy/reopen", d.CancelClosure, d.RequireOrg(org.CloseOrg))
 
-	// The API tier. The pipeline order matters (DESIGN.md §4); every error
-	// is the JSON error body (handleError).
+	// The API tier. The pipeline order matters (README.md, "Design rules");
+	// every error is the JSON error body (handleError).
 	p := s.API
 	base := apiGroup{e: e, prefix: "/v1", mw: []echo.MiddlewareFunc{api.CleanPath, api.RejectMethodOverride}}
 	v1 := base.group(api.LimitBody)

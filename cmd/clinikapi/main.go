@@ -4,7 +4,9 @@
 //
 //	clinikapi serve [--addr HOST:PORT]   run the server
 //	clinikapi migrate                    apply database migrations and exit
-//	clinikapi admin create-user|create-key …  operator commands (see `clinikapi admin`)
+//	clinikapi admin <command> …          operator commands: create-user, create-key,
+//	                                     set-plan, seed, reindex (see `clinikapi admin help`)
+//	clinikapi bench [flags]              load test on 127.0.0.1 against a bare handler
 package main
 
 import (
@@ -40,10 +42,13 @@ func main() {
 const usage = `Usage: clinikapi <command> [flags]
 
 Commands:
-  serve     run the dashboard and API server (default address :8080)
+  serve     run the dashboard and API server (default address :8080, or --addr HOST:PORT)
   migrate   apply database migrations and exit
-  admin     operator commands: create-user, create-key, set-plan
-  bench     load-test the API pipeline against a bare handler on 127.0.0.1, create-key
+  admin     operator commands: create-user, create-key, set-plan, seed, reindex
+            (clinikapi admin help describes them)
+  bench     load-test the API (pipeline, read, search, create) on 127.0.0.1 against
+            a bare handler in the same run (clinikapi bench -h lists its flags)
+  help      print this text
 
 Configuration comes from environment variables; see README.md.
 `
@@ -180,6 +185,8 @@ Commands:
       each value under every parameter, as servers before values were kept
       once did (run it before rolling back past that version); safe beside a
       running server
+  help
+      print this text
 `
 
 // adminApp assembles the application for an admin command, logging
@@ -227,6 +234,9 @@ func admin(ctx context.Context, cfg config.Config, args []string, stdout, stderr
 		return setPlan(ctx, cfg, args[1:], stdout, stderr)
 	case "reindex":
 		return reindexCmd(ctx, cfg, args[1:], stdout, stderr)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, adminUsage)
+		return nil
 	}
 	fmt.Fprint(stderr, adminUsage)
 	return fmt.Errorf("unknown admin command %q", args[0])

@@ -168,8 +168,7 @@ func (s *Service) setPlan(ctx context.Context, orgID, from string, to plan.Plan,
 	if userID == "" {
 		userID = "system:" + e.ActorID
 	}
-	s.product.Capture(ctx, product.Event{Name: product.PlanChanged, UserID: userID, OrgID: orgID,
-		Props: map[string]any{"from": from, "to": to.ID, "source": e.Detail["source"]}})
+	s.product.Capture(ctx, product.PlanChange(userID, orgID, from, to.ID, e.Detail["source"]))
 	return nil
 }
 

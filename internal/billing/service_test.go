@@ -57,9 +57,13 @@ func TestPlanChangeEffects(t *testing.T) {
 	if len(invalidated) != 1 || invalidated[0] != "org_p" {
 		t.Fatalf("invalidated %v; want org_p once", invalidated)
 	}
-	if len(pt.events) != 1 || pt.events[0].Name != product.PlanChanged || pt.events[0].UserID != u.ID || pt.events[0].OrgID != "org_p" ||
-		pt.events[0].Props["from"] != "sandbox" || pt.events[0].Props["to"] != "starter" {
-		t.Fatalf("product events %+v; want one plan change sandbox → starter", pt.events)
+	if len(pt.events) != 1 || pt.events[0].Name != product.PlanChanged || pt.events[0].UserID != u.ID || pt.events[0].OrgID != "org_p" {
+		t.Fatalf("product events %+v; want one plan change by %s in org_p", pt.events, u.ID)
+	}
+	// What leaves the server is what passes the allow-list.
+	sent := product.Sanitize(pt.events[0].Props)
+	if sent["previous_plan"] != "sandbox" || sent["plan"] != "starter" || sent["source"] != "development" || len(sent) != 3 {
+		t.Fatalf("plan change properties after Sanitize = %v; want previous_plan sandbox, plan starter, source development", sent)
 	}
 	for k, v := range pt.events[0].Props {
 		if s, _ := v.(string); strings.Contains(s, "@") {

@@ -118,8 +118,9 @@ var allowedProps = map[string]bool{
 	"key_id":        true,
 	"grace_seconds": true,
 	"expires":       true,
-	"plan":          true,
+	"plan":          true, // a plan id: sandbox | starter | pro | team | enterprise
 	"previous_plan": true,
+	"source":        true, // what changed the plan: development | stripe | operator
 	"interval":      true, // billing interval
 	"method":        true, // sign-up method: password | oauth
 	"provider":      true, // identity provider: builtin | supabase

@@ -78,14 +78,14 @@ func (db *DB) UpsertExternalUser(ctx context.Context, newID, externalID, email s
 
 // UpdateUserName implements account.Store.
 func (db *DB) UpdateUserName(ctx context.Context, id, name string, now time.Time) error {
-	_, err := db.sql.ExecContext(ctx, `UPDATE users SET name = $1, updated_at = $2 WHERE id = $3`, name, utc(now), id)
+	_, err := db.execWrite(ctx, `UPDATE users SET name = $1, updated_at = $2 WHERE id = $3`, name, utc(now), id)
 	return err
 }
 
 // CreateUser implements builtin.Store.
 func (db *DB) CreateUser(ctx context.Context, u account.User, passwordHash string) error {
 	now := utc(u.CreatedAt)
-	_, err := db.sql.ExecContext(ctx, `INSERT INTO users (id, email, name, password_hash, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $5)`,
+	_, err := db.execWrite(ctx, `INSERT INTO users (id, email, name, password_hash, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $5)`,
 		u.ID, u.Email, u.Name, passwordHash, now)
 	if isUnique(err) {
 		return errs.E(errs.Conflict, "An account with this e-mail already exists.")
@@ -103,13 +103,13 @@ func (db *DB) FindPasswordHash(ctx context.Context, email string) (string, strin
 
 // SetPasswordHash implements builtin.Store.
 func (db *DB) SetPasswordHash(ctx context.Context, userID, hash string, now time.Time) error {
-	_, err := db.sql.ExecContext(ctx, `UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3`, hash, utc(now), userID)
+	_, err := db.execWrite(ctx, `UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3`, hash, utc(now), userID)
 	return err
 }
 
 // CreateSession implements builtin.Store.
 func (db *DB) CreateSession(ctx context.Context, s builtin.Session) error {
-	_, err := db.sql.ExecContext(ctx, `INSERT INTO sessions (hash, user_id, created_at, last_seen_at, expires_at) VALUES ($1, $2, $3, $4, $5)`,
+	_, err := db.execWrite(ctx, `INSERT INTO sessions (hash, user_id, created_at, last_seen_at, expires_at) VALUES ($1, $2, $3, $4, $5)`,
 		s.Hash, s.UserID, utc(s.CreatedAt), utc(s.LastSeenAt), utc(s.ExpiresAt))
 	return err
 }
@@ -124,25 +124,25 @@ func (db *DB) FindSession(ctx context.Context, hash string) (builtin.Session, er
 
 // TouchSession implements builtin.Store.
 func (db *DB) TouchSession(ctx context.Context, hash string, at time.Time) error {
-	_, err := db.sql.ExecContext(ctx, `UPDATE sessions SET last_seen_at = $1 WHERE hash = $2`, utc(at), hash)
+	_, err := db.execWrite(ctx, `UPDATE sessions SET last_seen_at = $1 WHERE hash = $2`, utc(at), hash)
 	return err
 }
 
 // DeleteSession implements builtin.Store.
 func (db *DB) DeleteSession(ctx context.Context, hash string) error {
-	_, err := db.sql.ExecContext(ctx, `DELETE FROM sessions WHERE hash = $1`, hash)
+	_, err := db.execWrite(ctx, `DELETE FROM sessions WHERE hash = $1`, hash)
 	return err
 }
 
 // DeleteUserSessions implements builtin.Store.
 func (db *DB) DeleteUserSessions(ctx context.Context, userID string) error {
-	_, err := db.sql.ExecContext(ctx, `DELETE FROM sessions WHERE user_id = $1`, userID)
+	_, err := db.execWrite(ctx, `DELETE FROM sessions WHERE user_id = $1`, userID)
 	return err
 }
 
 // CreatePasswordReset implements builtin.Store.
 func (db *DB) CreatePasswordReset(ctx context.Context, hash, userID string, expiresAt time.Time) error {
-	_, err := db.sql.ExecContext(ctx, `INSERT INTO password_resets (hash, user_id, expires_at) VALUES ($1, $2, $3)`, hash, userID, utc(expiresAt))
+	_, err := db.execWrite(ctx, `INSERT INTO password_resets (hash, user_id, expires_at) VALUES ($1, $2, $3)`, hash, userID, utc(expiresAt))
 	return err
 }
 
@@ -151,7 +151,8 @@ func (db *DB) CreatePasswordReset(ctx context.Context, hash, userID string, expi
 func (db *DB) ConsumePasswordReset(ctx context.Context, hash string, now time.Time) (string, error) {
 	var userID string
 	var exp time.Time
-	err := db.sql.QueryRowContext(ctx, `DELETE FROM password_resets WHERE hash = $1 RETURNING user_id, expires_at`, hash).Scan(&userID, &exp)
+	err := db.queryWrite(ctx, func(r *sql.Row) error { return r.Scan(&userID, &exp) },
+		`DELETE FROM password_resets WHERE hash = $1 RETURNING user_id, expires_at`, hash)
 	if err != nil {
 		return "", notFound(err, "reset token not found")
 	}

@@ -102,7 +102,7 @@ func (db *DB) RotateKey(ctx context.Context, orgID, keyID string, s apikey.Secre
 
 // RevokeKey implements apikey.Store.
 func (db *DB) RevokeKey(ctx context.Context, orgID, keyID string, at time.Time) (apikey.Key, error) {
-	if _, err := db.sql.ExecContext(ctx, `UPDATE api_keys SET revoked_at = $1 WHERE org_id = $2 AND id = $3 AND revoked_at IS NULL`, utc(at), orgID, keyID); err != nil {
+	if _, err := db.execWrite(ctx, `UPDATE api_keys SET revoked_at = $1 WHERE org_id = $2 AND id = $3 AND revoked_at IS NULL`, utc(at), orgID, keyID); err != nil {
 		return apikey.Key{}, err
 	}
 	return db.FindKey(ctx, orgID, keyID)

@@ -26,7 +26,7 @@ func (db *DB) AnalyticsConsent(ctx context.Context, userID string) (product.Choi
 
 // SetAnalyticsConsent implements product.ConsentStore.
 func (db *DB) SetAnalyticsConsent(ctx context.Context, userID string, c product.Choice, at time.Time) error {
-	_, err := db.sql.ExecContext(ctx, `INSERT INTO analytics_consent (user_id, choice, decided_at) VALUES ($1, $2, $3)
+	_, err := db.execWrite(ctx, `INSERT INTO analytics_consent (user_id, choice, decided_at) VALUES ($1, $2, $3)
 	ON CONFLICT (user_id) DO UPDATE SET choice = excluded.choice, decided_at = excluded.decided_at`, userID, string(c), utc(at))
 	return err
 }

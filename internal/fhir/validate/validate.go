@@ -2,7 +2,7 @@
 // (definitions.Schema) plus rules the schema lacks, and reports what is wrong
 // as paths and constraints that never contain the offending values: a value
 // in a clinical resource may be PHI, and VALIDATION_ERROR bodies and logs
-// must not carry it (DESIGN.md §2).
+// must not carry it (README.md, "Design rules": no PHI outside the datastore).
 //
 // A Validator is safe for concurrent use. The schema of each resource type
 // is compiled on first use and cached; Precompile compiles them up front.

@@ -523,7 +523,7 @@ func TestResourceTypes(t *testing.T) {
 }
 
 func TestDefault(t *testing.T) {
-	if Default() != Default() {
+	if a, b := Default(), Default(); a != b {
 		t.Error("Default returns different validators")
 	}
 	if got := Default().ValidateJSON([]byte(`{"resourceType": "Patient"}`)); got != nil {
