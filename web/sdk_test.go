@@ -137,6 +137,12 @@ func TestSDK(t *testing.T) {
 		env := apptest.New(t, engine, nil)
 		orgID, key := newOrgWithKey(t, env, "sdk@example.com", apikey.ScopeAll)
 		setPlan(t, env, orgID, "team") // the suite's requests fit the rate limit
+		// Another organization allowed 3 requests a minute, for the SDK's
+		// rate-limit error.
+		limitedOrg, limited := newOrgWithKey(t, env, "sdk-limited@example.com", apikey.ScopeAll)
+		if _, err := env.App.DB.SQL().Exec(`UPDATE organizations SET rate_limit_per_min = 3 WHERE id = $1`, limitedOrg); err != nil {
+			t.Fatal(err)
+		}
 
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
@@ -145,6 +151,7 @@ func TestSDK(t *testing.T) {
 		cmd.Env = append(os.Environ(),
 			"CLINIKAPI_BASE_URL="+env.Server.URL,
 			"CLINIKAPI_API_KEY="+key.Secret,
+			"CLINIKAPI_API_KEY_LIMITED="+limited.Secret,
 			"CLINIKAPI_EXAMPLES="+examples,
 		)
 		var stdout, stderr bytes.Buffer
@@ -273,7 +280,8 @@ func judgeSDKChecks(t *testing.T, checks []sdkCheck) {
 	// Every check that must have run did.
 	want := []string{"fixtures/practitioner", "fixtures/patient", "fixtures/encounter",
 		"patients/read-include", "patients/summary", "patients/search-paging", "patients/search-cursor", "patients/validation",
-		"fhir/create", "fhir/read", "fhir/update", "fhir/patch", "fhir/search", "fhir/delete"}
+		"fhir/create", "fhir/read", "fhir/update", "fhir/patch", "fhir/search", "fhir/delete",
+		"client/auth", "client/rate-limit"}
 	for _, d := range resource.All {
 		for _, step := range sdkCycleSteps {
 			want = append(want, sdkNamespace(d.Path)+"/"+step)

@@ -7,6 +7,8 @@
 //                        limit allows a few hundred requests a minute
 //   CLINIKAPI_EXAMPLES   the folder of example bodies, one per simplified
 //                        resource (internal/resource/testdata)
+//   CLINIKAPI_API_KEY_LIMITED  (optional) a key of another organization
+//                        whose rate limit is a few requests a minute
 //
 // It prints one JSON line per check:
 //   {"namespace": "patients", "step": "read", "ok": true, "detail": "…"}
@@ -17,7 +19,7 @@
 // web/sdk_test.go reads the lines and decides what is a failure.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Clinik, ClinikApiError, ClinikValidationError } from '@clinikapi/sdk';
+import { Clinik, ClinikApiError, ClinikAuthError, ClinikRateLimitError, ClinikValidationError } from '@clinikapi/sdk';
 
 const baseUrl = process.env.CLINIKAPI_BASE_URL;
 const apiKey = process.env.CLINIKAPI_API_KEY;
@@ -377,7 +379,31 @@ async function main() {
     await check('fhir', 'delete', () => clinik.fhir.request('DELETE', `/Observation/${raw.id}`), (d, m) => (m.status === 204 ? '' : `status ${m.status}, want 204`));
   }
 
-  // 7. delete → gone: the next read throws the SDK's 404 error.
+  // 7. The SDK's error types for an unknown key (401) and a rate limit
+  //    (429 with Retry-After).
+  try {
+    await new Clinik(`clk_test_${'A'.repeat(32)}`, { baseUrl, retries: 0 }).patients.search();
+    emit('client', 'auth', false, 'an unknown key was accepted');
+  } catch (err) {
+    emit('client', 'auth', err instanceof ClinikAuthError && err.status === 401, describe(err));
+  }
+  const limitedKey = process.env.CLINIKAPI_API_KEY_LIMITED;
+  if (limitedKey) {
+    const limited = new Clinik(limitedKey, { baseUrl, retries: 0 });
+    let outcome;
+    for (let i = 0; i < 20 && !outcome; i++) {
+      try {
+        await limited.patients.search({ count: 1 });
+      } catch (err) {
+        outcome = err;
+      }
+    }
+    const ok = outcome instanceof ClinikRateLimitError && outcome.status === 429 &&
+      Number.isInteger(outcome.retryAfter) && outcome.retryAfter > 0;
+    emit('client', 'rate-limit', ok, outcome ? `${describe(outcome)}, retryAfter ${outcome.retryAfter}` : 'no 429 in 20 requests');
+  }
+
+  // 8. delete → gone: the next read throws the SDK's 404 error.
   for (const c of cycles) {
     const id = created[c.ns];
     if (!id) continue;
