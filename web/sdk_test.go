@@ -54,6 +54,12 @@ var sdkKnownFailures = map[string]string{
 	// stored FHIR Patient ({"data": {"resourceType": "Patient", "name": […]}}),
 	// so a customer's patient.fullName is undefined.
 	"patients/summary": "simplified routes answer stored FHIR, not the SDK's PatientSummary",
+	// SDK 0.3.1's DocumentSearchParams has date (one day, like
+	// NoteSearchParams.date); GET /v1/documents?date=2026-11-21 answers 400
+	// INVALID_SEARCH "Unknown query parameter date" because the Documents
+	// declaration in internal/resource/defs.go lists only dateFrom/dateTo
+	// (Notes accept date for the SDK's sake; Documents do not yet).
+	"documents/search:date": "GET /v1/documents?date=… is refused (400 INVALID_SEARCH) though the SDK's DocumentSearchParams declares date",
 }
 
 // sdkCycleSteps are the checks every implemented namespace must pass.
@@ -119,7 +125,8 @@ func buildSDK(t *testing.T, node string) string {
 
 // TestSDK runs the official TypeScript SDK against the assembled server: a
 // create → read → update → search → delete → read cycle for every
-// simplified resource, patients.read with include, a validation error, and
+// simplified resource, each search parameter alone, patients.read with
+// include, paging, the SDK's error types, the raw FHIR escape hatch, and
 // which of the SDK's namespaces the server routes. Run just it with
 //
 //	npm ci && go test -count=1 -run SDK ./web/
@@ -285,6 +292,16 @@ func judgeSDKChecks(t *testing.T, checks []sdkCheck) {
 	for _, d := range resource.All {
 		for _, step := range sdkCycleSteps {
 			want = append(want, sdkNamespace(d.Path)+"/"+step)
+		}
+	}
+	for _, d := range resource.All {
+		prefix := sdkNamespace(d.Path) + "/search:"
+		found := false
+		for id := range seen {
+			found = found || strings.HasPrefix(id, prefix)
+		}
+		if !found {
+			t.Errorf("%s…: no search parameter was tried alone", prefix)
 		}
 	}
 	for _, id := range want {

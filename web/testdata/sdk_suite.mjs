@@ -95,6 +95,7 @@ const byPhone = (r) => r.telecom?.find((t) => t.system === 'phone')?.value;
 //   text      a free-text field of the example that must read back
 //   update    a partial object to PATCH, and the field it changes
 //   search    the SDK search parameters that must find the new resource
+//   params    search parameters each tried alone after the update
 const cycles = [
   {
     ns: 'practitioners', example: 'practitioners', type: 'Practitioner', create: 'create',
@@ -103,6 +104,7 @@ const cycles = [
       simple: 'specialty', fhirPath: 'extension[specialty].valueCodeableConcept.text',
       fhir: (r) => r.extension?.find((e) => e.url?.endsWith('/specialty'))?.valueCodeableConcept?.text },
     search: () => ({ name: 'marq' }),
+    params: () => ({ name: 'marq', specialty: 'cardio', npi: '1234567893', active: true }), // PractitionerSearchParams
   },
   {
     ns: 'patients', example: 'patients', type: 'Patient', create: 'create',
@@ -110,6 +112,7 @@ const cycles = [
     update: { body: { phone: '+1-555-0199', address: { city: 'Salem' } }, want: '+1-555-0199',
       simple: 'phone', fhirPath: 'telecom[system=phone].value', fhir: byPhone },
     search: () => ({ name: 'okaf' }),
+    params: () => ({ name: 'okaf', email: 'amara.okafor@example.com', phone: '+1-555-0199', birthDate: '1987-03-14', gender: 'female', active: true }), // PatientSearchParams
   },
   {
     ns: 'practitionerRoles', example: 'practitioner-roles', type: 'PractitionerRole', create: 'create',
@@ -117,18 +120,21 @@ const cycles = [
     update: { body: { availabilityExceptions: 'Open on the first Saturday' }, want: 'Open on the first Saturday',
       simple: 'availabilityExceptions', fhirPath: 'availabilityExceptions', fhir: (r) => r.availabilityExceptions },
     search: () => ({ status: 'active' }),
+    params: () => ({ status: 'active' }), // generic; the contract lists status
   },
   {
     ns: 'encounters', example: 'encounters', type: 'Encounter', create: 'create',
     text: { simple: 'reasonCode', fhirPath: 'reasonCode[0].text', fhir: (r) => r.reasonCode?.[0]?.text },
     update: { body: { status: 'in-progress' }, want: 'in-progress', simple: 'status', fhirPath: 'status', fhir: (r) => r.status },
     search: (f) => ({ patientId: f.patient }),
+    params: (f) => ({ patientId: f.patient, status: 'in-progress', dateFrom: '2026-11-19', dateTo: '2026-11-21', sort: '-date' }), // generic
   },
   {
     ns: 'observations', example: 'observations', type: 'Observation', create: 'create',
     text: { simple: 'note', fhirPath: 'note[0].text', fhir: (r) => r.note?.[0]?.text },
     update: { body: { status: 'amended' }, want: 'amended', simple: 'status', fhirPath: 'status', fhir: (r) => r.status },
     search: (f) => ({ patientId: f.patient }),
+    params: (f) => ({ patientId: f.patient, status: 'amended', dateFrom: '2026-11-20', dateTo: '2026-11-20', sort: 'effectiveDateTime' }), // generic
   },
   {
     ns: 'medications', example: 'medications', type: 'Medication', create: 'create',
@@ -136,6 +142,7 @@ const cycles = [
     update: { body: { batch: { lotNumber: 'LOT-9' } }, want: 'LOT-9',
       simple: 'batch', fhirPath: 'batch.lotNumber', fhir: (r) => r.batch?.lotNumber, simplified: (r) => r.batch?.lotNumber },
     search: () => ({ status: 'active' }),
+    params: () => ({ status: 'active' }), // generic; the contract lists status
   },
   {
     ns: 'appointments', example: 'appointments', type: 'Appointment', create: 'create',
@@ -143,6 +150,7 @@ const cycles = [
     update: { body: { status: 'cancelled', cancelationReason: 'Patient request' }, want: 'Patient request',
       simple: 'cancelationReason', fhirPath: 'cancelationReason.text', fhir: (r) => r.cancelationReason?.text },
     search: (f) => ({ patientId: f.patient }),
+    params: (f) => ({ patientId: f.patient, status: 'cancelled', dateFrom: '2026-12-01', dateTo: '2026-12-03', sort: 'start' }), // generic
   },
   {
     ns: 'prescriptions', example: 'prescriptions', type: 'MedicationRequest', create: 'create',
@@ -150,6 +158,7 @@ const cycles = [
     update: { body: { status: 'on-hold', statusReason: 'Awaiting labs' }, want: 'Awaiting labs',
       simple: 'statusReason', fhirPath: 'statusReason.text', fhir: (r) => r.statusReason?.text },
     search: (f) => ({ patientId: f.patient }),
+    params: (f) => ({ patientId: f.patient, prescriberId: f.practitioner, status: 'on-hold', medication: '197361' }), // PrescriptionSearchParams
   },
   {
     ns: 'intakes', example: 'intakes', type: 'QuestionnaireResponse', create: 'submit',
@@ -157,12 +166,14 @@ const cycles = [
       simplified: (r) => r.items?.[0]?.text, sent: (b) => b.items[0].text },
     update: { body: { status: 'amended' }, want: 'amended', simple: 'status', fhirPath: 'status', fhir: (r) => r.status },
     search: (f) => ({ patientId: f.patient }),
+    params: (f) => ({ patientId: f.patient, status: 'amended', dateFrom: '2026-11-20', dateTo: '2026-11-20' }), // generic; the contract has no sort
   },
   {
     ns: 'consents', example: 'consents', type: 'Consent', create: 'sign',
     text: { simple: 'policyRule', fhirPath: 'policyRule.text', fhir: (r) => r.policyRule?.text },
     update: { body: { status: 'inactive' }, want: 'inactive', simple: 'status', fhirPath: 'status', fhir: (r) => r.status },
     search: (f) => ({ patientId: f.patient }),
+    params: (f) => ({ patientId: f.patient, status: 'inactive', dateFrom: '2026-11-20', dateTo: '2026-11-20' }), // generic; the contract has no sort
   },
   {
     ns: 'labs', example: 'labs', type: 'DiagnosticReport', create: 'create',
@@ -170,6 +181,7 @@ const cycles = [
     update: { body: { conclusion: 'LDL at target after therapy' }, want: 'LDL at target after therapy',
       simple: 'conclusion', fhirPath: 'conclusion', fhir: (r) => r.conclusion },
     search: (f) => ({ patientId: f.patient }),
+    params: (f) => ({ patientId: f.patient, status: 'final', dateFrom: '2026-11-19', dateTo: '2026-11-19', sort: '-date' }), // generic
   },
   {
     ns: 'notes', example: 'notes', type: 'DocumentReference', create: 'create',
@@ -177,18 +189,21 @@ const cycles = [
     update: { body: { title: 'Cardiology follow-up (amended)' }, want: 'Cardiology follow-up (amended)',
       simple: 'title', fhirPath: 'description', fhir: (r) => r.description },
     search: (f) => ({ patientId: f.patient }),
+    params: (f) => ({ patientId: f.patient, authorId: f.practitioner, encounterId: f.encounter, type: 'progress-note', category: 'clinical-note', date: '2026-11-20' }), // NoteSearchParams
   },
   {
     ns: 'assessments', example: 'assessments', type: 'ClinicalImpression', create: 'create',
     text: { simple: 'summary', fhirPath: 'summary', fhir: (r) => r.summary },
     update: { body: { summary: 'Angina controlled.' }, want: 'Angina controlled.', simple: 'summary', fhirPath: 'summary', fhir: (r) => r.summary },
     search: (f) => ({ patientId: f.patient }),
+    params: (f) => ({ patientId: f.patient, practitionerId: f.practitioner, status: 'completed', encounterId: f.encounter }), // AssessmentSearchParams
   },
   {
     ns: 'documents', example: 'documents', type: 'Composition', create: 'create',
     text: { simple: 'title', fhirPath: 'title', fhir: (r) => r.title },
     update: { body: { title: 'Discharge summary (final)' }, want: 'Discharge summary (final)', simple: 'title', fhirPath: 'title', fhir: (r) => r.title },
     search: (f) => ({ patientId: f.patient }),
+    params: (f) => ({ patientId: f.patient, practitionerId: f.practitioner, type: 'discharge-summary', status: 'final', date: '2026-11-21' }), // DocumentSearchParams
   },
 ];
 
@@ -302,6 +317,20 @@ async function main() {
       if (!d.data.some((x) => x?.id === id)) return `the new resource is not among ${d.data.length} results`;
       return '';
     });
+  }
+
+  // Each search parameter, alone, finds what was made (now updated):
+  // every parameter of the SDK's own search type for the namespace, and
+  // for the namespaces the SDK types with the generic ResourceSearchParams
+  // (patientId, status, dateFrom, dateTo, sort) the ones the contract
+  // lists for the route.
+  for (const c of cycles) {
+    const id = created[c.ns];
+    if (!id) continue;
+    for (const [name, value] of Object.entries(c.params(fixtures))) {
+      await check(c.ns, `search:${name}`, () => clinik[c.ns].search({ [name]: value, count: 100 }),
+        (d) => (d?.data?.some((x) => x?.id === id) ? '' : `not found among ${d?.data?.length} results`));
+    }
   }
 
   // 4. patients.read(id, {include}) → a Bundle the SDK spreads over
