@@ -159,6 +159,7 @@ func TestSDK(t *testing.T) {
 			"CLINIKAPI_BASE_URL="+env.Server.URL,
 			"CLINIKAPI_API_KEY="+key.Secret,
 			"CLINIKAPI_API_KEY_LIMITED="+limited.Secret,
+			"CLINIKAPI_SERVER_DATE="+env.Clock.Now().UTC().Format("2006-01-02"),
 			"CLINIKAPI_EXAMPLES="+examples,
 		)
 		var stdout, stderr bytes.Buffer

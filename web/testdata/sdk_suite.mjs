@@ -9,6 +9,9 @@
 //                        resource (internal/resource/testdata)
 //   CLINIKAPI_API_KEY_LIMITED  (optional) a key of another organization
 //                        whose rate limit is a few requests a minute
+//   CLINIKAPI_SERVER_DATE  (optional) the server clock's day, YYYY-MM-DD:
+//                        X-Timestamp must carry it (the SDK falls back to
+//                        the local time when the header is missing)
 //
 // It prints one JSON line per check:
 //   {"namespace": "patients", "step": "read", "ok": true, "detail": "…"}
@@ -283,9 +286,12 @@ async function main() {
     if (!made) continue;
     const id = made.id;
     created[c.ns] = id;
+    const serverDate = process.env.CLINIKAPI_SERVER_DATE;
+    const stamped = serverDate ? meta.timestamp.startsWith(serverDate) : !Number.isNaN(Date.parse(meta.timestamp));
     emit(c.ns, 'meta', /^req_/.test(meta.requestId) && Number.isInteger(meta.rateLimitTotal) &&
-      Number.isInteger(meta.rateLimitRemaining) && Number.isInteger(meta.rateLimitReset) && meta.timestamp !== '',
-    `requestId ${/^req_/.test(meta.requestId) ? 'req_…' : 'missing'}, rateLimit ${meta.rateLimitTotal}/${meta.rateLimitRemaining}/${meta.rateLimitReset}`);
+      Number.isInteger(meta.rateLimitRemaining) && Number.isInteger(meta.rateLimitReset) && stamped,
+    `requestId ${/^req_/.test(meta.requestId) ? 'req_…' : 'missing'}, rateLimit ${meta.rateLimitTotal}/${meta.rateLimitRemaining}/${meta.rateLimitReset}, ` +
+    `timestamp ${stamped ? 'from X-Timestamp' : 'not the server\'s'}`);
 
     // read: the same id; a free-text field sent reads back where the
     // answer's shape keeps it.
