@@ -49,7 +49,8 @@ function describe(err) {
 }
 
 // check runs one SDK call; a throw is a failed check. It returns the
-// response's data, or undefined when the call threw.
+// response's data (also when verify found a problem, so that later steps
+// still run), or undefined when the call or verify threw.
 async function check(namespace, step, call, verify) {
   let res;
   try {
@@ -58,9 +59,16 @@ async function check(namespace, step, call, verify) {
     emit(namespace, step, false, describe(err));
     return undefined;
   }
-  const problem = verify ? verify(res.data, res.meta) : '';
+  let problem = '';
+  let unreadable = false;
+  try {
+    problem = verify ? verify(res.data, res.meta) : '';
+  } catch (err) {
+    problem = `the answer could not be checked: ${describe(err)}`;
+    unreadable = true;
+  }
   emit(namespace, step, !problem, problem || `status ${res.meta?.status}`);
-  return res.data;
+  return unreadable ? undefined : res.data;
 }
 
 // Where a value sits in a response. The SDK types most namespaces' answers
@@ -68,10 +76,9 @@ async function check(namespace, step, call, verify) {
 // the server answers every simplified route with the stored FHIR resource.
 // So each field is looked up by its simplified name when the answer is
 // simplified (no resourceType) and at its FHIR path when it is FHIR, and
-// the detail says which shape came back.
-// A spec names the field (simple), its FHIR path (fhirPath, for details)
-// and how to read it from either shape (fhir, and simplified when it is not
-// data[simple]).
+// the detail says which shape came back. A spec names the field (simple),
+// its FHIR path (fhirPath, for details) and how to read it from either
+// shape (fhir; simplified when it is not data[simple]).
 const shapeOf = (data) => (typeof data?.resourceType === 'string' ? 'fhir' : 'simplified');
 
 function field(data, spec) {
@@ -283,7 +290,7 @@ async function main() {
       if (d.resourceType !== undefined && d.resourceType !== c.type) return `resourceType is not ${c.type}`;
       return '';
     });
-    if (!made) continue;
+    if (typeof made?.id !== 'string' || made.id === '') continue;
     const id = made.id;
     created[c.ns] = id;
     const serverDate = process.env.CLINIKAPI_SERVER_DATE;
