@@ -535,4 +535,6 @@ var Documents = override("documents", func(d *Def) {
 		Param{Name: "type", Code: "type", Kind: Token, System: sysLocalDocType, Codes: documentTypes},
 		Param{Name: "practitionerId", Code: "author", Kind: RefParam, Target: "Practitioner"},
 	)
+	// Not in the contract; the official SDK's document search sends it.
+	d.addParam(Param{Name: "date", Code: "date"})
 })

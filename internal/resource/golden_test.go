@@ -527,5 +527,7 @@ var goldenDocuments = &Def{
 		Param{Name: "practitionerId", Code: "author", Kind: RefParam, Target: "Practitioner"},
 		statusParam,
 		dates("date"),
+		// Added since: the official SDK's document search sends it.
+		Param{Name: "date", Code: "date"},
 	),
 }

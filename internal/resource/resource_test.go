@@ -26,7 +26,7 @@ var extraFields = []string{
 	"consents.provision.code", "consents.provision.provision",
 }
 
-var extraParams = []string{"notes.category", "notes.date"}
+var extraParams = []string{"notes.category", "notes.date", "documents.date"}
 
 var testNow = time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
 

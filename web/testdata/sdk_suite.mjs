@@ -23,6 +23,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Clinik, ClinikApiError, ClinikAuthError, ClinikRateLimitError, ClinikValidationError } from '@clinikapi/sdk';
+import * as clinical from './sdk_cycles_clinical.mjs';
+import * as administrative from './sdk_cycles_admin.mjs';
 
 const baseUrl = process.env.CLINIKAPI_BASE_URL;
 const apiKey = process.env.CLINIKAPI_API_KEY;
@@ -98,7 +100,9 @@ function fieldProblem(data, spec, want) {
 const byPhone = (r) => r.telecom?.find((t) => t.system === 'phone')?.value;
 
 // One entry per simplified resource the server implements
-// (internal/resource/defs.go), under the SDK's namespace name.
+// (internal/resource/defs*.go), under the SDK's namespace name: the core
+// ones here, the others in sdk_cycles_clinical.mjs and sdk_cycles_admin.mjs
+// (which also make the fixtures their examples refer to).
 //   example   the body file in CLINIKAPI_EXAMPLES
 //   type      the FHIR resource type the route stores
 //   create    the SDK's method for POST
@@ -106,7 +110,7 @@ const byPhone = (r) => r.telecom?.find((t) => t.system === 'phone')?.value;
 //   update    a partial object to PATCH, and the field it changes
 //   search    the SDK search parameters that must find the new resource
 //   params    search parameters each tried alone after the update
-const cycles = [
+const coreCycles = [
   {
     ns: 'practitioners', example: 'practitioners', type: 'Practitioner', create: 'create',
     text: { simple: 'lastName', fhirPath: 'name[0].family', fhir: (r) => r.name?.[0]?.family },
@@ -217,6 +221,8 @@ const cycles = [
   },
 ];
 
+const cycles = [...coreCycles, ...clinical.cycles, ...administrative.cycles];
+
 // The resource types patients.read(id, {include}) asks for, and the field
 // of the SDK's PatientReadResponse each lands in.
 const includeBuckets = {
@@ -224,13 +230,16 @@ const includeBuckets = {
   QuestionnaireResponse: 'intakes', Consent: 'consents', DiagnosticReport: 'labs',
   MedicationRequest: 'prescriptions', DocumentReference: 'notes',
   ClinicalImpression: 'assessments', Composition: 'documents',
+  ...clinical.includeBuckets, ...administrative.includeBuckets,
 };
 
+// example reads an example body, with each {{<name>Id}} placeholder
+// replaced by the id of fixtures[<name>].
 function example(name, fixtures) {
-  const raw = readFileSync(join(examples, `${name}.json`), 'utf8')
-    .replaceAll('{{patientId}}', fixtures.patient)
-    .replaceAll('{{practitionerId}}', fixtures.practitioner)
-    .replaceAll('{{encounterId}}', fixtures.encounter);
+  let raw = readFileSync(join(examples, `${name}.json`), 'utf8');
+  for (const [k, id] of Object.entries(fixtures)) {
+    raw = raw.replaceAll(`{{${k}Id}}`, id);
+  }
   return JSON.parse(raw);
 }
 
@@ -270,6 +279,8 @@ async function main() {
   if (!fixtures.practitioner || !fixtures.patient || !fixtures.encounter) {
     return; // every later check is then reported missing by the Go test
   }
+  Object.assign(fixtures, await clinical.fixtures(clinik, fx, fixtures));
+  Object.assign(fixtures, await administrative.fixtures(clinik, fx, fixtures));
 
   // 3. create → read → update → search for each implemented namespace.
   const created = {};
