@@ -224,7 +224,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opt Options) 
 		DB:           a.readiness(), Jobs: a.Jobs, Log: log, Now: now, TLS: cfg.TLS.Enabled(), TrustProxy: cfg.TrustProxy,
 		Metrics: a.metrics(), MetricsToken: cfg.MetricsToken,
 	}
-	srv.Resources = &api.Resources{Records: a.Records, FHIR: srv.FHIR, BaseURL: cfg.BaseURL}
+	srv.Resources = &api.Resources{Records: a.Records, BaseURL: cfg.BaseURL}
 	srv.Bulk = &api.Bulk{Jobs: a.Bulk, BaseURL: cfg.BaseURL, Now: now}
 	a.HTTP = srv.Handler()
 	return a, nil

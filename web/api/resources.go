@@ -22,8 +22,7 @@ import (
 // with _include/_revinclude, which is a FHIR searchset Bundle.
 type Resources struct {
 	Records *records.Service
-	FHIR    *FHIR // bundles of reads with includes
-	BaseURL string
+	BaseURL string // public URL, for absolute links
 }
 
 // Content types of simplified bodies. The official SDK sends
@@ -135,7 +134,7 @@ func (r *Resources) Read(d *resource.Def) echo.HandlerFunc {
 		if err != nil {
 			return err
 		}
-		return envelope(c, http.StatusOK, r.FHIR.bundle(d.Type, fq, page))
+		return envelope(c, http.StatusOK, searchBundle(r.BaseURL, d.Type, fq, page))
 	}
 }
 
