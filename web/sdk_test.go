@@ -46,8 +46,7 @@ var sdkMissingNamespaces = []string{
 // sdkKnownFailures are checks ("namespace/step") that fail today because
 // of a server defect not fixed yet, each with the defect. Like the list
 // above it may only shrink: a listed check that passes fails the test.
-var sdkKnownFailures = map[string]string{
-}
+var sdkKnownFailures = map[string]string{}
 
 // sdkCycleSteps are the checks every implemented namespace must pass.
 var sdkCycleSteps = []string{"create", "meta", "read", "read-text", "update", "update-read", "search", "delete", "read-after-delete"}
