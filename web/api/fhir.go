@@ -1,8 +1,10 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"mime"
 	"net/http"
@@ -91,9 +93,16 @@ func readBody(c echo.Context, allowed ...string) ([]byte, error) {
 		if errors.As(err, &mbe) {
 			return nil, &Error{Status: 413, Code: "PAYLOAD_TOO_LARGE", Message: "The request body is larger than 1 MiB."}
 		}
-		return nil, err
+		return nil, bodyError(err)
 	}
 	return b, nil
+}
+
+// bodyError is a failure to read a request body that is not too large:
+// the client stopped sending it (it closed the connection or gave up), so
+// the request ends as closed by the client (499), not as a server failure.
+func bodyError(err error) error {
+	return fmt.Errorf("reading the request body: %w (%w)", context.Canceled, err)
 }
 
 // readResource reads a FHIR JSON resource body.
