@@ -53,8 +53,8 @@ type OutboxEvent struct {
 type OutboxBackend interface {
 	// OutboxEvents returns up to limit events, oldest first.
 	OutboxEvents(ctx context.Context, limit int) ([]OutboxEvent, error)
-	// DeleteOutbox deletes the events up to seq (included).
-	DeleteOutbox(ctx context.Context, upTo int64) error
+	// DeleteOutbox deletes the events numbered seqs.
+	DeleteOutbox(ctx context.Context, seqs []int64) error
 }
 
 // Backend is the SQL side of one datastore. Every method is scoped to tenant.
@@ -348,13 +348,13 @@ func (s *Store) OutboxEvents(ctx context.Context, limit int) ([]OutboxEvent, err
 	return ob.OutboxEvents(ctx, limit)
 }
 
-// DeleteOutbox deletes the outbox events up to seq (included).
-func (s *Store) DeleteOutbox(ctx context.Context, upTo int64) error {
+// DeleteOutbox deletes the outbox events numbered seqs.
+func (s *Store) DeleteOutbox(ctx context.Context, seqs []int64) error {
 	ob, ok := s.backend.(OutboxBackend)
 	if !ok {
 		return nil
 	}
-	return ob.DeleteOutbox(ctx, upTo)
+	return ob.DeleteOutbox(ctx, seqs)
 }
 
 // Decode parses a stored record's content.

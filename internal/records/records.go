@@ -163,17 +163,19 @@ func (s *Service) RelayAudit(ctx context.Context) error {
 				break
 			}
 			batch := make([]audit.Event, 0, len(evs))
+			seqs := make([]int64, 0, len(evs))
 			for _, ev := range evs {
 				var e audit.Event
 				if err := json.Unmarshal(ev.Event, &e); err != nil {
 					return fmt.Errorf("records: audit outbox event %d: %w", ev.Seq, err)
 				}
 				batch = append(batch, e)
+				seqs = append(seqs, ev.Seq)
 			}
 			if err := s.Audit.Write(ctx, batch); err != nil {
 				return err
 			}
-			if err := st.DeleteOutbox(ctx, evs[len(evs)-1].Seq); err != nil {
+			if err := st.DeleteOutbox(ctx, seqs); err != nil {
 				return err
 			}
 		}

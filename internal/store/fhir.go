@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -284,10 +285,24 @@ func (d *Datastore) OutboxEvents(ctx context.Context, limit int) ([]datastore.Ou
 	return out, rows.Err()
 }
 
-// DeleteOutbox implements datastore.OutboxBackend.
-func (d *Datastore) DeleteOutbox(ctx context.Context, upTo int64) error {
+// DeleteOutbox implements datastore.OutboxBackend. It deletes the events
+// by their numbers, not a range of them: on PostgreSQL a transaction that
+// took a lower number may commit after a higher one was read.
+func (d *Datastore) DeleteOutbox(ctx context.Context, seqs []int64) error {
+	if len(seqs) == 0 {
+		return nil
+	}
+	var b strings.Builder
+	args := make([]any, len(seqs))
+	for i, seq := range seqs {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("$" + strconv.Itoa(i+1))
+		args[i] = seq
+	}
 	return d.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		_, err := d.exec(ctx, tx, false, `DELETE FROM audit_outbox WHERE seq <= $1`, upTo)
+		_, err := d.exec(ctx, tx, false, `DELETE FROM audit_outbox WHERE seq IN (`+b.String()+`)`, args...)
 		return err
 	}, nil)
 }

@@ -62,7 +62,7 @@ func TestOutboxIsTheWritesTransaction(t *testing.T) {
 		if len(evs) != 2 || string(evs[0].Event) != `"create shared"` || string(evs[1].Event) != `"update shared"` || evs[0].Seq >= evs[1].Seq {
 			t.Fatalf("outbox = %s, want the create then the one update that won", events(evs))
 		}
-		if err := d.DeleteOutbox(ctx, evs[0].Seq); err != nil {
+		if err := d.DeleteOutbox(ctx, []int64{evs[0].Seq}); err != nil {
 			t.Fatal(err)
 		}
 		if evs, _ = d.OutboxEvents(ctx, 100); len(evs) != 1 || string(evs[0].Event) != `"update shared"` {
