@@ -741,8 +741,11 @@ func backRef(f *Field, v any) any {
 	if !ok {
 		return ref
 	}
+	// A bare id where it converts back to the same reference: its prefix
+	// names its type, or (unless names are kept as displays) the type is
+	// the first target.
 	p, _, _ := strings.Cut(id, "-")
-	if t == f.Targets[0] || typeOfPrefix[p] == t && slices.Contains(f.Targets, t) {
+	if t == f.Targets[0] && !f.Loose || typeOfPrefix[p] == t && slices.Contains(f.Targets, t) {
 		return id
 	}
 	return ref
