@@ -341,6 +341,8 @@ var MedicationDispenses = override("medication-dispenses", func(d *Def) {
 		val("dosageText", "dosageInstruction[0].text"),
 	)
 	d.edit("performer.actorId").Targets = []string{"Practitioner", "PractitionerRole", "Organization", "Patient", "Device", "RelatedPerson"}
+	// The medication's code (R4's medication parameter is the reference).
+	d.setParam(Param{Name: "medication", Code: "code"})
 })
 
 // MedicationKnowledge: MedicationKnowledge.
@@ -361,7 +363,10 @@ var MedicationStatements = override("medication-statements", func(d *Def) {
 		coded("category", "category", medStmtCategoryCodes),
 		val("dosageText", "dosage[0].text"),
 	)
-	d.setParam(token("category", "category", medStmtCategoryCodes, ""))
+	d.setParam(
+		Param{Name: "medication", Code: "code"},
+		token("category", "category", medStmtCategoryCodes, ""),
+	)
 })
 
 // Specimens: Specimen.
