@@ -1,6 +1,7 @@
 package resource
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
 	"reflect"
@@ -91,5 +92,24 @@ func TestContractAllows(t *testing.T) {
 		if got := c.Allows(x.method, x.path); got != x.want {
 			t.Errorf("Allows(%s, %s) = %v, want %v", x.method, x.path, got, x.want)
 		}
+	}
+}
+
+// TestImpliedVariant: a true boolean variant of a choice element given
+// with another variant is implied by it (the docs' family members have
+// deceasedBoolean and deceasedDate); a false one contradicts it.
+func TestImpliedVariant(t *testing.T) {
+	body := map[string]any{"status": "completed", "patientId": "pt-1", "relationship": "father", "deceasedBoolean": true, "deceasedDate": "2020-06-10"}
+	res, is := FamilyHistory.ToFHIR(body, testNow)
+	if len(is) > 0 || res["deceasedDate"] != "2020-06-10" || res["deceasedBoolean"] != nil || body["deceasedBoolean"] != true {
+		t.Fatalf("%v %v %v", is, res, body)
+	}
+	body["deceasedBoolean"] = false
+	if _, is := FamilyHistory.ToFHIR(body, testNow); fmt.Sprint(is) != "[deceasedDate: cannot be combined with deceasedBoolean]" {
+		t.Fatalf("false and a date: %v", is)
+	}
+	changes, is := FamilyHistory.Merge(res, map[string]any{"deceasedBoolean": true, "deceasedDate": "2021-01-01"})
+	if len(is) > 0 || changes["deceasedDate"] != "2021-01-01" || changes["deceasedBoolean"] != nil {
+		t.Fatalf("patch: %v %v", is, changes)
 	}
 }

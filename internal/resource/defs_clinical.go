@@ -160,6 +160,10 @@ var (
 		"grandmother": {sysV3RoleCode, "GRMTH", "grandmother"}, "grandfather": {sysV3RoleCode, "GRFTH", "grandfather"},
 		"grandparent": {sysV3RoleCode, "GRPRN", "grandparent"}, "aunt": {sysV3RoleCode, "AUNT", "aunt"}, "uncle": {sysV3RoleCode, "UNCLE", "uncle"},
 		"cousin": {sysV3RoleCode, "COUSN", "cousin"}, "spouse": {sysV3RoleCode, "SPS", "spouse"},
+		"maternal grandmother": {sysV3RoleCode, "MGRMTH", "maternal grandmother"}, "maternal grandfather": {sysV3RoleCode, "MGRFTH", "maternal grandfather"},
+		"paternal grandmother": {sysV3RoleCode, "PGRMTH", "paternal grandmother"}, "paternal grandfather": {sysV3RoleCode, "PGRFTH", "paternal grandfather"},
+		"maternal aunt": {sysV3RoleCode, "MAUNT", "maternal aunt"}, "maternal uncle": {sysV3RoleCode, "MUNCLE", "maternal uncle"},
+		"paternal aunt": {sysV3RoleCode, "PAUNT", "paternal aunt"}, "paternal uncle": {sysV3RoleCode, "PUNCLE", "paternal uncle"},
 		"MTH": {sysV3RoleCode, "MTH", "mother"}, "FTH": {sysV3RoleCode, "FTH", "father"}, "SIB": {sysV3RoleCode, "SIB", "sibling"},
 		"BRO": {sysV3RoleCode, "BRO", "brother"}, "SIS": {sysV3RoleCode, "SIS", "sister"},
 	}
