@@ -62,6 +62,7 @@ const (
 	sysLocalRiskMethod  = CodeSystemBase + "risk-assessment-method"
 	sysLocalDoseForm    = CodeSystemBase + "dose-form"
 	sysLocalDeviceType  = CodeSystemBase + "device-type"
+	sysLocalMediaMod    = CodeSystemBase + "media-modality"
 	sysLocalAuditType   = CodeSystemBase + "audit-event-type"
 	sysLocalAuditSub    = CodeSystemBase + "audit-event-subtype"
 )
@@ -400,12 +401,13 @@ var ImmunizationEvaluations = override("immunization-evaluations", func(d *Def) 
 var Media = override("media", func(d *Def) {
 	d.set(
 		coded("type", "type", mediaTypeCodes),
-		Field{Name: "modality", Path: "modality", Kind: Concept, Codes: dicomModalities, System: sysDICOM},
+		// DICOM modality codes, else codes of ClinikAPI's media-modality.
+		localCoded("modality", "modality", Concept, dicomModalities, sysLocalMediaMod),
 	)
 	d.edit("deviceId").Targets = []string{"Device", "DeviceMetric"}
 	d.setParam(
 		token("type", "type", mediaTypeCodes, ""),
-		token("modality", "modality", dicomModalities, sysDICOM),
+		token("modality", "modality", dicomModalities, sysLocalMediaMod),
 	)
 })
 
