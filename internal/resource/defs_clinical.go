@@ -247,6 +247,7 @@ var CarePlans = override("care-plans", func(d *Def) {
 		val("scheduledString", "detail.scheduledString"),
 		ref("performerId", "detail.performer[0]", "Practitioner", "PractitionerRole", "Organization", "RelatedPerson", "Patient", "CareTeam", "HealthcareService", "Device"),
 	)
+	d.edit("created").Default = Now
 	d.setParam(
 		token("category", "category", nil, sysLocalCarePlanCat),
 		Param{Name: "authorId", Code: "author", Kind: RefParam, Target: "Practitioner"},
@@ -353,6 +354,7 @@ var MedicationDispenses = override("medication-dispenses", func(d *Def) {
 // MedicationKnowledge: MedicationKnowledge.
 var MedicationKnowledge = override("medication-knowledge", func(d *Def) {
 	d.set(localCoded("doseForm", "doseForm", Concept, doseFormCodes, sysLocalDoseForm))
+	d.edit("status").Default = "active"
 	// A manufacturer's name, or the id of its Organization.
 	d.edit("manufacturer").Loose = true
 	d.setParam(
