@@ -47,8 +47,8 @@ func clinicalCases(t *testing.T, env *apptest.Env, key string, f fixtures) (map[
 			fhir: []string{patient, `"immunizationEvent":{"reference":"Immunization/imm-covid3"}`, `"system":"http://terminology.hl7.org/CodeSystem/immunization-evaluation-dose-status"`,
 				`"code":"840539006"`},
 			queries: map[string]string{"patientId": pt, "status": "completed", "immunizationEventId": "imm-covid3", "targetDisease": "COVID-19"},
-			patch:   `{"doseStatus":"notvalid","description":"Given too early."}`,
-			after:   map[string]any{"doseStatus": "notvalid", "description": "Given too early.", "series": "COVID-19 primary"},
+			patch:   `{"doseStatus":"not-valid","description":"Given too early."}`,
+			after:   map[string]any{"doseStatus": "not-valid", "description": "Given too early.", "series": "COVID-19 primary"},
 		},
 		"immunization-recommendations": {
 			fhir:    []string{patient, `"code":"141","system":"http://hl7.org/fhir/sid/cvx"`, `"system":"http://terminology.hl7.org/CodeSystem/immunization-recommendation-status"`, `"code":"6142004"`},
@@ -64,7 +64,7 @@ func clinicalCases(t *testing.T, env *apptest.Env, key string, f fixtures) (map[
 		"care-teams": {
 			fhir: []string{subject, `{"system":"phone","value":"+1-555-0142"}`, `{"system":"email","value":"diabetes-team@example.com"}`,
 				`"code":"LA28865-6"`, `"member":{"reference":"Practitioner/` + pr + `"}`},
-			queries: map[string]string{"patientId": pt, "status": "active", "category": "longitudinal"},
+			queries: map[string]string{"patientId": pt, "status": "active", "category": "longitudinal-care"},
 			patch:   `{"status":"inactive","phone":"+1-555-0199"}`,
 			after:   map[string]any{"status": "inactive", "phone": "+1-555-0199", "email": "diabetes-team@example.com"},
 		},

@@ -113,3 +113,32 @@ func TestImpliedVariant(t *testing.T) {
 		t.Fatalf("patch: %v %v", is, changes)
 	}
 }
+
+// TestDocumentedWords: words the docs send for coded fields are codes of
+// the standard systems and read back as sent.
+func TestDocumentedWords(t *testing.T) {
+	for _, c := range []struct {
+		d          *Def
+		body       map[string]any
+		field, has string
+	}{
+		{ImmunizationRecommendations, map[string]any{"patientId": "pt-1", "date": "2026-01-02", "recommendation": []any{map[string]any{"vaccineCode": []any{"MMR"}, "forecastStatus": "due"}}},
+			"recommendation", `{"code":"03","display":"measles, mumps and rubella virus vaccine","system":"http://hl7.org/fhir/sid/cvx"}`},
+		{ImmunizationEvaluations, map[string]any{"status": "completed", "patientId": "pt-1", "targetDisease": "Measles", "immunizationEventId": "imm-1", "doseStatus": "not-valid"},
+			"doseStatus", `"code":"notvalid"`},
+		{CareTeams, map[string]any{"name": "Team", "category": []any{"encounter-based"}}, "category", `"code":"LA27976-2"`},
+		{Tasks, map[string]any{"status": "requested", "intent": "order", "code": "lab-draw"}, "code", `{"code":"lab-draw","system":"https://clinikapi.com/fhir/CodeSystem/task-code"}`},
+	} {
+		res, is := c.d.ToFHIR(c.body, testNow)
+		if len(is) > 0 || !strings.Contains(marshal(res), c.has) {
+			t.Errorf("%s: %v %s lacks %s", c.d.Path, is, marshal(res), c.has)
+			continue
+		}
+		if got := c.d.ToSimple(res)[c.field]; marshal(got) != marshal(c.body[c.field]) {
+			t.Errorf("%s.%s reads back %s, sent %s", c.d.Path, c.field, marshal(got), marshal(c.body[c.field]))
+		}
+	}
+	if got, _, _ := Immunizations.Search(url.Values{"vaccineCode": {"Tdap"}}); got.Get("vaccine-code") != sysCVX+"|115" {
+		t.Errorf("vaccineCode=Tdap: %v", got)
+	}
+}

@@ -63,6 +63,7 @@ const (
 	sysLocalDoseForm    = CodeSystemBase + "dose-form"
 	sysLocalDeviceType  = CodeSystemBase + "device-type"
 	sysLocalMediaMod    = CodeSystemBase + "media-modality"
+	sysLocalTaskCode    = CodeSystemBase + "task-code"
 	sysLocalAuditType   = CodeSystemBase + "audit-event-type"
 	sysLocalAuditSub    = CodeSystemBase + "audit-event-subtype"
 )
@@ -101,7 +102,15 @@ var (
 	goalPriorityCodes = codesOf(sysGoalPriority, "high-priority", "High Priority", "medium-priority", "Medium Priority", "low-priority", "Low Priority")
 	goalCategoryCodes = codesOf(sysGoalCategory, "dietary", "Dietary", "safety", "Safety", "behavioral", "Behavioral",
 		"nursing", "Nursing", "physiotherapy", "Physiotherapy")
-	doseStatusCodes     = codesOf(sysDoseStatus, "valid", "Valid", "notvalid", "Not valid")
+	doseStatusCodes = map[string]Code{
+		"valid": {sysDoseStatus, "valid", "Valid"}, "notvalid": {sysDoseStatus, "notvalid", "Not valid"}, "not-valid": {sysDoseStatus, "notvalid", "Not valid"},
+	}
+	// vaccineNames are common vaccine abbreviations as CVX codes.
+	vaccineNames = map[string]Code{
+		"MMR": {sysCVX, "03", "measles, mumps and rubella virus vaccine"}, "DTaP": {sysCVX, "20", "diphtheria, tetanus toxoids and acellular pertussis vaccine"},
+		"IPV": {sysCVX, "10", "poliovirus vaccine, inactivated"}, "Tdap": {sysCVX, "115", "tetanus toxoid, reduced diphtheria toxoid, and acellular pertussis vaccine, adsorbed"},
+		"Td": {sysCVX, "139", "Td(adult) unspecified formulation"}, "Varicella": {sysCVX, "21", "varicella virus vaccine"},
+	}
 	forecastStatusCodes = codesOf(sysForecastStatus, "due", "Due", "overdue", "Overdue", "immune", "Immune",
 		"contraindicated", "Contraindicated", "complete", "Complete")
 	riskProbabilityCodes = codesOf(sysRiskProbability, "negligible", "Negligible likelihood", "low", "Low likelihood",
@@ -122,9 +131,9 @@ var (
 	genderCodes        = codesOf(sysGender, "male", "Male", "female", "Female", "other", "Other", "unknown", "Unknown")
 	dicomModalities    = codesOf(sysDICOM, "CT", "Computed Tomography", "MR", "Magnetic Resonance", "US", "Ultrasound", "CR", "Computed Radiography", "DX", "Digital Radiography", "MG", "Mammography", "NM", "Nuclear Medicine", "PT", "Positron emission tomography", "XA", "X-Ray Angiography", "OT", "Other")
 	careTeamCategories = map[string]Code{
-		"event": {sysLOINC, "LA27975-4", "Event-focused care team"}, "encounter": {sysLOINC, "LA27976-2", "Encounter-focused care team"},
-		"episode": {sysLOINC, "LA27977-0", "Episode of care-focused care team"}, "longitudinal": {sysLOINC, "LA28865-6", "Longitudinal care-coordination focused care team"},
-		"condition": {sysLOINC, "LA28866-4", "Condition-focused care team"}, "clinical-research": {sysLOINC, "LA28867-2", "Clinical research-focused care team"},
+		"event-based": {sysLOINC, "LA27975-4", "Event-focused care team"}, "encounter-based": {sysLOINC, "LA27976-2", "Encounter-focused care team"},
+		"episode-of-care": {sysLOINC, "LA27977-0", "Episode of care-focused care team"}, "longitudinal-care": {sysLOINC, "LA28865-6", "Longitudinal care-coordination focused care team"},
+		"condition-focused": {sysLOINC, "LA28866-4", "Condition-focused care team"}, "clinical-research": {sysLOINC, "LA28867-2", "Clinical research-focused care team"},
 	}
 	// serviceCategories are SNOMED CT's service request categories.
 	serviceCategories = map[string]Code{
@@ -198,7 +207,7 @@ func token(name, code string, codes map[string]Code, system string) Param {
 // Tasks: Task.
 var Tasks = override("tasks", func(d *Def) {
 	d.set(
-		coded("code", "code", taskCodes),
+		localCoded("code", "code", Concept, taskCodes, sysLocalTaskCode),
 		ref("focusId", "focus", anyResource...),
 		ref("patientId", "for", "Patient", "Group"),
 		refs("basedOn", "basedOn", anyResource...),
@@ -208,7 +217,7 @@ var Tasks = override("tasks", func(d *Def) {
 	d.edit("authoredOn").Default = Now
 	d.setParam(
 		Param{Name: "requesterId", Code: "requester", Kind: RefParam, Target: "Practitioner"},
-		token("code", "code", taskCodes, ""),
+		token("code", "code", taskCodes, sysLocalTaskCode),
 		Param{Name: "dateFrom", Code: "authored-on", Kind: From},
 		Param{Name: "dateTo", Code: "authored-on", Kind: To},
 	)
@@ -256,10 +265,11 @@ var CarePlans = override("care-plans", func(d *Def) {
 
 // Immunizations: Immunization.
 var Immunizations = override("immunizations", func(d *Def) {
-	d.set(Field{Name: "vaccineCode", Path: "vaccineCode", Kind: Concept, System: sysCVX, CodeIf: cvxCode})
+	d.set(Field{Name: "vaccineCode", Path: "vaccineCode", Kind: Concept, Codes: vaccineNames, System: sysCVX, CodeIf: cvxCode})
 	// A manufacturer's name, or the id of its Organization.
 	d.edit("manufacturer").Loose = true
 	d.edit("occurrenceDateTime").Default = Now
+	d.setParam(token("vaccineCode", "vaccine-code", vaccineNames, ""))
 })
 
 // Allergies: AllergyIntolerance.
@@ -463,10 +473,11 @@ var ImmunizationRecommendations = override("immunization-recommendations", func(
 	r := d.edit("recommendation")
 	r.edit("vaccineCode").System = sysCVX
 	r.edit("vaccineCode").CodeIf = cvxCode
+	r.edit("vaccineCode").Codes = vaccineNames
 	r.set(localCoded("targetDisease", "targetDisease", Concept, diseaseCodes, sysLocalDisease))
 	r.edit("forecastStatus").Codes = forecastStatusCodes
 	d.setParam(
-		Param{Name: "vaccineCode", Code: "vaccine-type"},
+		token("vaccineCode", "vaccine-type", vaccineNames, ""),
 		token("targetDisease", "target-disease", diseaseCodes, sysLocalDisease),
 	)
 })

@@ -54,7 +54,7 @@ export const cycles = [
     text: { simple: 'name', fhirPath: 'name', fhir: (r) => r.name },
     update: status('inactive'),
     search: (f) => ({ patientId: f.patient }),
-    params: (f) => ({ patientId: f.patient, status: 'inactive', category: 'longitudinal' }), // CareTeamSearchParams
+    params: (f) => ({ patientId: f.patient, status: 'inactive', category: 'longitudinal-care' }), // CareTeamSearchParams
   },
   {
     ns: 'goals', example: 'goals', type: 'Goal', create: 'create',
