@@ -246,7 +246,7 @@ func TestAbortedCreates(t *testing.T) {
 		for _, e := range r.Body["entry"].([]any) {
 			stored[e.(map[string]any)["resource"].(map[string]any)["id"].(string)] = true
 		}
-		if err := env.App.Audit.Flush(ctx); err != nil {
+		if err := env.App.Flush(ctx); err != nil {
 			t.Fatal(err)
 		}
 		events, err := env.App.Audit.List(ctx, audit.Filter{OrgID: a.org, Action: records.ActionCreate})

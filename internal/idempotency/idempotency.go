@@ -10,6 +10,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"sync"
 	"time"
 
 	"github.com/clinikapi/clinikapi/internal/errs"
@@ -57,8 +58,9 @@ type Store interface {
 	// staleBefore); claimed reports whether e is now the key's entry, and
 	// otherwise the existing entry is returned.
 	ClaimIdempotencyKey(ctx context.Context, e Entry, expiredBefore, staleBefore time.Time) (cur Entry, claimed bool, err error)
-	// CompleteIdempotencyKey keeps the answer of a claimed key.
-	CompleteIdempotencyKey(ctx context.Context, s Scope, a Answer) error
+	// CompleteIdempotencyKeys keeps the answers of claimed keys, in one
+	// write.
+	CompleteIdempotencyKeys(ctx context.Context, done []Entry) error
 	// ReleaseIdempotencyKey forgets a pending key (its request failed on
 	// the server's side or was abandoned), so that a retry runs anew.
 	ReleaseIdempotencyKey(ctx context.Context, s Scope) error
@@ -76,6 +78,9 @@ type Service struct {
 	// Stale is how long a pending entry may stay pending before a retry
 	// takes it over (its instance stopped mid-request).
 	Stale time.Duration
+
+	mu   sync.Mutex
+	done map[Scope]Entry // answers not yet written (Flush writes them)
 }
 
 // Fingerprint identifies a request: method, path and body.
@@ -113,6 +118,12 @@ func (s *Service) Begin(ctx context.Context, sc Scope, fingerprint string) (a An
 	}
 	waitUntil := time.Now().Add(s.Wait) // a bound on latency: wall time, not the app clock
 	for {
+		if e, ok := s.unwritten(sc); ok {
+			if e.Fingerprint != fingerprint {
+				return Answer{}, false, reused()
+			}
+			return e.Answer, true, nil
+		}
 		now := s.Now()
 		cur, claimed, err := s.Store.ClaimIdempotencyKey(ctx, Entry{Scope: sc, Fingerprint: fingerprint, CreatedAt: now}, now.Add(-TTL), now.Add(-s.Stale))
 		switch {
@@ -121,8 +132,7 @@ func (s *Service) Begin(ctx context.Context, sc Scope, fingerprint string) (a An
 		case claimed:
 			return Answer{}, false, nil
 		case cur.Fingerprint != fingerprint:
-			return Answer{}, false, &errs.Error{Code: errs.Invalid, Reason: errs.ReasonIdempotencyReused, Field: Header,
-				Message: "This Idempotency-Key was already used for another request (another method, path or body) in the last 24 hours. Use a new key for a new request."}
+			return Answer{}, false, reused()
 		case cur.Done:
 			return cur.Answer, true, nil
 		}
@@ -141,11 +151,57 @@ func (s *Service) Begin(ctx context.Context, sc Scope, fingerprint string) (a An
 	}
 }
 
+func reused() error {
+	return &errs.Error{Code: errs.Invalid, Reason: errs.ReasonIdempotencyReused, Field: Header,
+		Message: "This Idempotency-Key was already used for another request (another method, path or body) in the last 24 hours. Use a new key for a new request."}
+}
+
+// unwritten returns a kept answer Flush has not written yet (and has not
+// expired).
+func (s *Service) unwritten(sc Scope) (Entry, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, ok := s.done[sc]
+	return e, ok && e.CreatedAt.After(s.Now().Add(-TTL))
+}
+
 // Complete keeps the answer of a request that claimed its key (the caller
 // releases it instead when there is no answer to keep: a server failure,
-// or a client that went away before anything was written).
-func (s *Service) Complete(ctx context.Context, sc Scope, a Answer) error {
-	return s.Store.CompleteIdempotencyKey(context.WithoutCancel(ctx), sc, a)
+// or a client that went away before anything was written). The answer is
+// served from memory at once and written by the next Flush, off the
+// request path.
+func (s *Service) Complete(sc Scope, fingerprint string, a Answer) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.done == nil {
+		s.done = map[Scope]Entry{}
+	}
+	s.done[sc] = Entry{Scope: sc, Fingerprint: fingerprint, Done: true, Answer: a, CreatedAt: s.Now()}
+}
+
+// Flush writes the kept answers not written yet; on failure they stay
+// for the next one.
+func (s *Service) Flush(ctx context.Context) error {
+	s.mu.Lock()
+	batch := make([]Entry, 0, len(s.done))
+	for _, e := range s.done {
+		batch = append(batch, e)
+	}
+	s.mu.Unlock()
+	if len(batch) == 0 {
+		return nil
+	}
+	if err := s.Store.CompleteIdempotencyKeys(ctx, batch); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	for _, e := range batch {
+		if cur, ok := s.done[e.Scope]; ok && cur.Fingerprint == e.Fingerprint {
+			delete(s.done, e.Scope)
+		}
+	}
+	s.mu.Unlock()
+	return nil
 }
 
 // Release forgets a claimed key whose request did not finish.

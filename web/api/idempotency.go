@@ -44,7 +44,8 @@ func (p *Pipeline) Idempotent(next echo.HandlerFunc) echo.HandlerFunc {
 		pr := PrincipalOf(c)
 		scope := idempotency.Scope{OrgID: pr.OrgID, Env: string(pr.Env), Key: keys[0]}
 		ctx := r.Context()
-		kept, replay, err := p.Idempotency.Begin(ctx, scope, idempotency.Fingerprint(r.Method, r.URL.RequestURI(), body))
+		fingerprint := idempotency.Fingerprint(r.Method, r.URL.RequestURI(), body)
+		kept, replay, err := p.Idempotency.Begin(ctx, scope, fingerprint)
 		if err != nil {
 			return err
 		}
@@ -79,9 +80,7 @@ func (p *Pipeline) Idempotent(next echo.HandlerFunc) echo.HandlerFunc {
 				a.Headers[h] = v
 			}
 		}
-		if err := p.Idempotency.Complete(ctx, scope, a); err != nil {
-			return errors.Join(herr, err)
-		}
+		p.Idempotency.Complete(scope, fingerprint, a)
 		// The answer is written; the error still tells the usage record
 		// its code.
 		return herr
