@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"net/url"
 	"os"
 	"reflect"
@@ -377,46 +378,52 @@ func TestSimplifiedRoundTrips(t *testing.T) {
 					}
 				}
 
-				// PATCH merges (with the SDK's content type).
-				r = simpleCall(t, env, "PATCH", "/v1/"+d.Path+"/"+id, key, tc.patch, "application/json-patch+json")
-				if r.Status != 200 {
-					t.Fatalf("patch: %d %s", r.Status, r.Raw)
-				}
-				patched := dataOf(t, r)
-				meta, _ := patched["meta"].(map[string]any)
-				if patched["id"] != id || patched["resourceType"] != d.Type || meta["versionId"] != "2" || r.Header.Get("ETag") != `W/"2"` {
-					t.Fatalf("patched resource: %s", r.Raw)
-				}
-				stored2 := fhirCall(t, env, "GET", "/v1/fhir/"+d.Type+"/"+id, key, "")
-				if is := v.ValidateValue(d.Type, map[string]any(stored2.Body)); len(is) > 0 {
-					t.Fatalf("patched resource is not valid R4: %v", is)
-				}
-				if !strings.Contains(marshal(stored2.Body["meta"]), a.org) {
-					t.Fatalf("patched resource lost its tenant tag: %s", stored2.Raw)
-				}
-				// The answer is the stored resource in the simplified shape.
-				if got, want := marshal(simpleOf(patched)), marshal(d.ToSimple(stored2.Body)); got != want {
-					t.Errorf("PATCH answered\n %s\nwhile the stored resource reads\n %s", got, want)
-				}
-				simple := normalizeJSON(simpleOf(patched)).(map[string]any)
-				for k, wantV := range tc.after {
-					if !reflect.DeepEqual(simple[k], normalizeJSON(wantV)) {
-						t.Errorf("after PATCH %s = %s, want %s", k, marshal(simple[k]), marshal(wantV))
+				// PATCH merges (with the SDK's content type), where the contract
+				// has an update; elsewhere the route table offers none.
+				if !contract.Allows(http.MethodPatch, d.Path+"/{id}") {
+					r = simpleCall(t, env, "PATCH", "/v1/"+d.Path+"/"+id, key, `{}`, "application/json-patch+json")
+					wantAPIError(t, "PATCH where the contract has no update", r, 404, "NOT_FOUND")
+				} else {
+					r = simpleCall(t, env, "PATCH", "/v1/"+d.Path+"/"+id, key, tc.patch, "application/json-patch+json")
+					if r.Status != 200 {
+						t.Fatalf("patch: %d %s", r.Status, r.Raw)
 					}
-				}
-				// Fields the patch did not name are as they were.
-				var patch map[string]any
-				_ = json.Unmarshal([]byte(tc.patch), &patch)
-				before := normalizeJSON(want).(map[string]any)
-				for k, x := range before {
-					if _, touched := patch[k]; touched {
-						continue
+					patched := dataOf(t, r)
+					meta, _ := patched["meta"].(map[string]any)
+					if patched["id"] != id || patched["resourceType"] != d.Type || meta["versionId"] != "2" || r.Header.Get("ETag") != `W/"2"` {
+						t.Fatalf("patched resource: %s", r.Raw)
 					}
-					if _, exclusive := tc.after[k]; exclusive {
-						continue
+					stored2 := fhirCall(t, env, "GET", "/v1/fhir/"+d.Type+"/"+id, key, "")
+					if is := v.ValidateValue(d.Type, map[string]any(stored2.Body)); len(is) > 0 {
+						t.Fatalf("patched resource is not valid R4: %v", is)
 					}
-					if !reflect.DeepEqual(simple[k], x) {
-						t.Errorf("PATCH changed %s, which it did not name: %s → %s", k, marshal(x), marshal(simple[k]))
+					if !strings.Contains(marshal(stored2.Body["meta"]), a.org) {
+						t.Fatalf("patched resource lost its tenant tag: %s", stored2.Raw)
+					}
+					// The answer is the stored resource in the simplified shape.
+					if got, want := marshal(simpleOf(patched)), marshal(d.ToSimple(stored2.Body)); got != want {
+						t.Errorf("PATCH answered\n %s\nwhile the stored resource reads\n %s", got, want)
+					}
+					simple := normalizeJSON(simpleOf(patched)).(map[string]any)
+					for k, wantV := range tc.after {
+						if !reflect.DeepEqual(simple[k], normalizeJSON(wantV)) {
+							t.Errorf("after PATCH %s = %s, want %s", k, marshal(simple[k]), marshal(wantV))
+						}
+					}
+					// Fields the patch did not name are as they were.
+					var patch map[string]any
+					_ = json.Unmarshal([]byte(tc.patch), &patch)
+					before := normalizeJSON(want).(map[string]any)
+					for k, x := range before {
+						if _, touched := patch[k]; touched {
+							continue
+						}
+						if _, exclusive := tc.after[k]; exclusive {
+							continue
+						}
+						if !reflect.DeepEqual(simple[k], x) {
+							t.Errorf("PATCH changed %s, which it did not name: %s → %s", k, marshal(x), marshal(simple[k]))
+						}
 					}
 				}
 

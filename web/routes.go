@@ -1,6 +1,8 @@
 package web
 
 import (
+	"net/http"
+
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 
@@ -105,13 +107,20 @@ func (s *Server) routes(e *echo.Echo) {
 
 	// The contract's simplified resources (/v1/patients, …), one set of
 	// routes per declaration in package resource.
+	// Update and delete only where the contract has them (audit events
+	// are immutable).
 	rs := s.Resources
+	contract := resource.DefaultContract()
 	for _, d := range resource.All {
 		keyed.GET("/"+d.Path, rs.Search(d))
 		keyed.POST("/"+d.Path, rs.Create(d))
 		keyed.GET("/"+d.Path+"/:id", rs.Read(d))
-		keyed.PATCH("/"+d.Path+"/:id", rs.Patch(d))
-		keyed.DELETE("/"+d.Path+"/:id", rs.Delete(d))
+		if contract.Allows(http.MethodPatch, d.Path+"/{id}") {
+			keyed.PATCH("/"+d.Path+"/:id", rs.Patch(d))
+		}
+		if contract.Allows(http.MethodDelete, d.Path+"/{id}") {
+			keyed.DELETE("/"+d.Path+"/:id", rs.Delete(d))
+		}
 	}
 
 	// Bulk data. Imports carry up to 100 MiB of NDJSON; an export reads

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -31,16 +32,15 @@ const (
 // route (take it out and give it a cycle in sdk_suite.mjs) and when a
 // namespace not listed here has none.
 var sdkMissingNamespaces = []string{
-	"accounts", "activityDefinitions", "allergies", "appointmentResponses", "auditEvents",
-	"carePlans", "careTeams", "chargeItems", "claimResponses", "claims",
-	"conditions", "coverages", "deviceRequests", "deviceUseStatements", "devices",
+	"accounts", "activityDefinitions", "appointmentResponses",
+	"chargeItems", "claimResponses", "claims",
+	"coverages",
 	"eligibilityRequests", "eligibilityResponses", "enrollmentRequests", "enrollmentResponses", "eobs",
-	"familyHistory", "goals", "healthcareServices", "imagingStudies", "immunizationEvaluations",
-	"immunizationRecommendations", "immunizations", "invoices", "locations", "measureReports",
-	"measures", "media", "medicationDispenses", "medicationKnowledge", "medicationStatements",
-	"nutritionOrders", "organizations", "paymentNotices", "paymentReconciliations", "persons",
-	"planDefinitions", "riskAssessments", "schedules", "serviceRequests", "slots",
-	"specimens", "tasks", "visionPrescriptions",
+	"healthcareServices",
+	"invoices", "locations", "measureReports",
+	"measures",
+	"organizations", "paymentNotices", "paymentReconciliations", "persons",
+	"planDefinitions", "schedules", "slots",
 }
 
 // sdkKnownFailures are checks ("namespace/step") that fail today because
@@ -284,6 +284,10 @@ func judgeSDKChecks(t *testing.T, checks []sdkCheck) {
 		"client/auth", "client/rate-limit"}
 	for _, d := range resource.All {
 		for _, step := range sdkCycleSteps {
+			// No update where the contract has none (nor has the SDK).
+			if strings.HasPrefix(step, "update") && !resource.DefaultContract().Allows(http.MethodPatch, d.Path+"/{id}") {
+				continue
+			}
 			want = append(want, sdkNamespace(d.Path)+"/"+step)
 		}
 	}

@@ -110,6 +110,14 @@ func (c *Contract) Required(schema string) []string {
 	return slices.Clone(s.Required)
 }
 
+// Allows reports whether the contract declares an operation of method
+// (GET, PATCH, DELETE, …) on /v1/<path> ("audit-events/{id}"): a route
+// the contract does not list is not served.
+func (c *Contract) Allows(method, path string) bool {
+	item := c.doc.Paths.Find("/v1/" + path)
+	return item != nil && item.GetOperation(strings.ToUpper(method)) != nil
+}
+
 // QueryParams returns the query parameters the contract declares for
 // GET /v1/<path>, by name.
 func (c *Contract) QueryParams(path string) map[string]*openapi3.Parameter {

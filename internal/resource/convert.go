@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"html"
+	"maps"
 	"regexp"
 	"slices"
 	"strconv"
@@ -79,6 +80,7 @@ func isEmpty(v any) bool {
 // fields, references that are not ids, values of the wrong shape).
 func (d *Def) ToFHIR(body map[string]any, now time.Time) (fhir.Resource, []Issue) {
 	c := &conv{now: now.UTC()}
+	body = d.withoutImplied(body)
 	res := map[string]any{"resourceType": d.Type}
 	for _, f := range d.Fixed {
 		set(res, mustPath(f.Path), deepCopy(f.Value))
@@ -108,6 +110,7 @@ func (d *Def) ToFHIR(body map[string]any, now time.Time) (fhir.Resource, []Issue
 // A nil value means the field is to be removed.
 func (d *Def) Merge(res fhir.Resource, patch map[string]any) (map[string]any, []Issue) {
 	c := &conv{}
+	patch = d.withoutImplied(patch)
 	c.unknown("", patch, d.Fields)
 	c.exclusive(d, patch)
 	out := map[string]any{}
@@ -205,6 +208,39 @@ func (c *conv) exclusive(d *Def, body map[string]any) {
 			c.fail(given[1], "cannot be combined with "+given[0])
 		}
 	}
+}
+
+// withoutImplied drops from a body that gives several variants of one
+// choice element a boolean variant that is true, which the others imply
+// (deceasedDate implies deceased, multipleBirthInteger a multiple birth):
+// the other variant is kept.
+func (d *Def) withoutImplied(body map[string]any) map[string]any {
+	var drop []string
+	for _, g := range d.Exclusive {
+		given := 0
+		var trues []string
+		for _, name := range g {
+			v, ok := body[name]
+			if !ok || isEmpty(v) {
+				continue
+			}
+			given++
+			if b, ok := v.(bool); ok && b {
+				trues = append(trues, name)
+			}
+		}
+		if len(trues) > 0 && given > len(trues) {
+			drop = append(drop, trues...)
+		}
+	}
+	if len(drop) == 0 {
+		return body
+	}
+	out := maps.Clone(body)
+	for _, name := range drop {
+		delete(out, name)
+	}
+	return out
 }
 
 func mergePatch(cur, patch any) any {
@@ -741,8 +777,11 @@ func backRef(f *Field, v any) any {
 	if !ok {
 		return ref
 	}
+	// A bare id where it converts back to the same reference: its prefix
+	// names its type, or (unless names are kept as displays) the type is
+	// the first target.
 	p, _, _ := strings.Cut(id, "-")
-	if t == f.Targets[0] || typeOfPrefix[p] == t && slices.Contains(f.Targets, t) {
+	if t == f.Targets[0] && !f.Loose || typeOfPrefix[p] == t && slices.Contains(f.Targets, t) {
 		return id
 	}
 	return ref

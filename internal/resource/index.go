@@ -25,14 +25,66 @@ var ExtensionParams = []ExtensionParam{
 	{Type: "Practitioner", Code: "specialty", Extension: "specialty"},
 }
 
+// ElementParam is a token or reference search parameter over a top-level
+// element of a type (a code, or a Reference or list of them), for a
+// contract query parameter whose element R4 gives no search parameter
+// (CarePlan.author, RiskAssessment.status). The declarations list them
+// beside the resource they are for.
+type ElementParam struct {
+	Type      string         // resource type
+	Code      string         // search parameter code
+	Element   string         // the element
+	ParamType fhir.ParamType // fhir.Token or fhir.Reference
+}
+
+// ElementParams are the element search parameters the R4 definitions lack.
+var ElementParams []ElementParam
+
+func (p ElementParam) param() fhir.SearchParam {
+	return fhir.SearchParam{Code: p.Code, Type: p.ParamType, Expression: p.Type + "." + p.Element}
+}
+
+// values are an element parameter's index entries for res.
+func (p ElementParam) values(res fhir.Resource) []fhir.Value {
+	v := res[p.Element]
+	list, ok := v.([]any)
+	if !ok {
+		list = []any{v}
+	}
+	var out []fhir.Value
+	for _, it := range list {
+		switch p.ParamType {
+		case fhir.Token:
+			if s, ok := it.(string); ok && s != "" {
+				out = append(out, fhir.Value{Param: p.Code, Type: fhir.Token, Code: s})
+			}
+		case fhir.Reference:
+			m, _ := it.(map[string]any)
+			ref, _ := m["reference"].(string)
+			if ref == "" {
+				continue
+			}
+			val := fhir.Value{Param: p.Code, Type: fhir.Reference}
+			if t, id, ok := strings.Cut(ref, "/"); ok && !strings.Contains(id, "/") && datastore.ValidID(id) {
+				val.RefType, val.RefID = t, id
+			} else {
+				val.URL = ref
+			}
+			out = append(out, val)
+		}
+	}
+	return out
+}
+
 // BaseIndex is the search-parameter index Index extends.
 type BaseIndex interface {
 	datastore.Indexer
 	Params(resourceType string) []fhir.SearchParam
 }
 
-// Index is a search-parameter index with ExtensionParams added: the
-// datastore indexes and searches them like the R4 ones.
+// Index is a search-parameter index with ExtensionParams and
+// ElementParams added: the datastore indexes and searches them like the
+// R4 ones.
 type Index struct{ Base BaseIndex }
 
 func (x Index) ext(t, code string) (ExtensionParam, bool) {
@@ -56,6 +108,11 @@ func (x Index) Extract(res fhir.Resource) ([]fhir.Value, error) {
 		return nil, err
 	}
 	t, _ := res["resourceType"].(string)
+	for _, p := range ElementParams {
+		if p.Type == t {
+			vals = append(vals, p.values(res)...)
+		}
+	}
 	for _, p := range ExtensionParams {
 		if p.Type != t {
 			continue
@@ -109,6 +166,11 @@ func (x Index) Lookup(t, code string) (fhir.SearchParam, bool) {
 	if p, ok := x.ext(t, code); ok {
 		return p.param(), true
 	}
+	for _, p := range ElementParams {
+		if p.Type == t && p.Code == code {
+			return p.param(), true
+		}
+	}
 	return fhir.SearchParam{}, false
 }
 
@@ -119,6 +181,11 @@ func (x Index) Types() []string { return x.Base.Types() }
 func (x Index) Params(t string) []fhir.SearchParam {
 	out := x.Base.Params(t)
 	for _, p := range ExtensionParams {
+		if p.Type == t && !slices.ContainsFunc(out, func(sp fhir.SearchParam) bool { return sp.Code == p.Code }) {
+			out = append(out, p.param())
+		}
+	}
+	for _, p := range ElementParams {
 		if p.Type == t && !slices.ContainsFunc(out, func(sp fhir.SearchParam) bool { return sp.Code == p.Code }) {
 			out = append(out, p.param())
 		}
