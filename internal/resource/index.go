@@ -3,6 +3,7 @@ package resource
 import (
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/clinikapi/clinikapi/internal/datastore"
@@ -31,8 +32,111 @@ type BaseIndex interface {
 	Params(resourceType string) []fhir.SearchParam
 }
 
-// Index is a search-parameter index with ExtensionParams added: the
-// datastore indexes and searches them like the R4 ones.
+// elementParam is a search parameter over an R4 element that the R4
+// definitions do not search (ChargeItem.status, ActivityDefinition.kind):
+// declared by a Param with an Element path, a token parameter (a
+// reference one for a RefParam).
+type elementParam struct {
+	typ, code, path string
+	ptype           fhir.ParamType
+	target          string
+}
+
+// elementParams are the element parameters of the routed declarations,
+// by resource type.
+var elementParams = func() map[string][]elementParam {
+	out := map[string][]elementParam{}
+	for _, d := range All {
+		for _, p := range d.Params {
+			if p.Element == "" {
+				continue
+			}
+			code, _, _ := strings.Cut(p.Code, ":")
+			ep := elementParam{typ: d.Type, code: code, path: p.Element, ptype: fhir.Token}
+			if p.Kind == RefParam {
+				ep.ptype, ep.target = fhir.Reference, p.Target
+			}
+			if !slices.ContainsFunc(out[d.Type], func(e elementParam) bool { return e.code == code }) {
+				out[d.Type] = append(out[d.Type], ep)
+			}
+		}
+	}
+	return out
+}()
+
+func (p elementParam) param() fhir.SearchParam {
+	sp := fhir.SearchParam{Code: p.code, Type: p.ptype, Expression: p.typ + "." + p.path}
+	if p.target != "" {
+		sp.Targets = []string{p.target}
+	}
+	return sp
+}
+
+// values are the index values of an element parameter: codes, booleans,
+// the codings of CodeableConcepts and Codings (tokens), or the local
+// "Type/id" of References.
+func (p elementParam) values(res fhir.Resource) []fhir.Value {
+	var out []fhir.Value
+	base := fhir.Value{Param: p.code, Type: p.ptype}
+	add := func(v fhir.Value) {
+		if !slices.Contains(out, v) {
+			out = append(out, v)
+		}
+	}
+	token := func(system, code string) {
+		if code != "" {
+			v := base
+			v.System, v.Code = system, code
+			add(v)
+		}
+	}
+	for _, n := range collect(map[string]any(res), strings.Split(p.path, ".")) {
+		switch x := n.(type) {
+		case string:
+			if p.ptype == fhir.Token {
+				token("", x)
+			}
+		case bool:
+			if p.ptype == fhir.Token {
+				token("", strconv.FormatBool(x))
+			}
+		case map[string]any:
+			if p.ptype == fhir.Reference {
+				ref, _ := x["reference"].(string)
+				if t, id, ok := strings.Cut(ref, "/"); ok && t != "" && datastore.ValidID(id) {
+					v := base
+					v.RefType, v.RefID = t, id
+					add(v)
+				}
+				continue
+			}
+			codings := []any{x}
+			if cs, ok := x["coding"].([]any); ok {
+				codings = cs
+			}
+			for _, c := range codings {
+				m, _ := c.(map[string]any)
+				system, _ := m["system"].(string)
+				code, _ := m["code"].(string)
+				token(system, code)
+			}
+		}
+	}
+	return out
+}
+
+func (x Index) element(t, code string) (elementParam, bool) {
+	for _, p := range elementParams[t] {
+		if p.code == code {
+			return p, true
+		}
+	}
+	return elementParam{}, false
+}
+
+// Index is a search-parameter index with ExtensionParams and the element
+// parameters of the declarations added: the datastore indexes and
+// searches them like the R4 ones.
 type Index struct{ Base BaseIndex }
 
 func (x Index) ext(t, code string) (ExtensionParam, bool) {
@@ -55,6 +159,9 @@ func (x Index) Extract(res fhir.Resource) ([]fhir.Value, error) {
 	if err != nil {
 		return nil, err
 	}
+	for i := range vals {
+		localCanonical(&vals[i])
+	}
 	t, _ := res["resourceType"].(string)
 	for _, p := range ExtensionParams {
 		if p.Type != t {
@@ -71,11 +178,28 @@ func (x Index) Extract(res fhir.Resource) ([]fhir.Value, error) {
 			}
 		}
 	}
+	for _, p := range elementParams[t] {
+		vals = append(vals, p.values(res)...)
+	}
 	return vals, nil
 }
 
-// Compact implements datastore.Indexer; extension parameters lie within
-// none.
+// localCanonical makes a reference value of a canonical written as
+// Type/id (a Canonical field stores an id so: MeasureReport.measure
+// "Measure/…") a local reference too, so that searching and including by
+// Type/id find it like a Reference. Its URL stays indexed as well.
+func localCanonical(v *fhir.Value) {
+	if v.Type != fhir.Reference || v.RefType != "" || v.URL == "" {
+		return
+	}
+	t, id, ok := strings.Cut(v.URL, "/")
+	if ok && t != "" && t[0] >= 'A' && t[0] <= 'Z' && !strings.ContainsAny(t, ":#") && datastore.ValidID(id) {
+		v.RefType, v.RefID = t, id
+	}
+}
+
+// Compact implements datastore.Indexer; extension and element parameters
+// lie within none.
 func (x Index) Compact(resourceType string, vals []fhir.Value) []fhir.Value {
 	return x.Base.Compact(resourceType, vals)
 }
@@ -109,6 +233,9 @@ func (x Index) Lookup(t, code string) (fhir.SearchParam, bool) {
 	if p, ok := x.ext(t, code); ok {
 		return p.param(), true
 	}
+	if p, ok := x.element(t, code); ok {
+		return p.param(), true
+	}
 	return fhir.SearchParam{}, false
 }
 
@@ -120,6 +247,11 @@ func (x Index) Params(t string) []fhir.SearchParam {
 	out := x.Base.Params(t)
 	for _, p := range ExtensionParams {
 		if p.Type == t && !slices.ContainsFunc(out, func(sp fhir.SearchParam) bool { return sp.Code == p.Code }) {
+			out = append(out, p.param())
+		}
+	}
+	for _, p := range elementParams[t] {
+		if !slices.ContainsFunc(out, func(sp fhir.SearchParam) bool { return sp.Code == p.code }) {
 			out = append(out, p.param())
 		}
 	}
