@@ -1,5 +1,252 @@
 package resource
 
+import "regexp"
+
 // administrative are the contract's administrative, scheduling, financial
 // and quality resources.
-var administrative = []*Def{}
+var administrative = []*Def{
+	Organizations, Locations, HealthcareServices, Schedules, Slots, AppointmentResponses, Persons,
+}
+
+// Code systems of the administrative resources.
+const (
+	sysOrgType        = "http://terminology.hl7.org/CodeSystem/organization-type"
+	sysContactEntity  = "http://terminology.hl7.org/CodeSystem/contactentity-type"
+	sysV3RoleCode     = "http://terminology.hl7.org/CodeSystem/v3-RoleCode"
+	sysLocPhysType    = "http://terminology.hl7.org/CodeSystem/location-physical-type"
+	sysReferralMethod = "http://terminology.hl7.org/CodeSystem/service-referral-method"
+	sysLocalOrgType   = CodeSystemBase + "organization-type"
+	sysLocalLocType   = CodeSystemBase + "location-type"
+	sysLocalSvcType   = CodeSystemBase + "service-type"
+	sysLocalSvcCat    = CodeSystemBase + "service-category"
+	sysLocalSpecialty = CodeSystemBase + "specialty"
+	sysLocalAcctType  = CodeSystemBase + "account-type"
+
+	sysSubscriberRel  = "http://terminology.hl7.org/CodeSystem/subscriber-relationship"
+	sysCoverageClass  = "http://terminology.hl7.org/CodeSystem/coverage-class"
+	sysClaimType      = "http://terminology.hl7.org/CodeSystem/claim-type"
+	sysProcPriority   = "http://terminology.hl7.org/CodeSystem/processpriority"
+	sysClaimInfo      = "http://terminology.hl7.org/CodeSystem/claiminformationcategory"
+	sysAdjudication   = "http://terminology.hl7.org/CodeSystem/adjudication"
+	sysPayeeType      = "http://terminology.hl7.org/CodeSystem/payeetype"
+	sysExPaymentType  = "http://terminology.hl7.org/CodeSystem/ex-paymenttype"
+	sysPaymentType    = "http://terminology.hl7.org/CodeSystem/payment-type"
+	sysPaymentStatus  = "http://terminology.hl7.org/CodeSystem/paymentstatus"
+	sysMeasureScoring = "http://terminology.hl7.org/CodeSystem/measure-scoring"
+	sysMeasureType    = "http://terminology.hl7.org/CodeSystem/measure-type"
+	sysMeasurePop     = "http://terminology.hl7.org/CodeSystem/measure-population"
+	sysDefTopic       = "http://terminology.hl7.org/CodeSystem/definition-topic"
+	sysPlanDefType    = "http://terminology.hl7.org/CodeSystem/plan-definition-type"
+	sysGoalPriority   = "http://terminology.hl7.org/CodeSystem/goal-priority"
+	sysActionType     = "http://terminology.hl7.org/CodeSystem/action-type"
+	sysICD10CM        = "http://hl7.org/fhir/sid/icd-10-cm"
+	sysCPT            = "http://www.ama-assn.org/go/cpt"
+	sysLocalCovType   = CodeSystemBase + "coverage-type"
+	sysLocalTopic     = CodeSystemBase + "topic"
+	sysLocalPlanType  = CodeSystemBase + "plan-definition-type"
+)
+
+// codeList is a table of a code system's codes, each known by its code.
+func codeList(system string, codes ...string) map[string]Code {
+	m := make(map[string]Code, len(codes))
+	for _, c := range codes {
+		m[c] = Code{System: system, Code: c}
+	}
+	return m
+}
+
+// withWords adds words (lower case) that stand for codes of a table.
+func withWords(codes map[string]Code, words map[string]string) map[string]Code {
+	for w, c := range words {
+		codes[w] = codes[c]
+	}
+	return codes
+}
+
+// localCoded is a CodeableConcept whose known strings are codes of a
+// standard system and whose others are codes of a ClinikAPI system (so that
+// they are searchable as tokens).
+func localCoded(name, path string, kind Kind, system string, codes map[string]Code) Field {
+	return Field{Name: name, Path: path, Kind: kind, System: system, Codes: codes}
+}
+
+var (
+	orgTypeCodes = withWords(codeList(sysOrgType, "prov", "dept", "team", "govt", "ins", "pay", "edu", "reli", "crs", "cg", "bus", "other"),
+		map[string]string{"provider": "prov", "department": "dept", "government": "govt", "insurer": "ins", "payer": "pay",
+			"educational": "edu", "religious": "reli", "clinical-research": "crs", "community": "cg", "business": "bus"})
+	contactPurposeCodes = withWords(codeList(sysContactEntity, "BILL", "ADMIN", "HR", "PAYOR", "PATINF", "PRESS"),
+		map[string]string{"billing": "BILL", "administrative": "ADMIN", "admin": "ADMIN", "hr": "HR", "payor": "PAYOR", "payer": "PAYOR",
+			"patient": "PATINF", "press": "PRESS"})
+	locationTypeCodes = codeList(sysV3RoleCode, "HOSP", "ER", "ICU", "PEDICU", "OR", "HU", "PHARM", "OUTPHARM", "HLAB", "RADDX",
+		"PROFF", "PEDC", "CARD", "PC", "DENT", "PTRES", "GIM", "HOSPAMB")
+	physicalTypeCodes = withWords(codeList(sysLocPhysType, "si", "bu", "wi", "wa", "lvl", "co", "ro", "bd", "ve", "ho", "ca", "rd", "area", "jdn"),
+		map[string]string{"site": "si", "building": "bu", "wing": "wi", "ward": "wa", "level": "lvl", "corridor": "co", "room": "ro",
+			"bed": "bd", "vehicle": "ve", "house": "ho", "cabinet": "ca", "road": "rd", "jurisdiction": "jdn"})
+	referralMethodCodes = withWords(codeList(sysReferralMethod, "fax", "phone", "elec", "semail", "mail"),
+		map[string]string{"electronic": "elec", "secure-email": "semail"})
+	accountTypeCodes = map[string]Code{"patient": {sysV3ActCode, "PBILLACCT", "patient billing account"}}
+
+	// coverageTypeCodes are the contract's coverage types as v3 insurance
+	// policy codes.
+	coverageTypeCodes = map[string]Code{
+		"medical": {sysV3ActCode, "HIP", "health insurance plan policy"}, "dental": {sysV3ActCode, "DENTAL", "dental care policy"},
+		"vision": {sysV3ActCode, "VISPOL", "vision care policy"}, "pharmacy": {sysV3ActCode, "DRUGPOL", "drug policy"},
+		"mental-health": {sysV3ActCode, "MENTPOL", "mental health policy"},
+	}
+	subscriberRelCodes = codeList(sysSubscriberRel, "child", "parent", "spouse", "common", "other", "self", "injured")
+	coverageClassCodes = codeList(sysCoverageClass, "group", "subgroup", "plan", "subplan", "class", "subclass", "sequence", "subsequence",
+		"rxbin", "rxpcn", "rxid", "rxgroup")
+	claimTypeCodes    = codeList(sysClaimType, "institutional", "oral", "pharmacy", "professional", "vision")
+	procPriorityCodes = codeList(sysProcPriority, "stat", "normal", "deferred")
+	adjudicationCodes = codeList(sysAdjudication, "submitted", "copay", "eligible", "deductible", "unallocdeduct", "eligpercent", "tax", "benefit")
+	payeeTypeCodes    = codeList(sysPayeeType, "subscriber", "provider", "other")
+	exPaymentCodes    = codeList(sysExPaymentType, "complete", "partial")
+	paymentTypeCodes  = codeList(sysPaymentType, "payment", "adjustment", "advance")
+	paymentStatCodes  = codeList(sysPaymentStatus, "paid", "cleared")
+	measureScoring    = codeList(sysMeasureScoring, "proportion", "ratio", "continuous-variable", "cohort")
+	measureTypeCodes  = codeList(sysMeasureType, "process", "outcome", "structure", "patient-reported-outcome", "composite")
+	measurePopCodes   = codeList(sysMeasurePop, "initial-population", "numerator", "numerator-exclusion", "denominator", "denominator-exclusion",
+		"denominator-exception", "measure-population", "measure-population-exclusion", "measure-observation")
+	topicCodes        = codeList(sysDefTopic, "treatment", "education", "assessment")
+	planDefTypeCodes  = codeList(sysPlanDefType, "order-set", "clinical-protocol", "eca-rule", "workflow-definition")
+	goalPriorityCodes = codeList(sysGoalPriority, "high-priority", "medium-priority", "low-priority")
+	actionTypeCodes   = codeList(sysActionType, "create", "update", "remove", "fire-event")
+
+	// icd10 matches ICD-10-CM codes (E11.9); cpt CPT codes (99213).
+	icd10 = regexp.MustCompile(`^[A-Z][0-9][0-9A-Z](\.[0-9A-Z]{1,4})?$`)
+	cpt   = regexp.MustCompile(`^[0-9]{4}[0-9A-Z]$`)
+)
+
+// billing is a CodeableConcept of a billed service: CPT codes, other
+// strings as text.
+func billing(name, path string) Field {
+	return Field{Name: name, Path: path, Kind: Concept, System: sysCPT, CodeIf: cpt}
+}
+
+// topic are the subjects of a knowledge artifact: definition-topic codes,
+// others codes of ClinikAPI's topic system (searchable as tokens).
+func topic() Field { return localCoded("topic", "topic", Concepts, sysLocalTopic, topicCodes) }
+
+// Targets of references that R4 allows to any resource.
+var (
+	requestTargets  = []string{"Claim", "CoverageEligibilityRequest", "EnrollmentRequest", "Invoice", "Account", "ChargeItem", "Task"}
+	responseTargets = []string{"ClaimResponse", "CoverageEligibilityResponse", "EnrollmentResponse", "PaymentReconciliation", "Task"}
+	providers       = []string{"Practitioner", "PractitionerRole", "Organization"}
+)
+
+// actorTargets are what a schedule's or an appointment response's actor
+// may be; a bare id of no known prefix is a Practitioner's.
+var actorTargets = []string{"Practitioner", "PractitionerRole", "Patient", "RelatedPerson", "Device", "HealthcareService", "Location"}
+
+// Organizations: Organization.
+var Organizations = override("organizations", func(d *Def) {
+	d.set(
+		localCoded("type", "type", Concepts, sysLocalOrgType, orgTypeCodes),
+		telecom("phone", "phone"),
+		telecom("email", "email"),
+	)
+	d.edit("contact").set(
+		coded("purpose", "purpose", contactPurposeCodes),
+		val("firstName", "name.given[0]"),
+		val("lastName", "name.family"),
+		telecom("phone", "phone"),
+		telecom("email", "email"),
+	)
+	d.edit("active").Default = true
+	d.setParam(
+		Param{Name: "name", Code: "name:contains"},
+		Param{Name: "type", Code: "type", Kind: Token, System: sysLocalOrgType, Codes: orgTypeCodes},
+	)
+})
+
+// Locations: Location.
+var Locations = override("locations", func(d *Def) {
+	d.set(
+		localCoded("type", "type", Concepts, sysLocalLocType, locationTypeCodes),
+		telecom("phone", "phone"),
+		telecom("email", "email"),
+		coded("physicalType", "physicalType", physicalTypeCodes),
+	)
+	d.setParam(
+		Param{Name: "name", Code: "name:contains"},
+		Param{Name: "type", Code: "type", Kind: Token, System: sysLocalLocType, Codes: locationTypeCodes},
+	)
+})
+
+// HealthcareServices: HealthcareService.
+var HealthcareServices = override("healthcare-services", func(d *Def) {
+	d.set(
+		localCoded("category", "category", Concepts, sysLocalSvcCat, nil),
+		localCoded("type", "type", Concepts, sysLocalSvcType, nil),
+		localCoded("specialty", "specialty", Concepts, sysLocalSpecialty, nil),
+		// Names of the places the service is offered at: references with
+		// only a display (Location/id is a reference to a Location).
+		Field{Name: "locationNames", Path: "location", Kind: Refs, Targets: []string{"Location"}, Loose: true},
+		telecom("phone", "phone"),
+		telecom("email", "email"),
+		coded("referralMethod", "referralMethod", referralMethodCodes),
+		languageConcept("communication", "communication", Concepts),
+	)
+	d.edit("referralMethod").Kind = Concepts
+	d.edit("active").Default = true
+	d.setParam(
+		Param{Name: "name", Code: "name:contains"},
+		Param{Name: "type", Code: "service-type", Kind: Token, System: sysLocalSvcType},
+		Param{Name: "specialty", Code: "specialty", Kind: Token, System: sysLocalSpecialty},
+	)
+})
+
+// Schedules: Schedule.
+var Schedules = override("schedules", func(d *Def) {
+	d.set(
+		localCoded("serviceCategory", "serviceCategory", Concepts, sysLocalSvcCat, nil),
+		localCoded("serviceType", "serviceType", Concepts, sysLocalSvcType, nil),
+		localCoded("specialty", "specialty", Concepts, sysLocalSpecialty, nil),
+	)
+	d.edit("actorIds").Targets = actorTargets
+	d.edit("active").Default = true
+	d.setParam(
+		Param{Name: "serviceType", Code: "service-type", Kind: Token, System: sysLocalSvcType},
+		Param{Name: "specialty", Code: "specialty", Kind: Token, System: sysLocalSpecialty},
+	)
+})
+
+// Slots: Slot.
+var Slots = override("slots", func(d *Def) {
+	d.set(
+		localCoded("serviceCategory", "serviceCategory[0]", Concept, sysLocalSvcCat, nil),
+		localCoded("serviceType", "serviceType[0]", Concept, sysLocalSvcType, nil),
+		localCoded("specialty", "specialty[0]", Concept, sysLocalSpecialty, nil),
+		coded("appointmentType", "appointmentType", apptTypeCodes),
+	)
+	d.setParam(
+		Param{Name: "serviceType", Code: "service-type", Kind: Token, System: sysLocalSvcType},
+		Param{Name: "specialty", Code: "specialty", Kind: Token, System: sysLocalSpecialty},
+	)
+})
+
+// AppointmentResponses: AppointmentResponse.
+var AppointmentResponses = override("appointment-responses", func(d *Def) {
+	d.set(coded("participantType", "participantType[0]", participantCodes))
+	d.edit("actorId").Targets = actorTargets
+	d.setParam(
+		Param{Name: "actorId", Code: "actor", Kind: RefParam, Target: "Practitioner"},
+		Param{Name: "participantStatus", Code: "part-status"},
+	)
+})
+
+// Persons: Person.
+var Persons = override("persons", func(d *Def) {
+	d.set(
+		val("firstName", "name[0].given[0]"),
+		val("lastName", "name[0].family"),
+		telecom("phone", "phone"),
+		telecom("email", "email"),
+	)
+	d.edit("active").Default = true
+	d.setParam(
+		Param{Name: "name", Code: "name:contains"},
+		// R4 searches Person.active with no parameter; the index does.
+		Param{Name: "active", Code: "active", Element: "active"},
+	)
+})

@@ -1,0 +1,174 @@
+package web_test
+
+import (
+	"net/url"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/clinikapi/clinikapi/internal/app/apptest"
+)
+
+func init() { caseSets = append(caseSets, adminCases) }
+
+// adminFixtures creates, through /v1/fhir, what the administrative
+// examples refer to besides the patient, practitioner and encounter, and
+// returns their ids by placeholder name.
+func adminFixtures(t *testing.T, env *apptest.Env, key string, f fixtures) map[string]string {
+	t.Helper()
+	mk := func(typ, body string) string {
+		t.Helper()
+		r := fhirCall(t, env, "POST", "/v1/fhir/"+typ, key, body)
+		if r.Status != 201 {
+			t.Fatalf("fixture %s: %d %s", typ, r.Status, r.Raw)
+		}
+		return r.Body["id"].(string)
+	}
+	pt, pr := `{"reference":"Patient/`+f.patient+`"}`, `{"reference":"Practitioner/`+f.practitioner+`"}`
+	m := map[string]string{}
+	m["organizationId"] = mk("Organization", `{"resourceType":"Organization","name":"Cascade Health Plan","type":[{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/organization-type","code":"ins"}]}]}`)
+	org := `{"reference":"Organization/` + m["organizationId"] + `"}`
+	m["locationId"] = mk("Location", `{"resourceType":"Location","name":"Riverside Main Campus","status":"active"}`)
+	m["scheduleId"] = mk("Schedule", `{"resourceType":"Schedule","active":true,"actor":[`+pr+`]}`)
+	m["appointmentId"] = mk("Appointment", `{"resourceType":"Appointment","status":"booked","start":"2026-12-02T15:00:00Z","end":"2026-12-02T15:30:00Z",`+
+		`"participant":[{"actor":`+pt+`,"status":"accepted"},{"actor":`+pr+`,"status":"needs-action"}]}`)
+	m["coverageId"] = mk("Coverage", `{"resourceType":"Coverage","status":"active","beneficiary":`+pt+`,"payor":[`+org+`]}`)
+	cov := `{"reference":"Coverage/` + m["coverageId"] + `"}`
+	m["accountId"] = mk("Account", `{"resourceType":"Account","status":"active","name":"Riverside household"}`)
+	m["claimId"] = mk("Claim", `{"resourceType":"Claim","status":"active","use":"claim","created":"2026-11-20T16:00:00Z",`+
+		`"type":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/claim-type","code":"professional"}]},"patient":`+pt+`,"provider":`+pr+`,`+
+		`"priority":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/processpriority","code":"normal"}]},"insurance":[{"sequence":1,"focal":true,"coverage":`+cov+`}]}`)
+	m["claimResponseId"] = mk("ClaimResponse", `{"resourceType":"ClaimResponse","status":"active","use":"claim","created":"2026-11-27T10:00:00Z","outcome":"complete",`+
+		`"type":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/claim-type","code":"professional"}]},"patient":`+pt+`,"insurer":`+org+`,`+
+		`"request":{"reference":"Claim/`+m["claimId"]+`"}}`)
+	m["reconciliationId"] = mk("PaymentReconciliation", `{"resourceType":"PaymentReconciliation","status":"active","created":"2026-11-30T11:00:00Z",`+
+		`"paymentDate":"2026-11-30","paymentAmount":{"value":196,"currency":"USD"}}`)
+	m["eligibilityRequestId"] = mk("CoverageEligibilityRequest", `{"resourceType":"CoverageEligibilityRequest","status":"active","purpose":["validation"],`+
+		`"patient":`+pt+`,"created":"2026-11-18T08:30:00Z","insurer":`+org+`}`)
+	m["enrollmentRequestId"] = mk("EnrollmentRequest", `{"resourceType":"EnrollmentRequest","status":"active","candidate":`+pt+`,"insurer":`+org+`}`)
+	m["measureId"] = mk("Measure", `{"resourceType":"Measure","status":"active","name":"DiabetesHbA1c"}`)
+	return m
+}
+
+func adminCases(t *testing.T, env *apptest.Env, key string, f fixtures) (map[string]roundTripCase, map[string]string) {
+	t.Helper()
+	m := adminFixtures(t, env, key, f)
+	pt, pr, org := f.patient, f.practitioner, m["organizationId"]
+	return map[string]roundTripCase{
+		"organizations": {
+			fhir: []string{`{"system":"email","value":"frontdesk@riverside-health.example.com"}`, `"partOf":{"reference":"Organization/` + org + `"}`,
+				`"code":"prov","system":"http://terminology.hl7.org/CodeSystem/organization-type"`, `"name":{"family":"Whitfield","given":["Dana"]}`, `"code":"BILL"`},
+			queries: map[string]string{"name": "riverside fam", "type": "provider", "active": "true"},
+			patch:   `{"phone":"+1-555-0199","contact":[{"purpose":"admin","firstName":"Lee","lastName":"Park"}]}`,
+			after: map[string]any{"phone": "+1-555-0199", "email": "frontdesk@riverside-health.example.com",
+				"contact": []any{map[string]any{"purpose": "admin", "firstName": "Lee", "lastName": "Park"}}},
+		},
+		"locations": {
+			fhir: []string{`"managingOrganization":{"reference":"Organization/` + org + `"}`, `"code":"wi"`, `"code":"CARD","system":"http://terminology.hl7.org/CodeSystem/v3-RoleCode"`,
+				`{"system":"phone","value":"+1-555-0150"}`, `"latitude":45.5231`},
+			queries: map[string]string{"name": "cardiology", "status": "active", "type": "CARD", "address": "Portland", "sort": "status"},
+			patch:   `{"status":"suspended","availabilityExceptions":"Closed for renovation in January"}`,
+			after:   map[string]any{"status": "suspended", "availabilityExceptions": "Closed for renovation in January", "physicalType": "wing"},
+		},
+		"healthcare-services": {
+			fhir: []string{`"providedBy":{"reference":"Organization/` + org + `"}`, `"location":[{"display":"Riverside Cardiology Clinic"}]`,
+				`"code":"Cardiology","system":"https://clinikapi.com/fhir/CodeSystem/specialty"`, `"code":"elec"`, `"code":"es","system":"urn:ietf:bcp:47"`},
+			queries: map[string]string{"name": "cardiac rehab", "type": "Cardiac rehabilitation", "specialty": "Cardiology", "active": "true"},
+			patch:   `{"locationNames":["Riverside Cardiology Clinic","North Campus Gym"],"appointmentRequired":false}`,
+			after:   map[string]any{"locationNames": []any{"Riverside Cardiology Clinic", "North Campus Gym"}, "appointmentRequired": false, "email": "rehab@riverside-health.example.com"},
+		},
+		"schedules": {
+			fhir:    []string{`"actor":[{"reference":"Practitioner/` + pr + `"}]`, `"code":"General consultation"`, `"planningHorizon":{"end":"2026-12-31T23:59:59Z","start":"2026-12-01T00:00:00Z"}`},
+			queries: map[string]string{"actorId": pr, "serviceType": "General consultation", "specialty": "Family Medicine", "active": "true", "dateFrom": "2026-12-01", "dateTo": "2026-12-31", "sort": "-date"},
+			patch:   `{"comment":"Dr. Marquez, mornings and Thursday afternoons","active":false}`,
+			after:   map[string]any{"comment": "Dr. Marquez, mornings and Thursday afternoons", "active": false, "actorIds": []any{pr}},
+		},
+		"slots": {
+			fhir:    []string{`"schedule":{"reference":"Schedule/` + m["scheduleId"] + `"}`, `"status":"free"`, `"code":"ROUTINE"`, `"code":"Family Medicine"`},
+			queries: map[string]string{"scheduleId": m["scheduleId"], "status": "free", "serviceType": "General consultation", "specialty": "Family Medicine", "dateFrom": "2026-12-07", "dateTo": "2026-12-07"},
+			patch:   `{"status":"busy","comment":"Booked by phone"}`,
+			after:   map[string]any{"status": "busy", "comment": "Booked by phone", "scheduleId": m["scheduleId"]},
+		},
+		"appointment-responses": {
+			fhir:    []string{`"appointment":{"reference":"Appointment/` + m["appointmentId"] + `"}`, `"actor":{"reference":"Practitioner/` + pr + `"}`, `"participantStatus":"tentative"`, `"code":"ATND"`},
+			queries: map[string]string{"appointmentId": m["appointmentId"], "actorId": pr, "participantStatus": "tentative"},
+			patch:   `{"participantStatus":"accepted","comment":"Confirmed for the original time"}`,
+			after:   map[string]any{"participantStatus": "accepted", "comment": "Confirmed for the original time", "participantType": "attender"},
+		},
+		"persons": {
+			fhir:    []string{`"name":[{"family":"Okafor","given":["Amara"]}]`, `"link":[{"assurance":"level3","target":{"reference":"Patient/` + pt + `"}}]`, `"active":true`},
+			queries: map[string]string{"name": "okaf", "email": "amara.okafor@example.com", "phone": "+1-555-0100", "active": "true", "sort": "-lastUpdated"},
+			patch:   `{"phone":"+1-555-0177","email":null}`,
+			after:   map[string]any{"phone": "+1-555-0177", "email": nil, "lastName": "Okafor"},
+		},
+	}, m
+}
+
+// TestSlotsFreeWeek: the free slots of one schedule in one week, with one
+// search (scheduleId, status and the date range), as guides/slots.mdx
+// lists a practitioner's bookable times; busy slots, slots outside the
+// week and another schedule's slots stay out.
+func TestSlotsFreeWeek(t *testing.T) {
+	apptest.Engines(t, func(t *testing.T, engine string) {
+		env := apptest.New(t, engine, nil)
+		a, _ := twoTenants(t, env)
+		create := func(path, body string) string {
+			t.Helper()
+			r := simpleCall(t, env, "POST", "/v1/"+path, a.test, body, "application/json")
+			if r.Status != 201 {
+				t.Fatalf("create %s: %d %s", path, r.Status, r.Raw)
+			}
+			return dataOf(t, r)["id"].(string)
+		}
+		pr := create("practitioners", `{"firstName":"Lena","lastName":"Marquez"}`)
+		other := create("practitioners", `{"firstName":"Omar","lastName":"Haddad"}`)
+		sched := create("schedules", `{"actorIds":["`+pr+`"],"serviceType":["General consultation"],"planningHorizon":{"start":"2026-12-01T00:00:00Z","end":"2026-12-31T23:59:59Z"}}`)
+		otherSched := create("schedules", `{"actorIds":["`+other+`"]}`)
+		slot := func(schedule, status, start, end string) string {
+			return create("slots", `{"scheduleId":"`+schedule+`","status":"`+status+`","start":"`+start+`","end":"`+end+`"}`)
+		}
+		// The week of Monday 7 to Friday 11 December 2026.
+		want := []string{
+			slot(sched, "free", "2026-12-07T09:00:00Z", "2026-12-07T09:30:00Z"),
+			slot(sched, "free", "2026-12-08T10:00:00Z", "2026-12-08T10:30:00Z"),
+			slot(sched, "free", "2026-12-10T11:00:00Z", "2026-12-10T11:30:00Z"),
+			slot(sched, "free", "2026-12-11T23:30:00Z", "2026-12-11T23:59:00Z"), // the last half hour of Friday
+		}
+		slot(sched, "busy", "2026-12-07T09:30:00Z", "2026-12-07T10:00:00Z")
+		slot(sched, "busy-unavailable", "2026-12-09T12:00:00Z", "2026-12-09T13:00:00Z")
+		slot(sched, "busy-tentative", "2026-12-10T14:00:00Z", "2026-12-10T14:30:00Z")
+		slot(sched, "free", "2026-12-06T09:00:00Z", "2026-12-06T09:30:00Z")      // the Sunday before
+		slot(sched, "free", "2026-12-12T00:00:00Z", "2026-12-12T00:30:00Z")      // Saturday
+		slot(sched, "free", "2026-12-14T09:00:00Z", "2026-12-14T09:30:00Z")      // the Monday after
+		slot(otherSched, "free", "2026-12-08T10:00:00Z", "2026-12-08T10:30:00Z") // another practitioner's
+
+		q := url.Values{"scheduleId": {sched}, "status": {"free"}, "dateFrom": {"2026-12-07"}, "dateTo": {"2026-12-11"}}
+		r := simpleCall(t, env, "GET", "/v1/slots?"+q.Encode(), a.test, nil, "")
+		if r.Status != 200 {
+			t.Fatalf("free slots of the week: %d %s", r.Status, r.Raw)
+		}
+		got := ids(t, r)
+		sort.Strings(got)
+		sort.Strings(want)
+		if !slices.Equal(got, want) || dataOf(t, r)["total"] != float64(len(want)) || dataOf(t, r)["hasMore"] != false {
+			t.Fatalf("free slots of the week: %v, want %v\n%s", got, want, r.Raw)
+		}
+		// The answer is the list envelope of simplified slots, in order of start.
+		items := dataOf(t, r)["data"].([]any)
+		for _, it := range items {
+			s := it.(map[string]any)
+			if s["resourceType"] != "Slot" || s["status"] != "free" || !strings.Contains(marshal(s["schedule"]), "Schedule/"+sched) {
+				t.Fatalf("not a free slot of the schedule: %s", marshal(s))
+			}
+		}
+		// Booking one (the guide's workflow) takes it off the list.
+		if r := simpleCall(t, env, "PATCH", "/v1/slots/"+want[0], a.test, `{"status":"busy"}`, "application/json"); r.Status != 200 {
+			t.Fatalf("book: %d %s", r.Status, r.Raw)
+		}
+		r = simpleCall(t, env, "GET", "/v1/slots?"+q.Encode(), a.test, nil, "")
+		if got := ids(t, r); len(got) != len(want)-1 || slices.Contains(got, want[0]) {
+			t.Fatalf("after booking %s: %v", want[0], got)
+		}
+	})
+}
