@@ -5,7 +5,9 @@ import "regexp"
 // administrative are the contract's administrative, scheduling, financial
 // and quality resources.
 var administrative = []*Def{
-	Organizations, Locations, HealthcareServices, Schedules, Slots, AppointmentResponses, Persons,
+	Organizations, Locations, HealthcareServices, Schedules, Slots, AppointmentResponses, Persons, Accounts,
+	Coverages, Claims, ClaimResponses, EOBs, Invoices, ChargeItems, PaymentNotices, PaymentReconciliations,
+	EligibilityRequests, EligibilityResponses, EnrollmentRequests, EnrollmentResponses,
 }
 
 // Code systems of the administrative resources.
@@ -249,4 +251,137 @@ var Persons = override("persons", func(d *Def) {
 		// R4 searches Person.active with no parameter; the index does.
 		Param{Name: "active", Code: "active", Element: "active"},
 	)
+})
+
+// Accounts: Account.
+var Accounts = override("accounts", func(d *Def) {
+	d.set(localCoded("type", "type", Concept, sysLocalAcctType, accountTypeCodes))
+	d.setParam(Param{Name: "type", Code: "type", Kind: Token, System: sysLocalAcctType, Codes: accountTypeCodes})
+})
+
+// Coverages: Coverage.
+var Coverages = override("coverages", func(d *Def) {
+	d.set(
+		ref("patientId", "beneficiary", "Patient"),
+		localCoded("type", "type", Concept, sysLocalCovType, coverageTypeCodes),
+		ref("subscriberRef", "subscriber", "Patient", "RelatedPerson"),
+		ref("policyHolderRef", "policyHolder", "Patient", "RelatedPerson", "Organization"),
+		coded("relationship", "relationship", subscriberRelCodes),
+	)
+	d.edit("class.type").Codes = coverageClassCodes
+	d.setParam(
+		Param{Name: "patientId", Code: "beneficiary", Kind: RefParam, Target: "Patient"},
+		Param{Name: "type", Code: "type", Kind: Token, System: sysLocalCovType, Codes: coverageTypeCodes},
+	)
+})
+
+// Claims: Claim.
+var Claims = override("claims", func(d *Def) {
+	d.set(
+		coded("type", "type", claimTypeCodes),
+		coded("priority", "priority", procPriorityCodes),
+		// R4 Claim has no note: supporting information of category info.
+		Field{Name: "note", Path: "supportingInfo[category.coding.code=info]", Kind: Value,
+			Wrap: map[string]any{"sequence": 1.0, "category": map[string]any{"coding": []any{map[string]any{"system": sysClaimInfo, "code": "info"}}}, "valueString": "$"}},
+	)
+	d.edit("created").Default = Now
+	d.edit("diagnosis").set(Field{Name: "code", Path: "diagnosisCodeableConcept", Kind: Concept, System: sysICD10CM, CodeIf: icd10})
+	d.edit("procedure").set(billing("code", "procedureCodeableConcept"))
+	d.edit("item").set(billing("productOrService", "productOrService"))
+})
+
+// ClaimResponses: ClaimResponse.
+var ClaimResponses = override("claim-responses", func(d *Def) {
+	d.set(
+		coded("type", "type", claimTypeCodes),
+		coded("payeeType", "payeeType", payeeTypeCodes),
+		// R4 ClaimResponse has processNote (mapped as such) but no note.
+		extension("note", Value, "valueString"),
+	)
+	d.edit("created").Default = Now
+	d.edit("item.adjudication.category").Codes = adjudicationCodes
+	d.edit("total.category").Codes = adjudicationCodes
+	d.edit("payment.type").Codes = exPaymentCodes
+})
+
+// EOBs: ExplanationOfBenefit.
+var EOBs = override("eobs", func(d *Def) {
+	d.set(coded("type", "type", claimTypeCodes))
+	d.edit("created").Default = Now
+	d.edit("item").set(billing("productOrService", "productOrService"))
+	d.edit("item.adjudication.category").Codes = adjudicationCodes
+	d.edit("total.category").Codes = adjudicationCodes
+	d.edit("payment.type").Codes = exPaymentCodes
+	// R4 searches neither ExplanationOfBenefit.use nor outcome; the index does.
+	d.setParam(
+		Param{Name: "use", Code: "use", Element: "use"},
+		Param{Name: "outcome", Code: "outcome", Element: "outcome"},
+	)
+})
+
+// Invoices: Invoice.
+var Invoices = override("invoices", func(d *Def) {
+	d.edit("lineItem").set(billing("chargeItemCode", "chargeItemCodeableConcept"))
+})
+
+// ChargeItems: ChargeItem.
+var ChargeItems = override("charge-items", func(d *Def) {
+	d.set(
+		billing("code", "code"),
+		ref("encounterId", "context", "Encounter", "EpisodeOfCare"),
+		text("bodySite", "bodysite"),
+	)
+	d.edit("bodySite").Kind = Concepts
+	d.setParam(
+		// R4 searches ChargeItem.status with no parameter; the index does.
+		Param{Name: "status", Code: "status", Element: "status"},
+		Param{Name: "dateFrom", Code: "entered-date", Kind: From},
+		Param{Name: "dateTo", Code: "entered-date", Kind: To},
+	)
+})
+
+// PaymentNotices: PaymentNotice.
+var PaymentNotices = override("payment-notices", func(d *Def) {
+	d.set(
+		coded("paymentStatus", "paymentStatus", paymentStatCodes),
+		Field{Name: "requestId", Path: "request", Kind: Ref, Targets: requestTargets},
+		Field{Name: "responseId", Path: "response", Kind: Ref, Targets: responseTargets},
+	)
+	d.edit("created").Default = Now
+})
+
+// PaymentReconciliations: PaymentReconciliation.
+var PaymentReconciliations = override("payment-reconciliations", func(d *Def) {
+	d.edit("created").Default = Now
+	d.edit("detail").set(
+		coded("type", "type", paymentTypeCodes),
+		Field{Name: "requestId", Path: "request", Kind: Ref, Targets: requestTargets},
+	)
+})
+
+// EligibilityRequests: CoverageEligibilityRequest.
+var EligibilityRequests = override("eligibility-requests", func(d *Def) {
+	d.edit("created").Default = Now
+	d.edit("item").set(billing("productOrService", "productOrService"))
+})
+
+// EligibilityResponses: CoverageEligibilityResponse.
+var EligibilityResponses = override("eligibility-responses", func(d *Def) {
+	d.edit("created").Default = Now
+})
+
+// EnrollmentRequests: EnrollmentRequest.
+var EnrollmentRequests = override("enrollment-requests", func(d *Def) {
+	d.setParam(
+		// R4's subject parameter searches EnrollmentRequest.candidate.
+		Param{Name: "candidateId", Code: "subject", Kind: RefParam, Target: "Patient"},
+		// R4 searches EnrollmentRequest.insurer with no parameter; the index does.
+		Param{Name: "insurerId", Code: "insurer", Kind: RefParam, Target: "Organization", Element: "insurer"},
+	)
+})
+
+// EnrollmentResponses: EnrollmentResponse.
+var EnrollmentResponses = override("enrollment-responses", func(d *Def) {
+	// R4 searches EnrollmentResponse.outcome with no parameter; the index does.
+	d.setParam(Param{Name: "outcome", Code: "outcome", Element: "outcome"})
 })

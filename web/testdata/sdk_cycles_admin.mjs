@@ -58,6 +58,99 @@ export const cycles = [
     search: () => ({ name: 'okaf' }),
     params: () => ({ name: 'okaf', email: 'amara.okafor@example.com', phone: '+1-555-0177', active: true }), // PersonSearchParams
   },
+  {
+    ns: 'accounts', example: 'accounts', type: 'Account', create: 'create',
+    text: { simple: 'description', fhirPath: 'description', fhir: (r) => r.description },
+    update: { body: { status: 'on-hold' }, want: 'on-hold', simple: 'status', fhirPath: 'status', fhir: (r) => r.status },
+    search: (f) => ({ patientId: f.patient }),
+    params: (f) => ({ patientId: f.patient, status: 'on-hold', type: 'patient', ownerId: f.organization }), // AccountSearchParams
+  },
+  {
+    ns: 'coverages', example: 'coverages', type: 'Coverage', create: 'create',
+    text: { simple: 'network', fhirPath: 'network', fhir: (r) => r.network },
+    update: { body: { dependent: '02' }, want: '02', simple: 'dependent', fhirPath: 'dependent', fhir: (r) => r.dependent },
+    search: (f) => ({ patientId: f.patient }),
+    params: (f) => ({ patientId: f.patient, status: 'active', type: 'medical', payorId: f.organization }), // CoverageSearchParams
+  },
+  {
+    ns: 'claims', example: 'claims', type: 'Claim', create: 'create',
+    text: { simple: 'note', fhirPath: 'supportingInfo[category=info].valueString',
+      fhir: (r) => r.supportingInfo?.find((s) => s.category?.coding?.[0]?.code === 'info')?.valueString },
+    update: { body: { status: 'cancelled' }, want: 'cancelled', simple: 'status', fhirPath: 'status', fhir: (r) => r.status },
+    search: (f) => ({ patientId: f.patient }),
+    params: (f) => ({ patientId: f.patient, status: 'cancelled', use: 'claim', providerId: f.practitioner, dateFrom: '2026-11-20', dateTo: '2026-11-20' }), // ClaimSearchParams
+  },
+  {
+    ns: 'claimResponses', example: 'claim-responses', type: 'ClaimResponse', create: 'create',
+    text: { simple: 'note', fhirPath: 'extension[note].valueString', fhir: ext('note') },
+    update: { body: { disposition: 'Claim settled; copay applies' }, want: 'Claim settled; copay applies',
+      simple: 'disposition', fhirPath: 'disposition', fhir: (r) => r.disposition },
+    search: (f) => ({ patientId: f.patient }),
+    params: (f) => ({ patientId: f.patient, status: 'active', use: 'claim', outcome: 'complete', requestId: f.claim }), // ClaimResponseSearchParams
+  },
+  {
+    ns: 'eobs', example: 'eobs', type: 'ExplanationOfBenefit', create: 'create',
+    text: { simple: 'disposition', fhirPath: 'disposition', fhir: (r) => r.disposition },
+    update: { body: { outcome: 'partial' }, want: 'partial', simple: 'outcome', fhirPath: 'outcome', fhir: (r) => r.outcome },
+    search: (f) => ({ patientId: f.patient }),
+    params: (f) => ({ patientId: f.patient, status: 'active', use: 'claim', outcome: 'partial', claimId: f.claim }), // EOBSearchParams
+  },
+  {
+    ns: 'invoices', example: 'invoices', type: 'Invoice', create: 'create',
+    text: { simple: 'paymentTerms', fhirPath: 'paymentTerms', fhir: (r) => r.paymentTerms },
+    update: { body: { status: 'balanced' }, want: 'balanced', simple: 'status', fhirPath: 'status', fhir: (r) => r.status },
+    search: (f) => ({ patientId: f.patient }),
+    params: (f) => ({ patientId: f.patient, status: 'balanced', dateFrom: '2026-11-21', dateTo: '2026-11-21', issuerId: f.organization }), // InvoiceSearchParams
+  },
+  {
+    ns: 'chargeItems', example: 'charge-items', type: 'ChargeItem', create: 'create',
+    text: { simple: 'overrideReason', fhirPath: 'overrideReason', fhir: (r) => r.overrideReason },
+    update: { body: { status: 'billed' }, want: 'billed', simple: 'status', fhirPath: 'status', fhir: (r) => r.status },
+    search: (f) => ({ patientId: f.patient }),
+    params: (f) => ({ patientId: f.patient, status: 'billed', code: '93000', dateFrom: '2026-11-20', dateTo: '2026-11-20' }), // ChargeItemSearchParams
+  },
+  {
+    ns: 'paymentNotices', example: 'payment-notices', type: 'PaymentNotice', create: 'create',
+    text: { simple: 'paymentDate', fhirPath: 'paymentDate', fhir: (r) => r.paymentDate },
+    update: { body: { status: 'cancelled' }, want: 'cancelled', simple: 'status', fhirPath: 'status', fhir: (r) => r.status },
+    search: (f) => ({ providerId: f.practitioner }),
+    params: (f) => ({ status: 'cancelled', dateFrom: '2026-11-30', dateTo: '2026-11-30', providerId: f.practitioner }), // PaymentNoticeSearchParams
+  },
+  {
+    ns: 'paymentReconciliations', example: 'payment-reconciliations', type: 'PaymentReconciliation', create: 'create',
+    text: { simple: 'disposition', fhirPath: 'disposition', fhir: (r) => r.disposition },
+    update: { body: { outcome: 'partial' }, want: 'partial', simple: 'outcome', fhirPath: 'outcome', fhir: (r) => r.outcome },
+    search: () => ({ outcome: 'partial' }),
+    params: () => ({ status: 'active', dateFrom: '2026-11-30', dateTo: '2026-11-30', outcome: 'partial' }), // PaymentReconciliationSearchParams
+  },
+  {
+    ns: 'eligibilityRequests', example: 'eligibility-requests', type: 'CoverageEligibilityRequest', create: 'create',
+    text: { simple: 'servicedDate', fhirPath: 'servicedDate', fhir: (r) => r.servicedDate },
+    update: { body: { status: 'cancelled' }, want: 'cancelled', simple: 'status', fhirPath: 'status', fhir: (r) => r.status },
+    search: (f) => ({ patientId: f.patient }),
+    params: (f) => ({ patientId: f.patient, status: 'cancelled', dateFrom: '2026-11-18', dateTo: '2026-11-18' }), // EligibilityRequestSearchParams
+  },
+  {
+    ns: 'eligibilityResponses', example: 'eligibility-responses', type: 'CoverageEligibilityResponse', create: 'create',
+    text: { simple: 'disposition', fhirPath: 'disposition', fhir: (r) => r.disposition },
+    update: { body: { preAuthRef: 'ELG-55121' }, want: 'ELG-55121', simple: 'preAuthRef', fhirPath: 'preAuthRef', fhir: (r) => r.preAuthRef },
+    search: (f) => ({ patientId: f.patient }),
+    params: (f) => ({ patientId: f.patient, status: 'active', outcome: 'complete', requestId: f.eligibilityRequest }), // EligibilityResponseSearchParams
+  },
+  {
+    ns: 'enrollmentRequests', example: 'enrollment-requests', type: 'EnrollmentRequest', create: 'create',
+    text: { simple: 'created', fhirPath: 'created', fhir: (r) => r.created },
+    update: { body: { status: 'cancelled' }, want: 'cancelled', simple: 'status', fhirPath: 'status', fhir: (r) => r.status },
+    search: (f) => ({ candidateId: f.patient }),
+    params: (f) => ({ candidateId: f.patient, status: 'cancelled', insurerId: f.organization }), // EnrollmentRequestSearchParams
+  },
+  {
+    ns: 'enrollmentResponses', example: 'enrollment-responses', type: 'EnrollmentResponse', create: 'create',
+    text: { simple: 'disposition', fhirPath: 'disposition', fhir: (r) => r.disposition },
+    update: { body: { outcome: 'error' }, want: 'error', simple: 'outcome', fhirPath: 'outcome', fhir: (r) => r.outcome },
+    search: () => ({ outcome: 'error' }),
+    params: () => ({ status: 'active', outcome: 'error' }), // EnrollmentResponseSearchParams
+  },
 ];
 
 // The FHIR types of these resources that patients.read(id, {include})
@@ -76,5 +169,17 @@ export async function fixtures(clinik, fx, made) {
   f.schedule = await fx('schedule', () => clinik.schedules.create({ actorIds: [made.practitioner], comment: 'Fixture schedule' }));
   f.appointment = await fx('appointment', () => clinik.appointments.create({ status: 'booked', patientId: made.patient, practitionerId: made.practitioner,
     start: '2026-12-02T15:00:00Z', end: '2026-12-02T15:30:00Z' }));
+  f.coverage = await fx('coverage', () => clinik.coverages.create({ status: 'active', patientId: made.patient, payorIds: [f.organization] }));
+  f.account = await fx('account', () => clinik.accounts.create({ status: 'active', name: 'Fixture household' }));
+  f.claim = await fx('claim', () => clinik.claims.create({ status: 'active', type: 'professional', use: 'claim', patientId: made.patient,
+    providerId: made.practitioner, insurerId: f.organization, priority: 'normal', insurance: [{ sequence: 1, focal: true, coverageId: f.coverage }] }));
+  f.claimResponse = await fx('claimResponse', () => clinik.claimResponses.create({ status: 'active', type: 'professional', use: 'claim',
+    patientId: made.patient, insurerId: f.organization, requestId: f.claim, outcome: 'complete' }));
+  f.reconciliation = await fx('reconciliation', () => clinik.paymentReconciliations.create({ status: 'active', paymentDate: '2026-11-30',
+    paymentAmount: { value: 196, currency: 'USD' } }));
+  f.eligibilityRequest = await fx('eligibilityRequest', () => clinik.eligibilityRequests.create({ status: 'active', purpose: ['validation'],
+    patientId: made.patient, insurerId: f.organization }));
+  f.enrollmentRequest = await fx('enrollmentRequest', () => clinik.enrollmentRequests.create({ status: 'active', candidateId: made.patient,
+    insurerId: f.organization }));
   return f;
 }
