@@ -186,6 +186,30 @@ func adminCases(t *testing.T, env *apptest.Env, key string, f fixtures) (map[str
 			patch:   `{"outcome":"error","disposition":"Member not found in the payer's roster"}`,
 			after:   map[string]any{"outcome": "error", "disposition": "Member not found in the payer's roster", "requestId": m["enrollmentRequestId"]},
 		},
+		"measures": {
+			fhir:    []string{`"code":"proportion"`, `"code":"Diabetes","system":"https://clinikapi.com/fhir/CodeSystem/topic"`, `"code":"assessment","system":"http://terminology.hl7.org/CodeSystem/definition-topic"`},
+			queries: map[string]string{"status": "active", "name": "hba1c", "title": "poor control", "topic": "Diabetes"},
+			patch:   `{"status":"retired","guidance":"Superseded by the 2027 version"}`,
+			after:   map[string]any{"status": "retired", "guidance": "Superseded by the 2027 version", "scoring": "proportion"},
+		},
+		"measure-reports": {
+			fhir:    []string{`"measure":"Measure/` + m["measureId"] + `"`, `"reporter":{"reference":"Organization/` + org + `"}`, `"code":"denominator"`},
+			queries: map[string]string{"patientId": pt, "status": "complete", "measureId": m["measureId"], "dateFrom": "2026-11-25", "dateTo": "2026-11-25"},
+			patch:   `{"status":"pending"}`,
+			after:   map[string]any{"status": "pending", "measureId": m["measureId"]},
+		},
+		"plan-definitions": {
+			fhir:    []string{`"code":"clinical-protocol"`, `"code":"high-priority"`, `"definitionUri":"https://riverside-health.example.com/fhir/ActivityDefinition/hba1c"`},
+			queries: map[string]string{"status": "active", "name": "annualcare", "title": "annual care", "type": "clinical-protocol"},
+			patch:   `{"status":"retired","usage":"Replaced by the 2027 protocol"}`,
+			after:   map[string]any{"status": "retired", "usage": "Replaced by the 2027 protocol", "type": "clinical-protocol"},
+		},
+		"activity-definitions": {
+			fhir:    []string{`"kind":"ServiceRequest"`, `"code":"4548-4","display":"Hemoglobin A1c/Hemoglobin.total in Blood","system":"http://loinc.org"`, `"location":{"reference":"Location/` + m["locationId"] + `"}`},
+			queries: map[string]string{"status": "active", "name": "hba1c", "title": "hemoglobin", "kind": "ServiceRequest", "code": "4548-4"},
+			patch:   `{"priority":"urgent","timingPeriod":{"start":"2026-12-15T09:00:00Z","end":"2026-12-15T12:00:00Z"}}`,
+			after:   map[string]any{"priority": "urgent", "timingDateTime": nil, "timingPeriod": map[string]any{"start": "2026-12-15T09:00:00Z", "end": "2026-12-15T12:00:00Z"}},
+		},
 	}, m
 }
 
@@ -253,6 +277,151 @@ func TestSlotsFreeWeek(t *testing.T) {
 		r = simpleCall(t, env, "GET", "/v1/slots?"+q.Encode(), a.test, nil, "")
 		if got := ids(t, r); len(got) != len(want)-1 || slices.Contains(got, want[0]) {
 			t.Fatalf("after booking %s: %v", want[0], got)
+		}
+	})
+}
+
+// TestSimplifiedReferencesStayInTenant: a slot's schedule, a claim's coverage
+// and insurer, an appointment response's appointment and a measure
+// report's measure are FHIR references inside the tenant. Another
+// organization that writes A's ids into its own resources reads nothing
+// of A through them: not by id, not by _include, not by a search, and its
+// answers are the same as for ids that exist nowhere.
+func TestSimplifiedReferencesStayInTenant(t *testing.T) {
+	apptest.Engines(t, func(t *testing.T, engine string) {
+		env := apptest.New(t, engine, nil)
+		a, b := twoTenants(t, env)
+		create := func(key, path, body string) string {
+			t.Helper()
+			r := simpleCall(t, env, "POST", "/v1/"+path, key, body, "application/json")
+			if r.Status != 201 {
+				t.Fatalf("create %s: %d %s", path, r.Status, r.Raw)
+			}
+			return dataOf(t, r)["id"].(string)
+		}
+		// A's resources the references point to.
+		aPt := create(a.test, "patients", `{"firstName":"Ada","lastName":"Tenant"}`)
+		aPr := create(a.test, "practitioners", `{"firstName":"Al","lastName":"Tenant"}`)
+		aOrg := create(a.test, "organizations", `{"name":"A Health Plan"}`)
+		aTargets := map[string]string{
+			"Schedule":     create(a.test, "schedules", `{"actorIds":["`+aPr+`"],"comment":"A only"}`),
+			"Coverage":     create(a.test, "coverages", `{"status":"active","patientId":"`+aPt+`","payorIds":["`+aOrg+`"]}`),
+			"Organization": aOrg,
+			"Appointment":  create(a.test, "appointments", `{"status":"booked","patientId":"`+aPt+`","start":"2026-12-02T15:00:00Z","end":"2026-12-02T15:30:00Z"}`),
+			"Measure":      create(a.test, "measures", `{"status":"active","name":"AOnly"}`),
+		}
+		// B's own patient and practitioner.
+		bPt := create(b.test, "patients", `{"firstName":"Bo","lastName":"Other"}`)
+		bPr := create(b.test, "practitioners", `{"firstName":"Bea","lastName":"Other"}`)
+
+		type refCase struct {
+			path, typ string
+			body      func(ids map[string]string) string
+			include   []string // Type:param
+		}
+		cases := []refCase{
+			{"slots", "Slot", func(m map[string]string) string {
+				return `{"scheduleId":"` + m["Schedule"] + `","status":"free","start":"2026-12-07T09:00:00Z","end":"2026-12-07T09:30:00Z"}`
+			}, []string{"Slot:schedule"}},
+			{"claims", "Claim", func(m map[string]string) string {
+				return `{"status":"active","type":"professional","use":"claim","patientId":"` + bPt + `","providerId":"` + bPr + `","insurerId":"` + m["Organization"] +
+					`","priority":"normal","insurance":[{"sequence":1,"focal":true,"coverageId":"` + m["Coverage"] + `"}]}`
+			}, []string{"Claim:insurer"}},
+			{"appointment-responses", "AppointmentResponse", func(m map[string]string) string {
+				return `{"appointmentId":"` + m["Appointment"] + `","participantStatus":"accepted","actorId":"` + bPr + `"}`
+			}, []string{"AppointmentResponse:appointment"}},
+			{"measure-reports", "MeasureReport", func(m map[string]string) string {
+				return `{"status":"complete","type":"summary","measureId":"` + m["Measure"] + `","period":{"start":"2026-01-01","end":"2026-12-31"}}`
+			}, []string{"MeasureReport:measure"}},
+		}
+		// Ids that exist nowhere, of the same shape as A's.
+		nowhere := map[string]string{}
+		for typ, id := range aTargets {
+			nowhere[typ] = id[:len(id)-4] + "zzzz"
+		}
+		// What B sees of its own resource pointing to targets, with includes.
+		view := func(key string, c refCase, targets map[string]string) (created apiResult, id string, included []string) {
+			t.Helper()
+			created = simpleCall(t, env, "POST", "/v1/"+c.path, key, c.body(targets), "application/json")
+			if created.Status != 201 {
+				t.Fatalf("%s with references: %d %s", c.path, created.Status, created.Raw)
+			}
+			id = dataOf(t, created)["id"].(string)
+			q := url.Values{"_id": {id}, "_include": c.include}
+			r := fhirCall(t, env, "GET", "/v1/fhir/"+c.typ+"?"+q.Encode(), key, "")
+			if r.Status != 200 {
+				t.Fatalf("%s _include: %d %s", c.typ, r.Status, r.Raw)
+			}
+			for _, e := range entries(r.Body) {
+				res := e.(map[string]any)["resource"].(map[string]any)
+				if res["id"] != id {
+					included = append(included, res["resourceType"].(string)+"/"+res["id"].(string))
+				}
+			}
+			// The simplified read with the include, as an SDK read sends it.
+			rr := simpleCall(t, env, "GET", "/v1/"+c.path+"/"+id+"?"+url.Values{"_include": c.include}.Encode(), key, nil, "")
+			if rr.Status != 200 {
+				t.Fatalf("%s read with _include: %d %s", c.path, rr.Status, rr.Raw)
+			}
+			for typ, tid := range aTargets {
+				if key != a.test && strings.Contains(rr.Raw, `"id":"`+tid+`"`) {
+					t.Fatalf("B's %s read includes A's %s: %s", c.path, typ, rr.Raw)
+				}
+			}
+			return created, id, included
+		}
+		for _, c := range cases {
+			// A, inside its own tenant, gets the target included.
+			_, _, inc := view(a.test, c, aTargets)
+			if len(inc) == 0 {
+				t.Fatalf("%s: A's own include found nothing", c.path)
+			}
+			// B, pointing at A's ids: stored as plain references, nothing included.
+			cr, id, inc := view(b.test, c, aTargets)
+			if len(inc) != 0 {
+				t.Fatalf("%s: B's include reached %v", c.path, inc)
+			}
+			for _, key := range []string{b.test, b.live, a.live} {
+				for typ, tid := range aTargets {
+					r := fhirCall(t, env, "GET", "/v1/fhir/"+typ+"/"+tid, key, "")
+					if r.Status != 404 {
+						t.Fatalf("%s/%s read by another tenant: %d %s", typ, tid, r.Status, r.Raw)
+					}
+				}
+			}
+			// …and the answers are those for ids that exist nowhere.
+			cr2, id2, inc2 := view(b.test, c, nowhere)
+			if cr.Status != cr2.Status || len(inc2) != 0 {
+				t.Fatalf("%s: %d/%v for A's ids, %d/%v for none", c.path, cr.Status, inc, cr2.Status, inc2)
+			}
+			shape := func(r apiResult, id string, targets map[string]string) string {
+				s := strings.ReplaceAll(r.Raw, id, "ID")
+				for typ, tid := range targets {
+					s = strings.ReplaceAll(s, tid, typ)
+				}
+				return s
+			}
+			d1 := dataOf(t, cr)
+			d2 := dataOf(t, cr2)
+			delete(d1, "meta")
+			delete(d2, "meta")
+			if g, w := shape(apiResult{Raw: marshal(d1)}, id, aTargets), shape(apiResult{Raw: marshal(d2)}, id2, nowhere); g != w {
+				t.Fatalf("%s: B's resource differs between A's ids and none:\n%s\n%s", c.path, g, w)
+			}
+		}
+		// B's searches by A's ids find only B's own resources; A's slot is
+		// not among them.
+		aSlot := create(a.test, "slots", `{"scheduleId":"`+aTargets["Schedule"]+`","status":"free","start":"2026-12-08T09:00:00Z","end":"2026-12-08T09:30:00Z"}`)
+		r := simpleCall(t, env, "GET", "/v1/slots?scheduleId="+aTargets["Schedule"], b.test, nil, "")
+		if slices.Contains(ids(t, r), aSlot) || len(ids(t, r)) != 1 {
+			t.Fatalf("B's slot search by A's schedule: %s", r.Raw)
+		}
+		r = fhirCall(t, env, "GET", "/v1/fhir/Schedule?_id="+aTargets["Schedule"]+"&_revinclude=Slot:schedule", b.test, "")
+		if r.Status != 200 || len(entries(r.Body)) != 0 {
+			t.Fatalf("B's search of A's schedule with _revinclude: %d %s", r.Status, r.Raw)
+		}
+		if r := simpleCall(t, env, "GET", "/v1/schedules/"+aTargets["Schedule"], b.test, nil, ""); r.Status != 404 {
+			t.Fatalf("B reads A's schedule: %d %s", r.Status, r.Raw)
 		}
 	})
 }

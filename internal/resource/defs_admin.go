@@ -8,6 +8,7 @@ var administrative = []*Def{
 	Organizations, Locations, HealthcareServices, Schedules, Slots, AppointmentResponses, Persons, Accounts,
 	Coverages, Claims, ClaimResponses, EOBs, Invoices, ChargeItems, PaymentNotices, PaymentReconciliations,
 	EligibilityRequests, EligibilityResponses, EnrollmentRequests, EnrollmentResponses,
+	Measures, MeasureReports, PlanDefinitions, ActivityDefinitions,
 }
 
 // Code systems of the administrative resources.
@@ -384,4 +385,48 @@ var EnrollmentRequests = override("enrollment-requests", func(d *Def) {
 var EnrollmentResponses = override("enrollment-responses", func(d *Def) {
 	// R4 searches EnrollmentResponse.outcome with no parameter; the index does.
 	d.setParam(Param{Name: "outcome", Code: "outcome", Element: "outcome"})
+})
+
+// Measures: Measure.
+var Measures = override("measures", func(d *Def) {
+	d.set(
+		coded("scoring", "scoring", measureScoring),
+		coded("type", "type", measureTypeCodes),
+		topic(),
+	)
+	d.edit("type").Kind = Concepts
+	d.setParam(Param{Name: "name", Code: "name:contains"}, Param{Name: "title", Code: "title:contains"})
+})
+
+// MeasureReports: MeasureReport.
+var MeasureReports = override("measure-reports", func(d *Def) {
+	d.edit("group.population.code").Codes = measurePopCodes
+})
+
+// PlanDefinitions: PlanDefinition.
+var PlanDefinitions = override("plan-definitions", func(d *Def) {
+	d.set(
+		localCoded("type", "type", Concept, sysLocalPlanType, planDefTypeCodes),
+		topic(),
+	)
+	d.edit("goal.priority").Codes = goalPriorityCodes
+	d.edit("action.type").Codes = actionTypeCodes
+	d.setParam(
+		Param{Name: "name", Code: "name:contains"}, Param{Name: "title", Code: "title:contains"},
+		Param{Name: "type", Code: "type", Kind: Token, System: sysLocalPlanType, Codes: planDefTypeCodes},
+	)
+})
+
+// ActivityDefinitions: ActivityDefinition.
+var ActivityDefinitions = override("activity-definitions", func(d *Def) {
+	d.set(
+		Field{Name: "code", Path: "code", Kind: Concept, System: sysLOINC, CodeIf: loincCode},
+		topic(),
+	)
+	d.setParam(
+		Param{Name: "name", Code: "name:contains"}, Param{Name: "title", Code: "title:contains"},
+		// R4 searches neither ActivityDefinition.kind nor code; the index does.
+		Param{Name: "kind", Code: "kind", Element: "kind"},
+		Param{Name: "code", Code: "code", Element: "code"},
+	)
 })

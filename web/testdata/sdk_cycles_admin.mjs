@@ -151,6 +151,34 @@ export const cycles = [
     search: () => ({ outcome: 'error' }),
     params: () => ({ status: 'active', outcome: 'error' }), // EnrollmentResponseSearchParams
   },
+  {
+    ns: 'measures', example: 'measures', type: 'Measure', create: 'create',
+    text: { simple: 'description', fhirPath: 'description', fhir: (r) => r.description },
+    update: { body: { status: 'retired' }, want: 'retired', simple: 'status', fhirPath: 'status', fhir: (r) => r.status },
+    search: () => ({ name: 'hba1c' }),
+    params: () => ({ status: 'retired', name: 'hba1c', title: 'poor control', topic: 'Diabetes' }), // MeasureSearchParams
+  },
+  {
+    ns: 'measureReports', example: 'measure-reports', type: 'MeasureReport', create: 'create',
+    text: { simple: 'date', fhirPath: 'date', fhir: (r) => r.date },
+    update: { body: { status: 'pending' }, want: 'pending', simple: 'status', fhirPath: 'status', fhir: (r) => r.status },
+    search: (f) => ({ patientId: f.patient }),
+    params: (f) => ({ patientId: f.patient, status: 'pending', measureId: f.measure, dateFrom: '2026-11-25', dateTo: '2026-11-25' }), // MeasureReportSearchParams
+  },
+  {
+    ns: 'planDefinitions', example: 'plan-definitions', type: 'PlanDefinition', create: 'create',
+    text: { simple: 'description', fhirPath: 'description', fhir: (r) => r.description },
+    update: { body: { usage: 'Replaced by the 2027 protocol' }, want: 'Replaced by the 2027 protocol', simple: 'usage', fhirPath: 'usage', fhir: (r) => r.usage },
+    search: () => ({ name: 'annualcare' }),
+    params: () => ({ status: 'active', name: 'annualcare', title: 'annual care', type: 'clinical-protocol' }), // PlanDefinitionSearchParams
+  },
+  {
+    ns: 'activityDefinitions', example: 'activity-definitions', type: 'ActivityDefinition', create: 'create',
+    text: { simple: 'usage', fhirPath: 'usage', fhir: (r) => r.usage },
+    update: { body: { priority: 'urgent' }, want: 'urgent', simple: 'priority', fhirPath: 'priority', fhir: (r) => r.priority },
+    search: () => ({ name: 'hba1c' }),
+    params: () => ({ status: 'active', name: 'hba1c', title: 'hemoglobin', kind: 'ServiceRequest', code: '4548-4' }), // ActivityDefinitionSearchParams
+  },
 ];
 
 // The FHIR types of these resources that patients.read(id, {include})
@@ -181,5 +209,6 @@ export async function fixtures(clinik, fx, made) {
     patientId: made.patient, insurerId: f.organization }));
   f.enrollmentRequest = await fx('enrollmentRequest', () => clinik.enrollmentRequests.create({ status: 'active', candidateId: made.patient,
     insurerId: f.organization }));
+  f.measure = await fx('measure', () => clinik.measures.create({ status: 'active', name: 'FixtureMeasure' }));
   return f;
 }
