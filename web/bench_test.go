@@ -4,7 +4,9 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -104,8 +106,15 @@ func BenchmarkFHIRRead(b *testing.B) {
 	})
 }
 
-// BenchmarkFHIRCreate is a create through the whole pipeline, in-process.
+// BenchmarkFHIRCreate is a create through the whole pipeline, in-process;
+// /idempotency-key sends a new Idempotency-Key with each (the answer kept
+// for retries), for the cost of keeping answers.
 func BenchmarkFHIRCreate(b *testing.B) {
+	b.Run("plain", func(b *testing.B) { benchCreate(b, false) })
+	b.Run("idempotency-key", func(b *testing.B) { benchCreate(b, true) })
+}
+
+func benchCreate(b *testing.B, withKey bool) {
 	env := apptest.New(b, "sqlite", nil)
 	ctx := context.Background()
 	_, o, err := env.App.CreateUser(ctx, "bench@example.com", "bench password", "", "Bench")
@@ -116,6 +125,7 @@ func BenchmarkFHIRCreate(b *testing.B) {
 	k, _ := env.App.Keys.Create(ctx, apikey.Actor{OrgID: o.ID}, apikey.CreateInput{Name: "bench", Env: apikey.Test})
 	body := `{"resourceType":"Patient","active":true,"identifier":[{"system":"urn:mrn","value":"MRN-1"}],"name":[{"use":"official","family":"Bench","given":["Mark"]}],"gender":"male","birthDate":"1970-01-01","telecom":[{"system":"phone","value":"+1-555-0100"},{"system":"email","value":"m@example.org"}],"address":[{"line":["1 Main St"],"city":"Springfield","state":"IL","postalCode":"62001","country":"US"}]}`
 	h := env.App.HTTP
+	var n atomic.Int64
 	b.ReportAllocs()
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
@@ -123,6 +133,9 @@ func BenchmarkFHIRCreate(b *testing.B) {
 			req := httptest.NewRequest(http.MethodPost, "/v1/fhir/Patient", strings.NewReader(body))
 			req.Header.Set("x-api-key", k.Secret)
 			req.Header.Set("Content-Type", "application/fhir+json")
+			if withKey {
+				req.Header.Set("Idempotency-Key", "bench-"+strconv.FormatInt(n.Add(1), 10))
+			}
 			w := httptest.NewRecorder()
 			h.ServeHTTP(w, req)
 			if w.Code != http.StatusCreated {

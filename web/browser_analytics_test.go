@@ -24,22 +24,7 @@ func TestBrowserAnalytics(t *testing.T) {
 	ctx, shot := browser(t)
 	base := env.Server.URL
 
-	err := chromedp.Run(ctx,
-		chromedp.Navigate(base+"/signup"),
-		chromedp.WaitVisible(`#email`, chromedp.ByQuery),
-		chromedp.SendKeys(`#name`, "Ada Lovelace", chromedp.ByQuery),
-		chromedp.SendKeys(`#email`, "ada@example.com", chromedp.ByQuery),
-		chromedp.SendKeys(`#password`, pw, chromedp.ByQuery),
-		chromedp.SendKeys(`#org_name`, "Analytical Clinic", chromedp.ByQuery),
-		chromedp.Click(`button[type=submit]`, chromedp.ByQuery),
-		chromedp.WaitVisible(`[data-testid=current-org]`, chromedp.ByQuery),
-	)
-	if err != nil {
-		t.Fatalf("sign-up: %v", err)
-	}
-	var loc string
-	chromedp.Run(ctx, chromedp.Location(&loc))
-	orgID := loc[strings.LastIndex(loc, "/")+1:]
+	orgID := signUpInBrowser(t, ctx, base, "Analytical Clinic")
 	bg := context.Background()
 	backend, err := env.App.Keys.Create(bg, apikey.Actor{OrgID: orgID}, apikey.CreateInput{Name: "Backend (staging)", Env: apikey.Test})
 	if err != nil {

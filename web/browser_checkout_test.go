@@ -137,24 +137,7 @@ func TestBrowserStripeCheckout(t *testing.T) {
 	}
 	d := newStripeDouble(t, ctx)
 
-	err = chromedp.Run(ctx,
-		chromedp.Navigate(base+"/signup"),
-		chromedp.WaitVisible(`#email`, chromedp.ByQuery),
-		chromedp.SendKeys(`#name`, "Ada Lovelace", chromedp.ByQuery),
-		chromedp.SendKeys(`#email`, "ada@example.com", chromedp.ByQuery),
-		chromedp.SendKeys(`#password`, pw, chromedp.ByQuery),
-		chromedp.SendKeys(`#org_name`, "Engine Clinic", chromedp.ByQuery),
-		chromedp.Click(`button[type=submit]`, chromedp.ByQuery),
-		chromedp.WaitVisible(`[data-testid=current-org]`, chromedp.ByQuery),
-	)
-	if err != nil {
-		t.Fatalf("sign-up: %v", err)
-	}
-	var loc string
-	if err := chromedp.Run(ctx, chromedp.Location(&loc)); err != nil {
-		t.Fatal(err)
-	}
-	orgID := strings.Split(strings.TrimPrefix(loc, base+"/o/"), "/")[0]
+	orgID := signUpInBrowser(t, ctx, base, "Engine Clinic")
 	billingURL := base + "/o/" + orgID + "/billing"
 
 	// Without JavaScript: plain forms, a 303 to Stripe, allowed by the

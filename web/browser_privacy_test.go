@@ -23,22 +23,7 @@ func TestBrowserDataAndPrivacy(t *testing.T) {
 	base := env.Server.URL
 	bg := context.Background()
 
-	err := chromedp.Run(ctx,
-		chromedp.Navigate(base+"/signup"),
-		chromedp.WaitVisible(`#email`, chromedp.ByQuery),
-		chromedp.SendKeys(`#name`, "Ada Lovelace", chromedp.ByQuery),
-		chromedp.SendKeys(`#email`, "ada@example.com", chromedp.ByQuery),
-		chromedp.SendKeys(`#password`, pw, chromedp.ByQuery),
-		chromedp.SendKeys(`#org_name`, "Engine Clinic", chromedp.ByQuery),
-		chromedp.Click(`button[type=submit]`, chromedp.ByQuery),
-		chromedp.WaitVisible(`[data-testid=current-org]`, chromedp.ByQuery),
-	)
-	if err != nil {
-		t.Fatalf("sign-up: %v", err)
-	}
-	var loc string
-	chromedp.Run(ctx, chromedp.Location(&loc))
-	orgID := strings.TrimPrefix(loc[strings.Index(loc, "/o/"):], "/o/")
+	orgID := signUpInBrowser(t, ctx, base, "Engine Clinic")
 	u, _ := env.App.DB.FindUserByEmail(bg, "ada@example.com")
 
 	ds, _, _ := env.App.Records.Datastore(bg, orgID, "test")

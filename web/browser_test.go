@@ -85,6 +85,35 @@ func textOf(t *testing.T, ctx context.Context, sel string) string {
 	return strings.TrimSpace(s)
 }
 
+// signUpInBrowser signs Ada Lovelace up with a new organization called
+// orgName, through the sign-up form, and returns the organization's id
+// (from the page she lands on).
+func signUpInBrowser(t *testing.T, ctx context.Context, base, orgName string) string {
+	t.Helper()
+	err := chromedp.Run(ctx,
+		chromedp.Navigate(base+"/signup"),
+		chromedp.WaitVisible(`#email`, chromedp.ByQuery),
+		chromedp.SendKeys(`#name`, "Ada Lovelace", chromedp.ByQuery),
+		chromedp.SendKeys(`#email`, "ada@example.com", chromedp.ByQuery),
+		chromedp.SendKeys(`#password`, pw, chromedp.ByQuery),
+		chromedp.SendKeys(`#org_name`, orgName, chromedp.ByQuery),
+		chromedp.Click(`button[type=submit]`, chromedp.ByQuery),
+		chromedp.WaitVisible(`[data-testid=current-org]`, chromedp.ByQuery),
+	)
+	if err != nil {
+		t.Fatalf("sign-up: %v", err)
+	}
+	var loc string
+	if err := chromedp.Run(ctx, chromedp.Location(&loc)); err != nil {
+		t.Fatal(err)
+	}
+	i := strings.Index(loc, "/o/")
+	if i < 0 {
+		t.Fatalf("after sign-up the browser is at %s, not an organization's page", loc)
+	}
+	return strings.Split(loc[i+len("/o/"):], "/")[0]
+}
+
 func TestBrowserSignUpSignOutSignIn(t *testing.T) {
 	env := apptest.New(t, "sqlite", nil)
 	ctx, shot := browser(t)

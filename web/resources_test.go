@@ -316,10 +316,22 @@ func TestSimplifiedRoundTrips(t *testing.T) {
 					t.Errorf("stored %s does not read back as the body:\n got %s\nwant %s", d.Type, marshal(got), marshal(want))
 				}
 
-				// Read through the simplified route.
+				// Create answered, and a read through the simplified route
+				// answers, the body as sent (plus defaults): text sent comes
+				// back in the field it was sent in.
+				if got := simpleOf(created); !reflect.DeepEqual(normalizeJSON(got), normalizeJSON(want)) {
+					t.Errorf("create answered\n %s\nwant\n %s", marshal(got), marshal(want))
+				}
 				r = simpleCall(t, env, "GET", "/v1/"+d.Path+"/"+id, key, nil, "")
 				if r.Status != 200 || dataOf(t, r)["id"] != id || dataOf(t, r)["resourceType"] != d.Type {
 					t.Fatalf("read: %d %s", r.Status, r.Raw)
+				}
+				readBack := dataOf(t, r)
+				if got := simpleOf(readBack); !reflect.DeepEqual(normalizeJSON(got), normalizeJSON(want)) {
+					t.Errorf("read answered\n %s\nwant\n %s", marshal(got), marshal(want))
+				}
+				if m, _ := readBack["meta"].(map[string]any); m["versionId"] != "1" || m["lastUpdated"] == nil || m["tag"] != nil {
+					t.Errorf("read meta: %v (want versionId and lastUpdated only)", m)
 				}
 				if is := contract.Validate("ApiResponse", r.Body); len(is) > 0 {
 					t.Fatalf("read response vs ApiResponse: %v", is)
@@ -350,8 +362,18 @@ func TestSimplifiedRoundTrips(t *testing.T) {
 					if is := contract.Validate("PaginatedResponse", list); len(is) > 0 {
 						t.Fatalf("search list vs PaginatedResponse: %v", is)
 					}
-					if !containsID(list, id) {
+					row := rowOf(list, id)
+					if row == nil {
 						t.Errorf("search %s does not find %s: %s", q.Encode(), id, r.Raw)
+						continue
+					}
+					// Rows are the same simplified shape as a read, so they
+					// carry patientId (and every other field) as sent.
+					if !reflect.DeepEqual(row, normalizeJSON(readBack)) {
+						t.Errorf("search %s row differs from the read:\n %s\n %s", q.Encode(), marshal(row), marshal(readBack))
+					}
+					if pid, ok := body["patientId"]; ok && row["patientId"] != pid {
+						t.Errorf("search %s row has patientId %v, want %v", q.Encode(), row["patientId"], pid)
 					}
 				}
 
@@ -361,14 +383,22 @@ func TestSimplifiedRoundTrips(t *testing.T) {
 					t.Fatalf("patch: %d %s", r.Status, r.Raw)
 				}
 				patched := dataOf(t, r)
-				if is := v.ValidateValue(d.Type, patched); len(is) > 0 {
-					t.Fatalf("patched resource is not valid R4: %v", is)
-				}
 				meta, _ := patched["meta"].(map[string]any)
-				if patched["id"] != id || meta["versionId"] != "2" || !strings.Contains(marshal(meta), a.org) {
+				if patched["id"] != id || patched["resourceType"] != d.Type || meta["versionId"] != "2" || r.Header.Get("ETag") != `W/"2"` {
 					t.Fatalf("patched resource: %s", r.Raw)
 				}
-				simple := normalizeJSON(d.ToSimple(patched)).(map[string]any)
+				stored2 := fhirCall(t, env, "GET", "/v1/fhir/"+d.Type+"/"+id, key, "")
+				if is := v.ValidateValue(d.Type, map[string]any(stored2.Body)); len(is) > 0 {
+					t.Fatalf("patched resource is not valid R4: %v", is)
+				}
+				if !strings.Contains(marshal(stored2.Body["meta"]), a.org) {
+					t.Fatalf("patched resource lost its tenant tag: %s", stored2.Raw)
+				}
+				// The answer is the stored resource in the simplified shape.
+				if got, want := marshal(simpleOf(patched)), marshal(d.ToSimple(stored2.Body)); got != want {
+					t.Errorf("PATCH answered\n %s\nwhile the stored resource reads\n %s", got, want)
+				}
+				simple := normalizeJSON(simpleOf(patched)).(map[string]any)
 				for k, wantV := range tc.after {
 					if !reflect.DeepEqual(simple[k], normalizeJSON(wantV)) {
 						t.Errorf("after PATCH %s = %s, want %s", k, marshal(simple[k]), marshal(wantV))
@@ -405,6 +435,40 @@ func TestSimplifiedRoundTrips(t *testing.T) {
 			})
 		}
 	})
+}
+
+// simpleOf is a simplified answer without what every answer adds (id,
+// resourceType, meta) and a type's derived display fields: the fields of
+// the create body.
+func simpleOf(data map[string]any) map[string]any {
+	out := map[string]any{}
+	for k, v := range data {
+		switch k {
+		case "id", "resourceType", "meta":
+			continue
+		case "fullName", "middleName":
+			if data["resourceType"] == "Patient" {
+				continue
+			}
+		case "prefix", "suffix":
+			if data["resourceType"] == "Patient" {
+				continue
+			}
+		}
+		out[k] = v
+	}
+	return out
+}
+
+// rowOf finds the row with id in a list answer.
+func rowOf(list map[string]any, id string) map[string]any {
+	items, _ := list["data"].([]any)
+	for _, it := range items {
+		if m, ok := it.(map[string]any); ok && m["id"] == id {
+			return m
+		}
+	}
+	return nil
 }
 
 func containsID(list map[string]any, id string) bool {
@@ -720,7 +784,7 @@ func TestSimplifiedAndRawFHIR(t *testing.T) {
 		}
 		id := r.Body["id"].(string)
 		r = simpleCall(t, env, "GET", "/v1/patients/"+id, a.test, nil, "")
-		if r.Status != 200 || dataOf(t, r)["id"] != id || !strings.Contains(r.Raw, "MRN-1") {
+		if r.Status != 200 || dataOf(t, r)["id"] != id || dataOf(t, r)["fullName"] != "Quentin Zebra" {
 			t.Fatalf("simplified read of a raw patient: %d %s", r.Status, r.Raw)
 		}
 		if r := simpleCall(t, env, "GET", "/v1/patients?name=zebr", a.test, nil, ""); !containsID(dataOf(t, r), id) {
@@ -730,13 +794,18 @@ func TestSimplifiedAndRawFHIR(t *testing.T) {
 		if r.Status != 200 {
 			t.Fatalf("patch of a raw patient: %d %s", r.Status, r.Raw)
 		}
-		p := dataOf(t, r)
-		if got := marshal(p["name"]); got != `[{"family":"Zebra","given":["Quinn"]}]` || !strings.Contains(r.Raw, "MRN-1") || !strings.Contains(r.Raw, `"code":"keep"`) {
+		if p := dataOf(t, r); p["firstName"] != "Quinn" || p["lastName"] != "Zebra" || p["email"] != "q@example.com" || p["fullName"] != "Quinn Zebra" {
 			t.Fatalf("patched raw patient: %s", r.Raw)
+		}
+		// What the simplified shape does not know is kept in the stored
+		// resource.
+		raw := fhirCall(t, env, "GET", "/v1/fhir/Patient/"+id, a.test, "")
+		if got := marshal(raw.Body["name"]); got != `[{"family":"Zebra","given":["Quinn"]}]` || !strings.Contains(raw.Raw, "MRN-1") || !strings.Contains(raw.Raw, `"code":"keep"`) {
+			t.Fatalf("patched raw patient, stored: %s", raw.Raw)
 		}
 		// And the other way: simplified create, raw FHIR update, simplified read.
 		id2 := dataOf(t, simpleCall(t, env, "POST", "/v1/practitioners", a.test, `{"firstName":"Ray","lastName":"Wfhir","npi":"1111111111"}`, "application/json"))["id"].(string)
-		raw := fhirCall(t, env, "GET", "/v1/fhir/Practitioner/"+id2, a.test, "")
+		raw = fhirCall(t, env, "GET", "/v1/fhir/Practitioner/"+id2, a.test, "")
 		raw.Body["gender"] = "male"
 		if r := fhirCall(t, env, "PUT", "/v1/fhir/Practitioner/"+id2, a.test, marshal(raw.Body)); r.Status != 200 {
 			t.Fatalf("raw update: %d %s", r.Status, r.Raw)

@@ -41,15 +41,7 @@ var sdkMissingNamespaces = []string{
 // sdkKnownFailures are checks ("namespace/step") that fail today because
 // of a server defect not fixed yet, each with the defect. Like the list
 // above it may only shrink: a listed check that passes fails the test.
-var sdkKnownFailures = map[string]string{
-	// SDK 0.3.1 types patients.create/read/update/search as PatientSummary
-	// (id, fullName, firstName, lastName, …: src/types/requests.ts), and its
-	// docs say the simplified routes answer simplified JSON; the server
-	// answers GET /v1/patients/{id} (and POST, PATCH, search) with the
-	// stored FHIR Patient ({"data": {"resourceType": "Patient", "name": […]}}),
-	// so a customer's patient.fullName is undefined.
-	"patients/summary": "simplified routes answer stored FHIR, not the SDK's PatientSummary",
-}
+var sdkKnownFailures = map[string]string{}
 
 // sdkCycleSteps are the checks every implemented namespace must pass.
 var sdkCycleSteps = []string{"create", "meta", "read", "read-text", "update", "update-read", "search", "delete", "read-after-delete"}

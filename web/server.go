@@ -20,6 +20,7 @@ import (
 	"github.com/clinikapi/clinikapi/views/errorpage"
 	"github.com/clinikapi/clinikapi/web/api"
 	"github.com/clinikapi/clinikapi/web/dashboard"
+	"github.com/clinikapi/clinikapi/web/httperr"
 	"github.com/clinikapi/clinikapi/web/webhook"
 )
 
@@ -80,7 +81,10 @@ func (s *Server) handleError(err error, c echo.Context) {
 		return
 	}
 	if strings.HasPrefix(c.Request().URL.Path, "/v1/") || c.Request().URL.Path == "/v1" {
-		if api.IsServerError(err) {
+		switch status := api.StatusOf(err); {
+		case status == httperr.StatusClientClosed:
+			s.Log.InfoContext(c.Request().Context(), "api client closed the request before its answer")
+		case status >= 500:
 			s.Log.ErrorContext(c.Request().Context(), "api request failed", "err", err)
 		}
 		api.WriteError(c, err)

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/clinikapi/clinikapi/internal/account"
@@ -20,6 +21,7 @@ import (
 	"github.com/clinikapi/clinikapi/internal/config"
 	"github.com/clinikapi/clinikapi/internal/datastore"
 	"github.com/clinikapi/clinikapi/internal/fhir/searchparam"
+	"github.com/clinikapi/clinikapi/internal/idempotency"
 	"github.com/clinikapi/clinikapi/internal/jobs"
 	"github.com/clinikapi/clinikapi/internal/mail"
 	"github.com/clinikapi/clinikapi/internal/org"
@@ -57,27 +59,28 @@ type Options struct {
 
 // App is the assembled program.
 type App struct {
-	Config    config.Config
-	Log       *slog.Logger
-	DB        *store.DB
-	Audit     *audit.Log
-	Accounts  *account.Service
-	Orgs      *org.Service
-	Keys      *apikey.Service
-	Usage     *usage.Recorder
-	Quota     *quota.Meter
-	Builtin   *builtin.Provider  // nil when Supabase Auth signs people in
-	Redis     *redis.Client      // nil without REDIS_URL
-	Data      *datastore.Router  // the FHIR datastores
-	Records   *records.Service   // every data operation on FHIR resources
-	Jobs      *jobs.Runner       // periodic background jobs
-	Product   product.Tracker    // product analytics (PostHog or none)
-	Consents  *product.Consents  // who refused product analytics
-	Billing   *billing.Service   // Stripe, or development billing
-	Analytics *analytics.Service // usage aggregates, request log, retention
-	Bulk      *bulk.Service      // bulk export and import jobs
-	Privacy   *privacy.Service   // organization closure, scheduled deletion, account deletion
-	HTTP      http.Handler
+	Config      config.Config
+	Log         *slog.Logger
+	DB          *store.DB
+	Audit       *audit.Log
+	Accounts    *account.Service
+	Orgs        *org.Service
+	Keys        *apikey.Service
+	Usage       *usage.Recorder
+	Quota       *quota.Meter
+	Builtin     *builtin.Provider    // nil when Supabase Auth signs people in
+	Redis       *redis.Client        // nil without REDIS_URL
+	Data        *datastore.Router    // the FHIR datastores
+	Records     *records.Service     // every data operation on FHIR resources
+	Idempotency *idempotency.Service // answers kept for retries with an Idempotency-Key
+	Jobs        *jobs.Runner         // periodic background jobs
+	Product     product.Tracker      // product analytics (PostHog or none)
+	Consents    *product.Consents    // who refused product analytics
+	Billing     *billing.Service     // Stripe, or development billing
+	Analytics   *analytics.Service   // usage aggregates, request log, retention
+	Bulk        *bulk.Service        // bulk export and import jobs
+	Privacy     *privacy.Service     // organization closure, scheduled deletion, account deletion
+	HTTP        http.Handler
 
 	// StripeWebhook verifies webhook signatures; nil without STRIPE_WEBHOOK_SECRET.
 	StripeWebhook billing.EventParser
@@ -191,6 +194,11 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opt Options) 
 		Data: data, Plans: orgPlans, Contract: contract, Index: index, Normalize: searchparam.Normalize,
 		Cursors: datastore.Cursors{Secret: cursorSecret}, Audit: a.Audit, Now: now,
 	}
+	a.Idempotency = &idempotency.Service{Store: db, Now: now, Wait: 10 * time.Second, Poll: 20 * time.Millisecond, Stale: time.Minute}
+	a.Jobs.Register(jobs.Job{Kind: "retention.idempotency_keys", Every: time.Hour, Run: func(ctx context.Context) (jobs.Result, error) {
+		n, err := a.Idempotency.Purge(ctx)
+		return jobs.Result{Summary: "deleted " + strconv.FormatInt(n, 10) + " idempotency keys older than 24 hours", Counts: map[string]int64{"keys": n}}, err
+	}})
 	a.newBilling(cfg, orgPlans, inval)
 	subs := opt.Subscriptions
 	if subs == nil {
@@ -210,13 +218,14 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opt Options) 
 			Bulk: a.Bulk, Privacy: a.Privacy,
 		},
 		API: &api.Pipeline{
-			Keys:    a.Keys,
-			Limiter: limiter,
-			Quota:   a.Quota,
-			Usage:   a.Usage,
-			Now:     now,
-			Plans:   orgPlans,
-			Overage: a.Billing.OverageOn,
+			Keys:        a.Keys,
+			Limiter:     limiter,
+			Quota:       a.Quota,
+			Usage:       a.Usage,
+			Now:         now,
+			Plans:       orgPlans,
+			Overage:     a.Billing.OverageOn,
+			Idempotency: a.Idempotency,
 		},
 		FHIR:         &api.FHIR{Records: a.Records, BaseURL: cfg.BaseURL, Types: index.Types()},
 		Capabilities: &api.Capabilities{Types: index.Types(), Params: index, BaseURL: cfg.BaseURL, Version: Version, Started: now()},
@@ -224,7 +233,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opt Options) 
 		DB:           a.readiness(), Jobs: a.Jobs, Log: log, Now: now, TLS: cfg.TLS.Enabled(), TrustProxy: cfg.TrustProxy,
 		Metrics: a.metrics(), MetricsToken: cfg.MetricsToken,
 	}
-	srv.Resources = &api.Resources{Records: a.Records, FHIR: srv.FHIR, BaseURL: cfg.BaseURL}
+	srv.Resources = &api.Resources{Records: a.Records, BaseURL: cfg.BaseURL}
 	srv.Bulk = &api.Bulk{Jobs: a.Bulk, BaseURL: cfg.BaseURL, Now: now}
 	a.HTTP = srv.Handler()
 	return a, nil

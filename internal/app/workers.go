@@ -20,6 +20,7 @@ func (a *App) flushers() []flusher {
 		{"quota counters", time.Second, a.Quota.Flush},
 		{"key last-used", 15 * time.Second, a.Keys.FlushLastUsed},
 		{"audit events", time.Second, a.Audit.Flush},
+		{"idempotency answers", 100 * time.Millisecond, a.Idempotency.Flush},
 	}
 }
 

@@ -45,7 +45,9 @@ const (
 	ReasonRateLimited       Reason = "RATE_LIMITED"
 	ReasonMonthlyQuota      Reason = "MONTHLY_QUOTA_EXCEEDED"
 	ReasonSandboxQuota      Reason = "SANDBOX_QUOTA_EXCEEDED"
-	ReasonInvalidLink       Reason = "INVALID_DOWNLOAD_LINK" // a bulk download link that is forged, expired or spent
+	ReasonInvalidLink       Reason = "INVALID_DOWNLOAD_LINK"  // a bulk download link that is forged, expired or spent
+	ReasonIdempotencyReused Reason = "IDEMPOTENCY_KEY_REUSED" // an Idempotency-Key sent again with another request
+	ReasonIdempotencyInUse  Reason = "IDEMPOTENCY_KEY_IN_USE" // the first request with the key is still running
 )
 
 // Issue is one field-level detail of an Invalid error, OperationOutcome

@@ -130,6 +130,18 @@ func (s *Service) audit(ctx context.Context, a Actor, action, typ, id string) {
 	})
 }
 
+// committed is the context a write runs under once it starts: a client
+// that gives up before the write starts gets its cancellation and nothing
+// is written; once it has started, the write runs to its end (stored and
+// audited, or failed) whatever the client does, so that no change is left
+// half-known.
+func committed(ctx context.Context) (context.Context, error) {
+	if err := ctx.Err(); err != nil {
+		return ctx, err
+	}
+	return context.WithoutCancel(ctx), nil
+}
+
 // Read returns the current version of a resource. A deleted one is
 // NotFound with reason GONE.
 func (s *Service) Read(ctx context.Context, a Actor, typ, id string) (datastore.Record, error) {
@@ -150,6 +162,10 @@ func (s *Service) Read(ctx context.Context, a Actor, typ, id string) (datastore.
 
 // Create stores a new FHIR resource with a server-assigned id.
 func (s *Service) Create(ctx context.Context, a Actor, res fhir.Resource) (datastore.Record, error) {
+	ctx, err := committed(ctx)
+	if err != nil {
+		return datastore.Record{}, err
+	}
 	st, tenant, err := s.Datastore(ctx, a.OrgID, a.Env)
 	if err != nil {
 		return datastore.Record{}, err
@@ -165,6 +181,9 @@ func (s *Service) Create(ctx context.Context, a Actor, res fhir.Resource) (datas
 // Update replaces a resource (creating it with that id when it does not
 // exist: created reports so). match > 0 requires that version.
 func (s *Service) Update(ctx context.Context, a Actor, typ, id string, res fhir.Resource, match int) (rec datastore.Record, created bool, err error) {
+	if ctx, err = committed(ctx); err != nil {
+		return rec, false, err
+	}
 	st, tenant, err := s.Datastore(ctx, a.OrgID, a.Env)
 	if err != nil {
 		return rec, false, err
@@ -180,6 +199,10 @@ func (s *Service) Update(ctx context.Context, a Actor, typ, id string, res fhir.
 // Patch applies a JSON Patch (RFC 6902) to a resource. The tenant tag and
 // meta are restored by the datastore afterwards, whatever the patch did.
 func (s *Service) Patch(ctx context.Context, a Actor, typ, id string, patch []byte, match int) (datastore.Record, error) {
+	ctx, err := committed(ctx)
+	if err != nil {
+		return datastore.Record{}, err
+	}
 	st, tenant, err := s.Datastore(ctx, a.OrgID, a.Env)
 	if err != nil {
 		return datastore.Record{}, err
@@ -206,6 +229,10 @@ func (s *Service) Patch(ctx context.Context, a Actor, typ, id string, patch []by
 // Delete marks a resource deleted; deleting a deleted one is NotFound with
 // reason GONE.
 func (s *Service) Delete(ctx context.Context, a Actor, typ, id string, match int) error {
+	ctx, err := committed(ctx)
+	if err != nil {
+		return err
+	}
 	st, tenant, err := s.Datastore(ctx, a.OrgID, a.Env)
 	if err != nil {
 		return err

@@ -156,5 +156,5 @@ func WriteError(c echo.Context, err error) {
 	_ = c.JSON(e.Status, body)
 }
 
-// IsServerError reports whether err answers with a 5xx status.
-func IsServerError(err error) bool { return toError(err).Status >= 500 }
+// StatusOf is the status err answers with.
+func StatusOf(err error) int { return toError(err).Status }

@@ -1,8 +1,10 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"mime"
 	"net/http"
@@ -91,9 +93,16 @@ func readBody(c echo.Context, allowed ...string) ([]byte, error) {
 		if errors.As(err, &mbe) {
 			return nil, &Error{Status: 413, Code: "PAYLOAD_TOO_LARGE", Message: "The request body is larger than 1 MiB."}
 		}
-		return nil, err
+		return nil, bodyError(err)
 	}
 	return b, nil
+}
+
+// bodyError is a failure to read a request body that is not too large:
+// the client stopped sending it (it closed the connection or gave up), so
+// the request ends as closed by the client (499), not as a server failure.
+func bodyError(err error) error {
+	return fmt.Errorf("reading the request body: %w (%w)", context.Canceled, err)
 }
 
 // readResource reads a FHIR JSON resource body.
@@ -275,12 +284,13 @@ func (h *FHIR) Search(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, h.bundle(typ, params, page))
+	return c.JSON(http.StatusOK, searchBundle(h.BaseURL, typ, params, page))
 }
 
-// bundle renders a page as a searchset Bundle.
-func (h *FHIR) bundle(typ string, params url.Values, page records.Page) map[string]any {
-	self := h.BaseURL + "/v1/fhir/" + typ
+// searchBundle renders a page of a search of typ with params as a
+// searchset Bundle, with absolute links under base.
+func searchBundle(base, typ string, params url.Values, page records.Page) map[string]any {
+	self := base + "/v1/fhir/" + typ
 	if enc := params.Encode(); enc != "" {
 		self += "?" + enc
 	}
@@ -291,14 +301,14 @@ func (h *FHIR) bundle(typ string, params url.Values, page records.Page) map[stri
 			next[k] = v
 		}
 		next.Set("_cursor", page.Next)
-		links = append(links, map[string]any{"relation": "next", "url": h.BaseURL + "/v1/fhir/" + typ + "?" + next.Encode()})
+		links = append(links, map[string]any{"relation": "next", "url": base + "/v1/fhir/" + typ + "?" + next.Encode()})
 	}
 	entries := make([]map[string]any, 0, len(page.Records)+len(page.Included))
 	for _, r := range page.Records {
-		entries = append(entries, map[string]any{"fullUrl": h.BaseURL + "/v1/fhir/" + r.Type + "/" + r.ID, "resource": json.RawMessage(r.Content), "search": map[string]string{"mode": "match"}})
+		entries = append(entries, map[string]any{"fullUrl": base + "/v1/fhir/" + r.Type + "/" + r.ID, "resource": json.RawMessage(r.Content), "search": map[string]string{"mode": "match"}})
 	}
 	for _, r := range page.Included {
-		entries = append(entries, map[string]any{"fullUrl": h.BaseURL + "/v1/fhir/" + r.Type + "/" + r.ID, "resource": json.RawMessage(r.Content), "search": map[string]string{"mode": "include"}})
+		entries = append(entries, map[string]any{"fullUrl": base + "/v1/fhir/" + r.Type + "/" + r.ID, "resource": json.RawMessage(r.Content), "search": map[string]string{"mode": "include"}})
 	}
 	b := map[string]any{"resourceType": "Bundle", "type": "searchset", "link": links, "entry": entries}
 	if page.Total >= 0 {

@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"errors"
 	"math"
 	"net/http"
 	"strconv"
@@ -12,6 +11,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/clinikapi/clinikapi/internal/apikey"
+	"github.com/clinikapi/clinikapi/internal/idempotency"
 	"github.com/clinikapi/clinikapi/internal/logging"
 	"github.com/clinikapi/clinikapi/internal/plan"
 	"github.com/clinikapi/clinikapi/internal/quota"
@@ -34,6 +34,8 @@ type Pipeline struct {
 	Limiter ratelimit.Limiter
 	Quota   *quota.Meter
 	Usage   *usage.Recorder
+	// Idempotency keeps the answers of writes sent with an Idempotency-Key.
+	Idempotency *idempotency.Service
 	// Overage reports whether an organization lets live traffic past its
 	// pool (billed per request). Nil means never.
 	Overage func(ctx context.Context, orgID string) bool
@@ -186,10 +188,7 @@ func (p *Pipeline) RecordUsage(next echo.HandlerFunc) echo.HandlerFunc {
 		start := time.Now()
 		code := ""
 		if err := next(c); err != nil {
-			var ae *Error
-			if errors.As(err, &ae) {
-				code = ae.Code
-			}
+			code = toError(err).Code
 			c.Error(err)
 		}
 		r := c.Request()

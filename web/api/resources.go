@@ -15,14 +15,14 @@ import (
 // Resources serves the contract's simplified resources (/v1/patients,
 // /v1/encounters, …): one generic set of handlers driven by the
 // declarations of package resource. Bodies are the contract's simplified
-// JSON, which the records service validates against it and converts; what
-// is stored, and answered in the {"data": …} envelope, is the strict FHIR
-// R4 resource, in the same datastore as /v1/fhir (so each is readable
-// through the other).
+// JSON, which the records service validates against it and converts to
+// the strict FHIR R4 resource it stores, in the same datastore as /v1/fhir
+// (so each is readable through the other). Answers are simplified JSON too
+// ({"data": …}, from the same declarations read backwards), except a read
+// with _include/_revinclude, which is a FHIR searchset Bundle.
 type Resources struct {
 	Records *records.Service
-	FHIR    *FHIR // bundles of reads with includes
-	BaseURL string
+	BaseURL string // public URL, for absolute links
 }
 
 // Content types of simplified bodies. The official SDK sends
@@ -32,6 +32,25 @@ var (
 	createTypes = []string{"application/json", "application/fhir+json"}
 	patchTypes  = []string{"application/json", "application/fhir+json", "application/json-patch+json", "application/merge-patch+json"}
 )
+
+// simple renders a stored record in d's simplified shape.
+func simple(d *resource.Def, rec datastore.Record) (map[string]any, error) {
+	res, err := datastore.Decode(rec)
+	if err != nil {
+		return nil, err
+	}
+	return d.Response(res), nil
+}
+
+// answer sends a stored record in d's simplified shape, with its version.
+func answer(c echo.Context, status int, d *resource.Def, rec datastore.Record) error {
+	out, err := simple(d, rec)
+	if err != nil {
+		return err
+	}
+	withVersion(c, rec)
+	return envelope(c, status, out)
+}
 
 // envelope answers {"data": data}.
 func envelope(c echo.Context, status int, data any) error {
@@ -85,9 +104,8 @@ func (r *Resources) Create(d *resource.Def) echo.HandlerFunc {
 		if err != nil {
 			return err
 		}
-		withVersion(c, rec)
 		c.Response().Header().Set("Location", r.BaseURL+"/v1/"+d.Path+"/"+rec.ID)
-		return envelope(c, http.StatusCreated, json.RawMessage(rec.Content))
+		return answer(c, http.StatusCreated, d, rec)
 	}
 }
 
@@ -110,14 +128,13 @@ func (r *Resources) Read(d *resource.Def) echo.HandlerFunc {
 			if err != nil {
 				return err
 			}
-			withVersion(c, rec)
-			return envelope(c, http.StatusOK, json.RawMessage(rec.Content))
+			return answer(c, http.StatusOK, d, rec)
 		}
 		page, fq, err := r.Records.ReadIncluding(ctx, actor(c), d.Type, id, rev, inc)
 		if err != nil {
 			return err
 		}
-		return envelope(c, http.StatusOK, r.FHIR.bundle(d.Type, fq, page))
+		return envelope(c, http.StatusOK, searchBundle(r.BaseURL, d.Type, fq, page))
 	}
 }
 
@@ -145,8 +162,7 @@ func (r *Resources) Patch(d *resource.Def) echo.HandlerFunc {
 		if err != nil {
 			return err
 		}
-		withVersion(c, rec)
-		return envelope(c, http.StatusOK, json.RawMessage(rec.Content))
+		return answer(c, http.StatusOK, d, rec)
 	}
 }
 
@@ -177,9 +193,11 @@ func (r *Resources) Search(d *resource.Def) echo.HandlerFunc {
 		if err != nil {
 			return err
 		}
-		items := make([]json.RawMessage, len(page.Records))
+		items := make([]map[string]any, len(page.Records))
 		for i, rec := range page.Records {
-			items[i] = rec.Content
+			if items[i], err = simple(d, rec); err != nil {
+				return err
+			}
 		}
 		list := map[string]any{"data": items, "total": page.Total, "hasMore": page.HasMore}
 		if page.Next != "" {

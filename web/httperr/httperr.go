@@ -7,6 +7,7 @@
 package httperr
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"time"
@@ -50,8 +51,16 @@ var byReason = map[errs.Reason]int{
 	errs.ReasonInvalidCursor: http.StatusBadRequest,
 }
 
-// Of maps err. Errors that are not domain errors are internal failures.
+// StatusClientClosed is the status of a request whose client went away
+// before its answer (nginx's 499): recorded in usage and logs, never sent.
+const StatusClientClosed = 499
+
+// Of maps err. Errors that are not domain errors are internal failures,
+// but for a cancelled request: its client closed it (499).
 func Of(err error) Response {
+	if errors.Is(err, context.Canceled) {
+		return Response{Status: StatusClientClosed, Code: "CLIENT_CLOSED_REQUEST", Message: "The client closed the request before it was answered."}
+	}
 	var e *errs.Error
 	if !errors.As(err, &e) || e.Code == errs.Internal || byCode[e.Code].status == 0 {
 		return Response{Status: http.StatusInternalServerError, Code: "INTERNAL_ERROR", Message: InternalMessage}

@@ -1,6 +1,7 @@
 package httperr_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"go/ast"
@@ -46,8 +47,11 @@ var documented = []struct {
 	{"ReasonRateLimited", reason(errs.RateLimited, errs.ReasonRateLimited), 429, "RATE_LIMITED"},
 	{"ReasonMonthlyQuota", reason(errs.RateLimited, errs.ReasonMonthlyQuota), 429, "MONTHLY_QUOTA_EXCEEDED"},
 	{"ReasonSandboxQuota", reason(errs.RateLimited, errs.ReasonSandboxQuota), 429, "SANDBOX_QUOTA_EXCEEDED"},
+	{"ReasonIdempotencyReused", reason(errs.Invalid, errs.ReasonIdempotencyReused), 422, "IDEMPOTENCY_KEY_REUSED"},
+	{"ReasonIdempotencyInUse", reason(errs.Conflict, errs.ReasonIdempotencyInUse), 409, "IDEMPOTENCY_KEY_IN_USE"},
 
 	{"foreign error", errors.New("disk on fire"), 500, "INTERNAL_ERROR"},
+	{"client went away", fmt.Errorf("reading: %w", context.Canceled), 499, "CLIENT_CLOSED_REQUEST"},
 	{"wrapped", fmt.Errorf("loading: %w", errs.E(errs.NotFound, "missing")), 404, "NOT_FOUND"},
 }
 

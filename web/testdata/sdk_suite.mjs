@@ -73,26 +73,27 @@ async function check(namespace, step, call, verify) {
   return unreadable ? undefined : res.data;
 }
 
-// Where a value sits in a response. The SDK types most namespaces' answers
-// as FHIR resources and patients' as the simplified PatientSummary; today
-// the server answers every simplified route with the stored FHIR resource.
-// So each field is looked up by its simplified name when the answer is
-// simplified (no resourceType) and at its FHIR path when it is FHIR, and
-// the detail says which shape came back. A spec names the field (simple),
-// its FHIR path (fhirPath, for details) and how to read it from either
-// shape (fhir; simplified when it is not data[simple]).
-const shapeOf = (data) => (typeof data?.resourceType === 'string' ? 'fhir' : 'simplified');
+// Where a value sits in a response. The simplified routes answer
+// simplified JSON (the SDK's PatientSummary for patients): every field
+// comes back under the name it was sent in. A stored FHIR resource (it
+// carries the tenant tag in meta.tag) is the wrong answer; the detail says
+// which shape came back. A spec names the field (simple) and, where the
+// value is nested, how to read it (simplified); fhir and fhirPath say where
+// the same value sits in the stored resource, for details.
+const shapeOf = (data) => (Array.isArray(data?.meta?.tag) || Array.isArray(data?.name) || Array.isArray(data?.telecom) ? 'fhir' : 'simplified');
 
 function field(data, spec) {
-  const fhir = shapeOf(data) === 'fhir';
   const simplified = spec.simplified ?? ((d) => d?.[spec.simple]);
-  return { shape: fhir ? 'fhir' : 'simplified', value: fhir ? spec.fhir(data) : simplified(data) };
+  return { shape: shapeOf(data), value: simplified(data) };
 }
 
 function fieldProblem(data, spec, want) {
   const { shape, value } = field(data, spec);
+  if (shape === 'fhir') {
+    return `the answer is the stored FHIR resource (${spec.simple} sits at ${spec.fhirPath}), not simplified JSON`;
+  }
   if (value !== want) {
-    return `${spec.simple} (${shape === 'fhir' ? spec.fhirPath : spec.simple}) does not hold the value sent (shape ${shape})`;
+    return `${spec.simple} does not hold the value sent`;
   }
   return '';
 }
@@ -382,11 +383,25 @@ async function main() {
 
   // 5. The patients namespace beyond the cycle.
   // The SDK types patients' answers (create, read, update, search) as the
-  // simplified PatientSummary: id, fullName, firstName, lastName.
-  await check('patients', 'summary', () => clinik.patients.read(fixtures.patient), (d) => {
-    const lacking = ['fullName', 'firstName', 'lastName'].filter((k) => typeof d?.[k] !== 'string');
-    return lacking.length ? `the answer is not a PatientSummary: no ${lacking.join(', ')} (shape ${shapeOf(d)})` : '';
-  });
+  // simplified PatientSummary: checked field by field on each of them.
+  const summary = (want) => (d) => {
+    if (shapeOf(d) !== 'simplified') return 'the answer is the stored FHIR resource, not a PatientSummary';
+    const wrong = Object.entries(want).filter(([k, v]) => d?.[k] !== v).map(([k]) => k);
+    return wrong.length ? `PatientSummary fields wrong or missing: ${wrong.join(', ')}` : '';
+  };
+  const fixtureSummary = { id: fixtures.patient, fullName: 'Fixture Patient', firstName: 'Fixture', lastName: 'Patient', generalPractitionerId: fixtures.practitioner, active: true };
+  await check('patients', 'summary', () => clinik.patients.read(fixtures.patient), summary(fixtureSummary));
+  const ada = { firstName: 'Ada', lastName: 'Lovelace', email: 'ada@example.com', phone: '+1-555-0142', gender: 'female', birthDate: '1815-12-10', maritalStatus: 'married' };
+  const made = await check('patients', 'summary-create', () => clinik.patients.create(ada), summary({ ...ada, fullName: 'Ada Lovelace', active: true }));
+  if (made?.id) {
+    await check('patients', 'summary-update', () => clinik.patients.update(made.id, { phone: '+1-555-0143' }),
+      summary({ ...ada, id: made.id, phone: '+1-555-0143', fullName: 'Ada Lovelace' }));
+    await check('patients', 'summary-search', () => clinik.patients.search({ email: 'ada@example.com' }), (d) => {
+      const row = d?.data?.find((x) => x?.id === made.id);
+      return row ? summary({ ...ada, phone: '+1-555-0143', fullName: 'Ada Lovelace' })(row) : 'not found';
+    });
+    await clinik.patients.delete(made.id);
+  }
   // Paging: count 1 of two patients has more, and the cursor moves on.
   const first = await check('patients', 'search-paging', () => clinik.patients.search({ count: 1 }), (d) => {
     if (d?.data?.length !== 1) return `${d?.data?.length} results for count 1`;

@@ -1,0 +1,215 @@
+// Package idempotency makes retries of writes safe, with Stripe's
+// semantics: the first POST or PATCH that carries an Idempotency-Key has
+// its answer kept for 24 hours per organization and environment; a retry
+// with the same key and the same request gets that answer again without a
+// second write; the same key with another request is refused; a retry
+// that arrives while the first still runs waits for its answer.
+package idempotency
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"sync"
+	"time"
+
+	"github.com/clinikapi/clinikapi/internal/errs"
+)
+
+// Header is the request header that carries the key.
+const Header = "Idempotency-Key"
+
+// ReplayedHeader marks an answer that is a replay of a kept one.
+const ReplayedHeader = "Idempotent-Replayed"
+
+// TTL is how long an answer is kept.
+const TTL = 24 * time.Hour
+
+// MaxKeyLength bounds a key (Stripe's limit).
+const MaxKeyLength = 255
+
+// Scope is whose keys a key is one of.
+type Scope struct {
+	OrgID string
+	Env   string
+	Key   string
+}
+
+// Answer is a kept response.
+type Answer struct {
+	Status  int
+	Headers map[string]string // the headers a replay repeats (Content-Type, Location, ETag…)
+	Body    []byte
+}
+
+// Entry is a key's row.
+type Entry struct {
+	Scope
+	Fingerprint string
+	Done        bool // false while the first request runs
+	Answer      Answer
+	CreatedAt   time.Time
+}
+
+// Store keeps the entries.
+type Store interface {
+	// ClaimIdempotencyKey inserts a pending entry for e.Scope unless one
+	// exists that was created after expiredBefore (or, if pending, after
+	// staleBefore); claimed reports whether e is now the key's entry, and
+	// otherwise the existing entry is returned.
+	ClaimIdempotencyKey(ctx context.Context, e Entry, expiredBefore, staleBefore time.Time) (cur Entry, claimed bool, err error)
+	// CompleteIdempotencyKeys keeps the answers of claimed keys, in one
+	// write.
+	CompleteIdempotencyKeys(ctx context.Context, done []Entry) error
+	// ReleaseIdempotencyKey forgets a pending key (its request failed on
+	// the server's side or was abandoned), so that a retry runs anew.
+	ReleaseIdempotencyKey(ctx context.Context, s Scope) error
+	// PurgeIdempotencyKeys deletes the entries created before t.
+	PurgeIdempotencyKeys(ctx context.Context, before time.Time) (int64, error)
+}
+
+// Service applies the rules.
+type Service struct {
+	Store Store
+	Now   func() time.Time
+	// Wait is how long a retry waits for the first request's answer
+	// before it is refused as in use; Poll how often it looks.
+	Wait, Poll time.Duration
+	// Stale is how long a pending entry may stay pending before a retry
+	// takes it over (its instance stopped mid-request).
+	Stale time.Duration
+
+	mu   sync.Mutex
+	done map[Scope]Entry // answers not yet written (Flush writes them)
+}
+
+// Fingerprint identifies a request: method, path and body.
+func Fingerprint(method, path string, body []byte) string {
+	h := sha256.New()
+	h.Write([]byte(method))
+	h.Write([]byte{0})
+	h.Write([]byte(path))
+	h.Write([]byte{0})
+	h.Write(body)
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// CheckKey checks a key's form: 1 to 255 printable ASCII characters.
+func CheckKey(key string) error {
+	ok := key != "" && len(key) <= MaxKeyLength
+	for i := 0; ok && i < len(key); i++ {
+		ok = key[i] >= 0x21 && key[i] <= 0x7e
+	}
+	if !ok {
+		return &errs.Error{Code: errs.Invalid, Reason: errs.ReasonValidation, Field: Header,
+			Message: "The Idempotency-Key header must be 1 to 255 printable ASCII characters without spaces (a UUID is a good key)."}
+	}
+	return nil
+}
+
+// Begin starts a request with a key. It returns the kept answer to replay
+// (replay true), or claims the key for this request (replay false: run
+// it, then Complete or Release). A key in use by another request that
+// does not finish within Wait is Conflict (IDEMPOTENCY_KEY_IN_USE); a key
+// used for another request is Invalid (IDEMPOTENCY_KEY_REUSED).
+func (s *Service) Begin(ctx context.Context, sc Scope, fingerprint string) (a Answer, replay bool, err error) {
+	if err := CheckKey(sc.Key); err != nil {
+		return Answer{}, false, err
+	}
+	waitUntil := time.Now().Add(s.Wait) // a bound on latency: wall time, not the app clock
+	for {
+		if e, ok := s.unwritten(sc); ok {
+			if e.Fingerprint != fingerprint {
+				return Answer{}, false, reused()
+			}
+			return e.Answer, true, nil
+		}
+		now := s.Now()
+		cur, claimed, err := s.Store.ClaimIdempotencyKey(ctx, Entry{Scope: sc, Fingerprint: fingerprint, CreatedAt: now}, now.Add(-TTL), now.Add(-s.Stale))
+		switch {
+		case err != nil:
+			return Answer{}, false, err
+		case claimed:
+			return Answer{}, false, nil
+		case cur.Fingerprint != fingerprint:
+			return Answer{}, false, reused()
+		case cur.Done:
+			return cur.Answer, true, nil
+		}
+		// The first request with this key is still running.
+		if !time.Now().Before(waitUntil) {
+			return Answer{}, false, &errs.Error{Code: errs.Conflict, Reason: errs.ReasonIdempotencyInUse,
+				Message: "A request with this Idempotency-Key is still being processed. Retry in a moment to get its answer."}
+		}
+		t := time.NewTimer(s.Poll)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return Answer{}, false, ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
+func reused() error {
+	return &errs.Error{Code: errs.Invalid, Reason: errs.ReasonIdempotencyReused, Field: Header,
+		Message: "This Idempotency-Key was already used for another request (another method, path or body) in the last 24 hours. Use a new key for a new request."}
+}
+
+// unwritten returns a kept answer Flush has not written yet (and has not
+// expired).
+func (s *Service) unwritten(sc Scope) (Entry, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, ok := s.done[sc]
+	return e, ok && e.CreatedAt.After(s.Now().Add(-TTL))
+}
+
+// Complete keeps the answer of a request that claimed its key (the caller
+// releases it instead when there is no answer to keep: a server failure,
+// or a client that went away before anything was written). The answer is
+// served from memory at once and written by the next Flush, off the
+// request path.
+func (s *Service) Complete(sc Scope, fingerprint string, a Answer) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.done == nil {
+		s.done = map[Scope]Entry{}
+	}
+	s.done[sc] = Entry{Scope: sc, Fingerprint: fingerprint, Done: true, Answer: a, CreatedAt: s.Now()}
+}
+
+// Flush writes the kept answers not written yet; on failure they stay
+// for the next one.
+func (s *Service) Flush(ctx context.Context) error {
+	s.mu.Lock()
+	batch := make([]Entry, 0, len(s.done))
+	for _, e := range s.done {
+		batch = append(batch, e)
+	}
+	s.mu.Unlock()
+	if len(batch) == 0 {
+		return nil
+	}
+	if err := s.Store.CompleteIdempotencyKeys(ctx, batch); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	for _, e := range batch {
+		if cur, ok := s.done[e.Scope]; ok && cur.Fingerprint == e.Fingerprint {
+			delete(s.done, e.Scope)
+		}
+	}
+	s.mu.Unlock()
+	return nil
+}
+
+// Release forgets a claimed key whose request did not finish.
+func (s *Service) Release(ctx context.Context, sc Scope) error {
+	return s.Store.ReleaseIdempotencyKey(context.WithoutCancel(ctx), sc)
+}
+
+// Purge deletes the entries older than TTL (a retention job).
+func (s *Service) Purge(ctx context.Context) (int64, error) {
+	return s.Store.PurgeIdempotencyKeys(ctx, s.Now().Add(-TTL))
+}

@@ -1,0 +1,102 @@
+package api
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/clinikapi/clinikapi/internal/errs"
+	"github.com/clinikapi/clinikapi/internal/idempotency"
+	"github.com/clinikapi/clinikapi/web/httperr"
+)
+
+// replayedHeaders are the headers of an answer a replay repeats.
+var replayedHeaders = []string{echo.HeaderContentType, echo.HeaderLocation, "Etag", "Last-Modified"}
+
+// Idempotent makes a POST or PATCH that carries an Idempotency-Key safe to
+// retry (package idempotency has the rules): the first answer is kept and
+// replayed, with Idempotent-Replayed: true, to a retry of the same request
+// with the same key, and no second write happens. Requests without the
+// header, and other methods, pass through.
+func (p *Pipeline) Idempotent(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		r := c.Request()
+		keys := r.Header.Values(idempotency.Header)
+		if len(keys) == 0 || r.Method != http.MethodPost && r.Method != http.MethodPatch {
+			return next(c)
+		}
+		if len(keys) > 1 {
+			return &errs.Error{Code: errs.Invalid, Reason: errs.ReasonValidation, Field: idempotency.Header,
+				Message: "Send one Idempotency-Key header, not several."}
+		}
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			var mbe *http.MaxBytesError
+			if errors.As(err, &mbe) {
+				return &Error{Status: 413, Code: "PAYLOAD_TOO_LARGE", Message: "The request body is too large."}
+			}
+			return bodyError(err)
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		pr := PrincipalOf(c)
+		scope := idempotency.Scope{OrgID: pr.OrgID, Env: string(pr.Env), Key: keys[0]}
+		ctx := r.Context()
+		fingerprint := idempotency.Fingerprint(r.Method, r.URL.RequestURI(), body)
+		kept, replay, err := p.Idempotency.Begin(ctx, scope, fingerprint)
+		if err != nil {
+			return err
+		}
+		res := c.Response()
+		if replay {
+			for k, v := range kept.Headers {
+				res.Header().Set(k, v)
+			}
+			res.Header().Set(idempotency.ReplayedHeader, "true")
+			res.WriteHeader(kept.Status)
+			_, err := res.Write(kept.Body)
+			return err
+		}
+		// Run the request, keeping a copy of what it answers.
+		tee := &teeWriter{ResponseWriter: res.Writer}
+		res.Writer = tee
+		herr := next(c)
+		if herr != nil {
+			c.Error(herr) // the error answer is the answer to keep
+		}
+		res.Writer = tee.ResponseWriter
+		if res.Status >= 500 || res.Status == httperr.StatusClientClosed {
+			// Not an answer to keep: a retry runs the request again.
+			if err := p.Idempotency.Release(ctx, scope); err != nil {
+				return errors.Join(herr, err)
+			}
+			return herr
+		}
+		a := idempotency.Answer{Status: res.Status, Body: tee.body.Bytes(), Headers: map[string]string{}}
+		for _, h := range replayedHeaders {
+			if v := res.Header().Get(h); v != "" {
+				a.Headers[h] = v
+			}
+		}
+		p.Idempotency.Complete(scope, fingerprint, a)
+		// The answer is written; the error still tells the usage record
+		// its code.
+		return herr
+	}
+}
+
+// teeWriter copies what is written through it.
+type teeWriter struct {
+	http.ResponseWriter
+	body bytes.Buffer
+}
+
+func (w *teeWriter) Write(b []byte) (int, error) {
+	w.body.Write(b)
+	return w.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the connection's writer.
+func (w *teeWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
