@@ -134,7 +134,6 @@ func topic() Field { return localCoded("topic", "topic", Concepts, sysLocalTopic
 var (
 	requestTargets  = []string{"Claim", "CoverageEligibilityRequest", "EnrollmentRequest", "Invoice", "Account", "ChargeItem", "Task"}
 	responseTargets = []string{"ClaimResponse", "CoverageEligibilityResponse", "EnrollmentResponse", "PaymentReconciliation", "Task"}
-	providers       = []string{"Practitioner", "PractitionerRole", "Organization"}
 )
 
 // actorTargets are what a schedule's or an appointment response's actor
