@@ -1,6 +1,10 @@
 package resource
 
-import "regexp"
+import (
+	"regexp"
+
+	"github.com/clinikapi/clinikapi/internal/fhir"
+)
 
 // administrative are the contract's administrative, scheduling, financial
 // and quality resources.
@@ -9,6 +13,21 @@ var administrative = []*Def{
 	Coverages, Claims, ClaimResponses, EOBs, Invoices, ChargeItems, PaymentNotices, PaymentReconciliations,
 	EligibilityRequests, EligibilityResponses, EnrollmentRequests, EnrollmentResponses,
 	Measures, MeasureReports, PlanDefinitions, ActivityDefinitions,
+}
+
+func init() {
+	// Contract query parameters over elements R4 defines no search
+	// parameter for.
+	ElementParams = append(ElementParams,
+		ElementParam{Type: "Person", Code: "active", Element: "active", ParamType: fhir.Token},
+		ElementParam{Type: "ExplanationOfBenefit", Code: "use", Element: "use", ParamType: fhir.Token},
+		ElementParam{Type: "ExplanationOfBenefit", Code: "outcome", Element: "outcome", ParamType: fhir.Token},
+		ElementParam{Type: "ChargeItem", Code: "status", Element: "status", ParamType: fhir.Token},
+		ElementParam{Type: "EnrollmentRequest", Code: "insurer", Element: "insurer", ParamType: fhir.Reference},
+		ElementParam{Type: "EnrollmentResponse", Code: "outcome", Element: "outcome", ParamType: fhir.Token},
+		ElementParam{Type: "ActivityDefinition", Code: "kind", Element: "kind", ParamType: fhir.Token},
+		ElementParam{Type: "ActivityDefinition", Code: "code", Element: "code", ParamType: fhir.Token},
+	)
 }
 
 // Code systems of the administrative resources.
@@ -249,7 +268,7 @@ var Persons = override("persons", func(d *Def) {
 	d.setParam(
 		Param{Name: "name", Code: "name:contains"},
 		// R4 searches Person.active with no parameter; the index does.
-		Param{Name: "active", Code: "active", Element: "active"},
+		Param{Name: "active", Code: "active"},
 	)
 })
 
@@ -314,8 +333,8 @@ var EOBs = override("eobs", func(d *Def) {
 	d.edit("payment.type").Codes = exPaymentCodes
 	// R4 searches neither ExplanationOfBenefit.use nor outcome; the index does.
 	d.setParam(
-		Param{Name: "use", Code: "use", Element: "use"},
-		Param{Name: "outcome", Code: "outcome", Element: "outcome"},
+		Param{Name: "use", Code: "use"},
+		Param{Name: "outcome", Code: "outcome"},
 	)
 })
 
@@ -334,7 +353,7 @@ var ChargeItems = override("charge-items", func(d *Def) {
 	d.edit("bodySite").Kind = Concepts
 	d.setParam(
 		// R4 searches ChargeItem.status with no parameter; the index does.
-		Param{Name: "status", Code: "status", Element: "status"},
+		Param{Name: "status", Code: "status"},
 		Param{Name: "dateFrom", Code: "entered-date", Kind: From},
 		Param{Name: "dateTo", Code: "entered-date", Kind: To},
 	)
@@ -376,14 +395,14 @@ var EnrollmentRequests = override("enrollment-requests", func(d *Def) {
 		// R4's subject parameter searches EnrollmentRequest.candidate.
 		Param{Name: "candidateId", Code: "subject", Kind: RefParam, Target: "Patient"},
 		// R4 searches EnrollmentRequest.insurer with no parameter; the index does.
-		Param{Name: "insurerId", Code: "insurer", Kind: RefParam, Target: "Organization", Element: "insurer"},
+		Param{Name: "insurerId", Code: "insurer", Kind: RefParam, Target: "Organization"},
 	)
 })
 
 // EnrollmentResponses: EnrollmentResponse.
 var EnrollmentResponses = override("enrollment-responses", func(d *Def) {
 	// R4 searches EnrollmentResponse.outcome with no parameter; the index does.
-	d.setParam(Param{Name: "outcome", Code: "outcome", Element: "outcome"})
+	d.setParam(Param{Name: "outcome", Code: "outcome"})
 })
 
 // Measures: Measure.
@@ -425,7 +444,7 @@ var ActivityDefinitions = override("activity-definitions", func(d *Def) {
 	d.setParam(
 		Param{Name: "name", Code: "name:contains"}, Param{Name: "title", Code: "title:contains"},
 		// R4 searches neither ActivityDefinition.kind nor code; the index does.
-		Param{Name: "kind", Code: "kind", Element: "kind"},
-		Param{Name: "code", Code: "code", Element: "code"},
+		Param{Name: "kind", Code: "kind"},
+		Param{Name: "code", Code: "code"},
 	)
 })

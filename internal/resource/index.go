@@ -26,117 +26,84 @@ var ExtensionParams = []ExtensionParam{
 	{Type: "Practitioner", Code: "specialty", Extension: "specialty"},
 }
 
+// ElementParam is a token or reference search parameter over a top-level
+// element of a type (a code, boolean, CodeableConcept or Coding, or a
+// Reference, or a list of them), for a
+// contract query parameter whose element R4 gives no search parameter
+// (CarePlan.author, RiskAssessment.status). The declarations list them
+// beside the resource they are for.
+type ElementParam struct {
+	Type      string         // resource type
+	Code      string         // search parameter code
+	Element   string         // the element
+	ParamType fhir.ParamType // fhir.Token or fhir.Reference
+}
+
+// ElementParams are the element search parameters the R4 definitions lack.
+var ElementParams []ElementParam
+
+func (p ElementParam) param() fhir.SearchParam {
+	return fhir.SearchParam{Code: p.Code, Type: p.ParamType, Expression: p.Type + "." + p.Element}
+}
+
+// values are an element parameter's index entries for res.
+func (p ElementParam) values(res fhir.Resource) []fhir.Value {
+	v := res[p.Element]
+	list, ok := v.([]any)
+	if !ok {
+		list = []any{v}
+	}
+	var out []fhir.Value
+	for _, it := range list {
+		switch p.ParamType {
+		case fhir.Token:
+			if s, ok := it.(string); ok && s != "" {
+				out = append(out, fhir.Value{Param: p.Code, Type: fhir.Token, Code: s})
+			}
+			if b, ok := it.(bool); ok {
+				out = append(out, fhir.Value{Param: p.Code, Type: fhir.Token, Code: strconv.FormatBool(b)})
+			}
+			// A CodeableConcept's codings, or a Coding.
+			if m, ok := it.(map[string]any); ok {
+				codings, isConcept := m["coding"].([]any)
+				if !isConcept {
+					codings = []any{m}
+				}
+				for _, c := range codings {
+					cm, _ := c.(map[string]any)
+					system, _ := cm["system"].(string)
+					if code, _ := cm["code"].(string); code != "" {
+						out = append(out, fhir.Value{Param: p.Code, Type: fhir.Token, System: system, Code: code})
+					}
+				}
+			}
+		case fhir.Reference:
+			m, _ := it.(map[string]any)
+			ref, _ := m["reference"].(string)
+			if ref == "" {
+				continue
+			}
+			val := fhir.Value{Param: p.Code, Type: fhir.Reference}
+			if t, id, ok := strings.Cut(ref, "/"); ok && !strings.Contains(id, "/") && datastore.ValidID(id) {
+				val.RefType, val.RefID = t, id
+			} else {
+				val.URL = ref
+			}
+			out = append(out, val)
+		}
+	}
+	return out
+}
+
 // BaseIndex is the search-parameter index Index extends.
 type BaseIndex interface {
 	datastore.Indexer
 	Params(resourceType string) []fhir.SearchParam
 }
 
-// elementParam is a search parameter over an R4 element that the R4
-// definitions do not search (ChargeItem.status, ActivityDefinition.kind):
-// declared by a Param with an Element path, a token parameter (a
-// reference one for a RefParam).
-type elementParam struct {
-	typ, code, path string
-	ptype           fhir.ParamType
-	target          string
-}
-
-// elementParams are the element parameters of the routed declarations,
-// by resource type.
-var elementParams = func() map[string][]elementParam {
-	out := map[string][]elementParam{}
-	for _, d := range All {
-		for _, p := range d.Params {
-			if p.Element == "" {
-				continue
-			}
-			code, _, _ := strings.Cut(p.Code, ":")
-			ep := elementParam{typ: d.Type, code: code, path: p.Element, ptype: fhir.Token}
-			if p.Kind == RefParam {
-				ep.ptype, ep.target = fhir.Reference, p.Target
-			}
-			if !slices.ContainsFunc(out[d.Type], func(e elementParam) bool { return e.code == code }) {
-				out[d.Type] = append(out[d.Type], ep)
-			}
-		}
-	}
-	return out
-}()
-
-func (p elementParam) param() fhir.SearchParam {
-	sp := fhir.SearchParam{Code: p.code, Type: p.ptype, Expression: p.typ + "." + p.path}
-	if p.target != "" {
-		sp.Targets = []string{p.target}
-	}
-	return sp
-}
-
-// values are the index values of an element parameter: codes, booleans,
-// the codings of CodeableConcepts and Codings (tokens), or the local
-// "Type/id" of References.
-func (p elementParam) values(res fhir.Resource) []fhir.Value {
-	var out []fhir.Value
-	base := fhir.Value{Param: p.code, Type: p.ptype}
-	add := func(v fhir.Value) {
-		if !slices.Contains(out, v) {
-			out = append(out, v)
-		}
-	}
-	token := func(system, code string) {
-		if code != "" {
-			v := base
-			v.System, v.Code = system, code
-			add(v)
-		}
-	}
-	for _, n := range collect(map[string]any(res), strings.Split(p.path, ".")) {
-		switch x := n.(type) {
-		case string:
-			if p.ptype == fhir.Token {
-				token("", x)
-			}
-		case bool:
-			if p.ptype == fhir.Token {
-				token("", strconv.FormatBool(x))
-			}
-		case map[string]any:
-			if p.ptype == fhir.Reference {
-				ref, _ := x["reference"].(string)
-				if t, id, ok := strings.Cut(ref, "/"); ok && t != "" && datastore.ValidID(id) {
-					v := base
-					v.RefType, v.RefID = t, id
-					add(v)
-				}
-				continue
-			}
-			codings := []any{x}
-			if cs, ok := x["coding"].([]any); ok {
-				codings = cs
-			}
-			for _, c := range codings {
-				m, _ := c.(map[string]any)
-				system, _ := m["system"].(string)
-				code, _ := m["code"].(string)
-				token(system, code)
-			}
-		}
-	}
-	return out
-}
-
-func (x Index) element(t, code string) (elementParam, bool) {
-	for _, p := range elementParams[t] {
-		if p.code == code {
-			return p, true
-		}
-	}
-	return elementParam{}, false
-}
-
-// Index is a search-parameter index with ExtensionParams and the element
-// parameters of the declarations added: the datastore indexes and
-// searches them like the R4 ones.
+// Index is a search-parameter index with ExtensionParams and
+// ElementParams added: the datastore indexes and searches them like the
+// R4 ones.
 type Index struct{ Base BaseIndex }
 
 func (x Index) ext(t, code string) (ExtensionParam, bool) {
@@ -163,6 +130,11 @@ func (x Index) Extract(res fhir.Resource) ([]fhir.Value, error) {
 		localCanonical(&vals[i])
 	}
 	t, _ := res["resourceType"].(string)
+	for _, p := range ElementParams {
+		if p.Type == t {
+			vals = append(vals, p.values(res)...)
+		}
+	}
 	for _, p := range ExtensionParams {
 		if p.Type != t {
 			continue
@@ -177,9 +149,6 @@ func (x Index) Extract(res fhir.Resource) ([]fhir.Value, error) {
 				vals = append(vals, fhir.Value{Param: p.Code, Type: fhir.String, Text: searchparam.Normalize(s), Exact: s})
 			}
 		}
-	}
-	for _, p := range elementParams[t] {
-		vals = append(vals, p.values(res)...)
 	}
 	return vals, nil
 }
@@ -198,8 +167,8 @@ func localCanonical(v *fhir.Value) {
 	}
 }
 
-// Compact implements datastore.Indexer; extension and element parameters
-// lie within none.
+// Compact implements datastore.Indexer; extension parameters lie within
+// none.
 func (x Index) Compact(resourceType string, vals []fhir.Value) []fhir.Value {
 	return x.Base.Compact(resourceType, vals)
 }
@@ -233,8 +202,10 @@ func (x Index) Lookup(t, code string) (fhir.SearchParam, bool) {
 	if p, ok := x.ext(t, code); ok {
 		return p.param(), true
 	}
-	if p, ok := x.element(t, code); ok {
-		return p.param(), true
+	for _, p := range ElementParams {
+		if p.Type == t && p.Code == code {
+			return p.param(), true
+		}
 	}
 	return fhir.SearchParam{}, false
 }
@@ -250,8 +221,8 @@ func (x Index) Params(t string) []fhir.SearchParam {
 			out = append(out, p.param())
 		}
 	}
-	for _, p := range elementParams[t] {
-		if !slices.ContainsFunc(out, func(sp fhir.SearchParam) bool { return sp.Code == p.code }) {
+	for _, p := range ElementParams {
+		if p.Type == t && !slices.ContainsFunc(out, func(sp fhir.SearchParam) bool { return sp.Code == p.Code }) {
 			out = append(out, p.param())
 		}
 	}

@@ -212,11 +212,6 @@ type Param struct {
 	System string            // Token: system of bare codes
 	Codes  map[string]Code   // Token: known codes
 	Values map[string]string // value translation before anything else ("active" → "true")
-	// Element, for a Code that is not an R4 search parameter of the type,
-	// is the path of the R4 element (dotted names, arrays flattened) that
-	// the search index then indexes under Code: as a token parameter
-	// (codes, booleans, codings), or a reference one for a RefParam.
-	Element string
 }
 
 // byPath indexes All by route segment.
