@@ -9,10 +9,10 @@ import (
 	"github.com/clinikapi/clinikapi/internal/fhir"
 )
 
-// TestElementParams: contract query parameters over R4 elements that R4
+// TestAdminElementParams: contract query parameters over R4 elements that R4
 // does not search are indexed from the element (codes, booleans and
 // codings as tokens; references), looked up and listed like R4 ones.
-func TestElementParams(t *testing.T) {
+func TestAdminElementParams(t *testing.T) {
 	res, is := ChargeItems.ToFHIR(map[string]any{"status": "billable", "code": "93000", "patientId": "pt-1"}, testNow)
 	if len(is) > 0 {
 		t.Fatal(is)

@@ -34,7 +34,7 @@ func init() {
 const (
 	sysOrgType        = "http://terminology.hl7.org/CodeSystem/organization-type"
 	sysContactEntity  = "http://terminology.hl7.org/CodeSystem/contactentity-type"
-	sysV3RoleCode     = "http://terminology.hl7.org/CodeSystem/v3-RoleCode"
+	sysV3Role         = "http://terminology.hl7.org/CodeSystem/v3-RoleCode"
 	sysLocPhysType    = "http://terminology.hl7.org/CodeSystem/location-physical-type"
 	sysReferralMethod = "http://terminology.hl7.org/CodeSystem/service-referral-method"
 	sysLocalOrgType   = CodeSystemBase + "organization-type"
@@ -44,28 +44,28 @@ const (
 	sysLocalSpecialty = CodeSystemBase + "specialty"
 	sysLocalAcctType  = CodeSystemBase + "account-type"
 
-	sysSubscriberRel  = "http://terminology.hl7.org/CodeSystem/subscriber-relationship"
-	sysCoverageClass  = "http://terminology.hl7.org/CodeSystem/coverage-class"
-	sysClaimType      = "http://terminology.hl7.org/CodeSystem/claim-type"
-	sysProcPriority   = "http://terminology.hl7.org/CodeSystem/processpriority"
-	sysClaimInfo      = "http://terminology.hl7.org/CodeSystem/claiminformationcategory"
-	sysAdjudication   = "http://terminology.hl7.org/CodeSystem/adjudication"
-	sysPayeeType      = "http://terminology.hl7.org/CodeSystem/payeetype"
-	sysExPaymentType  = "http://terminology.hl7.org/CodeSystem/ex-paymenttype"
-	sysPaymentType    = "http://terminology.hl7.org/CodeSystem/payment-type"
-	sysPaymentStatus  = "http://terminology.hl7.org/CodeSystem/paymentstatus"
-	sysMeasureScoring = "http://terminology.hl7.org/CodeSystem/measure-scoring"
-	sysMeasureType    = "http://terminology.hl7.org/CodeSystem/measure-type"
-	sysMeasurePop     = "http://terminology.hl7.org/CodeSystem/measure-population"
-	sysDefTopic       = "http://terminology.hl7.org/CodeSystem/definition-topic"
-	sysPlanDefType    = "http://terminology.hl7.org/CodeSystem/plan-definition-type"
-	sysGoalPriority   = "http://terminology.hl7.org/CodeSystem/goal-priority"
-	sysActionType     = "http://terminology.hl7.org/CodeSystem/action-type"
-	sysICD10CM        = "http://hl7.org/fhir/sid/icd-10-cm"
-	sysCPT            = "http://www.ama-assn.org/go/cpt"
-	sysLocalCovType   = CodeSystemBase + "coverage-type"
-	sysLocalTopic     = CodeSystemBase + "topic"
-	sysLocalPlanType  = CodeSystemBase + "plan-definition-type"
+	sysSubscriberRel    = "http://terminology.hl7.org/CodeSystem/subscriber-relationship"
+	sysCoverageClass    = "http://terminology.hl7.org/CodeSystem/coverage-class"
+	sysClaimType        = "http://terminology.hl7.org/CodeSystem/claim-type"
+	sysProcPriority     = "http://terminology.hl7.org/CodeSystem/processpriority"
+	sysClaimInfo        = "http://terminology.hl7.org/CodeSystem/claiminformationcategory"
+	sysAdjudication     = "http://terminology.hl7.org/CodeSystem/adjudication"
+	sysPayeeType        = "http://terminology.hl7.org/CodeSystem/payeetype"
+	sysExPaymentType    = "http://terminology.hl7.org/CodeSystem/ex-paymenttype"
+	sysPaymentType      = "http://terminology.hl7.org/CodeSystem/payment-type"
+	sysPaymentStatus    = "http://terminology.hl7.org/CodeSystem/paymentstatus"
+	sysMeasureScoring   = "http://terminology.hl7.org/CodeSystem/measure-scoring"
+	sysMeasureType      = "http://terminology.hl7.org/CodeSystem/measure-type"
+	sysMeasurePop       = "http://terminology.hl7.org/CodeSystem/measure-population"
+	sysDefTopic         = "http://terminology.hl7.org/CodeSystem/definition-topic"
+	sysPlanDefType      = "http://terminology.hl7.org/CodeSystem/plan-definition-type"
+	sysPlanGoalPriority = "http://terminology.hl7.org/CodeSystem/goal-priority"
+	sysActionType       = "http://terminology.hl7.org/CodeSystem/action-type"
+	sysICD10CM          = "http://hl7.org/fhir/sid/icd-10-cm"
+	sysCPT              = "http://www.ama-assn.org/go/cpt"
+	sysLocalCovType     = CodeSystemBase + "coverage-type"
+	sysLocalTopic       = CodeSystemBase + "topic"
+	sysLocalPlanType    = CodeSystemBase + "plan-definition-type"
 )
 
 // codeList is a table of a code system's codes, each known by its code.
@@ -85,10 +85,10 @@ func withWords(codes map[string]Code, words map[string]string) map[string]Code {
 	return codes
 }
 
-// localCoded is a CodeableConcept whose known strings are codes of a
+// localConcept is a CodeableConcept whose known strings are codes of a
 // standard system and whose others are codes of a ClinikAPI system (so that
 // they are searchable as tokens).
-func localCoded(name, path string, kind Kind, system string, codes map[string]Code) Field {
+func localConcept(name, path string, kind Kind, system string, codes map[string]Code) Field {
 	return Field{Name: name, Path: path, Kind: kind, System: system, Codes: codes}
 }
 
@@ -99,7 +99,7 @@ var (
 	contactPurposeCodes = withWords(codeList(sysContactEntity, "BILL", "ADMIN", "HR", "PAYOR", "PATINF", "PRESS"),
 		map[string]string{"billing": "BILL", "administrative": "ADMIN", "admin": "ADMIN", "hr": "HR", "payor": "PAYOR", "payer": "PAYOR",
 			"patient": "PATINF", "press": "PRESS"})
-	locationTypeCodes = codeList(sysV3RoleCode, "HOSP", "ER", "ICU", "PEDICU", "OR", "HU", "PHARM", "OUTPHARM", "HLAB", "RADDX",
+	locationTypeCodes = codeList(sysV3Role, "HOSP", "ER", "ICU", "PEDICU", "OR", "HU", "PHARM", "OUTPHARM", "HLAB", "RADDX",
 		"PROFF", "PEDC", "CARD", "PC", "DENT", "PTRES", "GIM", "HOSPAMB")
 	physicalTypeCodes = withWords(codeList(sysLocPhysType, "si", "bu", "wi", "wa", "lvl", "co", "ro", "bd", "ve", "ho", "ca", "rd", "area", "jdn"),
 		map[string]string{"site": "si", "building": "bu", "wing": "wi", "ward": "wa", "level": "lvl", "corridor": "co", "room": "ro",
@@ -129,10 +129,10 @@ var (
 	measureTypeCodes  = codeList(sysMeasureType, "process", "outcome", "structure", "patient-reported-outcome", "composite")
 	measurePopCodes   = codeList(sysMeasurePop, "initial-population", "numerator", "numerator-exclusion", "denominator", "denominator-exclusion",
 		"denominator-exception", "measure-population", "measure-population-exclusion", "measure-observation")
-	topicCodes        = codeList(sysDefTopic, "treatment", "education", "assessment")
-	planDefTypeCodes  = codeList(sysPlanDefType, "order-set", "clinical-protocol", "eca-rule", "workflow-definition")
-	goalPriorityCodes = codeList(sysGoalPriority, "high-priority", "medium-priority", "low-priority")
-	actionTypeCodes   = codeList(sysActionType, "create", "update", "remove", "fire-event")
+	topicCodes            = codeList(sysDefTopic, "treatment", "education", "assessment")
+	planDefTypeCodes      = codeList(sysPlanDefType, "order-set", "clinical-protocol", "eca-rule", "workflow-definition")
+	planGoalPriorityCodes = codeList(sysPlanGoalPriority, "high-priority", "medium-priority", "low-priority")
+	actionTypeCodes       = codeList(sysActionType, "create", "update", "remove", "fire-event")
 
 	// icd10 matches ICD-10-CM codes (E11.9); cpt CPT codes (99213).
 	icd10 = regexp.MustCompile(`^[A-Z][0-9][0-9A-Z](\.[0-9A-Z]{1,4})?$`)
@@ -147,7 +147,7 @@ func billing(name, path string) Field {
 
 // topic are the subjects of a knowledge artifact: definition-topic codes,
 // others codes of ClinikAPI's topic system (searchable as tokens).
-func topic() Field { return localCoded("topic", "topic", Concepts, sysLocalTopic, topicCodes) }
+func topic() Field { return localConcept("topic", "topic", Concepts, sysLocalTopic, topicCodes) }
 
 // Targets of references that R4 allows to any resource.
 var (
@@ -162,7 +162,7 @@ var actorTargets = []string{"Practitioner", "PractitionerRole", "Patient", "Rela
 // Organizations: Organization.
 var Organizations = override("organizations", func(d *Def) {
 	d.set(
-		localCoded("type", "type", Concepts, sysLocalOrgType, orgTypeCodes),
+		localConcept("type", "type", Concepts, sysLocalOrgType, orgTypeCodes),
 		telecom("phone", "phone"),
 		telecom("email", "email"),
 	)
@@ -183,7 +183,7 @@ var Organizations = override("organizations", func(d *Def) {
 // Locations: Location.
 var Locations = override("locations", func(d *Def) {
 	d.set(
-		localCoded("type", "type", Concepts, sysLocalLocType, locationTypeCodes),
+		localConcept("type", "type", Concepts, sysLocalLocType, locationTypeCodes),
 		telecom("phone", "phone"),
 		telecom("email", "email"),
 		coded("physicalType", "physicalType", physicalTypeCodes),
@@ -197,9 +197,9 @@ var Locations = override("locations", func(d *Def) {
 // HealthcareServices: HealthcareService.
 var HealthcareServices = override("healthcare-services", func(d *Def) {
 	d.set(
-		localCoded("category", "category", Concepts, sysLocalSvcCat, nil),
-		localCoded("type", "type", Concepts, sysLocalSvcType, nil),
-		localCoded("specialty", "specialty", Concepts, sysLocalSpecialty, nil),
+		localConcept("category", "category", Concepts, sysLocalSvcCat, nil),
+		localConcept("type", "type", Concepts, sysLocalSvcType, nil),
+		localConcept("specialty", "specialty", Concepts, sysLocalSpecialty, nil),
 		// Names of the places the service is offered at: references with
 		// only a display (Location/id is a reference to a Location).
 		Field{Name: "locationNames", Path: "location", Kind: Refs, Targets: []string{"Location"}, Loose: true},
@@ -220,9 +220,9 @@ var HealthcareServices = override("healthcare-services", func(d *Def) {
 // Schedules: Schedule.
 var Schedules = override("schedules", func(d *Def) {
 	d.set(
-		localCoded("serviceCategory", "serviceCategory", Concepts, sysLocalSvcCat, nil),
-		localCoded("serviceType", "serviceType", Concepts, sysLocalSvcType, nil),
-		localCoded("specialty", "specialty", Concepts, sysLocalSpecialty, nil),
+		localConcept("serviceCategory", "serviceCategory", Concepts, sysLocalSvcCat, nil),
+		localConcept("serviceType", "serviceType", Concepts, sysLocalSvcType, nil),
+		localConcept("specialty", "specialty", Concepts, sysLocalSpecialty, nil),
 	)
 	d.edit("actorIds").Targets = actorTargets
 	d.edit("active").Default = true
@@ -235,9 +235,9 @@ var Schedules = override("schedules", func(d *Def) {
 // Slots: Slot.
 var Slots = override("slots", func(d *Def) {
 	d.set(
-		localCoded("serviceCategory", "serviceCategory[0]", Concept, sysLocalSvcCat, nil),
-		localCoded("serviceType", "serviceType[0]", Concept, sysLocalSvcType, nil),
-		localCoded("specialty", "specialty[0]", Concept, sysLocalSpecialty, nil),
+		localConcept("serviceCategory", "serviceCategory[0]", Concept, sysLocalSvcCat, nil),
+		localConcept("serviceType", "serviceType[0]", Concept, sysLocalSvcType, nil),
+		localConcept("specialty", "specialty[0]", Concept, sysLocalSpecialty, nil),
 		coded("appointmentType", "appointmentType", apptTypeCodes),
 	)
 	d.setParam(
@@ -274,7 +274,7 @@ var Persons = override("persons", func(d *Def) {
 
 // Accounts: Account.
 var Accounts = override("accounts", func(d *Def) {
-	d.set(localCoded("type", "type", Concept, sysLocalAcctType, accountTypeCodes))
+	d.set(localConcept("type", "type", Concept, sysLocalAcctType, accountTypeCodes))
 	d.setParam(Param{Name: "type", Code: "type", Kind: Token, System: sysLocalAcctType, Codes: accountTypeCodes})
 })
 
@@ -282,7 +282,7 @@ var Accounts = override("accounts", func(d *Def) {
 var Coverages = override("coverages", func(d *Def) {
 	d.set(
 		ref("patientId", "beneficiary", "Patient"),
-		localCoded("type", "type", Concept, sysLocalCovType, coverageTypeCodes),
+		localConcept("type", "type", Concept, sysLocalCovType, coverageTypeCodes),
 		ref("subscriberRef", "subscriber", "Patient", "RelatedPerson"),
 		ref("policyHolderRef", "policyHolder", "Patient", "RelatedPerson", "Organization"),
 		coded("relationship", "relationship", subscriberRelCodes),
@@ -424,10 +424,10 @@ var MeasureReports = override("measure-reports", func(d *Def) {
 // PlanDefinitions: PlanDefinition.
 var PlanDefinitions = override("plan-definitions", func(d *Def) {
 	d.set(
-		localCoded("type", "type", Concept, sysLocalPlanType, planDefTypeCodes),
+		localConcept("type", "type", Concept, sysLocalPlanType, planDefTypeCodes),
 		topic(),
 	)
-	d.edit("goal.priority").Codes = goalPriorityCodes
+	d.edit("goal.priority").Codes = planGoalPriorityCodes
 	d.edit("action.type").Codes = actionTypeCodes
 	d.setParam(
 		Param{Name: "name", Code: "name:contains"}, Param{Name: "title", Code: "title:contains"},
