@@ -425,3 +425,32 @@ func TestSimplifiedReferencesStayInTenant(t *testing.T) {
 		}
 	})
 }
+
+// TestSimplifiedMeasureReportCanonical: a measure report's measureId is a
+// canonical: a Measure's id (stored as Measure/{id}) or a measure's URL,
+// and measureId searches find it either way.
+func TestSimplifiedMeasureReportCanonical(t *testing.T) {
+	apptest.Engines(t, func(t *testing.T, engine string) {
+		env := apptest.New(t, engine, nil)
+		a, _ := twoTenants(t, env)
+		const cms = "https://ecqi.example.org/fhir/Measure/CMS122v12"
+		mk := func(measure string) string {
+			t.Helper()
+			r := simpleCall(t, env, "POST", "/v1/measure-reports", a.test, `{"status":"complete","type":"summary","measureId":"`+measure+
+				`","period":{"start":"2026-01-01","end":"2026-12-31"}}`, "application/json")
+			if r.Status != 201 || dataOf(t, r)["measureId"] != measure {
+				t.Fatalf("measure report of %s: %d %s", measure, r.Status, r.Raw)
+			}
+			return dataOf(t, r)["id"].(string)
+		}
+		byURL := mk(cms)
+		m := simpleCall(t, env, "POST", "/v1/measures", a.test, `{"status":"active","name":"Local"}`, "application/json")
+		byID := mk(dataOf(t, m)["id"].(string))
+		for q, want := range map[string]string{cms: byURL, dataOf(t, m)["id"].(string): byID} {
+			r := simpleCall(t, env, "GET", "/v1/measure-reports?"+url.Values{"measureId": {q}}.Encode(), a.test, nil, "")
+			if got := ids(t, r); r.Status != 200 || !slices.Equal(got, []string{want}) {
+				t.Fatalf("measureId=%s: %d %v, want [%s]", q, r.Status, got, want)
+			}
+		}
+	})
+}

@@ -100,6 +100,7 @@ func TestAdminSearchTranslation(t *testing.T) {
 		{EnrollmentRequests, url.Values{"candidateId": {"pt-1"}, "insurerId": {"r-o1"}}, url.Values{"subject": {"Patient/pt-1"}, "insurer": {"Organization/r-o1"}}},
 		{ChargeItems, url.Values{"dateFrom": {"2026-11-01"}}, url.Values{"entered-date": {"ge2026-11-01"}}},
 		{Organizations, url.Values{"type": {"insurer"}}, url.Values{"type": {sysOrgType + "|ins"}}},
+		{MeasureReports, url.Values{"measureId": {"https://example.org/fhir/Measure/cms122"}}, url.Values{"measure": {"https://example.org/fhir/Measure/cms122"}}},
 	} {
 		got, unknown, is := c.d.Search(c.q)
 		if len(is) > 0 || len(unknown) > 0 || !reflect.DeepEqual(got, c.want) {
