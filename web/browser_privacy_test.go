@@ -34,7 +34,7 @@ func TestBrowserDataAndPrivacy(t *testing.T) {
 			typ = "Observation"
 			res = fhir.Resource{"resourceType": typ, "status": "final", "code": map[string]any{"text": "pulse"}}
 		}
-		if _, err := ds.Create(bg, datastore.Tenant(orgID), res); err != nil {
+		if _, err := ds.Create(bg, datastore.Tenant(orgID), res, nil); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -825,7 +825,7 @@ func TestSimplifiedAndRawFHIR(t *testing.T) {
 
 		// Every data operation is audited: key, operation, type and id.
 		ctx := context.Background()
-		if err := env.App.Audit.Flush(ctx); err != nil {
+		if err := env.App.Flush(ctx); err != nil {
 			t.Fatal(err)
 		}
 		events, err := env.App.Audit.List(ctx, audit.Filter{OrgID: a.org, Action: records.ActionPatch})

@@ -4,6 +4,8 @@ import (
 	"context"
 	"sync"
 	"time"
+
+	"github.com/clinikapi/clinikapi/internal/store"
 )
 
 // flusher is a periodic write-behind task: usage records, quota counters,
@@ -19,6 +21,7 @@ func (a *App) flushers() []flusher {
 		{"usage records", time.Second, a.Usage.Flush},
 		{"quota counters", time.Second, a.Quota.Flush},
 		{"key last-used", 15 * time.Second, a.Keys.FlushLastUsed},
+		{"audit outbox", time.Second, a.Records.RelayAudit},
 		{"audit events", time.Second, a.Audit.Flush},
 		{"idempotency answers", 100 * time.Millisecond, a.Idempotency.Flush},
 	}
@@ -27,6 +30,18 @@ func (a *App) flushers() []flusher {
 // Start runs the background work until Close: the write-behind flushers and
 // the key-cache invalidation listener and the periodic jobs.
 func (a *App) Start(ctx context.Context) {
+	// Open every datastore there is, so that audit events a stopped
+	// instance left in an outbox reach the audit log now, not when the
+	// datastore is next used.
+	if names, err := store.DatastoreNames(ctx, a.Config.DatabaseURL, a.Config.DataDir); err != nil {
+		a.Log.Error("listing the datastores failed; their audit outboxes are relayed once they are used", "err", err)
+	} else {
+		for _, name := range names {
+			if _, err := a.Data.Named(ctx, name); err != nil {
+				a.Log.Error("opening a datastore failed", "datastore", name, "err", err)
+			}
+		}
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	for _, f := range a.flushers() {

@@ -142,6 +142,32 @@ func (l *Log) complete(ctx context.Context, e Event) Event {
 	return e
 }
 
+// Prepare fills e's id, time, origin and outcome, as Record does, for an
+// event that is stored elsewhere first (the outbox of a data change) and
+// written later with Write.
+func (l *Log) Prepare(ctx context.Context, e Event) Event { return l.complete(ctx, e) }
+
+// Write writes prepared events now; an event already written (same id) is
+// written once.
+func (l *Log) Write(ctx context.Context, es []Event) error {
+	if bs, ok := l.store.(BatchStore); ok {
+		for len(es) > 0 {
+			n := min(len(es), BatchSize)
+			if err := bs.InsertAuditEvents(ctx, es[:n]); err != nil {
+				return err
+			}
+			es = es[n:]
+		}
+		return nil
+	}
+	for _, e := range es {
+		if err := l.store.InsertAuditEvent(ctx, e); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // Record writes e, filling id, time, origin and outcome. A failure to write
 // is logged, not returned: the action it describes has already happened.
 func (l *Log) Record(ctx context.Context, e Event) {

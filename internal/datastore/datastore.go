@@ -31,6 +31,30 @@ type Record struct {
 	LastUpdated time.Time
 	Deleted     bool
 	Content     []byte // the resource JSON, with meta and the tenant tag
+	// Outbox, on a write, is an event to store in the same transaction
+	// (the audit event of the change; see Outbox).
+	Outbox []byte
+}
+
+// Outbox makes the event of a write once its record is known (its id and
+// version): the audit event of the change, stored in the same transaction
+// as the change, and moved to the audit log afterwards (OutboxBackend).
+// Nil writes none.
+type Outbox func(rec Record) []byte
+
+// OutboxEvent is one stored event of the outbox.
+type OutboxEvent struct {
+	Seq   int64
+	Event []byte
+}
+
+// OutboxBackend keeps the events written with changes until they are
+// moved on.
+type OutboxBackend interface {
+	// OutboxEvents returns up to limit events, oldest first.
+	OutboxEvents(ctx context.Context, limit int) ([]OutboxEvent, error)
+	// DeleteOutbox deletes the events numbered seqs.
+	DeleteOutbox(ctx context.Context, seqs []int64) error
 }
 
 // Backend is the SQL side of one datastore. Every method is scoped to tenant.
@@ -209,8 +233,9 @@ func (s *Store) prepare(tenant Tenant, res fhir.Resource, typ, id string, versio
 	return b, s.index.Compact(typ, idx), err
 }
 
-// Create stores a new resource with a server-assigned id.
-func (s *Store) Create(ctx context.Context, tenant Tenant, res fhir.Resource) (Record, error) {
+// Create stores a new resource with a server-assigned id, and ob's event
+// in the same transaction.
+func (s *Store) Create(ctx context.Context, tenant Tenant, res fhir.Resource, ob Outbox) (Record, error) {
 	typ, _ := res["resourceType"].(string)
 	if typ == "" {
 		return Record{}, &InvalidError{Issues: []Issue{{Path: "resourceType", Constraint: "is required"}}}
@@ -222,7 +247,12 @@ func (s *Store) Create(ctx context.Context, tenant Tenant, res fhir.Resource) (R
 		return Record{}, err
 	}
 	rec := Record{Type: typ, ID: id, Version: 1, LastUpdated: now, Content: b}
-	return rec, s.backend.Insert(ctx, tenant, rec, idx)
+	if ob != nil {
+		rec.Outbox = ob(rec)
+	}
+	err = s.backend.Insert(ctx, tenant, rec, idx)
+	rec.Outbox = nil
+	return rec, err
 }
 
 // Read returns the current version; deleted resources give ErrGone.
@@ -244,7 +274,7 @@ func (s *Store) Read(ctx context.Context, tenant Tenant, typ, id string) (Record
 // current one (409 otherwise). Updating a resource that does not exist
 // creates it with the client's id (FHIR update-as-create) unless it was
 // deleted, which also recreates it.
-func (s *Store) Update(ctx context.Context, tenant Tenant, typ, id string, res fhir.Resource, ifMatch int) (Record, bool, error) {
+func (s *Store) Update(ctx context.Context, tenant Tenant, typ, id string, res fhir.Resource, ifMatch int, ob Outbox) (Record, bool, error) {
 	if !ValidID(id) {
 		return Record{}, false, &InvalidError{Issues: []Issue{{Path: "id", Constraint: "must match [A-Za-z0-9-.]{1,64}"}}}
 	}
@@ -268,15 +298,19 @@ func (s *Store) Update(ctx context.Context, tenant Tenant, typ, id string, res f
 		return Record{}, false, err
 	}
 	rec := Record{Type: typ, ID: id, Version: prev + 1, LastUpdated: now, Content: b}
+	if ob != nil {
+		rec.Outbox = ob(rec)
+	}
 	if err := s.backend.Replace(ctx, tenant, rec, prev, idx); err != nil {
 		return Record{}, false, err
 	}
+	rec.Outbox = nil
 	return rec, prev == 0 || cur.Deleted, nil
 }
 
 // Delete marks a resource deleted (history is kept). Deleting a missing or
 // already deleted resource is NotFound.
-func (s *Store) Delete(ctx context.Context, tenant Tenant, typ, id string, ifMatch int) error {
+func (s *Store) Delete(ctx context.Context, tenant Tenant, typ, id string, ifMatch int, ob Outbox) error {
 	cur, err := s.Read(ctx, tenant, typ, id)
 	if err != nil {
 		return err
@@ -286,6 +320,9 @@ func (s *Store) Delete(ctx context.Context, tenant Tenant, typ, id string, ifMat
 	}
 	now := s.now().UTC().Truncate(time.Millisecond)
 	rec := Record{Type: typ, ID: id, Version: cur.Version + 1, LastUpdated: now, Deleted: true, Content: cur.Content}
+	if ob != nil {
+		rec.Outbox = ob(rec)
+	}
 	return s.backend.Replace(ctx, tenant, rec, cur.Version, nil)
 }
 
@@ -299,6 +336,25 @@ func (s *Store) History(ctx context.Context, tenant Tenant, typ, id string) ([]R
 		return nil, notFound(typ)
 	}
 	return h, err
+}
+
+// OutboxEvents returns up to limit events of the outbox, oldest first
+// (none when the backend keeps no outbox).
+func (s *Store) OutboxEvents(ctx context.Context, limit int) ([]OutboxEvent, error) {
+	ob, ok := s.backend.(OutboxBackend)
+	if !ok {
+		return nil, nil
+	}
+	return ob.OutboxEvents(ctx, limit)
+}
+
+// DeleteOutbox deletes the outbox events numbered seqs.
+func (s *Store) DeleteOutbox(ctx context.Context, seqs []int64) error {
+	ob, ok := s.backend.(OutboxBackend)
+	if !ok {
+		return nil
+	}
+	return ob.DeleteOutbox(ctx, seqs)
 }
 
 // Decode parses a stored record's content.

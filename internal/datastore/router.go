@@ -62,6 +62,17 @@ func (r *Router) Named(ctx context.Context, name string) (*Store, error) {
 	return s, nil
 }
 
+// Open lists the datastores opened so far.
+func (r *Router) Open() []*Store {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]*Store, 0, len(r.stores))
+	for _, s := range r.stores {
+		out = append(out, s)
+	}
+	return out
+}
+
 // Close closes every open datastore.
 func (r *Router) Close() error {
 	r.mu.Lock()

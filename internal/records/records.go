@@ -11,7 +11,9 @@ package records
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"net/url"
 	"slices"
 	"strings"
@@ -115,9 +117,9 @@ func (s *Service) Datastores(ctx context.Context, orgID string) ([]*datastore.St
 // shared (read-only) by every event rather than made for each request.
 var envDetails = map[string]map[string]string{Test: {"env": Test}, Live: {"env": Live}}
 
-// audit records a data operation: actor, operation, resource type and id,
-// never content.
-func (s *Service) audit(ctx context.Context, a Actor, action, typ, id string) {
+// event is the audit event of a data operation: actor, operation,
+// resource type and id, never content.
+func (s *Service) event(ctx context.Context, a Actor, action, typ, id string) audit.Event {
 	detail, ok := envDetails[a.Env]
 	if !ok || a.BulkJob != "" {
 		detail = map[string]string{"env": a.Env}
@@ -125,9 +127,60 @@ func (s *Service) audit(ctx context.Context, a Actor, action, typ, id string) {
 			detail["bulkJob"] = a.BulkJob
 		}
 	}
-	s.Audit.RecordAsync(ctx, audit.Event{
-		OrgID: a.OrgID, ActorType: a.Type, ActorID: a.ID, Action: action, TargetType: typ, TargetID: id, Detail: detail,
-	})
+	return audit.Event{OrgID: a.OrgID, ActorType: a.Type, ActorID: a.ID, Action: action, TargetType: typ, TargetID: id, Detail: detail}
+}
+
+// audit records a read: queued, written in the next batch.
+func (s *Service) audit(ctx context.Context, a Actor, action, typ, id string) {
+	s.Audit.RecordAsync(ctx, s.event(ctx, a, action, typ, id))
+}
+
+// outbox is the audit event of a change, stored in the change's own
+// transaction (datastore.Outbox) and moved to the audit log by RelayAudit:
+// a change is never without its event, nor an event without its change.
+func (s *Service) outbox(ctx context.Context, a Actor, action string) datastore.Outbox {
+	return func(rec datastore.Record) []byte {
+		e := s.Audit.Prepare(ctx, s.event(ctx, a, action, rec.Type, rec.ID))
+		b, err := json.Marshal(e)
+		if err != nil {
+			panic("records: an audit event does not encode: " + err.Error()) // plain strings and a time
+		}
+		return b
+	}
+}
+
+// RelayAudit moves the audit events of changes from the outboxes of the
+// open datastores into the audit log. An event written again after a
+// failure between the two steps is written once (events carry their ids).
+func (s *Service) RelayAudit(ctx context.Context) error {
+	for _, st := range s.Data.Open() {
+		for {
+			evs, err := st.OutboxEvents(ctx, audit.BatchSize)
+			if err != nil || len(evs) == 0 {
+				if err != nil {
+					return err
+				}
+				break
+			}
+			batch := make([]audit.Event, 0, len(evs))
+			seqs := make([]int64, 0, len(evs))
+			for _, ev := range evs {
+				var e audit.Event
+				if err := json.Unmarshal(ev.Event, &e); err != nil {
+					return fmt.Errorf("records: audit outbox event %d: %w", ev.Seq, err)
+				}
+				batch = append(batch, e)
+				seqs = append(seqs, ev.Seq)
+			}
+			if err := s.Audit.Write(ctx, batch); err != nil {
+				return err
+			}
+			if err := st.DeleteOutbox(ctx, seqs); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // committed is the context a write runs under once it starts: a client
@@ -170,11 +223,10 @@ func (s *Service) Create(ctx context.Context, a Actor, res fhir.Resource) (datas
 	if err != nil {
 		return datastore.Record{}, err
 	}
-	rec, err := st.Create(ctx, tenant, res)
+	rec, err := st.Create(ctx, tenant, res, s.outbox(ctx, a, ActionCreate))
 	if err != nil {
 		return rec, invalidFHIR(err)
 	}
-	s.audit(ctx, a, ActionCreate, rec.Type, rec.ID)
 	return rec, nil
 }
 
@@ -188,11 +240,10 @@ func (s *Service) Update(ctx context.Context, a Actor, typ, id string, res fhir.
 	if err != nil {
 		return rec, false, err
 	}
-	rec, created, err = st.Update(ctx, tenant, typ, id, res, match)
+	rec, created, err = st.Update(ctx, tenant, typ, id, res, match, s.outbox(ctx, a, ActionUpdate))
 	if err != nil {
 		return rec, false, invalidFHIR(err)
 	}
-	s.audit(ctx, a, ActionUpdate, typ, id)
 	return rec, created, nil
 }
 
@@ -218,11 +269,10 @@ func (s *Service) Patch(ctx context.Context, a Actor, typ, id string, patch []by
 	if match == 0 {
 		match = cur.Version // the patch was computed against this version
 	}
-	rec, _, err := st.Update(ctx, tenant, typ, id, patched, match)
+	rec, _, err := st.Update(ctx, tenant, typ, id, patched, match, s.outbox(ctx, a, ActionPatch))
 	if err != nil {
 		return rec, invalidFHIR(err)
 	}
-	s.audit(ctx, a, ActionPatch, typ, id)
 	return rec, nil
 }
 
@@ -237,13 +287,12 @@ func (s *Service) Delete(ctx context.Context, a Actor, typ, id string, match int
 	if err != nil {
 		return err
 	}
-	if err := st.Delete(ctx, tenant, typ, id, match); err != nil {
+	if err := st.Delete(ctx, tenant, typ, id, match, s.outbox(ctx, a, ActionDelete)); err != nil {
 		if errs.ReasonOf(err) == errs.ReasonGone {
 			return &errs.Error{Code: errs.NotFound, Reason: errs.ReasonGone, Message: typ + "/" + id + " was already deleted."}
 		}
 		return err
 	}
-	s.audit(ctx, a, ActionDelete, typ, id)
 	return nil
 }
 

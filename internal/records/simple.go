@@ -40,11 +40,10 @@ func (s *Service) CreateSimple(ctx context.Context, a Actor, d *resource.Def, bo
 	if err != nil {
 		return datastore.Record{}, err
 	}
-	rec, err := st.Create(ctx, tenant, res)
+	rec, err := st.Create(ctx, tenant, res, s.outbox(ctx, a, ActionCreate))
 	if err != nil {
 		return rec, invalidSimple(d, err)
 	}
-	s.audit(ctx, a, ActionCreate, d.Type, rec.ID)
 	return rec, nil
 }
 
@@ -146,11 +145,10 @@ func (s *Service) PatchSimple(ctx context.Context, a Actor, d *resource.Def, id 
 	if match == 0 {
 		match = cur.Version // the merge was computed against this version
 	}
-	rec, _, err := st.Update(ctx, tenant, d.Type, id, res, match)
+	rec, _, err := st.Update(ctx, tenant, d.Type, id, res, match, s.outbox(ctx, a, ActionPatch))
 	if err != nil {
 		return rec, invalidSimple(d, err)
 	}
-	s.audit(ctx, a, ActionPatch, d.Type, id)
 	return rec, nil
 }
 

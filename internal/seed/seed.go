@@ -103,19 +103,19 @@ func Run(ctx context.Context, s *datastore.Store, tenant datastore.Tenant, n, wo
 				if i >= n || ctx.Err() != nil {
 					return
 				}
-				p, err := s.Create(ctx, tenant, Patient(r, i))
+				p, err := s.Create(ctx, tenant, Patient(r, i), nil)
 				if err != nil {
 					errc <- fmt.Errorf("seed patient %d: %w", i, err)
 					return
 				}
 				ids[i] = p.ID
-				e, err := s.Create(ctx, tenant, encounter(r, p.ID))
+				e, err := s.Create(ctx, tenant, encounter(r, p.ID), nil)
 				if err != nil {
 					errc <- fmt.Errorf("seed encounter %d: %w", i, err)
 					return
 				}
 				for range 2 {
-					if _, err := s.Create(ctx, tenant, observation(r, p.ID, e.ID)); err != nil {
+					if _, err := s.Create(ctx, tenant, observation(r, p.ID, e.ID), nil); err != nil {
 						errc <- fmt.Errorf("seed observation %d: %w", i, err)
 						return
 					}

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -246,7 +247,63 @@ func (d *Datastore) Insert(ctx context.Context, tenant datastore.Tenant, rec dat
 		if err := d.insertHistory(ctx, tx, tenant, rec); err != nil {
 			return err
 		}
+		if err := d.insertOutbox(ctx, tx, rec); err != nil {
+			return err
+		}
 		return d.insertIndex(ctx, tx, tenant, rec, idx)
+	}, nil)
+}
+
+// insertOutbox stores a write's event in its transaction.
+func (d *Datastore) insertOutbox(ctx context.Context, tx *sql.Tx, rec datastore.Record) error {
+	if len(rec.Outbox) == 0 {
+		return nil
+	}
+	_, err := d.exec(ctx, tx, true, `INSERT INTO audit_outbox (event) VALUES ($1)`, string(rec.Outbox))
+	return err
+}
+
+var _ datastore.OutboxBackend = (*Datastore)(nil)
+
+// OutboxEvents implements datastore.OutboxBackend.
+func (d *Datastore) OutboxEvents(ctx context.Context, limit int) ([]datastore.OutboxEvent, error) {
+	rows, err := d.db.sql.QueryContext(ctx, `SELECT seq, event FROM audit_outbox ORDER BY seq LIMIT $1`, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []datastore.OutboxEvent
+	for rows.Next() {
+		var e datastore.OutboxEvent
+		var ev string
+		if err := rows.Scan(&e.Seq, &ev); err != nil {
+			return nil, err
+		}
+		e.Event = []byte(ev)
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// DeleteOutbox implements datastore.OutboxBackend. It deletes the events
+// by their numbers, not a range of them: on PostgreSQL a transaction that
+// took a lower number may commit after a higher one was read.
+func (d *Datastore) DeleteOutbox(ctx context.Context, seqs []int64) error {
+	if len(seqs) == 0 {
+		return nil
+	}
+	var b strings.Builder
+	args := make([]any, len(seqs))
+	for i, seq := range seqs {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("$" + strconv.Itoa(i+1))
+		args[i] = seq
+	}
+	return d.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		_, err := d.exec(ctx, tx, false, `DELETE FROM audit_outbox WHERE seq IN (`+b.String()+`)`, args...)
+		return err
 	}, nil)
 }
 
@@ -312,6 +369,9 @@ func (d *Datastore) Replace(ctx context.Context, tenant datastore.Tenant, rec da
 			}
 		}
 		if err := d.insertHistory(ctx, tx, tenant, rec); err != nil {
+			return err
+		}
+		if err := d.insertOutbox(ctx, tx, rec); err != nil {
 			return err
 		}
 		if err := d.deleteIndex(ctx, tx, tenant, rec); err != nil {
