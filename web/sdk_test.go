@@ -31,17 +31,7 @@ const (
 // yet. The list may only shrink: TestSDK fails when one of these gets a
 // route (take it out and give it a cycle in sdk_suite.mjs) and when a
 // namespace not listed here has none.
-var sdkMissingNamespaces = []string{
-	"accounts", "activityDefinitions", "appointmentResponses",
-	"chargeItems", "claimResponses", "claims",
-	"coverages",
-	"eligibilityRequests", "eligibilityResponses", "enrollmentRequests", "enrollmentResponses", "eobs",
-	"healthcareServices",
-	"invoices", "locations", "measureReports",
-	"measures",
-	"organizations", "paymentNotices", "paymentReconciliations", "persons",
-	"planDefinitions", "schedules", "slots",
-}
+var sdkMissingNamespaces = []string{}
 
 // sdkKnownFailures are checks ("namespace/step") that fail today because
 // of a server defect not fixed yet, each with the defect. Like the list

@@ -3,6 +3,7 @@ package resource
 import (
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/clinikapi/clinikapi/internal/datastore"
@@ -26,7 +27,8 @@ var ExtensionParams = []ExtensionParam{
 }
 
 // ElementParam is a token or reference search parameter over a top-level
-// element of a type (a code, or a Reference or list of them), for a
+// element of a type (a code, boolean, CodeableConcept or Coding, or a
+// Reference, or a list of them), for a
 // contract query parameter whose element R4 gives no search parameter
 // (CarePlan.author, RiskAssessment.status). The declarations list them
 // beside the resource they are for.
@@ -57,6 +59,23 @@ func (p ElementParam) values(res fhir.Resource) []fhir.Value {
 		case fhir.Token:
 			if s, ok := it.(string); ok && s != "" {
 				out = append(out, fhir.Value{Param: p.Code, Type: fhir.Token, Code: s})
+			}
+			if b, ok := it.(bool); ok {
+				out = append(out, fhir.Value{Param: p.Code, Type: fhir.Token, Code: strconv.FormatBool(b)})
+			}
+			// A CodeableConcept's codings, or a Coding.
+			if m, ok := it.(map[string]any); ok {
+				codings, isConcept := m["coding"].([]any)
+				if !isConcept {
+					codings = []any{m}
+				}
+				for _, c := range codings {
+					cm, _ := c.(map[string]any)
+					system, _ := cm["system"].(string)
+					if code, _ := cm["code"].(string); code != "" {
+						out = append(out, fhir.Value{Param: p.Code, Type: fhir.Token, System: system, Code: code})
+					}
+				}
 			}
 		case fhir.Reference:
 			m, _ := it.(map[string]any)
@@ -107,6 +126,9 @@ func (x Index) Extract(res fhir.Resource) ([]fhir.Value, error) {
 	if err != nil {
 		return nil, err
 	}
+	for i := range vals {
+		localCanonical(&vals[i])
+	}
 	t, _ := res["resourceType"].(string)
 	for _, p := range ElementParams {
 		if p.Type == t {
@@ -129,6 +151,20 @@ func (x Index) Extract(res fhir.Resource) ([]fhir.Value, error) {
 		}
 	}
 	return vals, nil
+}
+
+// localCanonical makes a reference value of a canonical written as
+// Type/id (a Canonical field stores an id so: MeasureReport.measure
+// "Measure/…") a local reference too, so that searching and including by
+// Type/id find it like a Reference. Its URL stays indexed as well.
+func localCanonical(v *fhir.Value) {
+	if v.Type != fhir.Reference || v.RefType != "" || v.URL == "" {
+		return
+	}
+	t, id, ok := strings.Cut(v.URL, "/")
+	if ok && t != "" && t[0] >= 'A' && t[0] <= 'Z' && !strings.ContainsAny(t, ":#") && datastore.ValidID(id) {
+		v.RefType, v.RefID = t, id
+	}
 }
 
 // Compact implements datastore.Indexer; extension parameters lie within

@@ -107,6 +107,9 @@ func (p *Param) value(raw string) (string, bool) {
 	raw = escape.Replace(raw)
 	switch p.Kind {
 	case RefParam:
+		if strings.Contains(raw, "://") || strings.HasPrefix(raw, "urn:") {
+			return raw, true // an absolute reference or canonical URL
+		}
 		if t, id, ok := strings.Cut(raw, "/"); ok {
 			return raw, t != "" && datastore.ValidID(id)
 		}

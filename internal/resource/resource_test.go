@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"os"
 	"reflect"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -32,6 +33,10 @@ var testNow = time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
 
 var testIDs = strings.NewReplacer("{{patientId}}", "pt-t1", "{{practitionerId}}", "pr-t1", "{{encounterId}}", "enc-t1")
 
+// otherIDs are the examples' other placeholders ({{scheduleId}}, …): each
+// becomes an id of its own (schedule-t1).
+var otherIDs = regexp.MustCompile(`\{\{([a-zA-Z]+)Id\}\}`)
+
 // example reads a resource's example create body (testdata/<path>.json).
 func example(t *testing.T, d *Def) map[string]any {
 	t.Helper()
@@ -40,7 +45,7 @@ func example(t *testing.T, d *Def) map[string]any {
 		t.Fatal(err)
 	}
 	var body map[string]any
-	if err := json.Unmarshal([]byte(testIDs.Replace(string(b))), &body); err != nil {
+	if err := json.Unmarshal([]byte(otherIDs.ReplaceAllString(testIDs.Replace(string(b)), "$1-t1")), &body); err != nil {
 		t.Fatalf("%s example: %v", d.Path, err)
 	}
 	return body
