@@ -76,6 +76,7 @@ func testSupabaseSignOutEndsSessionOnBothInstances(t *testing.T, extra map[strin
 	}{{"hs256", gotruefake.Options{}}, {"es256", gotruefake.Options{Asymmetric: true}}} {
 		t.Run(mode.name, func(t *testing.T) {
 			one, two, fake := supabaseInstances(t, mode.opt, extra)
+			waitListening(t, one, two)
 			b := one.Browser()
 			orgID := b.SignUp("Sue Base", "sue@example.com", pw, "Supa Clinic")
 			access, refresh := b.Cookie("clinik_session"), b.Cookie("clinik_refresh")
@@ -133,8 +134,23 @@ func TestSupabaseSignOutEndsSessionOnBothInstancesRedis(t *testing.T) {
 	testSupabaseSignOutEndsSessionOnBothInstances(t, map[string]string{"REDIS_URL": u})
 }
 
+// waitListening returns once two hears session revocations from one (its
+// subscription is up, so the re-check every new subscription causes is
+// behind us): a throw-away account signs out on one until two refuses it.
+func waitListening(t *testing.T, one, two *apptest.Env) {
+	t.Helper()
+	c := one.Browser()
+	orgID := c.SignUp("Canary", "canary@example.com", pw, "Canary Clinic")
+	access, refresh := c.Cookie("clinik_session"), c.Cookie("clinik_refresh")
+	wantSignedOut(t, "canary sign-out", c.Post("/signout", nil))
+	waitFor(t, "instance two to hear revocations", func() bool {
+		return replay(two, access, refresh).Get("/o/"+orgID).URL.Path == "/signin"
+	})
+}
+
 func TestSupabaseSessionEndedAtSupabaseOnBothInstances(t *testing.T) {
 	one, two, fake := supabaseInstances(t, gotruefake.Options{Asymmetric: true}, nil)
+	waitListening(t, one, two)
 	b := one.Browser()
 	orgID := b.SignUp("Sue Base", "sue@example.com", pw, "Supa Clinic")
 	access, refresh := b.Cookie("clinik_session"), b.Cookie("clinik_refresh")
@@ -167,7 +183,10 @@ func TestSupabaseSessionRevalidation(t *testing.T) {
 			advance(time.Second, env)
 			wantStatus(t, "page", b.Get("/o/"+orgID), http.StatusOK)
 		}
-		if got := fake.Hits("GET", "/user"); got != 2 {
+		// (On PostgreSQL, one more when the invalidation listener's first
+		// subscription comes after the sign-up: a new subscription makes
+		// every session be checked, as messages may have been missed.)
+		if got := fake.Hits("GET", "/user"); got != 2 && (engine == "sqlite" || got != 3) {
 			t.Errorf("GET /user for 120 pages over 2 minutes: got %d, want 2", got)
 		}
 		// Signed out on another device (global scope): noticed within a minute.

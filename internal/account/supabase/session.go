@@ -67,21 +67,35 @@ func IsSessionMessage(msg string) bool { return strings.HasPrefix(msg, msgPrefix
 // sessionState is what this instance knows about one session.
 type sessionState struct {
 	confirmed time.Time     // when Supabase last said the session is alive
+	seq       uint64        // sessions.seq when that check started
 	failedAt  time.Time     // when a check last could not reach Supabase
 	checking  chan struct{} // closed when the check in flight ends
+}
+
+// mark says: sessions Supabase vouched for before it must be checked again.
+// A check counts if it started after the mark (seq: no ties between
+// instants); a token's issue time, only if strictly after at.
+type mark struct {
+	at  time.Time
+	seq uint64
+}
+
+func (m mark) or(o mark) mark {
+	return mark{at: later(m.at, o.at), seq: max(m.seq, o.seq)}
 }
 
 // sessions holds the revoked sessions and the check results.
 type sessions struct {
 	mu      sync.Mutex
+	seq     uint64                   // bumped by every mark
 	revoked map[string]time.Time     // session id → refused until
 	state   map[string]*sessionState // by sessionKey
-	recheck map[string]time.Time     // subject → sessions confirmed before this are checked again
-	all     time.Time                // every session confirmed before this is checked again
+	recheck map[string]mark          // by subject: that person's sessions
+	all     mark                     // every session
 }
 
 func newSessions() sessions {
-	return sessions{revoked: map[string]time.Time{}, state: map[string]*sessionState{}, recheck: map[string]time.Time{}}
+	return sessions{revoked: map[string]time.Time{}, state: map[string]*sessionState{}, recheck: map[string]mark{}}
 }
 
 // sessionKey names what a check vouches for: the session, when the token's
@@ -135,20 +149,22 @@ func (s *sessions) recheckSubject(subject string, now time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if len(s.recheck) >= maxTracked/10 {
-		for sub, at := range s.recheck {
-			if now.Sub(at) > recheckKeep {
+		for sub, m := range s.recheck {
+			if now.Sub(m.at) > recheckKeep {
 				delete(s.recheck, sub)
 			}
 		}
 	}
-	s.recheck[subject] = now
+	s.seq++
+	s.recheck[subject] = mark{at: now, seq: s.seq}
 }
 
 // recheckEverything follows a lost invalidation connection: revocations may
 // have been missed, so every session is checked with Supabase again.
 func (s *sessions) recheckEverything(now time.Time) {
 	s.mu.Lock()
-	s.all = now
+	s.seq++
+	s.all = mark{at: now, seq: s.seq}
 	s.mu.Unlock()
 }
 
@@ -234,19 +250,20 @@ func (p *Provider) ensureAlive(ctx context.Context, access string, c *claims, ve
 			st = &sessionState{}
 			s.track(key, st, now)
 		}
-		confirmed := st.confirmed
+		m := s.all.or(s.recheck[c.Subject])
+		var confirmed time.Time
+		if st.seq >= m.seq {
+			confirmed = st.confirmed
+		}
 		if verified && c.IssuedAt != nil {
 			// Supabase vouched for the session when it issued the token.
 			iat := c.IssuedAt.Time
 			if iat.After(now) {
 				iat = now // clock skew must not stretch the interval
 			}
-			if iat.After(confirmed) {
+			if iat.After(m.at) && iat.After(confirmed) {
 				confirmed = iat
 			}
-		}
-		if mark := later(s.recheck[c.Subject], s.all); confirmed.Before(mark) {
-			confirmed = time.Time{}
 		}
 		if !confirmed.IsZero() && now.Sub(confirmed) < revalidateEvery {
 			s.mu.Unlock()
@@ -267,6 +284,7 @@ func (p *Provider) ensureAlive(ctx context.Context, access string, c *claims, ve
 		}
 		ch := make(chan struct{})
 		st.checking = ch
+		seq := s.seq
 		s.mu.Unlock()
 
 		// The check is shared by the session's parallel requests, so it is
@@ -282,7 +300,7 @@ func (p *Provider) ensureAlive(ctx context.Context, access string, c *claims, ve
 		case err == nil:
 			// The start of the call: a session ended while it was in
 			// flight must not count as confirmed after its end.
-			st.confirmed, st.failedAt = now, time.Time{}
+			st.confirmed, st.seq, st.failedAt = now, seq, time.Time{}
 			s.mu.Unlock()
 			return nil
 		case errs.Is(err, errs.Unauthorized):
