@@ -282,3 +282,33 @@ func TestSupabaseClientAddress(t *testing.T) {
 		t.Errorf("sign-ups at GoTrue: %d, want 35", got)
 	}
 }
+
+func TestSupabaseUnreachable(t *testing.T) {
+	apptest.Engines(t, func(t *testing.T, engine string) {
+		fake, vars, setClock := supabaseFake(t, gotruefake.Options{})
+		env := apptest.New(t, engine, vars)
+		setClock(env.Clock.Now)
+		b := env.Browser()
+		orgID := b.SignUp("Sue Base", "sue@example.com", pw, "Supa Clinic")
+		access, refresh := b.Cookie("clinik_session"), b.Cookie("clinik_refresh")
+		fake.Close()
+
+		// Within 5 minutes of Supabase's last word the session carries on.
+		advance(4*time.Minute, env)
+		wantText(t, "Supabase down for 4 minutes", b.Get("/o/"+orgID), "Supa Clinic")
+		// Then pages that need a person say so, and keep the cookies.
+		advance(2*time.Minute, env)
+		r := b.Get("/o/" + orgID)
+		wantStatus(t, "Supabase down for 6 minutes", r, http.StatusServiceUnavailable)
+		wantText(t, "Supabase down for 6 minutes", r, "unavailable")
+		if b.Cookie("clinik_session") != access {
+			t.Fatalf("the session cookie was dropped while Supabase was unreachable")
+		}
+		// Signing out still works, and ends the session everywhere.
+		wantSignedOut(t, "sign-out with Supabase down", b.Post("/signout", nil))
+		if b.Cookie("clinik_session") != "" {
+			t.Errorf("session cookie kept after sign-out")
+		}
+		wantSignedOut(t, "copied cookies after that sign-out", replay(env, access, refresh).Get("/o/"+orgID))
+	})
+}
