@@ -361,3 +361,18 @@ func TestClientAddressReachesSupabase(t *testing.T) {
 }
 
 type ipKey struct{}
+
+func TestTokensThatDoNotVerifyHereAreLogged(t *testing.T) {
+	var logs bytes.Buffer
+	e := newEnv(t, gotruefake.Options{JWTSecret: secret}, func(_ *gotruefake.Options, po *supabase.Options) {
+		po.JWTSecret = "not the project's secret, but long enough"
+		po.Log = slog.New(slog.NewTextHandler(&logs, nil))
+	})
+	_, tok := e.signUp(t, "ada@example.com", "correct horse battery")
+	if !strings.Contains(logs.String(), "does not verify here") {
+		t.Errorf("a misconfigured secret is not logged at sign-in:\n%s", logs.String())
+	}
+	if strings.Contains(logs.String(), tok.Access) {
+		t.Errorf("the token was logged")
+	}
+}

@@ -158,23 +158,27 @@ func (p *Provider) session(ctx context.Context, s types.Session) (account.Identi
 	if s.AccessToken == "" || s.User.Email == "" {
 		return account.Identity{}, account.Tokens{}, wrapErr(errs.Unavailable, "", errors.New("supabase auth: session answer without token or e-mail"), msgUnavailable)
 	}
-	p.learnKey(ctx, s.AccessToken)
+	p.checkIssued(ctx, s.AccessToken)
 	return identityOf(s.User), p.tokensOf(s), nil
 }
 
-// learnKey makes sure the key that signed a token Supabase just issued is
-// cached (asymmetric signing keys only).
-func (p *Provider) learnKey(ctx context.Context, token string) {
+// checkIssued makes sure the key that signed a token Supabase just issued
+// is cached (asymmetric signing keys), and says loudly when such a token
+// does not verify here: every request would then send the person back to
+// the sign-in page.
+func (p *Provider) checkIssued(ctx context.Context, token string) {
 	t, _, err := jwt.NewParser().ParseUnverified(token, &claims{})
 	if err != nil {
+		p.log.ErrorContext(ctx, "supabase auth: Supabase issued an access token that is not a JWT", "err", err)
 		return
 	}
-	alg := t.Method.Alg()
-	if alg != "ES256" && alg != "RS256" {
-		return
+	if alg := t.Method.Alg(); alg == "ES256" || alg == "RS256" {
+		kid, _ := t.Header["kid"].(string)
+		_, _ = p.keys.lookup(ctx, p, kid, alg, true)
 	}
-	kid, _ := t.Header["kid"].(string)
-	_, _ = p.keys.lookup(ctx, p, kid, alg, true)
+	if _, err := p.verifyLocal(ctx, token); err != nil && !errors.Is(err, errNoSecret) {
+		p.log.ErrorContext(ctx, "supabase auth: an access token Supabase just issued does not verify here; check SUPABASE_URL (the tokens' issuer) and SUPABASE_JWT_SECRET", "err", err)
+	}
 }
 
 // SignUp implements account.Provider: POST /signup, with the name in the

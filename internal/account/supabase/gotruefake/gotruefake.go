@@ -1,8 +1,11 @@
 // Package gotruefake is an in-process fake of the Supabase Auth (GoTrue)
 // endpoints that the supabase account provider uses, for tests. It follows
 // the observed behaviour of the real server (status codes, error_code values,
-// single-use refresh tokens, PKCE, JWT claims) closely enough that a client
-// passing against it has the right wire format; it is not a full GoTrue.
+// single-use refresh tokens, PKCE, JWT claims, 403 session_not_found for
+// sessions ended by a logout or a password change, signing-key rotation and
+// removal in the JWKS, per-IP limits keyed by GOTRUE_RATE_LIMIT_HEADER)
+// closely enough that a client passing against it has the right wire
+// format; it is not a full GoTrue.
 //
 // Server.URL is the project URL (like https://xyz.supabase.co); the endpoints
 // are served under URL+"/auth/v1".
