@@ -11,6 +11,7 @@ import (
 
 	"github.com/clinikapi/clinikapi/internal/account/supabase/gotruefake"
 	"github.com/clinikapi/clinikapi/internal/app/apptest"
+	"github.com/clinikapi/clinikapi/internal/store/storetest"
 )
 
 // supabaseFake starts a fake Supabase Auth whose clock is set later (the
@@ -70,6 +71,9 @@ func wantSignedOut(t *testing.T, what string, r *apptest.Response) {
 }
 
 func testSupabaseSignOutEndsSessionOnBothInstances(t *testing.T, extra map[string]string) {
+	if os.Getenv(storetest.EnvPostgres) == "" {
+		t.Skip(storetest.EnvPostgres + " is not set")
+	}
 	for _, mode := range []struct {
 		name string
 		opt  gotruefake.Options
