@@ -40,11 +40,11 @@ func (s *Server) routes(e *echo.Echo) {
 	ui.GET("/auth/callback", d.OAuthCallback)
 	ui.GET("/invites/:token", d.InvitePage)
 	ui.POST("/analytics-consent", d.SetAnalyticsConsent) // the banner and the Account page; signed in or not
+	ui.POST("/signout", d.SignOut)                       // also when the identity provider cannot vouch for the session
 
 	// Signed in.
 	in := ui.Group("", d.RequireUser, d.TrackPageViews)
 	in.GET("/", d.Home)
-	in.POST("/signout", d.SignOut)
 	in.POST("/invites/:token", d.AcceptInvite)
 	in.GET("/orgs/new", d.NewOrgPage)
 	in.POST("/orgs", d.CreateOrg)

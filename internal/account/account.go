@@ -258,6 +258,16 @@ func (s *Service) SignOut(ctx context.Context, u User, t Tokens) error {
 	return err
 }
 
+// SignOutUnconfirmed ends a session the provider could not confirm just now
+// (Supabase unreachable): the provider still revokes it where it can. No
+// audit event, as the person is not known.
+func (s *Service) SignOutUnconfirmed(ctx context.Context, t Tokens) error {
+	if t.Empty() {
+		return nil
+	}
+	return s.provider.SignOut(ctx, t)
+}
+
 // RequestPasswordReset sends a reset link if the account exists. The answer
 // never tells whether it does.
 func (s *Service) RequestPasswordReset(ctx context.Context, email string) error {

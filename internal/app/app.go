@@ -13,6 +13,7 @@ import (
 
 	"github.com/clinikapi/clinikapi/internal/account"
 	"github.com/clinikapi/clinikapi/internal/account/builtin"
+	"github.com/clinikapi/clinikapi/internal/account/supabase"
 	"github.com/clinikapi/clinikapi/internal/analytics"
 	"github.com/clinikapi/clinikapi/internal/apikey"
 	"github.com/clinikapi/clinikapi/internal/audit"
@@ -86,6 +87,8 @@ type App struct {
 	StripeWebhook billing.EventParser
 	planInval     apikey.Invalidator
 	forgetPlan    func(orgID string)
+	supabase      *supabase.Provider // nil with built-in accounts
+	sessionInval  apikey.Invalidator
 
 	closers     []func() error
 	stopWorkers func()
@@ -151,7 +154,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opt Options) 
 	}
 
 	a.Audit = audit.New(db, log, now)
-	provider, err := a.identityProvider(cfg, mailer, now)
+	provider, err := a.identityProvider(cfg, mailer, now, inval)
 	if err != nil {
 		a.Close()
 		return nil, err
@@ -240,9 +243,9 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opt Options) 
 }
 
 // identityProvider picks Supabase Auth when configured, built-in accounts otherwise.
-func (a *App) identityProvider(cfg config.Config, mailer mail.Mailer, now func() time.Time) (account.Provider, error) {
+func (a *App) identityProvider(cfg config.Config, mailer mail.Mailer, now func() time.Time, inval apikey.Invalidator) (account.Provider, error) {
 	if cfg.Supabase.Enabled() {
-		return newSupabase(cfg, now)
+		return a.newSupabase(cfg, now, a.Log, inval)
 	}
 	a.Builtin = builtin.New(a.DB, mailer, builtin.Options{
 		IdleTimeout: cfg.SessionIdleTimeout, MaxAge: cfg.SessionMaxAge, BaseURL: cfg.BaseURL, Now: now,

@@ -75,6 +75,13 @@ func (a *App) Start(ctx context.Context) {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
+		if err := a.listenSessions(ctx); err != nil && ctx.Err() == nil {
+			a.Log.Error("session revocation listener stopped", "err", err)
+		}
+	}()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
 		if err := a.listenPlans(ctx); err != nil && ctx.Err() == nil {
 			a.Log.Error("plan invalidation listener stopped", "err", err)
 		}

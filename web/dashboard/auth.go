@@ -118,9 +118,16 @@ func (h *Handler) SignUp(c echo.Context) error {
 
 // SignOut ends the session on the server and in the browser.
 func (h *Handler) SignOut(c echo.Context) error {
+	ctx := c.Request().Context()
 	if u, ok := currentUser(c); ok {
-		if err := h.Accounts.SignOut(c.Request().Context(), u, currentTokens(c)); err != nil {
-			h.Log.WarnContext(c.Request().Context(), "sign-out at the identity provider failed", "err", err)
+		if err := h.Accounts.SignOut(ctx, u, currentTokens(c)); err != nil {
+			h.Log.WarnContext(ctx, "sign-out at the identity provider failed", "err", err)
+		}
+	} else if _, ok := c.Get(keySessionErr).(error); ok {
+		// The identity provider could not vouch for the session just now:
+		// end it anyway, here and on the other instances.
+		if err := h.Accounts.SignOutUnconfirmed(ctx, readTokens(c)); err != nil {
+			h.Log.WarnContext(ctx, "sign-out at the identity provider failed", "err", err)
 		}
 	}
 	h.endSession(c)

@@ -20,9 +20,10 @@ const (
 )
 
 const (
-	keyUser   = "dashboard.user"
-	keyTokens = "dashboard.tokens"
-	keyActor  = "dashboard.actor"
+	keyUser       = "dashboard.user"
+	keyTokens     = "dashboard.tokens"
+	keyActor      = "dashboard.actor"
+	keySessionErr = "dashboard.session_error"
 )
 
 func (h *Handler) setCookie(c echo.Context, name, value string, maxAge time.Duration) {
@@ -68,7 +69,11 @@ func readTokens(c echo.Context) account.Tokens {
 }
 
 // LoadSession identifies the signed-in person, if any, refreshing their
-// tokens when the provider did. It never rejects a request.
+// tokens when the provider did. It never rejects a request: an ended
+// session clears the cookies; when the identity provider cannot tell
+// (Supabase unreachable), the cookies are kept so the session resumes once
+// it answers, and pages that need a person answer that error (RequireUser)
+// while the others, sign-out included, still work.
 func (h *Handler) LoadSession(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		t := readTokens(c)
@@ -86,6 +91,8 @@ func (h *Handler) LoadSession(next echo.HandlerFunc) echo.HandlerFunc {
 			c.Set(keyTokens, t)
 		case errs.Is(err, errs.Unauthorized) || errs.Is(err, errs.NotFound):
 			h.endSession(c)
+		case errs.Is(err, errs.Unavailable):
+			c.Set(keySessionErr, err)
 		default:
 			return err
 		}
@@ -119,6 +126,9 @@ func (h *Handler) RequireUser(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		if _, ok := currentUser(c); ok {
 			return next(c)
+		}
+		if err, ok := c.Get(keySessionErr).(error); ok {
+			return err
 		}
 		if c.Request().Method != http.MethodGet {
 			return errs.E(errs.Unauthorized, "Your session has ended. Sign in again.")

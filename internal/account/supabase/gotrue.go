@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -17,31 +18,55 @@ import (
 	"github.com/clinikapi/clinikapi/internal/errs"
 )
 
+// ClientAddressHeader carries the address of the person a GoTrue request is
+// made for. GoTrue keys its per-IP rate limits by the header named in its
+// GOTRUE_RATE_LIMIT_HEADER setting; without it every person would count as
+// this server's one address.
+const ClientAddressHeader = "X-Forwarded-For"
+
 // api returns a gotrue-go client for one operation: it carries the user's
 // access token (if any) and sends its requests with ctx (gotrue-go itself
-// takes no context) plus extra query parameters that gotrue-go has no field
-// for (redirect_to on /authorize and /recover, scope on /logout). A client
-// is never shared between operations, so a user's token never leaks into
-// another user's request.
+// takes no context, nor headers per request) plus extra query parameters
+// that gotrue-go has no field for (redirect_to on /authorize and /recover,
+// scope on /logout), and the person's address in ClientAddressHeader. A
+// client is never shared between operations, so a user's token never leaks
+// into another user's request.
 func (p *Provider) api(ctx context.Context, token string, query url.Values) gotrue.Client {
 	c := p.base
 	if token != "" {
 		c = c.WithToken(token)
 	}
 	// No Timeout here: every operation bounds ctx itself.
-	return c.WithClient(http.Client{Transport: &requestTransport{ctx: ctx, base: p.transport, query: query}})
+	return c.WithClient(http.Client{Transport: &requestTransport{ctx: ctx, base: p.transport, query: query, client: p.clientAddress(ctx)}})
 }
 
-// requestTransport attaches a context and query parameters to each request
-// gotrue-go makes.
+// clientAddress is the address of the person ctx serves, as the dashboard
+// determined it (CLINIKAPI_TRUST_PROXY rules), or "" when there is none.
+func (p *Provider) clientAddress(ctx context.Context) string {
+	if p.opt.ClientIP == nil {
+		return ""
+	}
+	a, err := netip.ParseAddr(strings.TrimSpace(p.opt.ClientIP(ctx)))
+	if err != nil {
+		return ""
+	}
+	return a.Unmap().String()
+}
+
+// requestTransport attaches a context, query parameters and the client
+// address to each request gotrue-go makes.
 type requestTransport struct {
-	ctx   context.Context
-	base  http.RoundTripper
-	query url.Values
+	ctx    context.Context
+	base   http.RoundTripper
+	query  url.Values
+	client string
 }
 
 func (t *requestTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	r = r.Clone(t.ctx)
+	if t.client != "" {
+		r.Header.Set(ClientAddressHeader, t.client)
+	}
 	if len(t.query) > 0 {
 		q := r.URL.Query()
 		for k, vs := range t.query {
@@ -82,6 +107,9 @@ func (p *Provider) call(ctx context.Context, method, path string, query url.Valu
 	}
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if ip := p.clientAddress(ctx); ip != "" {
+		req.Header.Set(ClientAddressHeader, ip)
 	}
 	resp, err := p.transport.RoundTrip(req)
 	if err != nil {

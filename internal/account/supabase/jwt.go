@@ -27,10 +27,23 @@ import (
 // any key is looked up.
 var allowedAlgs = []string{"HS256", "ES256", "RS256"}
 
+// The JWKS is cached, and refetched
+//   - when it is older than jwksRefresh, on the next token that needs it, so
+//     a key removed from the project's JWKS stops being trusted on every
+//     instance within jwksRefresh;
+//   - when a token names a kid that is not cached, at most every
+//     jwksUnknownKid, so forged kids cannot make us hammer Supabase (and at
+//     once for tokens Supabase itself just issued: sign-in during a key
+//     rotation works);
+//   - after a failed fetch, at most every jwksRetry. While fetches fail, the
+//     keys fetched last keep being used for up to jwksMaxStale after that
+//     fetch, then tokens are refused as unverifiable (Unavailable).
 const (
-	jwksMinInterval = 5 * time.Minute  // refetch the JWKS at most this often for unknown kids
-	jwksRetry       = 10 * time.Second // after a failed fetch
-	maxTokenLength  = 16 << 10
+	jwksRefresh    = 5 * time.Minute
+	jwksUnknownKid = 10 * time.Second
+	jwksRetry      = 10 * time.Second
+	jwksMaxStale   = 15 * time.Minute
+	maxTokenLength = 16 << 10
 )
 
 var (
@@ -78,7 +91,7 @@ func (p *Provider) verifyLocal(ctx context.Context, token string) (*claims, erro
 			return []byte(p.opt.JWTSecret), nil
 		}
 		kid, _ := t.Header["kid"].(string)
-		return p.keys.lookup(ctx, p, kid, alg)
+		return p.keys.lookup(ctx, p, kid, alg, false)
 	})
 	if errors.Is(err, errNoSecret) {
 		c = &claims{}
@@ -123,8 +136,11 @@ func (p *Provider) checkClaims(c *claims) error {
 type keySet struct {
 	mu        sync.Mutex
 	keys      map[string]publicKey // by kid
-	loaded    bool
-	nextFetch time.Time
+	fetchedAt time.Time            // of the last successful fetch; zero before the first
+	triedAt   time.Time            // of the last attempt
+	failing   bool                 // the last attempt failed
+	lastErr   error
+	fetching  chan struct{} // closed when the fetch in flight ends
 }
 
 type publicKey struct {
@@ -133,32 +149,92 @@ type publicKey struct {
 }
 
 // lookup finds the key for kid (or, without a kid, every key for alg),
-// refetching the JWKS when the kid is unknown and the last fetch is at
-// least jwksMinInterval old, so forged kids cannot make us hammer Supabase.
-func (ks *keySet) lookup(ctx context.Context, p *Provider, kid, alg string) (any, error) {
-	ks.mu.Lock()
-	defer ks.mu.Unlock()
-	if k, ok := ks.find(kid, alg); ok {
-		return k, nil
-	}
-	now := p.now()
-	if now.Before(ks.nextFetch) {
-		if ks.loaded {
+// refetching the JWKS as the rules above say. issued marks a token that
+// Supabase has just handed us (sign-in, refresh): its kid surely exists, so
+// an unknown one is fetched at once rather than after jwksUnknownKid.
+func (ks *keySet) lookup(ctx context.Context, p *Provider, kid, alg string, issued bool) (any, error) {
+	fetched := false
+	for {
+		ks.mu.Lock()
+		now := p.now()
+		loaded := !ks.fetchedAt.IsZero()
+		age := now.Sub(ks.fetchedAt)
+		fresh := loaded && age < jwksRefresh
+		usable := loaded && age < jwksMaxStale
+		k, found := ks.find(kid, alg)
+		if fresh && found {
+			ks.mu.Unlock()
+			return k, nil
+		}
+		if ch := ks.fetching; ch != nil && !fetched {
+			ks.mu.Unlock()
+			select {
+			case <-ch:
+			case <-ctx.Done():
+				return nil, fmt.Errorf("%w: %w", errJWKSUnavailable, ctx.Err())
+			}
+			fetched = true
+			continue
+		}
+		since := now.Sub(ks.triedAt)
+		var due bool
+		switch {
+		case fresh: // an unknown kid
+			due = since >= jwksUnknownKid || (issued && !ks.failing)
+		default: // stale, or never fetched
+			due = since >= jwksRetry
+		}
+		if fetched || !due {
+			failing, lastErr := ks.failing, ks.lastErr
+			ks.mu.Unlock()
+			switch {
+			case usable && found:
+				return k, nil // stale, but Supabase cannot be asked now
+			case !usable || failing:
+				if lastErr == nil {
+					lastErr = errors.New("not fetched yet")
+				}
+				return nil, fmt.Errorf("%w: %w", errJWKSUnavailable, lastErr)
+			}
+			if fetched {
+				p.log.Warn("supabase auth: access token signed with a key that is not in the JWKS; refused", "kid", kid, "alg", alg)
+			}
 			return nil, errUnknownKey
 		}
-		return nil, errJWKSUnavailable
+		ch := make(chan struct{})
+		ks.fetching, ks.triedAt = ch, now
+		ks.mu.Unlock()
+
+		// Waiting requests share this fetch: it is not cut short when the
+		// request that started it goes away.
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), p.timeout)
+		keys, err := p.fetchJWKS(fctx)
+		cancel()
+		ks.mu.Lock()
+		if err != nil {
+			ks.failing, ks.lastErr = true, err
+			if loaded {
+				p.log.Warn("supabase auth: fetching the JWKS failed; using the keys fetched before", "err", err, "fetched", ks.fetchedAt, "trusted_until", ks.fetchedAt.Add(jwksMaxStale))
+			} else {
+				p.log.Warn("supabase auth: fetching the JWKS failed; tokens signed with asymmetric keys cannot be verified", "err", err)
+			}
+		} else {
+			var removed []string
+			for old := range ks.keys {
+				if _, ok := keys[old]; !ok {
+					removed = append(removed, old)
+				}
+			}
+			if len(removed) > 0 {
+				p.log.Info("supabase auth: signing keys left the JWKS and are no longer trusted", "kids", removed)
+			}
+			ks.keys, ks.fetchedAt, ks.failing, ks.lastErr = keys, p.now(), false, nil
+		}
+		ks.fetching = nil
+		close(ch)
+		ks.mu.Unlock()
+		fetched = true
 	}
-	keys, err := p.fetchJWKS(ctx)
-	if err != nil {
-		// Keep what was cached; retry soon.
-		ks.nextFetch = now.Add(jwksRetry)
-		return nil, fmt.Errorf("%w: %w", errJWKSUnavailable, err)
-	}
-	ks.keys, ks.loaded, ks.nextFetch = keys, true, now.Add(jwksMinInterval)
-	if k, ok := ks.find(kid, alg); ok {
-		return k, nil
-	}
-	return nil, errUnknownKey
 }
 
 func (ks *keySet) find(kid, alg string) (any, bool) {
@@ -181,8 +257,6 @@ func (ks *keySet) find(kid, alg string) (any, bool) {
 // fetchJWKS reads URL/auth/v1/.well-known/jwks.json. Keys it cannot use
 // (symmetric, other curves, short RSA) are skipped.
 func (p *Provider) fetchJWKS(ctx context.Context) (map[string]publicKey, error) {
-	ctx, cancel := context.WithTimeout(ctx, p.timeout)
-	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.authURL+"/.well-known/jwks.json", nil)
 	if err != nil {
 		return nil, err

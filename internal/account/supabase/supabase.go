@@ -2,8 +2,9 @@
 // Supabase Auth (GoTrue). Supabase keeps the passwords and sessions; the
 // browser holds the access token (a JWT) and the refresh token in HttpOnly
 // cookies. Access tokens are verified locally (project JWT secret or JWKS),
-// so an ordinary request costs no call to Supabase; the tokens are refreshed
-// when the access token is within a minute of expiring.
+// and the session behind them is re-validated with Supabase at most once a
+// minute (session.go), so an ordinary request costs no call to Supabase; the
+// tokens are refreshed when the access token is within a minute of expiring.
 //
 // Tokens, passwords and e-mail addresses are never logged: errors returned
 // from here carry only HTTP statuses and GoTrue error codes.
@@ -14,12 +15,14 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/golang-jwt/jwt/v5"
 	"github.com/supabase-community/gotrue-go"
 	"github.com/supabase-community/gotrue-go/types"
 
@@ -37,6 +40,15 @@ type Options struct {
 	BaseURL        string // the dashboard's public URL, for redirect_to
 	HTTPClient     *http.Client
 	Now            func() time.Time
+	Log            *slog.Logger // JWKS and session-check failures; never tokens
+	// ClientIP returns the address of the person a request is made for
+	// (the dashboard's client IP); it is sent to Supabase in
+	// ClientAddressHeader. Nil: none is sent.
+	ClientIP func(context.Context) string
+	// Publish sends a session message to every instance, this one
+	// included, which hands it to Receive (the API key invalidation
+	// channel). Nil on a single instance: messages apply here only.
+	Publish func(ctx context.Context, msg string) error
 }
 
 // Provider implements account.Provider with Supabase Auth.
@@ -47,6 +59,8 @@ type Provider struct {
 	transport http.RoundTripper
 	timeout   time.Duration
 	keys      keySet
+	sess      sessions
+	log       *slog.Logger
 
 	rmu        sync.Mutex
 	refreshes  map[[32]byte]*refreshCall // by SHA-256 of the refresh token
@@ -86,7 +100,12 @@ func New(opt Options) (*Provider, error) {
 	if opt.Now == nil {
 		opt.Now = time.Now
 	}
+	if opt.Log == nil {
+		opt.Log = slog.New(slog.DiscardHandler)
+	}
 	p := &Provider{
+		sess:       newSessions(),
+		log:        opt.Log,
 		opt:        opt,
 		authURL:    opt.URL + "/auth/v1",
 		transport:  http.DefaultTransport,
@@ -132,11 +151,34 @@ func (p *Provider) tokensOf(s types.Session) account.Tokens {
 }
 
 // session turns a GoTrue session answer into an identity and tokens.
-func (p *Provider) session(s types.Session) (account.Identity, account.Tokens, error) {
+// Call it with the operation's context: a token signed with a key that is
+// not cached yet (a rotation) makes the JWKS be fetched now, so the next
+// request verifies it.
+func (p *Provider) session(ctx context.Context, s types.Session) (account.Identity, account.Tokens, error) {
 	if s.AccessToken == "" || s.User.Email == "" {
 		return account.Identity{}, account.Tokens{}, wrapErr(errs.Unavailable, "", errors.New("supabase auth: session answer without token or e-mail"), msgUnavailable)
 	}
+	p.checkIssued(ctx, s.AccessToken)
 	return identityOf(s.User), p.tokensOf(s), nil
+}
+
+// checkIssued makes sure the key that signed a token Supabase just issued
+// is cached (asymmetric signing keys), and says loudly when such a token
+// does not verify here: every request would then send the person back to
+// the sign-in page.
+func (p *Provider) checkIssued(ctx context.Context, token string) {
+	t, _, err := jwt.NewParser().ParseUnverified(token, &claims{})
+	if err != nil {
+		p.log.ErrorContext(ctx, "supabase auth: Supabase issued an access token that is not a JWT", "err", err)
+		return
+	}
+	if alg := t.Method.Alg(); alg == "ES256" || alg == "RS256" {
+		kid, _ := t.Header["kid"].(string)
+		_, _ = p.keys.lookup(ctx, p, kid, alg, true)
+	}
+	if _, err := p.verifyLocal(ctx, token); err != nil && !errors.Is(err, errNoSecret) {
+		p.log.ErrorContext(ctx, "supabase auth: an access token Supabase just issued does not verify here; check SUPABASE_URL (the tokens' issuer) and SUPABASE_JWT_SECRET", "err", err)
+	}
 }
 
 // SignUp implements account.Provider: POST /signup, with the name in the
@@ -154,7 +196,7 @@ func (p *Provider) SignUp(ctx context.Context, email, password, name string) (ac
 		return account.Identity{}, account.Tokens{}, mapErr(err)
 	}
 	if res.AccessToken != "" {
-		return p.session(res.Session)
+		return p.session(ctx, res.Session)
 	}
 	if res.User.Email == "" {
 		return account.Identity{}, account.Tokens{}, wrapErr(errs.Unavailable, "", errors.New("supabase auth: sign-up answer without user"), msgUnavailable)
@@ -177,48 +219,53 @@ func (p *Provider) SignIn(ctx context.Context, email, password string) (account.
 	if err != nil {
 		return account.Identity{}, account.Tokens{}, mapErr(err)
 	}
-	return p.session(res.Session)
+	return p.session(ctx, res.Session)
 }
 
 // Authenticate implements account.Provider. The access token is verified
-// locally; when it has expired or expires within a minute and there is a
-// refresh token, the tokens are refreshed and the new ones returned.
+// locally and its session checked (revoked here, or re-validated with
+// Supabase when its last confirmation is over a minute old: session.go);
+// when it has expired or expires within a minute and there is a refresh
+// token, the tokens are refreshed and the new ones returned.
 func (p *Provider) Authenticate(ctx context.Context, t account.Tokens) (account.Identity, *account.Tokens, error) {
 	if t.Access == "" {
 		if t.Refresh == "" {
 			return account.Identity{}, nil, errSessionEnded
 		}
-		return p.refresh(ctx, t.Refresh, "")
+		return p.refreshSession(ctx, t.Refresh, "")
 	}
 	vctx, cancel := p.bound(ctx)
 	c, err := p.verifyLocal(vctx, t.Access)
 	cancel()
-	remote := errors.Is(err, errNoSecret)
+	verified := true
 	switch {
-	case remote:
+	case errors.Is(err, errNoSecret):
+		// Without the JWT secret only Supabase can vouch for an HS256
+		// token: ensureAlive asks it (about this exact token).
+		verified = false
 	case errors.Is(err, errJWKSUnavailable):
 		return account.Identity{}, nil, wrapErr(errs.Unavailable, "", err, msgUnavailable)
 	case err != nil:
 		return account.Identity{}, nil, wrapErr(errs.Unauthorized, "", err, errSessionEnded.Message)
 	}
 	now := p.now()
+	if p.sess.isRevoked(c.SessionID, now) {
+		return account.Identity{}, nil, errSessionEnded
+	}
 	exp := c.expires()
 	if exp.Sub(now) <= refreshMargin && t.Refresh != "" {
-		id, fresh, err := p.refresh(ctx, t.Refresh, c.Subject)
-		if errs.Is(err, errs.Unavailable) && now.Before(exp) && !remote {
-			// Supabase is down but the token is still good: carry on.
-			return identityFromClaims(c), nil, nil
+		id, fresh, err := p.refreshSession(ctx, t.Refresh, c.Subject)
+		if !errs.Is(err, errs.Unavailable) || !now.Before(exp) {
+			return id, fresh, err
 		}
-		return id, fresh, err
+		// Supabase is down but the token is still good: the session
+		// check below decides how long that may go on.
 	}
 	if !now.Before(exp) {
 		return account.Identity{}, nil, errSessionEnded
 	}
-	if remote {
-		// Without the JWT secret only Supabase can vouch for an HS256 token.
-		if err := p.checkRemote(ctx, t.Access, c.Subject); err != nil {
-			return account.Identity{}, nil, err
-		}
+	if err := p.ensureAlive(ctx, t.Access, c, verified); err != nil {
+		return account.Identity{}, nil, err
 	}
 	return identityFromClaims(c), nil, nil
 }
@@ -227,21 +274,19 @@ func identityFromClaims(c *claims) account.Identity {
 	return account.Identity{ExternalID: c.Subject, Email: strings.ToLower(c.Email)}
 }
 
-// checkRemote asks Supabase about an access token: GET /user.
-func (p *Provider) checkRemote(ctx context.Context, access, subject string) error {
-	ctx, cancel := p.bound(ctx)
-	defer cancel()
-	u, err := p.api(ctx, access, nil).GetUser()
+// refreshSession refreshes the tokens, refusing a session revoked here
+// (signed out while Supabase could not be told, so its refresh token still
+// works there).
+func (p *Provider) refreshSession(ctx context.Context, refreshToken, subject string) (account.Identity, *account.Tokens, error) {
+	id, fresh, err := p.refresh(ctx, refreshToken, subject)
 	if err != nil {
-		if e := classify(err); e.Status == http.StatusUnauthorized || e.Status == http.StatusForbidden || e.Status == http.StatusNotFound {
-			return wrapErr(errs.Unauthorized, "", e, errSessionEnded.Message)
-		}
-		return mapErr(err)
+		return id, fresh, err
 	}
-	if u.ID.String() != subject {
-		return errSessionEnded
+	if c := unverifiedClaims(fresh.Access); c != nil && p.sess.isRevoked(c.SessionID, p.now()) {
+		p.sess.revoke(c.SessionID, c.expires(), p.now())
+		return account.Identity{}, nil, errSessionEnded
 	}
-	return nil
+	return id, fresh, nil
 }
 
 // refreshCall is one refresh in flight or recently done.
@@ -312,16 +357,21 @@ func (p *Provider) exchangeRefresh(ctx context.Context, refreshToken string) (ac
 		// Spent, revoked, or the session was ended.
 		return account.Identity{}, account.Tokens{}, wrapErr(errs.Unauthorized, "", e, errSessionEnded.Message)
 	}
-	return p.session(res.Session)
+	return p.session(ctx, res.Session)
 }
 
 // SignOut implements account.Provider: POST /logout with the user's token,
 // which ends all of the user's sessions (GoTrue's default global scope). An
 // expired access token is refreshed first so that the logout is accepted.
-// Access tokens already issued stay valid until they expire (they are
-// stateless), so the caller must clear its cookies.
-func (p *Provider) SignOut(ctx context.Context, t account.Tokens) error {
+// Access tokens already issued would stay valid until they expire (they are
+// stateless), so the session is also revoked on every instance, and every
+// instance checks the person's other sessions with Supabase on their next
+// request (session.go).
+func (p *Provider) SignOut(ctx context.Context, t account.Tokens) (err error) {
 	access := t.Access
+	defer func() {
+		p.endSession(ctx, access, err != nil)
+	}()
 	if exp, ok := unverifiedExpiry(access); !ok || exp.Sub(p.now()) <= refreshMargin {
 		if t.Refresh == "" {
 			return nil // nothing Supabase would accept
@@ -430,6 +480,9 @@ func (p *Provider) ResetPassword(ctx context.Context, resetToken, newPassword st
 	p.forgetRecovery(key)
 	// Best effort: end the recovery session itself too.
 	_ = p.api(ctx, rec.access, url.Values{"scope": {"local"}}).Logout()
+	// GoTrue ended the person's other sessions: every instance checks
+	// them with Supabase on their next request.
+	p.recheckUser(ctx, u.ID.String())
 	return identityOf(u.User), nil
 }
 
@@ -463,9 +516,13 @@ func (p *Provider) ChangePassword(ctx context.Context, t account.Tokens, id acco
 		return errSessionEnded
 	}
 	pw := newPassword
-	if _, err := p.api(ctx, t.Access, nil).UpdateUser(types.UpdateUserRequest{Password: &pw}); err != nil {
+	u, err := p.api(ctx, t.Access, nil).UpdateUser(types.UpdateUserRequest{Password: &pw})
+	if err != nil {
 		return mapErr(err)
 	}
+	// GoTrue ended the person's other sessions: every instance checks them
+	// with Supabase on their next request (this one passes).
+	p.recheckUser(ctx, u.ID.String())
 	return nil
 }
 
@@ -520,7 +577,7 @@ func (p *Provider) OAuthFinish(ctx context.Context, code, verifier string) (acco
 	if s.AccessToken != "" && s.User.Email == "" {
 		return account.Identity{}, account.Tokens{}, errs.E(errs.Invalid, "Your account at the provider has no verified e-mail address. Add one there, or sign up with e-mail and password.")
 	}
-	return p.session(s)
+	return p.session(ctx, s)
 }
 
 // String keeps secrets out of fmt output of the provider.

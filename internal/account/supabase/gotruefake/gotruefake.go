@@ -1,8 +1,11 @@
 // Package gotruefake is an in-process fake of the Supabase Auth (GoTrue)
 // endpoints that the supabase account provider uses, for tests. It follows
 // the observed behaviour of the real server (status codes, error_code values,
-// single-use refresh tokens, PKCE, JWT claims) closely enough that a client
-// passing against it has the right wire format; it is not a full GoTrue.
+// single-use refresh tokens, PKCE, JWT claims, 403 session_not_found for
+// sessions ended by a logout or a password change, signing-key rotation and
+// removal in the JWKS, per-IP limits keyed by GOTRUE_RATE_LIMIT_HEADER)
+// closely enough that a client passing against it has the right wire
+// format; it is not a full GoTrue.
 //
 // Server.URL is the project URL (like https://xyz.supabase.co); the endpoints
 // are served under URL+"/auth/v1".
@@ -62,7 +65,15 @@ type Options struct {
 	// SiteURL is where redirects go when no redirect_to is given
 	// (default http://localhost:3000).
 	SiteURL string
-	Now     func() time.Time
+	// RateLimitHeader is GoTrue's GOTRUE_RATE_LIMIT_HEADER: the request
+	// header whose value keys the per-IP rate limits (GoTrue applies none
+	// to a request without it). Server.RateLimitKeys tells what arrived.
+	RateLimitHeader string
+	// SignInLimit, with RateLimitHeader, is how many sign-ups and password
+	// sign-ins one key may make in 5 minutes (Supabase's default is 30);
+	// more get 429 over_request_rate_limit. Zero: no limit.
+	SignInLimit int
+	Now         func() time.Time
 }
 
 // Recovery is a password-recovery e-mail the fake "sent".
@@ -93,6 +104,9 @@ type Server struct {
 	codes    map[string]*flow    // auth code → finished OAuth flow
 	keys     []*signingKey       // asymmetric keys; the last one signs
 	hits     map[string]int      // "METHOD /path" → count
+	jwksDown bool
+	limKeys  map[string][]string    // "METHOD /path" → rate-limit header values, in order
+	limHits  map[string][]time.Time // rate-limit key → recent sign-ins and sign-ups
 }
 
 type user struct {
@@ -174,6 +188,8 @@ func New(opt Options) *Server {
 		flows:    map[string]*flow{},
 		codes:    map[string]*flow{},
 		hits:     map[string]int{},
+		limKeys:  map[string][]string{},
+		limHits:  map[string][]time.Time{},
 	}
 	if opt.Asymmetric {
 		s.keys = append(s.keys, s.newKey())
@@ -280,6 +296,80 @@ func (s *Server) RotateKey() string {
 	return k.kid
 }
 
+// Kids lists the kids in the JWKS, the current signing key last.
+func (s *Server) Kids() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var kids []string
+	for _, k := range s.keys {
+		kids = append(kids, k.kid)
+	}
+	return kids
+}
+
+// RemoveKey takes a signing key out of the JWKS (a key revoked after a
+// rotation): tokens it signed are then bad_jwt at the fake too. The current
+// signing key cannot be removed.
+func (s *Server) RemoveKey(kid string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i, k := range s.keys {
+		if k.kid == kid {
+			if i == len(s.keys)-1 {
+				panic("gotruefake: RemoveKey of the current signing key; RotateKey first")
+			}
+			s.keys = append(s.keys[:i:i], s.keys[i+1:]...)
+			return
+		}
+	}
+}
+
+// SetJWKSDown makes /.well-known/jwks.json answer 503 (down) or work again.
+func (s *Server) SetJWKSDown(down bool) {
+	s.mu.Lock()
+	s.jwksDown = down
+	s.mu.Unlock()
+}
+
+// ResetPassword does what a password reset through a recovery link in
+// another browser does: the new password is set and every session of the
+// user ends (their tokens get 403 session_not_found, their refresh tokens
+// 400 refresh_token_not_found). It reports whether the user exists.
+func (s *Server) ResetPassword(email, newPassword string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	u := s.userByEmail(email)
+	if u == nil {
+		return false
+	}
+	u.pwHash, u.hasPassword = sha256.Sum256([]byte(newPassword)), true
+	u.UpdatedAt = s.now()
+	s.endSessions(u.ID, "")
+	return true
+}
+
+// EndSessions ends every session of the user, as a sign-out on another
+// device (global scope) or an administrator does. It reports whether the
+// user exists.
+func (s *Server) EndSessions(email string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	u := s.userByEmail(email)
+	if u == nil {
+		return false
+	}
+	s.endSessions(u.ID, "")
+	return true
+}
+
+// RateLimitKeys returns the values of Options.RateLimitHeader that requests
+// to method and path carried, in order ("" for a request without one).
+func (s *Server) RateLimitKeys(method, path string) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.limKeys[method+" "+path]...)
+}
+
 // CompleteOAuth plays the external provider and the browser: given the URL
 // that /authorize redirected to (what the provider's OAuthStart returns), it
 // signs in as email at the provider (creating the user on first sight) and
@@ -373,6 +463,9 @@ func (s *Server) gateway(next http.Handler) http.Handler {
 		if path, ok := strings.CutPrefix(r.URL.Path, basePath); ok {
 			s.mu.Lock()
 			s.hits[r.Method+" "+path]++
+			if h := s.opt.RateLimitHeader; h != "" {
+				s.limKeys[r.Method+" "+path] = append(s.limKeys[r.Method+" "+path], r.Header.Get(h))
+			}
 			s.mu.Unlock()
 			if s.opt.AnonKey != "" {
 				switch key := r.Header.Get("apikey"); {
@@ -403,6 +496,36 @@ func fail(w http.ResponseWriter, status int, code, msg string, extra ...any) {
 	}
 	w.Header().Set("X-Sb-Error-Code", code)
 	writeRaw(w, status, body)
+}
+
+// signInWindow is the window of Options.SignInLimit.
+const signInWindow = 5 * time.Minute
+
+// limited applies Options.SignInLimit like GoTrue's limitHandler: keyed by
+// the rate-limit header's value, and not at all without one. Callers hold
+// s.mu.
+func (s *Server) limited(w http.ResponseWriter, r *http.Request) bool {
+	if s.opt.RateLimitHeader == "" || s.opt.SignInLimit <= 0 {
+		return false
+	}
+	key := r.Header.Get(s.opt.RateLimitHeader)
+	if key == "" {
+		return false
+	}
+	now := s.now()
+	recent := s.limHits[key][:0]
+	for _, at := range s.limHits[key] {
+		if now.Sub(at) < signInWindow {
+			recent = append(recent, at)
+		}
+	}
+	if len(recent) >= s.opt.SignInLimit {
+		s.limHits[key] = recent
+		fail(w, http.StatusTooManyRequests, "over_request_rate_limit", "Request rate limit reached")
+		return true
+	}
+	s.limHits[key] = append(recent, now)
+	return false
 }
 
 func readJSON(w http.ResponseWriter, r *http.Request, into any) bool {
@@ -614,6 +737,9 @@ func (s *Server) signup(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.limited(w, r) {
+		return
+	}
 	now := s.now()
 	if u := s.userByEmail(email); u != nil {
 		if s.opt.Autoconfirm {
@@ -688,6 +814,9 @@ func (s *Server) passwordGrant(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.limited(w, r) {
+		return
+	}
 	u := s.userByEmail(strings.TrimSpace(p.Email))
 	if u == nil || !u.passwordIs(p.Password) {
 		fail(w, http.StatusBadRequest, "invalid_credentials", "Invalid login credentials")
@@ -988,6 +1117,10 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 func (s *Server) jwks(w http.ResponseWriter, _ *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.jwksDown {
+		writeRaw(w, http.StatusServiceUnavailable, map[string]any{"message": "upstream unavailable"})
+		return
+	}
 	keys := []map[string]any{}
 	b64 := base64.RawURLEncoding
 	for _, k := range s.keys {
