@@ -35,8 +35,11 @@ func (g apiGroup) add(method, path string, h echo.HandlerFunc, mw ...echo.Middle
 	g.e.Add(method, g.prefix+path, g.wrap(h, mw...))
 }
 
+// GET registers h for GET and for HEAD (the same answer without its body:
+// net/http drops the body of a HEAD response).
 func (g apiGroup) GET(path string, h echo.HandlerFunc, mw ...echo.MiddlewareFunc) {
 	g.add(http.MethodGet, path, h, mw...)
+	g.add(http.MethodHead, path, h, mw...)
 }
 
 func (g apiGroup) POST(path string, h echo.HandlerFunc, mw ...echo.MiddlewareFunc) {

@@ -104,6 +104,7 @@ func (s *Server) routes(e *echo.Echo) {
 	keyed.PATCH("/fhir/:type/:id", f.Patch)
 	keyed.DELETE("/fhir/:type/:id", f.Delete)
 	keyed.GET("/fhir/:type/:id/_history", f.History)
+	keyed.GET("/fhir/:type/:id/_history/:vid", f.ReadVersion)
 
 	// The contract's simplified resources (/v1/patients, …), one set of
 	// routes per declaration in package resource.

@@ -221,6 +221,22 @@ func (s *Store) prepare(tenant Tenant, res fhir.Resource, typ, id string, versio
 	}
 	tags = append(tags, map[string]any{"system": TenantSystem, "code": string(tenant)})
 	meta["tag"] = tags
+	// Nor can a security label claim the tenant system (another
+	// organization's id in it would look like a tenant mark).
+	if old, ok := meta["security"].([]any); ok {
+		var labels []any
+		for _, l := range old {
+			if m, ok := l.(map[string]any); ok && m["system"] == TenantSystem {
+				continue
+			}
+			labels = append(labels, l)
+		}
+		if len(labels) == 0 {
+			delete(meta, "security")
+		} else {
+			meta["security"] = labels
+		}
+	}
 	res["meta"] = meta
 	if issues := s.validate.Validate(typ, res); len(issues) > 0 {
 		return nil, nil, &InvalidError{Issues: issues}

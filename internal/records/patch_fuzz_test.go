@@ -19,6 +19,7 @@ func FuzzApplyPatch(f *testing.F) {
 		`[{"op":"move","from":"/name/0","path":"/name/1"}]`,
 		`[{"op":"test","path":"/id","value":"p2"}]`,
 		`{"op":"replace"}`, `[]`, `[{"op":"replace","path":"/name/-1","value":1}]`, `not json`,
+		`[{"op":"test","path":""}]`, `[{"op":"copy","from":"","path":"/x"}]`, `[{"op":"bogus","path":"/id"}]`,
 	} {
 		f.Add(doc, p)
 	}

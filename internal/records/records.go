@@ -15,7 +15,9 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -266,6 +268,9 @@ func (s *Service) Patch(ctx context.Context, a Actor, typ, id string, patch []by
 	if err != nil {
 		return cur, err
 	}
+	if before, err := datastore.Decode(cur); err == nil && reflect.DeepEqual(before, patched) {
+		return cur, nil // nothing changes: no new version
+	}
 	if match == 0 {
 		match = cur.Version // the patch was computed against this version
 	}
@@ -308,6 +313,30 @@ func (s *Service) History(ctx context.Context, a Actor, typ, id string) ([]datas
 	}
 	s.audit(ctx, a, ActionHistory, typ, id)
 	return recs, nil
+}
+
+// ReadVersion returns one version of a resource (FHIR vread); a version
+// that records the deletion is NotFound with reason GONE.
+func (s *Service) ReadVersion(ctx context.Context, a Actor, typ, id string, version int) (datastore.Record, error) {
+	st, tenant, err := s.Datastore(ctx, a.OrgID, a.Env)
+	if err != nil {
+		return datastore.Record{}, err
+	}
+	recs, err := st.History(ctx, tenant, typ, id)
+	if err != nil {
+		return datastore.Record{}, err
+	}
+	for _, r := range recs {
+		if r.Version != version {
+			continue
+		}
+		if r.Deleted {
+			return datastore.Record{}, &errs.Error{Code: errs.NotFound, Reason: errs.ReasonGone, Message: typ + "/" + id + " version " + strconv.Itoa(version) + " records its deletion."}
+		}
+		s.audit(ctx, a, ActionRead, typ, id)
+		return r, nil
+	}
+	return datastore.Record{}, errs.E(errs.NotFound, "%s/%s has no version %d.", typ, id, version)
 }
 
 // Search is a search of one resource type.

@@ -157,6 +157,23 @@ func (h *FHIR) Read(c echo.Context) error {
 	return writeResource(c, http.StatusOK, rec)
 }
 
+// ReadVersion answers GET /v1/fhir/:type/:id/_history/:vid (vread).
+func (h *FHIR) ReadVersion(c echo.Context) error {
+	typ, id, err := h.instance(c)
+	if err != nil {
+		return err
+	}
+	v, err := strconv.Atoi(c.Param("vid"))
+	if err != nil || v < 1 {
+		return &Error{Status: 404, Code: "NOT_FOUND", Message: "No such version: versions are whole numbers from 1."}
+	}
+	rec, err := h.Records.ReadVersion(c.Request().Context(), actor(c), typ, id, v)
+	if err != nil {
+		return err
+	}
+	return writeResource(c, http.StatusOK, rec)
+}
+
 // Create answers POST /v1/fhir/:type.
 func (h *FHIR) Create(c echo.Context) error {
 	typ, err := h.resourceType(c)
