@@ -124,6 +124,11 @@ func New(store Store, log *slog.Logger, now func() time.Time) *Log {
 	return &Log{store: store, log: log, now: now}
 }
 
+// Prepare fills in what Record would (id, time, outcome, origin) for an
+// event written by the caller, e.g. in the same transaction as the change
+// it records.
+func (l *Log) Prepare(ctx context.Context, e Event) Event { return l.complete(ctx, e) }
+
 // complete fills the id, time, outcome and, from ctx, the origin of e.
 func (l *Log) complete(ctx context.Context, e Event) Event {
 	if e.CreatedAt.IsZero() {
