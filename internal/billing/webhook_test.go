@@ -17,7 +17,9 @@ import (
 // events is an EventParser over events known by id (the payload).
 type events map[string]billing.Event
 
-func (e events) ParseEvent(payload []byte, _ string) (billing.Event, error) { return e[string(payload)], nil }
+func (e events) ParseEvent(payload []byte, _ string) (billing.Event, error) {
+	return e[string(payload)], nil
+}
 
 // slowStripe answers reads of a subscription with read, which a test may
 // make wait.
