@@ -145,7 +145,10 @@ type EnterpriseRequest struct {
 type Store interface {
 	// BillingState returns the state, a zero State with OrgID when none.
 	BillingState(ctx context.Context, orgID string) (State, error)
-	SaveBillingState(ctx context.Context, s State) error
+	// UpdateBillingState changes the organization's billing state with fn
+	// in one transaction, its row locked (as webhook events lock it), so fn
+	// starts from the latest state and no concurrent change is lost.
+	UpdateBillingState(ctx context.Context, orgID string, now time.Time, fn func(*State) error) (State, error)
 	// OrgByCustomer returns the organization of a Stripe customer (NotFound).
 	OrgByCustomer(ctx context.Context, customerID string) (string, error)
 	OrgBySubscription(ctx context.Context, subscriptionID string) (string, error)

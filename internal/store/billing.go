@@ -126,6 +126,24 @@ func (db *DB) ApplyStripeEvent(ctx context.Context, id, typ string, now time.Tim
 	return claimed, nil
 }
 
+// UpdateBillingState implements billing.Store.
+func (db *DB) UpdateBillingState(ctx context.Context, orgID string, now time.Time, fn func(*billing.State) error) (billing.State, error) {
+	var st billing.State
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		t := eventTx{db: db, tx: tx, now: now}
+		var err error
+		if st, _, err = t.LockBillingState(ctx, orgID); err != nil {
+			return err
+		}
+		if err := fn(&st); err != nil {
+			return err
+		}
+		st.UpdatedAt = now
+		return t.SaveBillingState(ctx, st)
+	})
+	return st, err
+}
+
 // eventTx implements billing.EventTx on one transaction.
 type eventTx struct {
 	db  *DB
