@@ -45,13 +45,13 @@ func StartSubscriptions(t testing.TB) *Subscriptions {
 		t.Fatal(err)
 	}
 	s := &Subscriptions{subs: map[string]Sub{}, reads: map[string]int{}}
-	proxy := httputil.NewSingleHostReverseProxy(target)
-	director := proxy.Director
-	proxy.Director = func(r *http.Request) {
-		director(r)
-		r.Header.Del("Accept-Encoding") // the body is rewritten
+	proxy := &httputil.ReverseProxy{
+		Rewrite: func(r *httputil.ProxyRequest) {
+			r.SetURL(target)
+			r.Out.Header.Del("Accept-Encoding") // the body is rewritten
+		},
+		ModifyResponse: s.overlay,
 	}
-	proxy.ModifyResponse = s.overlay
 	srv := httptest.NewServer(proxy)
 	t.Cleanup(srv.Close)
 	s.URL = srv.URL
