@@ -27,7 +27,7 @@ func (c *clock) Advance(d time.Duration) {
 }
 
 // open connects two clients (two instances) sharing one key prefix.
-func open(t *testing.T, c *clock) (*redis.Client, *redis.Client) {
+func open(t testing.TB, c *clock) (*redis.Client, *redis.Client) {
 	t.Helper()
 	url := os.Getenv("CLINIKAPI_TEST_REDIS_URL")
 	if url == "" {
