@@ -17,9 +17,9 @@ import (
 	"github.com/clinikapi/clinikapi/internal/records"
 )
 
-// post sends a body with an Idempotency-Key; safe to call from several
+// send sends a body with an Idempotency-Key; safe to call from several
 // goroutines (it reports, it does not stop the test).
-func post(env *apptest.Env, method, path, key, idemKey, body string) (status int, header http.Header, raw string, err error) {
+func send(env *apptest.Env, method, path, key, idemKey, body string) (status int, header http.Header, raw string, err error) {
 	req, _ := http.NewRequest(method, env.Server.URL+path, strings.NewReader(body))
 	req.Header.Set("x-api-key", key)
 	req.Header.Set("Content-Type", "application/json")
@@ -56,11 +56,11 @@ func TestIdempotencyKey(t *testing.T) {
 		a, b := twoTenants(t, env)
 		body := `{"firstName":"Ida","lastName":"Retry","email":"ida@example.com"}`
 
-		s1, h1, raw1, err := post(env, "POST", "/v1/patients", a.test, "key-1", body)
+		s1, h1, raw1, err := send(env, "POST", "/v1/patients", a.test, "key-1", body)
 		if err != nil || s1 != 201 || h1.Get("Idempotent-Replayed") != "" {
 			t.Fatalf("first create: %d %v %s", s1, err, raw1)
 		}
-		s2, h2, raw2, err := post(env, "POST", "/v1/patients", a.test, "key-1", body)
+		s2, h2, raw2, err := send(env, "POST", "/v1/patients", a.test, "key-1", body)
 		if err != nil || s2 != 201 || raw2 != raw1 || h2.Get("Idempotent-Replayed") != "true" ||
 			h2.Get("Location") != h1.Get("Location") || h2.Get("Etag") != h1.Get("Etag") {
 			t.Fatalf("replay: %d %v %v\n%s\nwant\n%s", s2, err, h2, raw2, raw1)
@@ -74,7 +74,7 @@ func TestIdempotencyKey(t *testing.T) {
 			{"POST", "/v1/patients", `{"firstName":"Ida","lastName":"Other"}`},
 			{"POST", "/v1/practitioners", body},
 		} {
-			s, _, raw, _ := post(env, c.method, c.path, a.test, "key-1", c.body)
+			s, _, raw, _ := send(env, c.method, c.path, a.test, "key-1", c.body)
 			if s != 422 || !strings.Contains(raw, `"code":"IDEMPOTENCY_KEY_REUSED"`) || !strings.Contains(raw, "Idempotency-Key") {
 				t.Fatalf("key reused for %s %s: %d %s", c.method, c.path, s, raw)
 			}
@@ -82,14 +82,14 @@ func TestIdempotencyKey(t *testing.T) {
 
 		// A malformed key.
 		for _, bad := range []string{"has space", strings.Repeat("k", 256)} {
-			if s, _, raw, _ := post(env, "POST", "/v1/patients", a.test, bad, body); s != 422 || !strings.Contains(raw, "Idempotency-Key") {
+			if s, _, raw, _ := send(env, "POST", "/v1/patients", a.test, bad, body); s != 422 || !strings.Contains(raw, "Idempotency-Key") {
 				t.Fatalf("bad key %q: %d %s", bad, s, raw)
 			}
 		}
 
 		// An answer that refused the request is kept too.
-		s, _, rawBad, _ := post(env, "POST", "/v1/patients", a.test, "key-bad", `{"firstName":"NoLastName"}`)
-		s2, h, rawBad2, _ := post(env, "POST", "/v1/patients", a.test, "key-bad", `{"firstName":"NoLastName"}`)
+		s, _, rawBad, _ := send(env, "POST", "/v1/patients", a.test, "key-bad", `{"firstName":"NoLastName"}`)
+		s2, h, rawBad2, _ := send(env, "POST", "/v1/patients", a.test, "key-bad", `{"firstName":"NoLastName"}`)
 		if s != 422 || s2 != 422 || rawBad2 != rawBad || h.Get("Idempotent-Replayed") != "true" {
 			t.Fatalf("kept refusal: %d %d %s", s, s2, rawBad2)
 		}
@@ -101,7 +101,7 @@ func TestIdempotencyKey(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				st, _, raw, err := post(env, "POST", "/v1/patients", a.test, "key-concurrent", `{"firstName":"Cora","lastName":"Concurrent"}`)
+				st, _, raw, err := send(env, "POST", "/v1/patients", a.test, "key-concurrent", `{"firstName":"Cora","lastName":"Concurrent"}`)
 				if err != nil || st != 201 {
 					t.Errorf("concurrent request %d: %d %v %s", i, st, err, raw)
 				}
@@ -124,8 +124,8 @@ func TestIdempotencyKey(t *testing.T) {
 			t.Fatal(err)
 		}
 		id := dataOf(t, apiResult{Body: first})["id"].(string)
-		p1, _, praw1, _ := post(env, "PATCH", "/v1/patients/"+id, a.test, "key-patch", `{"phone":"+1-555-0101"}`)
-		p2, ph2, praw2, _ := post(env, "PATCH", "/v1/patients/"+id, a.test, "key-patch", `{"phone":"+1-555-0101"}`)
+		p1, _, praw1, _ := send(env, "PATCH", "/v1/patients/"+id, a.test, "key-patch", `{"phone":"+1-555-0101"}`)
+		p2, ph2, praw2, _ := send(env, "PATCH", "/v1/patients/"+id, a.test, "key-patch", `{"phone":"+1-555-0101"}`)
 		if p1 != 200 || p2 != 200 || praw2 != praw1 || ph2.Get("Etag") != `W/"2"` {
 			t.Fatalf("retried patch: %d %d %v %s", p1, p2, ph2, praw2)
 		}
@@ -136,14 +136,14 @@ func TestIdempotencyKey(t *testing.T) {
 		// Keys are per organization and environment: the same key elsewhere
 		// is a new request.
 		for who, key := range map[string]string{"A live": a.live, "B test": b.test} {
-			if s, h, _, _ := post(env, "POST", "/v1/patients", key, "key-1", body); s != 201 || h.Get("Idempotent-Replayed") != "" {
+			if s, h, _, _ := send(env, "POST", "/v1/patients", key, "key-1", body); s != 201 || h.Get("Idempotent-Replayed") != "" {
 				t.Fatalf("%s with A's key: %d replayed=%q", who, s, h.Get("Idempotent-Replayed"))
 			}
 		}
 
 		// After 24 hours the key is forgotten: a new write.
 		env.Clock.Advance(24*time.Hour + time.Second)
-		s3, h3, raw3, _ := post(env, "POST", "/v1/patients", a.test, "key-1", body)
+		s3, h3, raw3, _ := send(env, "POST", "/v1/patients", a.test, "key-1", body)
 		if s3 != 201 || h3.Get("Idempotent-Replayed") != "" || raw3 == raw1 {
 			t.Fatalf("after 24 h: %d %v", s3, h3)
 		}

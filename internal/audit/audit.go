@@ -124,6 +124,12 @@ func New(store Store, log *slog.Logger, now func() time.Time) *Log {
 	return &Log{store: store, log: log, now: now}
 }
 
+// Prepare fills in what Record would (id, time, outcome, origin) for an
+// event written by the caller: in the same transaction as the change it
+// records (billing), or first to a datastore's outbox and later with Write
+// (data changes).
+func (l *Log) Prepare(ctx context.Context, e Event) Event { return l.complete(ctx, e) }
+
 // complete fills the id, time, outcome and, from ctx, the origin of e.
 func (l *Log) complete(ctx context.Context, e Event) Event {
 	if e.CreatedAt.IsZero() {
@@ -141,11 +147,6 @@ func (l *Log) complete(ctx context.Context, e Event) Event {
 	}
 	return e
 }
-
-// Prepare fills e's id, time, origin and outcome, as Record does, for an
-// event that is stored elsewhere first (the outbox of a data change) and
-// written later with Write.
-func (l *Log) Prepare(ctx context.Context, e Event) Event { return l.complete(ctx, e) }
 
 // Write writes prepared events now; an event already written (same id) is
 // written once.

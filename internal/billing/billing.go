@@ -9,6 +9,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/clinikapi/clinikapi/internal/audit"
 	"github.com/clinikapi/clinikapi/internal/org"
 	"github.com/clinikapi/clinikapi/internal/plan"
 )
@@ -30,9 +31,14 @@ type State struct {
 	PaymentFailed      bool
 	Overage            bool      // live traffic past the pool is billed instead of refused
 	ScheduledPlan      string    // a downgrade Stripe applies when the period ends
-	LastEventAt        time.Time // created time of the last subscription event applied
+	LastEventAt        time.Time // created time of the newest subscription event applied
+	LastEventRank      int       // with LastEventID, orders events of the same second (see eventKey)
+	LastEventID        string
 	LastInvoiceEventAt time.Time // created time of the last invoice event applied
-	UpdatedAt          time.Time
+	// SyncedTicket is the number of the read of the subscription from
+	// Stripe last applied (Store.SyncTicket numbers them).
+	SyncedTicket int64
+	UpdatedAt    time.Time
 }
 
 // Subscription is the part of a Stripe subscription billing mirrors.
@@ -139,14 +145,24 @@ type EnterpriseRequest struct {
 type Store interface {
 	// BillingState returns the state, a zero State with OrgID when none.
 	BillingState(ctx context.Context, orgID string) (State, error)
-	SaveBillingState(ctx context.Context, s State) error
+	// UpdateBillingState changes the organization's billing state with fn
+	// in one transaction, its row locked (as webhook events lock it), so fn
+	// starts from the latest state and no concurrent change is lost.
+	UpdateBillingState(ctx context.Context, orgID string, now time.Time, fn func(*State) error) (State, error)
 	// OrgByCustomer returns the organization of a Stripe customer (NotFound).
 	OrgByCustomer(ctx context.Context, customerID string) (string, error)
 	OrgBySubscription(ctx context.Context, subscriptionID string) (string, error)
 	FindOrg(ctx context.Context, id string) (org.Organization, error)
 	SetOrgPlan(ctx context.Context, orgID, planID string, now time.Time) error
 	StripeEventSeen(ctx context.Context, id string) (bool, error)
-	MarkStripeEvent(ctx context.Context, id, typ string, now time.Time) error
+	// SyncTicket takes the next number of the organization's reads of its
+	// subscription from Stripe, creating its billing row if needed.
+	SyncTicket(ctx context.Context, orgID string, now time.Time) (int64, error)
+	// ApplyStripeEvent runs fn in one transaction that first claims the
+	// event id (records it as processed). When the id was processed before,
+	// or is being processed by a transaction that then commits, fn is not
+	// run and claimed is false.
+	ApplyStripeEvent(ctx context.Context, id, typ string, now time.Time, fn func(EventTx) error) (claimed bool, err error)
 	OverageOrgs(ctx context.Context) ([]State, error)
 	OverageState(ctx context.Context, orgID, period string) (Overage, error)
 	SaveOverage(ctx context.Context, o Overage) error
@@ -154,6 +170,18 @@ type Store interface {
 	InsertBAASignature(ctx context.Context, s Signature) error
 	LatestBAASignature(ctx context.Context, orgID string) (Signature, error) // NotFound when none
 	InsertEnterpriseRequest(ctx context.Context, r EnterpriseRequest) error
+}
+
+// EventTx is the transaction one webhook event is applied in.
+type EventTx interface {
+	// LockBillingState returns the organization's billing state (creating
+	// an empty one) and its plan id, locked against every other delivery
+	// until the transaction ends.
+	LockBillingState(ctx context.Context, orgID string) (State, string, error)
+	// SaveBillingState writes every field of s, the event ordering included.
+	SaveBillingState(ctx context.Context, s State) error
+	SetOrgPlan(ctx context.Context, orgID, planID string, now time.Time) error
+	InsertAuditEvent(ctx context.Context, e audit.Event) error
 }
 
 // Rules: who may do what on the Billing page. Developers see the plan only.

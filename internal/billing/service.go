@@ -61,8 +61,6 @@ type Service struct {
 	log     *slog.Logger
 	opt     Options
 
-	applyMu sync.Mutex // webhook events are applied one at a time
-
 	overageMu sync.Mutex
 	overage   map[string]cachedFlag
 }
@@ -148,8 +146,7 @@ func (s *Service) setPlan(ctx context.Context, orgID, from string, to plan.Plan,
 	if !Paid(to) || to.Unlimited {
 		// Overage needs a paid pool; Sandbox and Enterprise have none to pass.
 		if st, err := s.store.BillingState(ctx, orgID); err == nil && st.Overage {
-			st.Overage, st.UpdatedAt = false, s.opt.Now()
-			if err := s.store.SaveBillingState(ctx, st); err != nil {
+			if _, err := s.store.UpdateBillingState(ctx, orgID, s.opt.Now(), func(st *State) error { st.Overage = false; return nil }); err != nil {
 				return err
 			}
 		}
@@ -224,13 +221,13 @@ func (s *Service) ChangePlan(ctx context.Context, a org.Actor, planID, baseURL s
 		if err != nil {
 			return "", err
 		}
-		s.applyMu.Lock()
-		defer s.applyMu.Unlock()
-		st.ScheduledPlan, st.UpdatedAt = to.ID, s.opt.Now()
-		if !at.IsZero() {
-			st.CurrentPeriodEnd = at
-		}
-		if err := s.store.SaveBillingState(ctx, st); err != nil {
+		if _, err := s.store.UpdateBillingState(ctx, a.Org.ID, s.opt.Now(), func(st *State) error {
+			st.ScheduledPlan = to.ID
+			if !at.IsZero() {
+				st.CurrentPeriodEnd = at
+			}
+			return nil
+		}); err != nil {
 			return "", err
 		}
 		s.audit.Record(ctx, userEvent(a, DowngradeScheduled, map[string]string{"from": a.Org.Plan, "to": to.ID}))
@@ -240,11 +237,11 @@ func (s *Service) ChangePlan(ctx context.Context, a org.Actor, planID, baseURL s
 	if err != nil {
 		return "", err
 	}
-	s.applyMu.Lock()
-	defer s.applyMu.Unlock()
-	st.ScheduledPlan = ""
-	st.Status, st.CurrentPeriodEnd, st.CancelAtPeriodEnd, st.UpdatedAt = sub.Status, sub.CurrentPeriodEnd, sub.CancelAtPeriodEnd, s.opt.Now()
-	if err := s.store.SaveBillingState(ctx, st); err != nil {
+	if _, err := s.store.UpdateBillingState(ctx, a.Org.ID, s.opt.Now(), func(st *State) error {
+		st.ScheduledPlan = ""
+		st.Status, st.CurrentPeriodEnd, st.CancelAtPeriodEnd = sub.Status, sub.CurrentPeriodEnd, sub.CancelAtPeriodEnd
+		return nil
+	}); err != nil {
 		return "", err
 	}
 	return "", s.setPlan(ctx, a.Org.ID, a.Org.Plan, to, userEvent(a, "", map[string]string{"source": "stripe"}), a.User.ID)
@@ -258,11 +255,17 @@ func (s *Service) ensureCustomer(ctx context.Context, a org.Actor, st *State) (s
 	if err != nil {
 		return "", err
 	}
-	st.CustomerID, st.UpdatedAt = id, s.opt.Now()
-	if err := s.store.SaveBillingState(ctx, *st); err != nil {
+	saved, err := s.store.UpdateBillingState(ctx, a.Org.ID, s.opt.Now(), func(st *State) error {
+		if st.CustomerID == "" {
+			st.CustomerID = id
+		}
+		return nil
+	})
+	if err != nil {
 		return "", err
 	}
-	return id, nil
+	*st = saved
+	return saved.CustomerID, nil
 }
 
 // Portal returns a Stripe Customer Portal URL for the organization.
@@ -320,8 +323,7 @@ func (s *Service) SetOverage(ctx context.Context, a org.Actor, on bool) error {
 	if on && s.gw.Configured() && st.CustomerID == "" {
 		return errs.FieldError("overage", "Overage is billed through the Stripe subscription: subscribe to a plan first.")
 	}
-	st.Overage, st.UpdatedAt = on, s.opt.Now()
-	if err := s.store.SaveBillingState(ctx, st); err != nil {
+	if _, err := s.store.UpdateBillingState(ctx, a.Org.ID, s.opt.Now(), func(st *State) error { st.Overage = on; return nil }); err != nil {
 		return err
 	}
 	s.changed(ctx, a.Org.ID)
@@ -348,10 +350,10 @@ func (s *Service) cancel(ctx context.Context, st State, e audit.Event) error {
 	if err != nil {
 		return err
 	}
-	s.applyMu.Lock()
-	defer s.applyMu.Unlock()
-	st.CancelAtPeriodEnd, st.CurrentPeriodEnd, st.UpdatedAt = true, sub.CurrentPeriodEnd, s.opt.Now()
-	if err := s.store.SaveBillingState(ctx, st); err != nil {
+	if _, err := s.store.UpdateBillingState(ctx, st.OrgID, s.opt.Now(), func(st *State) error {
+		st.CancelAtPeriodEnd, st.CurrentPeriodEnd = true, sub.CurrentPeriodEnd
+		return nil
+	}); err != nil {
 		return err
 	}
 	e.OrgID, e.TargetType, e.TargetID = st.OrgID, "organization", st.OrgID

@@ -28,7 +28,11 @@ type StripeConfig struct {
 
 // Stripe is the Gateway to the Stripe API (stripe-go v79).
 type Stripe struct {
-	api        *client.API
+	api *client.API
+	// once is the same API without retries, for the read of a subscription
+	// while a webhook is applied: Stripe retries the webhook itself, and
+	// billing falls back to the event's order meanwhile.
+	once       *client.API
 	meterEvent string
 }
 
@@ -36,19 +40,21 @@ var _ Gateway = (*Stripe)(nil)
 
 // NewStripe returns the Stripe gateway.
 func NewStripe(c StripeConfig) *Stripe {
-	cfg := &stripe.BackendConfig{
-		LeveledLogger:     &stripe.LeveledLogger{Level: stripe.LevelNull},
-		MaxNetworkRetries: stripe.Int64(2),
+	api := func(retries int64) *client.API {
+		cfg := &stripe.BackendConfig{
+			LeveledLogger:     &stripe.LeveledLogger{Level: stripe.LevelNull},
+			MaxNetworkRetries: stripe.Int64(retries),
+		}
+		if c.APIURL != "" {
+			cfg.URL = stripe.String(c.APIURL)
+		}
+		return client.New(c.SecretKey, &stripe.Backends{
+			API:     stripe.GetBackendWithConfig(stripe.APIBackend, cfg),
+			Connect: stripe.GetBackendWithConfig(stripe.ConnectBackend, cfg),
+			Uploads: stripe.GetBackendWithConfig(stripe.UploadsBackend, cfg),
+		})
 	}
-	if c.APIURL != "" {
-		cfg.URL = stripe.String(c.APIURL)
-	}
-	backends := &stripe.Backends{
-		API:     stripe.GetBackendWithConfig(stripe.APIBackend, cfg),
-		Connect: stripe.GetBackendWithConfig(stripe.ConnectBackend, cfg),
-		Uploads: stripe.GetBackendWithConfig(stripe.UploadsBackend, cfg),
-	}
-	return &Stripe{api: client.New(c.SecretKey, backends), meterEvent: c.MeterEvent}
+	return &Stripe{api: api(2), once: api(0), meterEvent: c.MeterEvent}
 }
 
 // Configured implements Gateway.
@@ -243,11 +249,12 @@ func (g *Stripe) CancelAtPeriodEnd(ctx context.Context, subscriptionID string) (
 	return fromStripe(s, rawJSON(s)), nil
 }
 
-// Subscription implements Gateway.
+// Subscription implements Gateway: one attempt (webhooks read the current
+// state through it, see HandleWebhook).
 func (g *Stripe) Subscription(ctx context.Context, id string) (Subscription, error) {
 	p := &stripe.SubscriptionParams{}
 	p.Context = ctx
-	s, err := g.api.Subscriptions.Get(id, p)
+	s, err := g.once.Subscriptions.Get(id, p)
 	if err != nil {
 		return Subscription{}, stripeErr(err)
 	}

@@ -7,6 +7,7 @@ import (
 	"github.com/clinikapi/clinikapi/internal/audit"
 	"github.com/clinikapi/clinikapi/internal/errs"
 	"github.com/clinikapi/clinikapi/internal/plan"
+	"github.com/clinikapi/clinikapi/internal/product"
 )
 
 // Event is a verified Stripe webhook event, reduced to what billing uses.
@@ -38,13 +39,28 @@ type EventParser interface {
 	ParseEvent(payload []byte, signature string) (Event, error)
 }
 
+// SyncTimeout bounds the read of a subscription from Stripe while a
+// webhook is applied; past it the event's own payload is applied by order.
+const SyncTimeout = 10 * time.Second
+
 func stripeEvent(action string, orgID string, detail map[string]string) audit.Event {
 	return audit.Event{OrgID: orgID, ActorType: audit.ActorSystem, ActorID: "stripe", Action: action, TargetType: "organization", TargetID: orgID, Detail: detail}
 }
 
 // HandleWebhook verifies and applies one Stripe webhook delivery. A bad
-// signature is errs.Invalid and changes nothing; an event already processed
-// is acknowledged and ignored.
+// signature is errs.Invalid and changes nothing.
+//
+// A subscription event (and a completed checkout) is a trigger: billing
+// reads the subscription's current state from Stripe and applies that, so
+// deliveries in any order, on any instance, converge on what Stripe holds.
+// The event is applied in one transaction that first claims its id: a
+// duplicate, even one delivered at the same moment to another instance, is
+// acknowledged and applied once. The organization's billing row is locked
+// for the transaction, and reads from Stripe are numbered (a ticket taken
+// before the read): a read that started before another one already applied
+// is not applied over it. When Stripe cannot be read the event's own
+// payload is applied, only if it is newer than the last event applied in a
+// total order per subscription (eventKey).
 func (s *Service) HandleWebhook(ctx context.Context, p EventParser, payload []byte, signature string) error {
 	if p == nil {
 		return errs.E(errs.Invalid, "Stripe webhooks are not configured (STRIPE_WEBHOOK_SECRET).")
@@ -53,28 +69,101 @@ func (s *Service) HandleWebhook(ctx context.Context, p EventParser, payload []by
 	if err != nil {
 		return err
 	}
-	seen, err := s.store.StripeEventSeen(ctx, ev.ID)
-	if err != nil || seen {
+	if seen, err := s.store.StripeEventSeen(ctx, ev.ID); err != nil || seen {
+		return err // a redelivery of a processed event: no read from Stripe
+	}
+	orgID, err := s.orgOf(ctx, ev)
+	if err != nil {
 		return err
 	}
-	s.applyMu.Lock()
-	defer s.applyMu.Unlock()
-	if err := s.apply(ctx, ev); err != nil {
+	now := s.opt.Now()
+	in := applyInput{ev: ev, orgID: orgID}
+	if subID := triggerSubscription(ev); orgID != "" && subID != "" {
+		// The ticket is taken before the read: a read that starts later
+		// gets a larger one and sees Stripe's state at least as new.
+		if in.ticket, err = s.store.SyncTicket(ctx, orgID, now); err != nil {
+			return err
+		}
+		in.current = s.current(ctx, ev, subID)
+	}
+	var fx effects
+	claimed, err := s.store.ApplyStripeEvent(ctx, ev.ID, ev.Type, now, func(tx EventTx) error {
+		fx = effects{}
+		if orgID == "" {
+			s.log.WarnContext(ctx, "billing: webhook event for no known organization ignored", "event", ev.ID, "type", ev.Type)
+			return nil
+		}
+		return s.apply(ctx, tx, in, &fx)
+	})
+	if err != nil || !claimed {
 		return err
 	}
-	return s.store.MarkStripeEvent(ctx, ev.ID, ev.Type, s.opt.Now())
-}
-
-func (s *Service) apply(ctx context.Context, ev Event) error {
-	switch {
-	case ev.Checkout != nil:
-		return s.applyCheckout(ctx, ev)
-	case ev.Subscription != nil:
-		return s.applySubscription(ctx, ev)
-	case ev.Invoice != nil:
-		return s.applyInvoice(ctx, ev)
+	if fx.changed {
+		s.changed(ctx, orgID)
+	}
+	if fx.planChange != nil {
+		s.product.Capture(ctx, *fx.planChange)
 	}
 	return nil
+}
+
+// applyInput is one event to apply: the organization it is about, and for
+// subscription triggers the ticket and the subscription read from Stripe
+// (nil when Stripe could not be read).
+type applyInput struct {
+	ev      Event
+	orgID   string
+	ticket  int64
+	current *Subscription
+}
+
+// effects are what happens once the transaction has committed.
+type effects struct {
+	changed    bool // the API tier must drop the cached plan and overage flag
+	planChange *product.Event
+}
+
+// triggerSubscription is the subscription an event makes billing read
+// from Stripe ("" for none).
+func triggerSubscription(ev Event) string {
+	switch {
+	case ev.Subscription != nil:
+		return ev.Subscription.ID
+	case ev.Checkout != nil:
+		return ev.Checkout.SubscriptionID
+	}
+	return ""
+}
+
+// current reads a subscription from Stripe; nil when Stripe is not
+// configured or cannot be read now (then the event's payload is applied
+// by order).
+func (s *Service) current(ctx context.Context, ev Event, subID string) *Subscription {
+	if !s.gw.Configured() {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, SyncTimeout)
+	defer cancel()
+	sub, err := s.gw.Subscription(ctx, subID)
+	if err != nil || sub.ID == "" {
+		s.log.WarnContext(ctx, "billing: the subscription could not be read from Stripe; the event is applied by its order", "event", ev.ID, "type", ev.Type, "err", err)
+		return nil
+	}
+	return &sub
+}
+
+func (s *Service) orgOf(ctx context.Context, ev Event) (string, error) {
+	switch {
+	case ev.Checkout != nil:
+		c := ev.Checkout
+		return s.findOrg(ctx, c.OrgID, c.CustomerID, c.SubscriptionID)
+	case ev.Subscription != nil:
+		sub := ev.Subscription
+		return s.findOrg(ctx, sub.OrgID, sub.CustomerID, sub.ID)
+	case ev.Invoice != nil:
+		return s.findOrg(ctx, "", ev.Invoice.CustomerID, ev.Invoice.SubscriptionID)
+	}
+	return "", nil
 }
 
 // findOrg resolves the organization an event is about; "" when none.
@@ -101,119 +190,166 @@ func (s *Service) findOrg(ctx context.Context, orgID, customerID, subscriptionID
 	return "", nil
 }
 
-// stateFor finds the organization an event is about and its billing
-// state; orgID is "" (and the event logged) when it is about no known one.
-func (s *Service) stateFor(ctx context.Context, ev Event, orgID, customerID, subscriptionID string) (string, State, error) {
-	orgID, err := s.findOrg(ctx, orgID, customerID, subscriptionID)
-	if err != nil || orgID == "" {
-		s.unknown(ctx, ev, err)
-		return "", State{}, err
-	}
-	st, err := s.store.BillingState(ctx, orgID)
-	return orgID, st, err
+// eventKey orders the subscription events of one organization totally:
+// by the second Stripe created them, then by a rank (the type: created,
+// then updated or a completed checkout, then deleted; then the status in
+// its usual life cycle, incomplete → trialing → active → past_due →
+// unpaid → paused → incomplete_expired → canceled), then by event id.
+type eventKey struct {
+	at   time.Time
+	rank int
+	id   string
 }
 
-func (s *Service) applyCheckout(ctx context.Context, ev Event) error {
-	c := ev.Checkout
-	orgID, st, err := s.stateFor(ctx, ev, c.OrgID, c.CustomerID, c.SubscriptionID)
-	if err != nil || orgID == "" {
-		return err
+func keyOf(ev Event) eventKey {
+	k := eventKey{at: ev.Created, id: ev.ID}
+	status := "active"
+	switch {
+	case ev.Subscription != nil:
+		status = ev.Subscription.Status
+		switch ev.Type {
+		case "customer.subscription.created":
+			k.rank = 0
+		case "customer.subscription.deleted":
+			k.rank, status = 20, "canceled"
+		default:
+			k.rank = 10
+		}
+	case ev.Checkout != nil:
+		k.rank = 10
 	}
-	if c.CustomerID != "" {
-		st.CustomerID = c.CustomerID
-	}
-	st.UpdatedAt = s.opt.Now()
-	if ev.Created.Before(st.LastEventAt) {
-		// A subscription event already told us more recent state.
-		return s.store.SaveBillingState(ctx, st)
-	}
-	st.SubscriptionID, st.Status, st.LastEventAt = c.SubscriptionID, "active", ev.Created
-	if err := s.store.SaveBillingState(ctx, st); err != nil {
-		return err
-	}
-	to, err := plan.Find(c.Plan)
-	if err != nil || !SelfServe(to) {
-		return nil // the subscription events carry the price
-	}
-	return s.setStripePlan(ctx, orgID, to, ev)
+	k.rank += statusRank[status]
+	return k
 }
 
-func (s *Service) setStripePlan(ctx context.Context, orgID string, to plan.Plan, ev Event) error {
-	o, err := s.store.FindOrg(ctx, orgID)
+var statusRank = map[string]int{"incomplete": 0, "trialing": 1, "active": 2, "past_due": 3, "unpaid": 4, "paused": 5, "incomplete_expired": 6, "canceled": 7}
+
+func lastKey(st State) eventKey {
+	return eventKey{at: st.LastEventAt, rank: st.LastEventRank, id: st.LastEventID}
+}
+
+// after reports whether k comes after o.
+func (k eventKey) after(o eventKey) bool {
+	if !k.at.Equal(o.at) {
+		return k.at.After(o.at)
+	}
+	if k.rank != o.rank {
+		return k.rank > o.rank
+	}
+	return k.id > o.id
+}
+
+func (s *Service) apply(ctx context.Context, tx EventTx, in applyInput, fx *effects) error {
+	st, from, err := tx.LockBillingState(ctx, in.orgID)
 	if err != nil {
 		return err
 	}
-	return s.setPlan(ctx, orgID, o.Plan, to, stripeEvent("", orgID, map[string]string{"source": "stripe", "event": ev.Type}), "")
-}
-
-func (s *Service) applySubscription(ctx context.Context, ev Event) error {
-	sub := ev.Subscription
-	orgID, st, err := s.stateFor(ctx, ev, sub.OrgID, sub.CustomerID, sub.ID)
-	if err != nil || orgID == "" {
-		return err
+	if in.ev.Invoice != nil {
+		return s.applyInvoice(ctx, tx, in.ev, st)
 	}
-	if ev.Created.Before(st.LastEventAt) {
-		s.log.InfoContext(ctx, "billing: older subscription event ignored", "event", ev.ID, "type", ev.Type)
+	if in.ev.Subscription == nil && in.ev.Checkout == nil {
 		return nil
 	}
-	if st.SubscriptionID != "" && st.SubscriptionID != sub.ID && ev.Type == "customer.subscription.deleted" {
-		return nil // an old subscription ended; the current one stays
+	key := keyOf(in.ev)
+	newer := key.after(lastKey(st))
+	if newer {
+		st.LastEventAt, st.LastEventRank, st.LastEventID = key.at, key.rank, key.id
+	}
+	if c := in.ev.Checkout; c != nil && c.CustomerID != "" {
+		st.CustomerID = c.CustomerID
+	}
+	st.UpdatedAt = s.opt.Now()
+	var sub Subscription
+	switch {
+	case in.current != nil && in.ticket < st.SyncedTicket:
+		s.log.InfoContext(ctx, "billing: a later read of the subscription from Stripe is already applied", "event", in.ev.ID, "type", in.ev.Type)
+		return tx.SaveBillingState(ctx, st)
+	case in.current != nil:
+		sub, st.SyncedTicket = *in.current, in.ticket
+	case !newer:
+		s.log.InfoContext(ctx, "billing: older subscription event ignored", "event", in.ev.ID, "type", in.ev.Type)
+		return tx.SaveBillingState(ctx, st)
+	case in.ev.Subscription != nil:
+		sub = *in.ev.Subscription
+		if in.ev.Type == "customer.subscription.deleted" {
+			sub.Status = "canceled"
+		}
+	default: // a completed checkout, Stripe not read: the subscription is active
+		c := in.ev.Checkout
+		sub = Subscription{ID: c.SubscriptionID, CustomerID: c.CustomerID, Status: "active",
+			CurrentPeriodEnd: st.CurrentPeriodEnd, CancelAtPeriodEnd: st.CancelAtPeriodEnd}
+	}
+	return s.applySubscription(ctx, tx, in.ev, st, from, sub, fx)
+}
+
+// applySubscription makes st and the organization's plan what sub says.
+func (s *Service) applySubscription(ctx context.Context, tx EventTx, ev Event, st State, from string, sub Subscription, fx *effects) error {
+	ended := sub.Status == "canceled" || !sub.Paying()
+	live := st.SubscriptionID != "" && st.Status != "canceled" && (Subscription{Status: st.Status}).Paying()
+	if st.SubscriptionID != "" && st.SubscriptionID != sub.ID && ended && live {
+		// Another subscription ended; the current one stays.
+		return tx.SaveBillingState(ctx, st)
 	}
 	if st.CustomerID == "" {
 		st.CustomerID = sub.CustomerID
 	}
 	st.SubscriptionID, st.Status, st.CurrentPeriodEnd, st.CancelAtPeriodEnd = sub.ID, sub.Status, sub.CurrentPeriodEnd, sub.CancelAtPeriodEnd
-	st.LastEventAt, st.UpdatedAt = ev.Created, s.opt.Now()
-	if ev.Type == "customer.subscription.deleted" {
-		st.Status = "canceled"
-	}
-	ended := st.Status == "canceled" || !sub.Paying()
 	to, known := s.opt.Prices.PlanOf(sub.PriceID, sub.PriceLookupKey)
+	if c := ev.Checkout; !known && c != nil {
+		// The price is not one we know (or was not read): the plan the
+		// checkout was started for.
+		if p, err := plan.Find(c.Plan); err == nil && SelfServe(p) {
+			to, known = p, true
+		}
+	}
 	if ended {
 		st.PaymentFailed = false
+		to, known = plan.Sandbox, true
 	}
 	if ended || (known && to.ID == st.ScheduledPlan) {
 		st.ScheduledPlan = "" // the scheduled change happened (or never will)
 	}
-	if err := s.store.SaveBillingState(ctx, st); err != nil {
+	if known && (!Paid(to) || to.Unlimited) {
+		st.Overage = false // overage needs a paid pool
+	}
+	if err := tx.SaveBillingState(ctx, st); err != nil {
 		return err
 	}
-	s.audit.Record(ctx, stripeEvent(SubscriptionSynced, orgID, map[string]string{"event": ev.Type, "status": st.Status}))
-	if ended {
-		return s.setStripePlan(ctx, orgID, plan.Sandbox, ev)
+	if err := tx.InsertAuditEvent(ctx, s.audit.Prepare(ctx, stripeEvent(SubscriptionSynced, st.OrgID, map[string]string{"event": ev.Type, "status": st.Status}))); err != nil {
+		return err
 	}
+	fx.changed = true
 	if !known {
 		s.log.WarnContext(ctx, "billing: subscription price matches no configured plan; plan kept", "event", ev.ID, "price", sub.PriceID)
-		s.changed(ctx, orgID)
 		return nil
 	}
-	return s.setStripePlan(ctx, orgID, to, ev)
-}
-
-func (s *Service) applyInvoice(ctx context.Context, ev Event) error {
-	inv := ev.Invoice
-	orgID, st, err := s.stateFor(ctx, ev, "", inv.CustomerID, inv.SubscriptionID)
-	if err != nil || orgID == "" {
+	if from == to.ID {
+		return nil
+	}
+	if err := tx.SetOrgPlan(ctx, st.OrgID, to.ID, s.opt.Now()); err != nil {
 		return err
 	}
+	e := stripeEvent(PlanChanged, st.OrgID, map[string]string{"source": "stripe", "event": ev.Type, "from": from, "to": to.ID})
+	if err := tx.InsertAuditEvent(ctx, s.audit.Prepare(ctx, e)); err != nil {
+		return err
+	}
+	pc := product.PlanChange("system:stripe", st.OrgID, from, to.ID, "stripe")
+	fx.planChange = &pc
+	return nil
+}
+
+func (s *Service) applyInvoice(ctx context.Context, tx EventTx, ev Event, st State) error {
 	if ev.Created.Before(st.LastInvoiceEventAt) {
 		return nil
 	}
 	st.PaymentFailed = ev.Type == "invoice.payment_failed"
 	st.LastInvoiceEventAt, st.UpdatedAt = ev.Created, s.opt.Now()
-	if err := s.store.SaveBillingState(ctx, st); err != nil {
+	if err := tx.SaveBillingState(ctx, st); err != nil {
 		return err
 	}
 	action := PaymentSucceeded
 	if st.PaymentFailed {
 		action = PaymentFailed
 	}
-	s.audit.Record(ctx, stripeEvent(action, orgID, map[string]string{"event": ev.Type}))
-	return nil
-}
-
-func (s *Service) unknown(ctx context.Context, ev Event, err error) {
-	if err == nil {
-		s.log.WarnContext(ctx, "billing: webhook event for no known organization ignored", "event", ev.ID, "type", ev.Type)
-	}
+	return tx.InsertAuditEvent(ctx, s.audit.Prepare(ctx, stripeEvent(action, st.OrgID, map[string]string{"event": ev.Type})))
 }

@@ -1,6 +1,6 @@
 // Package redis adapts Redis for the parts of ClinikAPI that several
-// instances must share: the API rate limiter (one sliding-window counter per
-// organization, updated atomically by a Lua script) and API key cache
+// instances must share: the API rate limiter (one sliding log per
+// organization, a sorted set updated atomically by a Lua script) and API key cache
 // invalidation (pub/sub).
 package redis
 
@@ -9,11 +9,13 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/clinikapi/clinikapi/internal/apikey"
+	"github.com/clinikapi/clinikapi/internal/random"
 	"github.com/clinikapi/clinikapi/internal/ratelimit"
 )
 
@@ -23,6 +25,9 @@ type Client struct {
 	prefix string
 	now    func() time.Time
 	log    *slog.Logger
+	// member and seq name each admitted event uniquely in a sorted set.
+	member string
+	seq    atomic.Uint64
 }
 
 // Open connects to url (redis://…) and checks the server answers. Every key
@@ -42,7 +47,7 @@ func Open(ctx context.Context, url, prefix string, log *slog.Logger, now func() 
 	if now == nil {
 		now = time.Now
 	}
-	return &Client{rdb: rdb, prefix: prefix, now: now, log: log}, nil
+	return &Client{rdb: rdb, prefix: prefix, now: now, log: log, member: random.ID("rl") + ":"}, nil
 }
 
 // Close closes the pool.
@@ -51,39 +56,51 @@ func (c *Client) Close() error { return c.rdb.Close() }
 // Ping checks Redis answers.
 func (c *Client) Ping(ctx context.Context) error { return c.rdb.Ping(ctx).Err() }
 
-// slidingWindow counts one event if it fits: KEYS = current and previous
-// window counters; ARGV = limit, elapsed fraction (0..1), ttl in ms.
-var slidingWindow = goredis.NewScript(`
-local curr = tonumber(redis.call('GET', KEYS[1]) or '0')
-local prev = tonumber(redis.call('GET', KEYS[2]) or '0')
-local limit = tonumber(ARGV[1])
-local elapsed = tonumber(ARGV[2])
+// slidingLog admits one event if it fits: KEYS[1] is the key's sorted set
+// of admitted events (score: time in µs); ARGV = now (µs), window (µs),
+// limit, a unique member. It answers {allowed, counted, oldest (µs), the
+// time (µs) of the event whose expiry admits one more (when refused)}.
+var slidingLog = goredis.NewScript(`
+local now = tonumber(ARGV[1])
+local window = tonumber(ARGV[2])
+local limit = tonumber(ARGV[3])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+local n = redis.call('ZCARD', KEYS[1])
 local allowed = 0
-if prev * (1 - elapsed) + curr + 1 <= limit + 1e-9 then
-  curr = redis.call('INCR', KEYS[1])
-  redis.call('PEXPIRE', KEYS[1], ARGV[3])
+if n < limit then
+  redis.call('ZADD', KEYS[1], now, ARGV[4])
+  n = n + 1
   allowed = 1
 end
-return {allowed, curr, prev}
+local oldest, free = 0, now
+if n > 0 then
+  redis.call('PEXPIRE', KEYS[1], math.ceil(window / 1000))
+  oldest = tonumber(redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')[2])
+  if allowed == 0 and limit > 0 then
+    free = tonumber(redis.call('ZRANGE', KEYS[1], n - limit, n - limit, 'WITHSCORES')[2])
+  end
+end
+return {allowed, n, oldest, free}
 `)
 
 var _ ratelimit.Limiter = (*Client)(nil)
 
-// Allow implements ratelimit.Limiter, shared by every instance.
+// Allow implements ratelimit.Limiter with a sliding log shared by every
+// instance (one sorted set per key, updated atomically). Times come from
+// the instances' clocks, which should agree (NTP) to within the precision
+// the limit needs.
 func (c *Client) Allow(ctx context.Context, key string, limit int, window time.Duration) (ratelimit.Result, error) {
 	now := c.now()
-	start := now.Truncate(window)
-	idx := start.UnixNano() / int64(window)
-	base := c.prefix + "rl:" + key + ":"
-	elapsed := now.Sub(start)
-	out, err := slidingWindow.Run(ctx, c.rdb,
-		[]string{base + strconv.FormatInt(idx, 10), base + strconv.FormatInt(idx-1, 10)},
-		limit, strconv.FormatFloat(float64(elapsed)/float64(window), 'f', 6, 64), (2 * window).Milliseconds()).Int64Slice()
+	us := now.UnixMicro()
+	member := c.member + strconv.FormatUint(c.seq.Add(1), 36)
+	out, err := slidingLog.Run(ctx, c.rdb, []string{c.prefix + "rlog:" + key},
+		us, window.Microseconds(), limit, member).Int64Slice()
 	if err != nil {
 		return ratelimit.Result{}, fmt.Errorf("redis rate limit: %w", err)
 	}
-	w := ratelimit.Window{Curr: int(out[1]), Prev: int(out[2]), Elapsed: elapsed, Size: window}
-	return w.Result(limit, out[0] == 1), nil
+	// Scores are whole microseconds: measure from now rounded down the same way.
+	now = time.UnixMicro(us)
+	return ratelimit.Decide(now, window, limit, int(out[1]), out[0] == 1, time.UnixMicro(out[2]), time.UnixMicro(out[3])), nil
 }
 
 const keysChannel = "api_keys"

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"slices"
 	"strings"
@@ -57,11 +58,18 @@ func plainJSON(s string) bool {
 
 // InsertAuditEvent implements audit.Store.
 func (db *DB) InsertAuditEvent(ctx context.Context, e audit.Event) error {
+	return db.writing(func() error { return insertAuditEvent(ctx, db.sql, e) })
+}
+
+// insertAuditEvent writes one event through x (the database, or a transaction).
+func insertAuditEvent(ctx context.Context, x interface {
+	ExecContext(context.Context, string, ...any) (sql.Result, error)
+}, e audit.Event) error {
 	detail, err := detailJSON(e.Detail)
 	if err != nil {
 		return err
 	}
-	_, err = db.execWrite(ctx, `INSERT INTO audit_events (id, org_id, actor_type, actor_id, action, target_type, target_id, ip, user_agent, outcome, detail, created_at)
+	_, err = x.ExecContext(ctx, `INSERT INTO audit_events (id, org_id, actor_type, actor_id, action, target_type, target_id, ip, user_agent, outcome, detail, created_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
 		e.ID, nullString(e.OrgID), e.ActorType, e.ActorID, e.Action, e.TargetType, e.TargetID, e.IP, e.UserAgent, e.Outcome, detail, utc(e.CreatedAt))
 	return err

@@ -6,19 +6,21 @@ import (
 	"errors"
 	"time"
 
+	"github.com/clinikapi/clinikapi/internal/audit"
 	"github.com/clinikapi/clinikapi/internal/billing"
 )
 
 var _ billing.Store = (*DB)(nil)
 
 const billingSelect = `SELECT org_id, stripe_customer_id, stripe_subscription_id, status, current_period_end, cancel_at_period_end,
-	payment_failed, overage, scheduled_plan, last_event_at, last_invoice_event_at, updated_at FROM org_billing`
+	payment_failed, overage, scheduled_plan, last_event_at, last_event_rank, last_event_id, last_invoice_event_at, synced_ticket, updated_at FROM org_billing`
 
 func scanBilling(row interface{ Scan(...any) error }) (billing.State, error) {
 	var s billing.State
 	var cus, sub sql.NullString
 	var cpe, last, lastInv sql.NullTime
-	err := row.Scan(&s.OrgID, &cus, &sub, &s.Status, &cpe, &s.CancelAtPeriodEnd, &s.PaymentFailed, &s.Overage, &s.ScheduledPlan, &last, &lastInv, &s.UpdatedAt)
+	err := row.Scan(&s.OrgID, &cus, &sub, &s.Status, &cpe, &s.CancelAtPeriodEnd, &s.PaymentFailed, &s.Overage, &s.ScheduledPlan,
+		&last, &s.LastEventRank, &s.LastEventID, &lastInv, &s.SyncedTicket, &s.UpdatedAt)
 	s.CustomerID, s.SubscriptionID = cus.String, sub.String
 	s.CurrentPeriodEnd, s.LastEventAt, s.LastInvoiceEventAt = cpe.Time, last.Time, lastInv.Time
 	return s, err
@@ -33,7 +35,8 @@ func (db *DB) BillingState(ctx context.Context, orgID string) (billing.State, er
 	return s, err
 }
 
-// SaveBillingState implements billing.Store.
+// SaveBillingState implements billing.Store. It leaves the event ordering
+// (rank, id, synced ticket) to the webhook transaction (eventTx).
 func (db *DB) SaveBillingState(ctx context.Context, s billing.State) error {
 	if s.UpdatedAt.IsZero() {
 		s.UpdatedAt = time.Now()
@@ -84,10 +87,110 @@ func (db *DB) StripeEventSeen(ctx context.Context, id string) (bool, error) {
 	return n > 0, err
 }
 
-// MarkStripeEvent implements billing.Store.
+// MarkStripeEvent records an event id as processed (outside a transaction).
 func (db *DB) MarkStripeEvent(ctx context.Context, id, typ string, now time.Time) error {
 	_, err := db.execWrite(ctx, `INSERT INTO stripe_events (id, type, processed_at) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING`, id, typ, utc(now))
 	return err
+}
+
+// SyncTicket implements billing.Store.
+func (db *DB) SyncTicket(ctx context.Context, orgID string, now time.Time) (int64, error) {
+	var n int64
+	err := db.queryWrite(ctx, func(r *sql.Row) error { return r.Scan(&n) },
+		`INSERT INTO org_billing (org_id, updated_at, sync_ticket) VALUES ($1, $2, 1)
+		ON CONFLICT (org_id) DO UPDATE SET sync_ticket = org_billing.sync_ticket + 1 RETURNING sync_ticket`, orgID, utc(now))
+	return n, err
+}
+
+// ApplyStripeEvent implements billing.Store. The claim is a plain insert
+// under the primary key: on PostgreSQL a concurrent delivery of the same id
+// waits for the first transaction and then finds the row (or, if that one
+// rolled back, claims it); on SQLite transactions run one at a time.
+func (db *DB) ApplyStripeEvent(ctx context.Context, id, typ string, now time.Time, fn func(billing.EventTx) error) (bool, error) {
+	claimed := false
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		claimed = false
+		res, err := tx.ExecContext(ctx, `INSERT INTO stripe_events (id, type, processed_at) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING`, id, typ, utc(now))
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 0 {
+			return err
+		}
+		claimed = true
+		return fn(eventTx{db: db, tx: tx, now: now})
+	})
+	if err != nil {
+		return false, err
+	}
+	return claimed, nil
+}
+
+// UpdateBillingState implements billing.Store.
+func (db *DB) UpdateBillingState(ctx context.Context, orgID string, now time.Time, fn func(*billing.State) error) (billing.State, error) {
+	var st billing.State
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		t := eventTx{db: db, tx: tx, now: now}
+		var err error
+		if st, _, err = t.LockBillingState(ctx, orgID); err != nil {
+			return err
+		}
+		if err := fn(&st); err != nil {
+			return err
+		}
+		st.UpdatedAt = now
+		return t.SaveBillingState(ctx, st)
+	})
+	return st, err
+}
+
+// eventTx implements billing.EventTx on one transaction.
+type eventTx struct {
+	db  *DB
+	tx  *sql.Tx
+	now time.Time
+}
+
+// LockBillingState implements billing.EventTx: FOR UPDATE on PostgreSQL;
+// a SQLite transaction already excludes every other writer.
+func (t eventTx) LockBillingState(ctx context.Context, orgID string) (billing.State, string, error) {
+	if _, err := t.tx.ExecContext(ctx, `INSERT INTO org_billing (org_id, updated_at) VALUES ($1, $2) ON CONFLICT (org_id) DO NOTHING`, orgID, utc(t.now)); err != nil {
+		return billing.State{}, "", err
+	}
+	q := billingSelect + ` WHERE org_id = $1`
+	if t.db.dialect == Postgres {
+		q += ` FOR UPDATE`
+	}
+	s, err := scanBilling(t.tx.QueryRowContext(ctx, q, orgID))
+	if err != nil {
+		return billing.State{}, "", err
+	}
+	var planID string
+	err = t.tx.QueryRowContext(ctx, `SELECT plan FROM organizations WHERE id = $1`, orgID).Scan(&planID)
+	return s, planID, notFound(err, "Organization not found.")
+}
+
+// SaveBillingState implements billing.EventTx.
+func (t eventTx) SaveBillingState(ctx context.Context, s billing.State) error {
+	_, err := t.tx.ExecContext(ctx, `UPDATE org_billing SET stripe_customer_id = $2, stripe_subscription_id = $3, status = $4,
+		current_period_end = $5, cancel_at_period_end = $6, payment_failed = $7, overage = $8, scheduled_plan = $9,
+		last_event_at = $10, last_event_rank = $11, last_event_id = $12, last_invoice_event_at = $13, synced_ticket = $14, updated_at = $15
+		WHERE org_id = $1`,
+		s.OrgID, nullString(s.CustomerID), nullString(s.SubscriptionID), s.Status, nullTime(s.CurrentPeriodEnd), s.CancelAtPeriodEnd,
+		s.PaymentFailed, s.Overage, s.ScheduledPlan, nullTime(s.LastEventAt), s.LastEventRank, s.LastEventID, nullTime(s.LastInvoiceEventAt),
+		s.SyncedTicket, utc(s.UpdatedAt))
+	return err
+}
+
+// SetOrgPlan implements billing.EventTx.
+func (t eventTx) SetOrgPlan(ctx context.Context, orgID, planID string, now time.Time) error {
+	_, err := t.tx.ExecContext(ctx, `UPDATE organizations SET plan = $1, updated_at = $2 WHERE id = $3`, planID, utc(now), orgID)
+	return err
+}
+
+// InsertAuditEvent implements billing.EventTx.
+func (t eventTx) InsertAuditEvent(ctx context.Context, e audit.Event) error {
+	return insertAuditEvent(ctx, t.tx, e)
 }
 
 // OverageOrgs implements billing.Store.

@@ -73,6 +73,36 @@ func TestBillingStore(t *testing.T) {
 			t.Fatalf("StripeEventSeen after = %v, %v; want true", seen, err)
 		}
 
+		// Claiming an event id runs the change once; the row is locked and
+		// every field, the ordering included, is written.
+		for i, want := range []bool{true, false} {
+			ran := false
+			claimed, err := db.ApplyStripeEvent(ctx, "evt_2", "customer.subscription.updated", t0, func(tx billing.EventTx) error {
+				ran = true
+				st, planID, err := tx.LockBillingState(ctx, "org_b")
+				if err != nil || planID != "pro" || st.SubscriptionID != "sub_1" {
+					t.Fatalf("LockBillingState = %+v, %q, %v; want sub_1 on pro", st, planID, err)
+				}
+				st.LastEventRank, st.LastEventID, st.SyncedTicket, st.Status = 12, "evt_2", 7, "past_due"
+				return tx.SaveBillingState(ctx, st)
+			})
+			if err != nil || claimed != want || ran != want {
+				t.Fatalf("ApplyStripeEvent #%d = %v (ran %v), %v; want %v", i+1, claimed, ran, err, want)
+			}
+		}
+		if got, _ := db.BillingState(ctx, "org_b"); got.LastEventRank != 12 || got.LastEventID != "evt_2" || got.SyncedTicket != 7 || got.Status != "past_due" {
+			t.Fatalf("after the event transaction: %+v", got)
+		}
+		for want := int64(1); want <= 2; want++ {
+			if n, err := db.SyncTicket(ctx, "org_b", t0); n != want || err != nil {
+				t.Fatalf("SyncTicket = %d, %v; want %d", n, err, want)
+			}
+		}
+		if got, err := db.UpdateBillingState(ctx, "org_b", t0, func(s *billing.State) error { s.Status = "active"; return nil }); err != nil ||
+			got.Status != "active" || got.SyncedTicket != 7 || got.LastEventID != "evt_2" {
+			t.Fatalf("UpdateBillingState = %+v, %v; want active, the ordering kept", got, err)
+		}
+
 		if o, err := db.OverageState(ctx, "org_b", "2026-11"); err != nil || o.Reported != 0 || o.Seq != 0 || o.Pending != 0 {
 			t.Fatalf("OverageState before = %+v, %v; want zero", o, err)
 		}
