@@ -60,18 +60,25 @@ func TestCheckpointRestartsTheLogUnderSteadyWrites(t *testing.T) {
 		}
 	}()
 	time.Sleep(400 * time.Millisecond)
-	before, err := db.checkpointOnce(ctx, 64)
-	if err != nil {
-		t.Fatal(err)
+	// A restart that finds a reader outlasting restartWait is tried again
+	// at the next tick (on a loaded machine the readers can hold the log
+	// that long): within a few ticks the log starts over.
+	var before, after int
+	for tick := 0; tick < 10; tick++ {
+		if before, err = db.checkpointOnce(ctx, 64); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(40 * time.Millisecond)
+		if after, _, err = db.checkpoint(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if before > 64 && after < before {
+			break
+		}
 	}
-	time.Sleep(40 * time.Millisecond)
 	close(stop)
 	wg.Wait()
-	after, _, err := db.checkpoint(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
 	if before <= 64 || after >= before {
-		t.Fatalf("log of %d pages before the checkpoint, %d after: it did not start over", before, after)
+		t.Fatalf("log of %d pages before the last checkpoint, %d after, ten ticks in a row: it did not start over", before, after)
 	}
 }
