@@ -10,6 +10,7 @@ import (
 	"net/mail"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/clinikapi/clinikapi/internal/audit"
@@ -164,6 +165,10 @@ func CheckName(name string) (string, error) {
 	name = strings.TrimSpace(name)
 	if utf8.RuneCountInString(name) > 100 {
 		return "", errs.FieldError("name", "Use at most 100 characters for your name.")
+	}
+	if strings.IndexFunc(name, unicode.IsControl) >= 0 {
+		// A line break in a name would end a mail header it is written into.
+		return "", errs.FieldError("name", "Use letters, spaces and punctuation in your name, on one line.")
 	}
 	return name, nil
 }

@@ -9,7 +9,9 @@ import (
 	"crypto/tls"
 	"fmt"
 	"log/slog"
+	"mime"
 	"net"
+	netmail "net/mail"
 	"net/smtp"
 	"net/url"
 	"strings"
@@ -55,8 +57,28 @@ func NewSMTP(rawURL, from string) (*SMTP, error) {
 	return &SMTP{url: u, from: from}, nil
 }
 
+// headers renders the From, To and Subject headers with net/mail and
+// mime: addresses are parsed and re-encoded, display names and the subject
+// are RFC 2047 encoded words where they are not plain ASCII, so no value
+// can end a header or add one (a CR or LF in it is encoded, never sent).
+func headers(from string, m Message) (string, string, string, error) {
+	f, err := netmail.ParseAddress(from)
+	if err != nil {
+		return "", "", "", fmt.Errorf("mail: the sender address: %w", err)
+	}
+	t, err := netmail.ParseAddress(m.To)
+	if err != nil || strings.ContainsAny(m.To, "\r\n") {
+		return "", "", "", fmt.Errorf("mail: the recipient address is not valid")
+	}
+	return f.String(), t.String(), mime.QEncoding.Encode("utf-8", m.Subject), nil
+}
+
 // Send delivers m.
 func (s *SMTP) Send(ctx context.Context, m Message) (bool, error) {
+	from, to, subject, err := headers(s.from, m)
+	if err != nil {
+		return false, err
+	}
 	host := s.url.Hostname()
 	port := s.url.Port()
 	if port == "" {
@@ -65,7 +87,6 @@ func (s *SMTP) Send(ctx context.Context, m Message) (bool, error) {
 	addr := net.JoinHostPort(host, port)
 	d := net.Dialer{Timeout: 10 * time.Second}
 	var conn net.Conn
-	var err error
 	if s.url.Scheme == "smtps" {
 		conn, err = tls.DialWithDialer(&d, "tcp", addr, &tls.Config{ServerName: host, MinVersion: tls.VersionTLS12})
 	} else {
@@ -106,7 +127,7 @@ func (s *SMTP) Send(ctx context.Context, m Message) (bool, error) {
 		return false, fmt.Errorf("mail: data: %w", err)
 	}
 	fmt.Fprintf(w, "From: %s\r\nTo: %s\r\nSubject: %s\r\nDate: %s\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n%s\r\n",
-		s.from, m.To, m.Subject, time.Now().UTC().Format(time.RFC1123Z), strings.ReplaceAll(m.Body, "\n", "\r\n"))
+		from, to, subject, time.Now().UTC().Format(time.RFC1123Z), strings.ReplaceAll(m.Body, "\n", "\r\n"))
 	if err := w.Close(); err != nil {
 		return false, fmt.Errorf("mail: send: %w", err)
 	}

@@ -79,3 +79,31 @@ func TestSMTPDelivers(t *testing.T) {
 		}
 	}
 }
+
+// TestSMTPHeadersCannotBeInjected: a subject with a line break (it holds
+// a person's name) and a non-ASCII name are sent as encoded words; nothing
+// a value holds becomes a header of its own.
+func TestSMTPHeadersCannotBeInjected(t *testing.T) {
+	addr, got := fakeSMTP(t)
+	m, err := mail.NewSMTP("smtp://user:secret@"+addr, "ClinikAPI <no-reply@clinikapi.test>")
+	if err != nil {
+		t.Fatal(err)
+	}
+	subject := "Zoë invited you\r\nBcc: victim@example.com\r\nContent-Type: text/html"
+	if _, err := m.Send(context.Background(), mail.Message{To: "dev@example.com", Subject: subject, Body: "hi"}); err != nil {
+		t.Fatal(err)
+	}
+	tr := <-got
+	for _, bad := range []string{"\r\nBcc:", "\nBcc:", "\r\nContent-Type: text/html"} {
+		if strings.Contains(tr, bad) {
+			t.Fatalf("the subject added a header (%q):\n%s", bad, tr)
+		}
+	}
+	if !strings.Contains(tr, "Subject: =?utf-8?q?") {
+		t.Fatalf("the subject is not an encoded word:\n%s", tr)
+	}
+	// A recipient with a line break is refused before anything is sent.
+	if _, err := m.Send(context.Background(), mail.Message{To: "dev@example.com\r\nBcc: x@example.com", Subject: "s", Body: "b"}); err == nil {
+		t.Fatal("a recipient with a line break was accepted")
+	}
+}
