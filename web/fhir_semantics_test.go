@@ -1,6 +1,7 @@
 package web_test
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 
@@ -67,6 +68,47 @@ func TestHTTPSemantics(t *testing.T) {
 		}
 		if g := fhirCall(t, env, "GET", "/v1/fhir/Patient/"+id, a.test, ""); g.Header.Get("Etag") != `W/"1"` || strings.Contains(g.Raw, "Changed") {
 			t.Fatalf("after refused patches: %s %s", g.Header.Get("Etag"), g.Raw)
+		}
+	})
+}
+
+// TestWriteAmplificationBounded: a resource may hold at most 1,000 items in
+// any array and 10,000 searchable values; past that the write is refused
+// (422 naming the limit) before anything is indexed.
+func TestWriteAmplificationBounded(t *testing.T) {
+	apptest.Engines(t, func(t *testing.T, engine string) {
+		env := apptest.New(t, engine, nil)
+		a, _ := twoTenants(t, env)
+		given := make([]string, 1001)
+		for i := range given {
+			given[i] = `"g` + strconv.Itoa(i) + `"`
+		}
+		body := `{"resourceType":"Patient","name":[{"family":"Many","given":[` + strings.Join(given, ",") + `]}]}`
+		r := fhirCall(t, env, "POST", "/v1/fhir/Patient", a.test, body)
+		if r.Status != 422 || !strings.Contains(r.Raw, "Patient.name[0].given") || !strings.Contains(r.Raw, "at most 1000") {
+			t.Fatalf("1,001 given names: %d %s", r.Status, r.Raw)
+		}
+		// 11 names of 1,000 given names each: every array is in bounds,
+		// the index would not be.
+		names := make([]string, 11)
+		for i := range names {
+			g := make([]string, 1000)
+			for j := range g {
+				g[j] = `"n` + strconv.Itoa(i) + `g` + strconv.Itoa(j) + `"`
+			}
+			names[i] = `{"family":"F` + strconv.Itoa(i) + `","given":[` + strings.Join(g, ",") + `]}`
+		}
+		r = fhirCall(t, env, "POST", "/v1/fhir/Patient", a.test, `{"resourceType":"Patient","name":[`+strings.Join(names, ",")+`]}`)
+		if r.Status != 422 || !strings.Contains(r.Raw, "searchable values") {
+			t.Fatalf("11,000 given names: %d %.300s", r.Status, r.Raw)
+		}
+		if n := patientsNamed(t, env, a.test, "Many"); n != 0 {
+			t.Fatalf("a refused patient was stored")
+		}
+		// At the limit it is stored.
+		at := `{"resourceType":"Patient","name":[{"family":"Many","given":[` + strings.Join(given[:1000], ",") + `]}]}`
+		if r := fhirCall(t, env, "POST", "/v1/fhir/Patient", a.test, at); r.Status != 201 {
+			t.Fatalf("1,000 given names: %d %.300s", r.Status, r.Raw)
 		}
 	})
 }

@@ -192,6 +192,63 @@ func notFound(typ string) error {
 // 410 on raw FHIR).
 var ErrGone = &errs.Error{Code: errs.NotFound, Message: "The resource was deleted.", Reason: errs.ReasonGone}
 
+// Limits on what one resource may hold, so that no write costs the
+// datastore (and its other tenants) out of proportion: items of any one
+// array, and values the search index keeps for a resource.
+const (
+	MaxArrayItems  = 1000
+	MaxIndexValues = 10000
+)
+
+// arrayLimits reports the arrays of res longer than MaxArrayItems (the
+// first few), by FHIR path. The path is only spelled out for a report.
+func arrayLimits(typ string, res fhir.Resource) []Issue {
+	type step struct {
+		key string // element name, or "" for an index
+		i   int
+	}
+	var out []Issue
+	var path []step
+	spell := func() string {
+		var b strings.Builder
+		b.WriteString(typ)
+		for _, s := range path {
+			if s.key != "" {
+				b.WriteString("." + s.key)
+			} else {
+				b.WriteString("[" + strconv.Itoa(s.i) + "]")
+			}
+		}
+		return b.String()
+	}
+	var walk func(v any)
+	walk = func(v any) {
+		switch x := v.(type) {
+		case map[string]any:
+			for k, e := range x {
+				if len(out) >= 5 {
+					return
+				}
+				path = append(path, step{key: k})
+				walk(e)
+				path = path[:len(path)-1]
+			}
+		case []any:
+			if len(x) > MaxArrayItems {
+				out = append(out, Issue{Path: spell(), Constraint: "has " + strconv.Itoa(len(x)) + " items; at most " + strconv.Itoa(MaxArrayItems) + " are allowed"})
+				return
+			}
+			for i, e := range x {
+				path = append(path, step{i: i})
+				walk(e)
+				path = path[:len(path)-1]
+			}
+		}
+	}
+	walk(map[string]any(res))
+	return out
+}
+
 // prepare checks and completes a resource for writing: type, id, meta
 // (versionId, lastUpdated), the tenant tag (any client tag of the tenant
 // system is dropped), validation and index extraction.
@@ -238,12 +295,19 @@ func (s *Store) prepare(tenant Tenant, res fhir.Resource, typ, id string, versio
 		}
 	}
 	res["meta"] = meta
+	if issues := arrayLimits(typ, res); len(issues) > 0 {
+		return nil, nil, &InvalidError{Issues: issues}
+	}
 	if issues := s.validate.Validate(typ, res); len(issues) > 0 {
 		return nil, nil, &InvalidError{Issues: issues}
 	}
 	idx, err := s.index.Extract(res)
 	if err != nil {
 		return nil, nil, err
+	}
+	if len(idx) > MaxIndexValues {
+		return nil, nil, &InvalidError{Issues: []Issue{{Path: typ,
+			Constraint: "holds " + strconv.Itoa(len(idx)) + " searchable values; at most " + strconv.Itoa(MaxIndexValues) + " are allowed per resource"}}}
 	}
 	b, err := json.Marshal(res)
 	return b, s.index.Compact(typ, idx), err
