@@ -1,0 +1,108 @@
+package web_test
+
+import (
+	"fmt"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/clinikapi/clinikapi/internal/apikey"
+	"github.com/clinikapi/clinikapi/internal/app/apptest"
+)
+
+// outcomeCode reads the ClinikAPI error code of an OperationOutcome.
+func outcomeCode(r apiResult) string {
+	issues, _ := r.Body["issue"].([]any)
+	if len(issues) == 0 {
+		return ""
+	}
+	is, _ := issues[0].(map[string]any)
+	det, _ := is["details"].(map[string]any)
+	cs, _ := det["coding"].([]any)
+	if len(cs) == 0 {
+		return ""
+	}
+	c, _ := cs[0].(map[string]any)
+	s, _ := c["code"].(string)
+	return s
+}
+
+func outcomeText(r apiResult) string {
+	issues, _ := r.Body["issue"].([]any)
+	if len(issues) == 0 {
+		return ""
+	}
+	is, _ := issues[0].(map[string]any)
+	s, _ := is["diagnostics"].(string)
+	return s
+}
+
+func list(prefix string, n int) string {
+	v := make([]string, n)
+	for i := range v {
+		v[i] = fmt.Sprintf("%s%d", prefix, i)
+	}
+	return strings.Join(v, ",")
+}
+
+// TestSearchInputNeverFails500 replays the search inputs an attack on the
+// API answered with 500 or ran for seconds: each is now a 400
+// INVALID_SEARCH OperationOutcome that names the parameter or the limit,
+// answered at once.
+func TestSearchInputNeverFails500(t *testing.T) {
+	sortKeys := strings.Repeat("name,family,address-city,birthdate,", 75)
+	manyParams := url.Values{}
+	for i := range 31 {
+		manyParams.Add("family", fmt.Sprintf("f%d", i))
+	}
+	includes := url.Values{}
+	for range 11 {
+		includes.Add("_revinclude", "Encounter:subject")
+	}
+	cases := []struct {
+		name, path string
+		want       string // in the diagnostics
+	}{
+		{"long OR list", "/v1/fhir/Patient?name=" + list("v", 500), "name has 500 values"},
+		{"chain with an empty reference", "/v1/fhir/Immunization?performer%3APatient.name=Patient%2F&_profile%3A=-_id%2C_id", "_profile:"},
+		{"chain alone", "/v1/fhir/Immunization?performer%3APatient.name=Patient%2F", "performer:Patient.name"},
+		{"empty reference", "/v1/fhir/Immunization?performer=Patient%2F", "performer: a reference"},
+		{"empty modifier", "/v1/fhir/Immunization?_profile%3A=-_id%2C_id", "_profile: has an empty modifier"},
+		{"unknown reference modifier", "/v1/fhir/Observation?subject%3Anope=1", ":nope"},
+		{"chain", "/v1/fhir/Observation?subject.name=ada", "subject.name"},
+		{"sort keys", "/v1/fhir/Patient?_sort=" + strings.TrimSuffix(sortKeys, ","), "_sort has 300 keys: the limit is 5"},
+		{"parameters", "/v1/fhir/Patient?" + manyParams.Encode(), "31 parameters: the limit is 30"},
+		{"includes", "/v1/fhir/Patient?" + includes.Encode(), "11 _include and _revinclude values: the limit is 10"},
+		{"iterate", "/v1/fhir/Patient?_include%3Aiterate=Patient:organization", "one level deep"},
+		{"query length", "/v1/fhir/Patient?family=" + strings.Repeat("a", 500) + "&given=" + strings.Repeat("b,", 4000) + "b", "the limit is 8192 bytes"},
+	}
+	apptest.Engines(t, func(t *testing.T, engine string) {
+		env := apptest.New(t, engine, nil)
+		_, k := newOrgWithKey(t, env, "limits@example.com", apikey.ScopeAll)
+		if r := fhirCall(t, env, "POST", "/v1/fhir/Patient", k.Secret, patientJSON); r.Status != 201 {
+			t.Fatalf("create: %d %s", r.Status, r.Raw)
+		}
+		for _, tc := range cases {
+			start := time.Now()
+			r := fhirCall(t, env, "GET", tc.path, k.Secret, "")
+			took := time.Since(start)
+			if r.Status != 400 || outcomeCode(r) != "INVALID_SEARCH" || !strings.Contains(outcomeText(r), tc.want) {
+				t.Errorf("%s: got %d %s %q, want 400 INVALID_SEARCH saying %q", tc.name, r.Status, outcomeCode(r), outcomeText(r), tc.want)
+			}
+			if took > 2*time.Second {
+				t.Errorf("%s: answered in %v", tc.name, took)
+			}
+		}
+		// Within the limits the same shapes work.
+		for _, p := range []string{
+			"/v1/fhir/Patient?name=" + list("v", 100),
+			"/v1/fhir/Patient?_sort=name,family,address-city,birthdate,-_id",
+			"/v1/fhir/Observation?subject:Patient=pt-1",
+		} {
+			if r := fhirCall(t, env, "GET", p, k.Secret, ""); r.Status != 200 {
+				t.Errorf("GET %.60s…: %d %s", p, r.Status, r.Raw)
+			}
+		}
+	})
+}
