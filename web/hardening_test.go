@@ -2,6 +2,8 @@ package web_test
 
 import (
 	"fmt"
+	"io"
+	"net/http"
 	"net/url"
 	"strings"
 	"testing"
@@ -103,6 +105,35 @@ func TestSearchInputNeverFails500(t *testing.T) {
 			if r := fhirCall(t, env, "GET", p, k.Secret, ""); r.Status != 200 {
 				t.Errorf("GET %.60s…: %d %s", p, r.Status, r.Raw)
 			}
+		}
+	})
+}
+
+// TestTwoAPIKeysAreRefused: two x-api-key headers are an ambiguous
+// credential (the first one used to win), whether they are equal or not.
+func TestTwoAPIKeysAreRefused(t *testing.T) {
+	apptest.Engines(t, func(t *testing.T, engine string) {
+		env := apptest.New(t, engine, nil)
+		_, k := newOrgWithKey(t, env, "twokeys@example.com", apikey.ScopeAll)
+		_, other := newOrgWithKey(t, env, "other@example.com", apikey.ScopeAll)
+		for _, path := range []string{"/v1/patients", "/v1/fhir/Patient"} {
+			for _, second := range []string{other.Secret, k.Secret} {
+				req, _ := http.NewRequest("GET", env.Server.URL+path, nil)
+				req.Header.Add("x-api-key", k.Secret)
+				req.Header.Add("x-api-key", second)
+				res, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				b, _ := io.ReadAll(res.Body)
+				res.Body.Close()
+				if res.StatusCode != 400 || !strings.Contains(string(b), `"AMBIGUOUS_API_KEY"`) {
+					t.Errorf("%s with two keys: %d %s, want 400 AMBIGUOUS_API_KEY", path, res.StatusCode, b)
+				}
+			}
+		}
+		if r := apiCall(t, env, "GET", "/v1/patients", k.Secret, nil); r.Status != 200 {
+			t.Errorf("one key: %d %s", r.Status, r.Raw)
 		}
 	})
 }
