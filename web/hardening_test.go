@@ -1,6 +1,7 @@
 package web_test
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -11,6 +12,8 @@ import (
 
 	"github.com/clinikapi/clinikapi/internal/apikey"
 	"github.com/clinikapi/clinikapi/internal/app/apptest"
+	"github.com/clinikapi/clinikapi/internal/datastore"
+	"github.com/clinikapi/clinikapi/internal/seed"
 )
 
 // outcomeCode reads the ClinikAPI error code of an OperationOutcome.
@@ -134,6 +137,73 @@ func TestTwoAPIKeysAreRefused(t *testing.T) {
 		}
 		if r := apiCall(t, env, "GET", "/v1/patients", k.Secret, nil); r.Status != 200 {
 			t.Errorf("one key: %d %s", r.Status, r.Raw)
+		}
+	})
+}
+
+// heavySearch is a search within the limits that still reads every
+// observation several times over: five sort keys, a total and a
+// revinclude.
+const heavySearch = "/v1/fhir/Observation?_sort=-combo-code,-date,-value-quantity,-subject,-status&_total=accurate&subject:missing=false&_revinclude=Observation:subject"
+
+// TestSearchTimeBudget: a search that runs past CLINIKAPI_QUERY_TIMEOUT
+// is stopped at the budget (SQLite interrupts it, PostgreSQL cancels it
+// on the server) and answered 400 SEARCH_TOO_COSTLY; the datastore keeps
+// answering, and on PostgreSQL no statement is left running.
+func TestSearchTimeBudget(t *testing.T) {
+	const budget = 10 * time.Millisecond
+	apptest.Engines(t, func(t *testing.T, engine string) {
+		env := apptest.New(t, engine, map[string]string{"CLINIKAPI_QUERY_TIMEOUT": budget.String()})
+		org, k := newOrgWithKey(t, env, "budget@example.com", apikey.ScopeAll)
+		ctx := context.Background()
+		st, err := env.App.Data.Named(ctx, "test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		// 2,000 resources: the heavy search takes 100-200 ms unbounded.
+		seeded, err := seed.Run(ctx, st, datastore.Tenant(org), 500, 4, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		running := func() int {
+			var n int
+			if err := env.App.DB.SQL().QueryRow(`SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() AND state = 'active' AND query LIKE '%FROM resources r%' AND pid <> pg_backend_pid()`).Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+		for range 3 {
+			start := time.Now()
+			r := fhirCall(t, env, "GET", heavySearch, k.Secret, "")
+			took := time.Since(start)
+			if r.Status != 400 || outcomeCode(r) != "SEARCH_TOO_COSTLY" || !strings.Contains(outcomeText(r), "time budget") {
+				t.Fatalf("heavy search: %d %s %.200s, want 400 SEARCH_TOO_COSTLY", r.Status, outcomeCode(r), r.Raw)
+			}
+			if took > budget+time.Second {
+				t.Errorf("heavy search answered after %v: the budget is %v", took, budget)
+			}
+			// On PostgreSQL the statement was cancelled on the server
+			// before the answer, not left running (the unbounded search
+			// runs several times the budget).
+			if engine == "postgres" {
+				if n := running(); n > 0 {
+					t.Fatalf("%d search statements still running on the server after the answer", n)
+				}
+			}
+		}
+		// The datastore still answers cheap requests under the same budget
+		// (a few tries: the machine may be busy).
+		ok := false
+		for range 5 {
+			r := fhirCall(t, env, "GET", "/v1/fhir/Patient?_id="+seeded.PatientIDs[0], k.Secret, "")
+			if r.Status == 200 {
+				ok = true
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		if !ok {
+			t.Fatal("a search by id fails after the budget ran out")
 		}
 	})
 }

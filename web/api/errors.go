@@ -130,7 +130,11 @@ func WriteError(c echo.Context, err error) {
 		if e.Status >= 500 {
 			sev = "fatal"
 		}
-		issues = []Issue{{Severity: sev, Code: issueCodes[e.Status], Diagnostics: e.Message}}
+		code := issueCodes[e.Status]
+		if e.Code == "SEARCH_TOO_COSTLY" {
+			code = "too-costly"
+		}
+		issues = []Issue{{Severity: sev, Code: code, Diagnostics: e.Message}}
 	}
 	for k, v := range e.Headers {
 		c.Response().Header().Set(k, v)
