@@ -43,8 +43,8 @@ type Config struct {
 	// (CLINIKAPI_QUERY_TIMEOUT; default 2s): past it the query is
 	// cancelled and the request answered with an error.
 	QueryTimeout time.Duration
-	RedisURL                  string // redis://… ; shares rate limits and key revocation across instances
-	RedisPrefix               string // key and channel prefix, so deployments can share one Redis
+	RedisURL     string // redis://… ; shares rate limits and key revocation across instances
+	RedisPrefix  string // key and channel prefix, so deployments can share one Redis
 
 	LogFormat string // "json" or "text"
 	LogLevel  string // "debug", "info", "warn", "error"
