@@ -1,9 +1,12 @@
 package web_test
 
 import (
+	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -204,6 +207,81 @@ func TestSearchTimeBudget(t *testing.T) {
 		}
 		if !ok {
 			t.Fatal("a search by id fails after the budget ran out")
+		}
+	})
+}
+
+// rawHTTP sends raw bytes to the server and returns its answer.
+func rawHTTP(t *testing.T, env *apptest.Env, req string) (*http.Response, string) {
+	t.Helper()
+	conn, err := net.Dial("tcp", env.Server.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(10 * time.Second))
+	go conn.Write([]byte(req)) // a header too large is answered before it is all sent
+	res, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatalf("reading the answer to %.40q: %v", req, err)
+	}
+	b, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	return res, string(b)
+}
+
+// TestProtocolErrorsInTheAPIShape: what net/http answers by itself before
+// any handler runs (framing it does not support, headers too large,
+// requests it cannot parse) is answered under /v1 in the API's error
+// shape, with a request id — JSON, or an OperationOutcome under /v1/fhir.
+func TestProtocolErrorsInTheAPIShape(t *testing.T) {
+	big := strings.Repeat("a", 70<<10)
+	cases := []struct {
+		name, req string
+		status    int
+		code      string
+	}{
+		{"chunked, identity", "POST /v1/patients HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, identity\r\n\r\n0\r\n\r\n", 501, "UNSUPPORTED_TRANSFER_ENCODING"},
+		{"chunked, identity on FHIR", "POST /v1/fhir/Patient HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, identity\r\n\r\n0\r\n\r\n", 501, "UNSUPPORTED_TRANSFER_ENCODING"},
+		{"header too large", "GET /v1/patients HTTP/1.1\r\nHost: x\r\nX-Big: " + big + "\r\n\r\n", 431, "HEADERS_TOO_LARGE"},
+		{"header too large on FHIR", "GET /v1/fhir/Patient?x=1 HTTP/1.1\r\nHost: x\r\nX-Big: " + big + "\r\n\r\n", 431, "HEADERS_TOO_LARGE"},
+		{"no Host", "GET /v1/patients HTTP/1.1\r\n\r\n", 400, "INVALID_REQUEST"},
+		{"two Content-Lengths", "POST /v1/patients HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab", 400, "INVALID_REQUEST"},
+		{"bad header line", "GET /v1/patients HTTP/1.1\r\nHost: x\r\nno colon here\r\n\r\n", 400, "INVALID_REQUEST"},
+	}
+	apptest.Engines(t, func(t *testing.T, engine string) {
+		env := apptest.New(t, engine, nil)
+		for _, tc := range cases {
+			res, body := rawHTTP(t, env, tc.req)
+			fhirPath := strings.Contains(tc.req, "/v1/fhir/")
+			var got map[string]any
+			if err := json.Unmarshal([]byte(body), &got); err != nil {
+				t.Errorf("%s: %d %q is not JSON", tc.name, res.StatusCode, body)
+				continue
+			}
+			code := ""
+			if fhirPath {
+				code = outcomeCode(apiResult{Body: got})
+				if got["resourceType"] != "OperationOutcome" || res.Header.Get("Content-Type") != "application/fhir+json" {
+					t.Errorf("%s: %s %s, want an OperationOutcome", tc.name, res.Header.Get("Content-Type"), body)
+				}
+			} else {
+				code, _ = got["code"].(string)
+				if got["requestId"] == "" || got["message"] == "" || got["issues"] == nil {
+					t.Errorf("%s: %s is not the API's error shape", tc.name, body)
+				}
+			}
+			if res.StatusCode != tc.status || code != tc.code || !strings.HasPrefix(res.Header.Get("X-Request-Id"), "req_") {
+				t.Errorf("%s: %d %s (request id %q), want %d %s", tc.name, res.StatusCode, code, res.Header.Get("X-Request-Id"), tc.status, tc.code)
+			}
+		}
+		// The dashboard keeps net/http's own answer; a good request after a
+		// bad one on another connection is served as usual.
+		if res, body := rawHTTP(t, env, "GET /signin HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, identity\r\n\r\n"); res.StatusCode != 501 || strings.HasPrefix(body, "{") {
+			t.Errorf("dashboard: %d %q", res.StatusCode, body)
+		}
+		if res, _ := rawHTTP(t, env, "GET /v1/metadata HTTP/1.1\r\nHost: x\r\n\r\n"); res.StatusCode != 200 {
+			t.Errorf("a good request: %d", res.StatusCode)
 		}
 	})
 }

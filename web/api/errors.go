@@ -162,3 +162,35 @@ func WriteError(c echo.Context, err error) {
 
 // IsServerError reports whether err answers with a 5xx status.
 func IsServerError(err error) bool { return toError(err).Status >= 500 }
+
+// ProtocolErrorBody renders an error the HTTP server answers itself,
+// before any handler runs (a malformed request, headers too large, an
+// unsupported transfer encoding), for a request to path: the JSON error
+// body under /v1, an OperationOutcome under /v1/fhir. It returns the
+// content type and the body.
+func ProtocolErrorBody(path string, status int, code, message, requestID string) (string, []byte) {
+	sev := "error"
+	if status >= 500 {
+		sev = "fatal"
+	}
+	ic := issueCodes[status]
+	switch status {
+	case http.StatusRequestHeaderFieldsTooLarge:
+		ic = "too-costly"
+	case http.StatusNotImplemented, http.StatusHTTPVersionNotSupported:
+		ic = "not-supported"
+	}
+	if ic == "" {
+		ic = "invalid"
+	}
+	issues := []Issue{{Severity: sev, Code: ic, Diagnostics: message}}
+	if IsFHIRPath(path) {
+		issues[0].Details = &Concept{Coding: []Coding{{System: ErrorCodeSystem, Code: code}}, Text: message}
+		return ContentType, mustJSON(map[string]any{"resourceType": "OperationOutcome", "issue": issues})
+	}
+	title := titles[status]
+	if title == "" {
+		title = http.StatusText(status)
+	}
+	return echo.MIMEApplicationJSON, mustJSON(ErrorBody{Error: title, Message: message, Code: code, RequestID: requestID, Issues: issues, Issue: issues})
+}
