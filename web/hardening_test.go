@@ -102,6 +102,18 @@ func TestSearchInputNeverFails500(t *testing.T) {
 				t.Errorf("%s: answered in %v", tc.name, took)
 			}
 		}
+		// The CapabilityStatement lists the limits.
+		meta := fhirCall(t, env, "GET", "/v1/fhir/metadata", "", "")
+		rest, _ := meta.Body["rest"].([]any)
+		if len(rest) == 0 {
+			t.Fatalf("metadata: %d %.200s", meta.Status, meta.Raw)
+		}
+		doc, _ := rest[0].(map[string]any)["documentation"].(string)
+		for _, want := range []string{"at most 30 search parameters", "100 values per parameter", "5 _sort keys", "10 _include and _revinclude", "8192 bytes", "SEARCH_TOO_COSTLY"} {
+			if !strings.Contains(doc, want) {
+				t.Errorf("CapabilityStatement rest.documentation %q does not say %q", doc, want)
+			}
+		}
 		// Within the limits the same shapes work.
 		for _, p := range []string{
 			"/v1/fhir/Patient?name=" + list("v", 100),
