@@ -32,24 +32,36 @@ func TestSignInTimeDoesNotTellAccountsApart(t *testing.T) {
 		}
 		try("known@example.com") // warm both paths up
 		try("warm@example.com")
-		var known, unknown []time.Duration
-		for i := range attempts {
-			if i%4 == 0 {
-				env.Clock.Advance(time.Hour) // a fresh throttle window
+		// A round is 24 attempts of each, interleaved. The machine's load
+		// moves single answers by tens of milliseconds, so a round whose
+		// medians differ by more than 20% is run again, up to three
+		// rounds: a real difference (the attack measured 4×: no hashing
+		// for an unknown account) fails every one of them.
+		var diffs []string
+		for round := range 3 {
+			var known, unknown []time.Duration
+			for i := range attempts {
+				if i%4 == 0 {
+					env.Clock.Advance(time.Hour) // a fresh throttle window
+				}
+				email := fmt.Sprintf("nobody%d-%d@example.com", round, i)
+				if i%2 == 0 {
+					known = append(known, try("known@example.com"))
+					unknown = append(unknown, try(email))
+				} else {
+					unknown = append(unknown, try(email))
+					known = append(known, try("known@example.com"))
+				}
 			}
-			if i%2 == 0 {
-				known = append(known, try("known@example.com"))
-				unknown = append(unknown, try(fmt.Sprintf("nobody%d@example.com", i)))
-			} else {
-				unknown = append(unknown, try(fmt.Sprintf("nobody%d@example.com", i)))
-				known = append(known, try("known@example.com"))
+			mk, mu := median(known), median(unknown)
+			d := float64(mk-mu) / float64(max(mk, mu))
+			t.Logf("%s, round %d: median sign-in with a wrong password %v, with an unknown account %v (%d each, %+.0f%%)", engine, round+1, mk, mu, attempts, 100*d)
+			if d <= 0.2 && d >= -0.2 {
+				return
 			}
+			diffs = append(diffs, fmt.Sprintf("%v vs %v", mk, mu))
 		}
-		mk, mu := median(known), median(unknown)
-		t.Logf("%s: median sign-in with a wrong password %v, with an unknown account %v (%d each)", engine, mk, mu, attempts)
-		if d := float64(mk-mu) / float64(max(mk, mu)); d > 0.2 || d < -0.2 {
-			t.Errorf("medians differ by %.0f%%: wrong password %v, unknown account %v", 100*d, mk, mu)
-		}
+		t.Errorf("medians (wrong password vs unknown account) differ by more than 20%% in every round: %v", diffs)
 	})
 }
 
