@@ -28,6 +28,7 @@ import (
 	"github.com/clinikapi/clinikapi/internal/config"
 	"github.com/clinikapi/clinikapi/internal/errs"
 	"github.com/clinikapi/clinikapi/internal/logging"
+	"github.com/clinikapi/clinikapi/web"
 )
 
 func main() {
@@ -121,7 +122,7 @@ func serve(ctx context.Context, cfg config.Config, getenv config.Getenv, args []
 		ReadTimeout:       60 * time.Second,
 		WriteTimeout:      120 * time.Second,
 		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    64 << 10,
+		MaxHeaderBytes:    web.MaxHeaderBytes,
 		ErrorLog:          nil,
 	}
 	errc := make(chan error, 1)
@@ -131,7 +132,7 @@ func serve(ctx context.Context, cfg config.Config, getenv config.Getenv, args []
 			errc <- srv.ServeTLS(ln, cfg.TLS.CertFile, cfg.TLS.KeyFile)
 			return
 		}
-		errc <- srv.Serve(ln)
+		errc <- srv.Serve(web.ProtocolErrors(ln))
 	}()
 	log.Info("ClinikAPI is running", "addr", ln.Addr().String(), "url", cfg.BaseURL,
 		"database", string(a.DB.Dialect()), "accounts", a.Accounts.ProviderName(), "tls", cfg.TLS.Enabled())

@@ -116,6 +116,9 @@ type Service struct {
 	limiter  ratelimit.Limiter
 	log      *slog.Logger
 	now      func() time.Time
+	// pace holds failed sign-ins to the time successful ones take, so
+	// that the answer time does not tell whether the account exists.
+	pace pace
 
 	// Product receives the "signed up" event; Nop unless the composition
 	// root sets another tracker.
@@ -219,7 +222,13 @@ func (s *Service) SignIn(ctx context.Context, email, password string) (User, Tok
 		s.audit.Record(ctx, audit.Event{ActorType: audit.ActorNone, Action: audit.UserSignInFailed, Outcome: audit.Failure, Detail: map[string]string{"reason": "throttled"}})
 		return User{}, Tokens{}, err
 	}
+	start := time.Now()
 	id, tokens, err := s.provider.SignIn(ctx, email, password)
+	if err == nil {
+		s.pace.success(time.Since(start))
+	} else if errs.Is(err, errs.Unauthorized) {
+		s.pace.failure(ctx, start) // as slow as a success: see pace
+	}
 	if err != nil {
 		ev := audit.Event{ActorType: audit.ActorNone, Action: audit.UserSignInFailed, Outcome: audit.Failure, Detail: map[string]string{"reason": string(errs.CodeOf(err))}}
 		if u, ferr := s.store.FindUserByEmail(ctx, email); ferr == nil {

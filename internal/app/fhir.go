@@ -74,6 +74,7 @@ func (a *App) fhirParts(ctx context.Context) (*datastore.Router, resource.Index,
 	router := datastore.NewRouter(func(ctx context.Context, name string) (datastore.Backend, error) {
 		return store.OpenDatastore(ctx, cfg.DatabaseURL, cfg.DataDir, name, int64(cfg.ReadCacheMB)<<20, a.Log)
 	}, val, reg, a.now)
+	router.SetBudget(cfg.QueryTimeout)
 	secret, err := a.DB.ServerSecret(ctx, "cursor")
 	if err != nil {
 		return nil, reg, nil, err

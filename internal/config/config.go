@@ -39,8 +39,12 @@ type Config struct {
 	// (CLINIKAPI_SEARCH_INDEX=every-parameter; default compact): for a
 	// rolling deploy or a rollback across that change.
 	SearchIndexEveryParameter bool
-	RedisURL                  string // redis://… ; shares rate limits and key revocation across instances
-	RedisPrefix               string // key and channel prefix, so deployments can share one Redis
+	// QueryTimeout bounds every read and search of a FHIR datastore
+	// (CLINIKAPI_QUERY_TIMEOUT; default 2s): past it the query is
+	// cancelled and the request answered with an error.
+	QueryTimeout time.Duration
+	RedisURL     string // redis://… ; shares rate limits and key revocation across instances
+	RedisPrefix  string // key and channel prefix, so deployments can share one Redis
 
 	LogFormat string // "json" or "text"
 	LogLevel  string // "debug", "info", "warn", "error"
@@ -151,6 +155,9 @@ func Load(getenv Getenv) (Config, error) {
 		return Config{}, err
 	}
 	if c.ReadCacheMB, err = parseInt(get, "CLINIKAPI_READ_CACHE_MB", 64, 0, 1<<20); err != nil {
+		return Config{}, err
+	}
+	if c.QueryTimeout, err = parseDuration(get, "CLINIKAPI_QUERY_TIMEOUT", DefaultQueryTimeout, 10*time.Millisecond, time.Minute); err != nil {
 		return Config{}, err
 	}
 	switch v := get("CLINIKAPI_SEARCH_INDEX"); v {
@@ -291,6 +298,22 @@ func parseBool(get func(string) string, key string) (bool, error) {
 }
 
 // parseInt reads a whole number in [lo, hi]; def when unset.
+// DefaultQueryTimeout is the time budget of a datastore read or search.
+const DefaultQueryTimeout = 2 * time.Second
+
+// parseDuration reads a Go duration (2s, 500ms) from lo to hi.
+func parseDuration(get func(string) string, key string, def, lo, hi time.Duration) (time.Duration, error) {
+	v := get(key)
+	if v == "" {
+		return def, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < lo || d > hi {
+		return 0, fmt.Errorf("%s: %q is not a duration from %v to %v (example: 2s or 500ms)", key, v, lo, hi)
+	}
+	return d, nil
+}
+
 func parseInt(get func(string) string, key string, def, lo, hi int) (int, error) {
 	v := get(key)
 	if v == "" {

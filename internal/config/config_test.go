@@ -3,6 +3,7 @@ package config
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestDefaults(t *testing.T) {
@@ -18,6 +19,19 @@ func TestDefaults(t *testing.T) {
 	}
 	if c.SearchIndexEveryParameter {
 		t.Fatal("the search index stores every parameter by default")
+	}
+	if c.QueryTimeout != 2*time.Second {
+		t.Fatalf("query timeout: %v, want 2s", c.QueryTimeout)
+	}
+	for v, want := range map[string]time.Duration{"500ms": 500 * time.Millisecond, "10s": 10 * time.Second} {
+		if c, err := Load(FromMap(map[string]string{"CLINIKAPI_QUERY_TIMEOUT": v})); err != nil || c.QueryTimeout != want {
+			t.Fatalf("CLINIKAPI_QUERY_TIMEOUT=%s: %v, %v", v, c.QueryTimeout, err)
+		}
+	}
+	for _, v := range []string{"0s", "-1s", "5ms", "2h", "fast"} {
+		if _, err := Load(FromMap(map[string]string{"CLINIKAPI_QUERY_TIMEOUT": v})); err == nil {
+			t.Errorf("CLINIKAPI_QUERY_TIMEOUT=%s accepted", v)
+		}
 	}
 	if c, err := Load(FromMap(map[string]string{"CLINIKAPI_SEARCH_INDEX": "every-parameter"})); err != nil || !c.SearchIndexEveryParameter {
 		t.Fatalf("every-parameter index: %v, %v", c.SearchIndexEveryParameter, err)
@@ -37,6 +51,7 @@ func TestErrorsNameTheVariable(t *testing.T) {
 		"CLINIKAPI_LOG_LEVEL":         {"CLINIKAPI_LOG_LEVEL": "loud"},
 		"TLS_CERT_FILE, TLS_KEY_FILE": {"TLS_CERT_FILE": "/x.pem"},
 		"CLINIKAPI_READ_CACHE_MB":     {"CLINIKAPI_READ_CACHE_MB": "-1"},
+		"CLINIKAPI_QUERY_TIMEOUT":     {"CLINIKAPI_QUERY_TIMEOUT": "2"},
 	} {
 		_, err := Load(FromMap(vars))
 		if err == nil || !strings.HasPrefix(err.Error(), want+":") {

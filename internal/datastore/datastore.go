@@ -7,6 +7,8 @@ package datastore
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -128,6 +130,41 @@ type Store struct {
 	validate Validator
 	index    Indexer
 	now      func() time.Time
+	// budget bounds the time of every read and search (see bounded);
+	// zero: no bound beyond the caller's context.
+	budget time.Duration
+}
+
+// SetBudget bounds every read and search to d (CLINIKAPI_QUERY_TIMEOUT).
+func (s *Store) SetBudget(d time.Duration) { s.budget = d }
+
+// bounded runs fn under the time budget: past it the statements are
+// cancelled (SQLite interrupts them, PostgreSQL gets a cancel request)
+// and the failure is overBudget's, not the database's.
+func (s *Store) bounded(ctx context.Context, search bool, fn func(ctx context.Context) error) error {
+	if s.budget <= 0 {
+		return fn(ctx)
+	}
+	bctx, cancel := context.WithTimeout(ctx, s.budget)
+	defer cancel()
+	err := fn(bctx)
+	if err != nil && ctx.Err() == nil && errors.Is(bctx.Err(), context.DeadlineExceeded) {
+		return s.overBudget(search, err)
+	}
+	return err
+}
+
+// overBudget is the answer to a read or search that ran past the budget:
+// a search is refused as too costly (its shape is the client's to
+// change: SEARCH_TOO_COSTLY, 400); a read by id is never costly, so past
+// the budget the database is slow (503 with Retry-After).
+func (s *Store) overBudget(search bool, cause error) error {
+	if search {
+		return &errs.Error{Code: errs.Invalid, Reason: errs.ReasonSearchTooCostly, Err: cause,
+			Message: fmt.Sprintf("The search ran past the %v time budget and was stopped. Narrow it (more selective parameters, fewer values or sort keys, no _total) and try again.", s.budget)}
+	}
+	return &errs.Error{Code: errs.Unavailable, RetryAfter: time.Second, Err: cause,
+		Message: fmt.Sprintf("The datastore did not answer within the %v time budget. Retry shortly.", s.budget)}
 }
 
 // New wraps a backend.
@@ -340,7 +377,11 @@ func (s *Store) Read(ctx context.Context, tenant Tenant, typ, id string) (Record
 	if !ValidID(id) {
 		return Record{}, notFound(typ)
 	}
-	rec, err := s.backend.Get(ctx, tenant, typ, id)
+	var rec Record
+	err := s.bounded(ctx, false, func(ctx context.Context) (err error) {
+		rec, err = s.backend.Get(ctx, tenant, typ, id)
+		return err
+	})
 	if errs.Is(err, errs.NotFound) {
 		return Record{}, notFound(typ)
 	}
@@ -411,7 +452,11 @@ func (s *Store) History(ctx context.Context, tenant Tenant, typ, id string) ([]R
 	if !ValidID(id) {
 		return nil, notFound(typ)
 	}
-	h, err := s.backend.History(ctx, tenant, typ, id)
+	var h []Record
+	err := s.bounded(ctx, false, func(ctx context.Context) (err error) {
+		h, err = s.backend.History(ctx, tenant, typ, id)
+		return err
+	})
 	if err == nil && len(h) == 0 {
 		return nil, notFound(typ)
 	}
@@ -455,11 +500,21 @@ type Result struct {
 // MaxIncluded bounds the resources one page may include.
 const MaxIncluded = 1000
 
-// Search runs q inside tenant, with includes resolved inside it too.
+// Search runs q inside tenant, with includes resolved inside it too, all
+// of it within the time budget.
 func (s *Store) Search(ctx context.Context, tenant Tenant, q Query) (Result, error) {
 	if tenant == "" {
 		return Result{}, errs.E(errs.Internal, "datastore: no tenant")
 	}
+	var res Result
+	err := s.bounded(ctx, true, func(ctx context.Context) (err error) {
+		res, err = s.search(ctx, tenant, q)
+		return err
+	})
+	return res, err
+}
+
+func (s *Store) search(ctx context.Context, tenant Tenant, q Query) (Result, error) {
 	res := Result{Total: -1}
 	page := q
 	if q.SummaryCount {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -84,13 +85,39 @@ const (
 	MaxCount     = 100
 )
 
+// Limits bound what one search may ask for, so that no query string can
+// make the datastore do unbounded work. A search past one of them is
+// refused (INVALID_SEARCH) with a message naming the limit; the README
+// (FHIR R4 data) and the CapabilityStatement list them.
+type Limits struct {
+	Params     int // search parameters, each repetition counted (result parameters such as _count aside)
+	OrValues   int // comma-separated values of one parameter (an OR list)
+	SortKeys   int // keys of _sort
+	Includes   int // _include and _revinclude values together
+	QueryBytes int // the parameters' names and values, decoded, together
+}
+
+// DefaultLimits are the limits of every search a client sends. Includes
+// are resolved one level deep (no :iterate) and chained parameters are
+// not supported, so neither has a depth to bound.
+var DefaultLimits = Limits{Params: 30, OrValues: 100, SortKeys: 5, Includes: 10, QueryBytes: 8 << 10}
+
 // controls are the result parameters the search understands.
 var controls = map[string]bool{"_count": true, "_sort": true, "_total": true, "_summary": true, "_include": true, "_revinclude": true, "_cursor": true, "_format": true, "_pretty": true}
 
-// ParseQuery turns URL query parameters into a Query for resource type typ.
-// Unknown parameters, modifiers and malformed values are errs.Invalid with
-// a message naming the parameter (never echoing the value).
+// ParseQuery turns URL query parameters into a Query for resource type typ,
+// within DefaultLimits. Unknown parameters, modifiers, malformed values and
+// searches past a limit are errs.Invalid with a message naming the
+// parameter or the limit (never echoing the value).
 func ParseQuery(ix Indexer, normalize func(string) string, typ string, params url.Values) (Query, error) {
+	return ParseQueryLimits(ix, normalize, typ, params, DefaultLimits)
+}
+
+// ParseQueryLimits is ParseQuery within lim.
+func ParseQueryLimits(ix Indexer, normalize func(string) string, typ string, params url.Values, lim Limits) (Query, error) {
+	if err := checkLimits(params, lim); err != nil {
+		return Query{}, err
+	}
 	q := Query{Type: typ, Limit: DefaultCount}
 	keys := make([]string, 0, len(params))
 	for k := range params {
@@ -100,13 +127,24 @@ func ParseQuery(ix Indexer, normalize func(string) string, typ string, params ur
 	for _, key := range keys {
 		vals := params[key]
 		if controls[key] {
-			if err := q.control(ix, key, vals); err != nil {
+			if err := q.control(ix, key, vals, lim); err != nil {
 				return Query{}, err
 			}
 			continue
 		}
-		code, mod, _ := strings.Cut(key, ":")
+		code, mod, hasMod := strings.Cut(key, ":")
+		switch {
+		case code == "_include" || code == "_revinclude":
+			return Query{}, invalid("%s:%s is not supported: includes are resolved one level deep.", code, mod)
+		case strings.Contains(key, "."):
+			return Query{}, invalid("Chained parameters such as %s are not supported: search the referenced type, then by reference.", key)
+		case hasMod && mod == "":
+			return Query{}, invalid("The parameter %s has an empty modifier.", key)
+		}
 		for _, raw := range vals {
+			if n := countValues(raw); n > lim.OrValues {
+				return Query{}, invalid("%s has %d values in one comma-separated list: the limit is %d values per parameter.", code, n, lim.OrValues)
+			}
 			c, err := parseCondition(ix, normalize, typ, code, mod, raw)
 			if err != nil {
 				return Query{}, err
@@ -117,11 +155,52 @@ func ParseQuery(ix Indexer, normalize func(string) string, typ string, params ur
 	return q, nil
 }
 
+// checkLimits refuses a search past lim's size limits: its length, the
+// number of its parameters and of its includes.
+func checkLimits(params url.Values, lim Limits) error {
+	size, n, inc := 0, 0, 0
+	for k, vs := range params {
+		for _, v := range vs {
+			size += len(k) + len(v) + 2
+		}
+		switch {
+		case k == "_include" || k == "_revinclude":
+			inc += len(vs)
+		case !controls[k]:
+			n += len(vs)
+		}
+	}
+	switch {
+	case size > lim.QueryBytes:
+		return invalid("The search is %d bytes long: the limit is %d bytes of parameter names and values.", size, lim.QueryBytes)
+	case n > lim.Params:
+		return invalid("The search has %d parameters: the limit is %d (each repetition counts).", n, lim.Params)
+	case inc > lim.Includes:
+		return invalid("The search has %d _include and _revinclude values: the limit is %d together.", inc, lim.Includes)
+	}
+	return nil
+}
+
+// countValues counts the values of a comma-separated list (as splitValues
+// splits it) without splitting it.
+func countValues(raw string) int {
+	n := 1
+	for i := 0; i < len(raw); i++ {
+		switch raw[i] {
+		case '\\':
+			i++
+		case ',':
+			n++
+		}
+	}
+	return n
+}
+
 func invalid(format string, args ...any) error {
 	return &errs.Error{Code: errs.Invalid, Message: fmt.Sprintf(format, args...), Reason: errs.ReasonInvalidSearch}
 }
 
-func (q *Query) control(ix Indexer, key string, vals []string) error {
+func (q *Query) control(ix Indexer, key string, vals []string, lim Limits) error {
 	v := vals[len(vals)-1]
 	switch key {
 	case "_count":
@@ -150,7 +229,11 @@ func (q *Query) control(ix Indexer, key string, vals []string) error {
 			return invalid("_summary supports count and false.")
 		}
 	case "_sort":
-		for _, f := range strings.Split(v, ",") {
+		keys := strings.Split(v, ",")
+		if len(keys) > lim.SortKeys {
+			return invalid("_sort has %d keys: the limit is %d.", len(keys), lim.SortKeys)
+		}
+		for _, f := range keys {
 			s := Sort{Param: strings.TrimSpace(f)}
 			if strings.HasPrefix(s.Param, "-") {
 				s.Desc, s.Param = true, s.Param[1:]
@@ -219,6 +302,9 @@ func parseCondition(ix Indexer, normalize func(string) string, typ, code, mod, r
 		c.Type, c.Within = sp.Type, sp.Within
 		if sp.Type == fhir.Reference && mod != "" && mod != "missing" {
 			// subject:Patient=123 narrows the target type.
+			if _, known := slices.BinarySearch(ix.Types(), mod); !known {
+				return Condition{}, invalid("The modifier :%s is not supported on %s: a reference parameter takes a resource type or :missing.", mod, code)
+			}
 			c.Modifier = ""
 			c.Values = nil
 			ms, err := parseValues(c, normalize, raw)
@@ -321,6 +407,9 @@ func parseValues(c Condition, normalize func(string) string, raw string) ([]Matc
 			}
 		case fhir.Reference:
 			m = parseReference(v)
+			if m.RefID == "" && m.URL == "" {
+				return nil, invalid("%s: a reference is an id, Type/id or an absolute URL.", c.Param)
+			}
 		case fhir.URI:
 			m.URL = v
 		case fhir.Date:

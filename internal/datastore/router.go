@@ -24,6 +24,7 @@ type Router struct {
 	validate Validator
 	index    Indexer
 	now      func() time.Time
+	budget   time.Duration
 
 	mu     sync.Mutex
 	stores map[string]*Store
@@ -32,6 +33,17 @@ type Router struct {
 // NewRouter returns a Router that opens datastores with open.
 func NewRouter(open Opener, v Validator, ix Indexer, now func() time.Time) *Router {
 	return &Router{open: open, validate: v, index: ix, now: now, stores: map[string]*Store{}}
+}
+
+// SetBudget bounds every read and search of the datastores the router
+// opens (see Store.SetBudget); call it before the first one is opened.
+func (r *Router) SetBudget(d time.Duration) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.budget = d
+	for _, s := range r.stores {
+		s.SetBudget(d)
+	}
 }
 
 // Name is the name of the datastore of env: the shared one, or with
@@ -58,6 +70,7 @@ func (r *Router) Named(ctx context.Context, name string) (*Store, error) {
 		return nil, err
 	}
 	s := New(b, r.validate, r.index, r.now)
+	s.SetBudget(r.budget)
 	r.stores[name] = s
 	return s, nil
 }

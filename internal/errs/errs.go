@@ -42,6 +42,7 @@ const (
 	ReasonInvalidJSON       Reason = "INVALID_JSON"       // the body is not the JSON expected
 	ReasonInvalidSearch     Reason = "INVALID_SEARCH"     // a search parameter or value is not understood
 	ReasonInvalidCursor     Reason = "INVALID_CURSOR"     // a paging cursor made for another search
+	ReasonSearchTooCostly   Reason = "SEARCH_TOO_COSTLY"  // a search ran past the datastore's time budget
 	ReasonRateLimited       Reason = "RATE_LIMITED"
 	ReasonMonthlyQuota      Reason = "MONTHLY_QUOTA_EXCEEDED"
 	ReasonSandboxQuota      Reason = "SANDBOX_QUOTA_EXCEEDED"

@@ -66,6 +66,15 @@ func (s *Service) ReadSimple(ctx context.Context, a Actor, d *resource.Def, id s
 	return rec, notGone(err)
 }
 
+// readIncludingLimits are the search limits of a read with includes: the
+// official SDK asks for Type:subject and Type:patient of every type it
+// knows, which Includes has already narrowed to those that apply.
+var readIncludingLimits = func() datastore.Limits {
+	l := datastore.DefaultLimits
+	l.Includes = 100
+	return l
+}()
+
 // ReadIncluding reads a resource with the resources related to it, as a
 // search of its id with _revinclude and _include (rev and inc, already
 // kept to those Includes allows). It returns the page and the FHIR search
@@ -82,7 +91,7 @@ func (s *Service) ReadIncluding(ctx context.Context, a Actor, typ, id string, re
 	if err != nil {
 		return Page{}, fq, err
 	}
-	q, err := datastore.ParseQuery(s.Index, s.Normalize, typ, fq)
+	q, err := datastore.ParseQueryLimits(s.Index, s.Normalize, typ, fq, readIncludingLimits)
 	if err != nil {
 		return Page{}, fq, err
 	}

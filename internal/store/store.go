@@ -19,8 +19,10 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
-	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
+	"github.com/jackc/pgx/v5/pgconn/ctxwatch"
+	"github.com/jackc/pgx/v5/stdlib" // also registers the "pgx" driver
 	sqlite3 "github.com/mattn/go-sqlite3"
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
@@ -212,10 +214,20 @@ func (db *DB) checkpoint(ctx context.Context) (log, done int, err error) {
 }
 
 func openPostgres(ctx context.Context, dsn string) (*DB, error) {
-	db, err := sql.Open("pgx", dsn)
+	cfg, err := pgx.ParseConfig(dsn)
 	if err != nil {
-		return nil, fmt.Errorf("DATABASE_URL: %w", err)
+		return nil, fmt.Errorf("DATABASE_URL: %w", redact(err, dsn))
 	}
+	// A statement whose context ends (a request's time budget, a client
+	// gone) is cancelled on the server at once, so it stops using the
+	// database, and the connection stays usable. pgx's default only cuts
+	// the connection, which leaves the statement running on the server
+	// until it next writes to the client. A server that does not answer
+	// the cancel within cancelGrace has its connection cut.
+	cfg.BuildContextWatcherHandler = func(pc *pgconn.PgConn) ctxwatch.Handler {
+		return &pgconn.CancelRequestContextWatcherHandler{Conn: pc, DeadlineDelay: cancelGrace}
+	}
+	db := stdlib.OpenDB(*cfg)
 	db.SetMaxOpenConns(20)
 	db.SetMaxIdleConns(20)
 	db.SetConnMaxIdleTime(5 * time.Minute)
@@ -227,6 +239,10 @@ func openPostgres(ctx context.Context, dsn string) (*DB, error) {
 	}
 	return &DB{sql: db, dialect: Postgres}, nil
 }
+
+// cancelGrace is how long PostgreSQL has to honour a cancel request
+// before the connection of the cancelled statement is closed.
+const cancelGrace = time.Second
 
 // redact keeps a password in the DSN out of error messages.
 func redact(err error, dsn string) error {

@@ -130,7 +130,11 @@ func WriteError(c echo.Context, err error) {
 		if e.Status >= 500 {
 			sev = "fatal"
 		}
-		issues = []Issue{{Severity: sev, Code: issueCodes[e.Status], Diagnostics: e.Message}}
+		code := issueCodes[e.Status]
+		if e.Code == "SEARCH_TOO_COSTLY" {
+			code = "too-costly"
+		}
+		issues = []Issue{{Severity: sev, Code: code, Diagnostics: e.Message}}
 	}
 	for k, v := range e.Headers {
 		c.Response().Header().Set(k, v)
@@ -158,3 +162,35 @@ func WriteError(c echo.Context, err error) {
 
 // StatusOf is the status err answers with.
 func StatusOf(err error) int { return toError(err).Status }
+
+// ProtocolErrorBody renders an error the HTTP server answers itself,
+// before any handler runs (a malformed request, headers too large, an
+// unsupported transfer encoding), for a request to path: the JSON error
+// body under /v1, an OperationOutcome under /v1/fhir. It returns the
+// content type and the body.
+func ProtocolErrorBody(path string, status int, code, message, requestID string) (string, []byte) {
+	sev := "error"
+	if status >= 500 {
+		sev = "fatal"
+	}
+	ic := issueCodes[status]
+	switch status {
+	case http.StatusRequestHeaderFieldsTooLarge:
+		ic = "too-costly"
+	case http.StatusNotImplemented, http.StatusHTTPVersionNotSupported:
+		ic = "not-supported"
+	}
+	if ic == "" {
+		ic = "invalid"
+	}
+	issues := []Issue{{Severity: sev, Code: ic, Diagnostics: message}}
+	if IsFHIRPath(path) {
+		issues[0].Details = &Concept{Coding: []Coding{{System: ErrorCodeSystem, Code: code}}, Text: message}
+		return ContentType, mustJSON(map[string]any{"resourceType": "OperationOutcome", "issue": issues})
+	}
+	title := titles[status]
+	if title == "" {
+		title = http.StatusText(status)
+	}
+	return echo.MIMEApplicationJSON, mustJSON(ErrorBody{Error: title, Message: message, Code: code, RequestID: requestID, Issues: issues, Issue: issues})
+}

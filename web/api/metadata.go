@@ -2,6 +2,7 @@ package api
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"sort"
 	"sync"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/clinikapi/clinikapi/internal/datastore"
 	"github.com/clinikapi/clinikapi/internal/fhir"
 )
 
@@ -46,6 +48,20 @@ func (m *Capabilities) date() string {
 		t = time.Now()
 	}
 	return t.UTC().Format(time.RFC3339)
+}
+
+// searchLimits are the search limits every search is held to.
+var searchLimits = datastore.DefaultLimits
+
+// searchLimitsDoc describes the search limits (README, "Search limits and
+// the time budget") in the statement's rest.documentation.
+func searchLimitsDoc() string {
+	return fmt.Sprintf("Search limits (a search past one is refused with 400, code INVALID_SEARCH): at most %d search parameters "+
+		"(each repetition counts; result parameters aside), %d values per parameter (comma-separated OR), %d _sort keys, "+
+		"%d _include and _revinclude values together, includes one level deep (no :iterate), no chained parameters, "+
+		"_count at most %d, %d bytes of parameter names and values. Every search runs under a time budget; one that "+
+		"runs past it is stopped and answered 400, code SEARCH_TOO_COSTLY.",
+		searchLimits.Params, searchLimits.OrValues, searchLimits.SortKeys, searchLimits.Includes, datastore.MaxCount, searchLimits.QueryBytes)
 }
 
 func (m *Capabilities) build() map[string]any {
@@ -104,11 +120,14 @@ func (m *Capabilities) build() map[string]any {
 			"security": map[string]any{
 				"description": "Send an API key (clk_test_… or clk_live_…) in the x-api-key header.",
 			},
-			"resource": resources,
+			"resource":      resources,
+			"documentation": searchLimitsDoc(),
 			"searchParam": []map[string]string{
-				{"name": "_count", "type": "number"}, {"name": "_sort", "type": "string"},
+				{"name": "_count", "type": "number", "documentation": fmt.Sprintf("Page size, at most %d (larger values are clamped); 0 gives only the total.", datastore.MaxCount)},
+				{"name": "_sort", "type": "string", "documentation": fmt.Sprintf("At most %d keys.", searchLimits.SortKeys)},
 				{"name": "_total", "type": "token"}, {"name": "_summary", "type": "token"},
-				{"name": "_include", "type": "string"}, {"name": "_revinclude", "type": "string"},
+				{"name": "_include", "type": "string", "documentation": fmt.Sprintf("At most %d _include and _revinclude values together; one level deep (no :iterate).", searchLimits.Includes)},
+				{"name": "_revinclude", "type": "string", "documentation": fmt.Sprintf("At most %d _include and _revinclude values together; one level deep (no :iterate).", searchLimits.Includes)},
 			},
 		}},
 	}

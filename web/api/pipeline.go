@@ -84,9 +84,13 @@ func LimitBody(next echo.HandlerFunc) echo.HandlerFunc {
 }
 
 // Authenticate verifies the x-api-key header. Keys in the query string are
-// refused, never used.
+// refused, never used, and so is a request with more than one x-api-key
+// header: which of them it acts as would be a guess.
 func (p *Pipeline) Authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
+		if len(c.Request().Header.Values("X-Api-Key")) > 1 {
+			return &Error{Status: 400, Code: "AMBIGUOUS_API_KEY", Message: "Send exactly one x-api-key header."}
+		}
 		raw := c.Request().Header.Get("X-Api-Key")
 		if raw == "" {
 			q := c.Request().URL.Query()

@@ -21,7 +21,8 @@ type Response struct {
 	Code    string // the API's error code: VALIDATION_ERROR, NOT_FOUND, …
 	Message string // for the person using the product; never PHI or secrets
 	Issues  []errs.Issue
-	// RetryAfter is the Retry-After delay (429), zero for none.
+	// RetryAfter is the Retry-After delay (429, and 503 when the failure
+	// gives one), zero for none.
 	RetryAfter time.Duration
 }
 
@@ -45,10 +46,11 @@ var byCode = map[errs.Code]struct {
 
 // byReason are the reasons whose status is not their code's.
 var byReason = map[errs.Reason]int{
-	errs.ReasonGone:          http.StatusGone,
-	errs.ReasonInvalidJSON:   http.StatusBadRequest,
-	errs.ReasonInvalidSearch: http.StatusBadRequest,
-	errs.ReasonInvalidCursor: http.StatusBadRequest,
+	errs.ReasonGone:            http.StatusGone,
+	errs.ReasonInvalidJSON:     http.StatusBadRequest,
+	errs.ReasonInvalidSearch:   http.StatusBadRequest,
+	errs.ReasonInvalidCursor:   http.StatusBadRequest,
+	errs.ReasonSearchTooCostly: http.StatusBadRequest,
 }
 
 // StatusClientClosed is the status of a request whose client went away
@@ -76,11 +78,14 @@ func Of(err error) Response {
 			r.Status = s
 		}
 	}
-	if r.Status == http.StatusTooManyRequests {
+	switch r.Status {
+	case http.StatusTooManyRequests:
 		r.RetryAfter = e.RetryAfter
 		if r.RetryAfter <= 0 {
 			r.RetryAfter = time.Minute
 		}
+	case http.StatusServiceUnavailable:
+		r.RetryAfter = max(e.RetryAfter, 0)
 	}
 	return r
 }

@@ -44,6 +44,7 @@ var documented = []struct {
 	{"ReasonInvalidJSON", reason(errs.Invalid, errs.ReasonInvalidJSON), 400, "INVALID_JSON"},
 	{"ReasonInvalidSearch", reason(errs.Invalid, errs.ReasonInvalidSearch), 400, "INVALID_SEARCH"},
 	{"ReasonInvalidCursor", reason(errs.Invalid, errs.ReasonInvalidCursor), 400, "INVALID_CURSOR"},
+	{"ReasonSearchTooCostly", reason(errs.Invalid, errs.ReasonSearchTooCostly), 400, "SEARCH_TOO_COSTLY"},
 	{"ReasonRateLimited", reason(errs.RateLimited, errs.ReasonRateLimited), 429, "RATE_LIMITED"},
 	{"ReasonMonthlyQuota", reason(errs.RateLimited, errs.ReasonMonthlyQuota), 429, "MONTHLY_QUOTA_EXCEEDED"},
 	{"ReasonSandboxQuota", reason(errs.RateLimited, errs.ReasonSandboxQuota), 429, "SANDBOX_QUOTA_EXCEEDED"},
@@ -124,6 +125,9 @@ func TestRetryAfter(t *testing.T) {
 	}
 	if got := httperr.Of(errs.E(errs.RateLimited, "x")); got.RetryAfter != time.Minute {
 		t.Fatalf("a rate limit without a delay: Retry-After %v, want one minute", got.RetryAfter)
+	}
+	if got := httperr.Of(&errs.Error{Code: errs.Unavailable, RetryAfter: time.Second}); got.Status != 503 || got.RetryAfter != time.Second {
+		t.Fatalf("a 503 with a delay: %d Retry-After %v, want 503 after 1s", got.Status, got.RetryAfter)
 	}
 	if got := httperr.Of(errs.E(errs.NotFound, "x")); got.RetryAfter != 0 {
 		t.Fatalf("a 404 has Retry-After %v", got.RetryAfter)

@@ -23,6 +23,7 @@ import (
 	"github.com/clinikapi/clinikapi/internal/mail"
 	"github.com/clinikapi/clinikapi/internal/random"
 	"github.com/clinikapi/clinikapi/internal/store/storetest"
+	"github.com/clinikapi/clinikapi/web"
 )
 
 // Clock is a settable clock.
@@ -122,7 +123,12 @@ func New(t testing.TB, engine string, env map[string]string) *Env {
 	// The server's URL is known only once it listens; start it first and
 	// hand the handler over after the app is built.
 	var h http.Handler
-	e.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.ServeHTTP(w, r) }))
+	// It is served as cmd/clinikapi serves it: the same header limit, and
+	// the server's own protocol errors in the API's error shape.
+	e.Server = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.ServeHTTP(w, r) }))
+	e.Server.Config.MaxHeaderBytes = web.MaxHeaderBytes
+	e.Server.Listener = web.ProtocolErrors(e.Server.Listener)
+	e.Server.Start()
 	t.Cleanup(e.Server.Close)
 	vars["CLINIKAPI_BASE_URL"] = e.Server.URL
 	cfg, err := config.Load(config.FromMap(vars))
