@@ -437,9 +437,17 @@ func TestMetricsEndpoint(t *testing.T) {
 		`clinikapi_http_request_duration_seconds_bucket{class="api",le="+Inf"} 3`,
 		"# TYPE clinikapi_usage_buffer_depth gauge",
 		`clinikapi_job_last_success{kind="usage.rollup"} 1`,
+		"# TYPE clinikapi_read_cache_bytes gauge",
+		"# TYPE go_memstats_heap_inuse_bytes gauge",
+		"# TYPE go_goroutines gauge",
 	} {
 		if !strings.Contains(body, want) {
 			t.Fatalf("/metrics lacks %q:\n%s", want, body)
+		}
+	}
+	for _, line := range strings.Split(body, "\n") {
+		if v, ok := strings.CutPrefix(line, "go_memstats_heap_inuse_bytes "); ok && (v == "0" || v == "") {
+			t.Fatalf("heap in use reads %q", v)
 		}
 	}
 	if strings.Contains(body, k.Secret) || strings.Contains(body, "metrics@example.com") {

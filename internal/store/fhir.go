@@ -194,6 +194,14 @@ func (d *Datastore) Close() error {
 	return d.db.Close()
 }
 
+// CacheSize reports the read cache's entries and bytes (zero without one).
+func (d *Datastore) CacheSize() (entries int, bytes int64) {
+	if d.cache == nil {
+		return 0, 0
+	}
+	return d.cache.size()
+}
+
 // Analyze implements datastore.Backend.
 func (d *Datastore) Analyze(ctx context.Context) error {
 	return d.db.writing(func() error {
