@@ -151,6 +151,9 @@ func TestIdempotencyKey(t *testing.T) {
 			t.Fatalf("%v patients after the key expired, want 2", n)
 		}
 		// And the retention job removes expired keys.
+		if err := env.App.Idempotency.Flush(context.Background()); err != nil {
+			t.Fatal(err)
+		}
 		env.Clock.Advance(24*time.Hour + time.Second)
 		n, err := env.App.Idempotency.Purge(context.Background())
 		if err != nil || n < 1 {

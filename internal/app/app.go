@@ -197,7 +197,10 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opt Options) 
 		Data: data, Plans: orgPlans, Contract: contract, Index: index, Normalize: searchparam.Normalize,
 		Cursors: datastore.Cursors{Secret: cursorSecret}, Audit: a.Audit, Now: now,
 	}
-	a.Idempotency = &idempotency.Service{Store: db, Now: now, Wait: 10 * time.Second, Poll: 20 * time.Millisecond, Stale: time.Minute}
+	// The embedded SQLite store has one server (store.LockDataDir), which
+	// can keep claims in memory; instances sharing PostgreSQL claim in it.
+	a.Idempotency = &idempotency.Service{Store: db, Now: now, Wait: 10 * time.Second, Poll: 20 * time.Millisecond, Stale: time.Minute,
+		Local: cfg.DatabaseURL == ""}
 	a.Jobs.Register(jobs.Job{Kind: "retention.idempotency_keys", Every: time.Hour, Run: func(ctx context.Context) (jobs.Result, error) {
 		n, err := a.Idempotency.Purge(ctx)
 		return jobs.Result{Summary: "deleted " + strconv.FormatInt(n, 10) + " idempotency keys older than 24 hours", Counts: map[string]int64{"keys": n}}, err

@@ -58,9 +58,14 @@ type Store interface {
 	// staleBefore); claimed reports whether e is now the key's entry, and
 	// otherwise the existing entry is returned.
 	ClaimIdempotencyKey(ctx context.Context, e Entry, expiredBefore, staleBefore time.Time) (cur Entry, claimed bool, err error)
+	// FindIdempotencyKey returns the entry of a key created after
+	// expiredBefore, if there is one.
+	FindIdempotencyKey(ctx context.Context, s Scope, expiredBefore time.Time) (Entry, bool, error)
 	// CompleteIdempotencyKeys keeps the answers of claimed keys, in one
-	// write.
-	CompleteIdempotencyKeys(ctx context.Context, done []Entry) error
+	// write: the pending entry of the same fingerprint becomes done, or
+	// (claims kept in memory) the entry is written, replacing an expired
+	// one.
+	CompleteIdempotencyKeys(ctx context.Context, done []Entry, expiredBefore time.Time) error
 	// ReleaseIdempotencyKey forgets a pending key (its request failed on
 	// the server's side or was abandoned), so that a retry runs anew.
 	ReleaseIdempotencyKey(ctx context.Context, s Scope) error
@@ -78,9 +83,15 @@ type Service struct {
 	// Stale is how long a pending entry may stay pending before a retry
 	// takes it over (its instance stopped mid-request).
 	Stale time.Duration
+	// Local keeps claims in this process instead of the database: right
+	// when one instance alone serves the database (the embedded SQLite
+	// store, which refuses a second server), and a write fewer per
+	// request. Answers are written to the database either way.
+	Local bool
 
-	mu   sync.Mutex
-	done map[Scope]Entry // answers not yet written (Flush writes them)
+	mu      sync.Mutex
+	pending map[Scope]string // Local: claimed keys and their fingerprints
+	done    map[Scope]Entry  // answers not yet written (Flush writes them)
 }
 
 // Fingerprint identifies a request: method, path and body.
@@ -118,22 +129,15 @@ func (s *Service) Begin(ctx context.Context, sc Scope, fingerprint string) (a An
 	}
 	waitUntil := time.Now().Add(s.Wait) // a bound on latency: wall time, not the app clock
 	for {
-		if e, ok := s.unwritten(sc); ok {
-			if e.Fingerprint != fingerprint {
-				return Answer{}, false, reused()
-			}
-			return e.Answer, true, nil
-		}
-		now := s.Now()
-		cur, claimed, err := s.Store.ClaimIdempotencyKey(ctx, Entry{Scope: sc, Fingerprint: fingerprint, CreatedAt: now}, now.Add(-TTL), now.Add(-s.Stale))
+		cur, claimed, found, err := s.claim(ctx, sc, fingerprint)
 		switch {
 		case err != nil:
 			return Answer{}, false, err
 		case claimed:
 			return Answer{}, false, nil
-		case cur.Fingerprint != fingerprint:
+		case found && cur.Fingerprint != fingerprint:
 			return Answer{}, false, reused()
-		case cur.Done:
+		case found && cur.Done:
 			return cur.Answer, true, nil
 		}
 		// The first request with this key is still running.
@@ -151,18 +155,37 @@ func (s *Service) Begin(ctx context.Context, sc Scope, fingerprint string) (a An
 	}
 }
 
-func reused() error {
-	return &errs.Error{Code: errs.Invalid, Reason: errs.ReasonIdempotencyReused, Field: Header,
-		Message: "This Idempotency-Key was already used for another request (another method, path or body) in the last 24 hours. Use a new key for a new request."}
-}
-
-// unwritten returns a kept answer Flush has not written yet (and has not
-// expired).
-func (s *Service) unwritten(sc Scope) (Entry, bool) {
+// claim claims sc for a request, or returns the key's entry (found; a
+// pending one has Done false).
+func (s *Service) claim(ctx context.Context, sc Scope, fingerprint string) (cur Entry, claimed, found bool, err error) {
+	now := s.Now()
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	e, ok := s.done[sc]
-	return e, ok && e.CreatedAt.After(s.Now().Add(-TTL))
+	if e, ok := s.done[sc]; ok && e.CreatedAt.After(now.Add(-TTL)) {
+		s.mu.Unlock()
+		return e, false, true, nil // answered, not yet written
+	}
+	if !s.Local {
+		s.mu.Unlock()
+		cur, claimed, err := s.Store.ClaimIdempotencyKey(ctx, Entry{Scope: sc, Fingerprint: fingerprint, CreatedAt: now}, now.Add(-TTL), now.Add(-s.Stale))
+		return cur, claimed, !claimed, err
+	}
+	if fp, ok := s.pending[sc]; ok {
+		s.mu.Unlock()
+		return Entry{Scope: sc, Fingerprint: fp}, false, true, nil
+	}
+	if s.pending == nil {
+		s.pending = map[Scope]string{}
+	}
+	s.pending[sc] = fingerprint // held while the database is asked
+	s.mu.Unlock()
+	e, ok, err := s.Store.FindIdempotencyKey(ctx, sc, now.Add(-TTL))
+	if err != nil || ok {
+		s.mu.Lock()
+		delete(s.pending, sc)
+		s.mu.Unlock()
+		return e, false, ok, err
+	}
+	return Entry{}, true, false, nil
 }
 
 // Complete keeps the answer of a request that claimed its key (the caller
@@ -177,6 +200,7 @@ func (s *Service) Complete(sc Scope, fingerprint string, a Answer) {
 		s.done = map[Scope]Entry{}
 	}
 	s.done[sc] = Entry{Scope: sc, Fingerprint: fingerprint, Done: true, Answer: a, CreatedAt: s.Now()}
+	delete(s.pending, sc)
 }
 
 // Flush writes the kept answers not written yet; on failure they stay
@@ -191,7 +215,7 @@ func (s *Service) Flush(ctx context.Context) error {
 	if len(batch) == 0 {
 		return nil
 	}
-	if err := s.Store.CompleteIdempotencyKeys(ctx, batch); err != nil {
+	if err := s.Store.CompleteIdempotencyKeys(ctx, batch, s.Now().Add(-TTL)); err != nil {
 		return err
 	}
 	s.mu.Lock()
@@ -206,10 +230,21 @@ func (s *Service) Flush(ctx context.Context) error {
 
 // Release forgets a claimed key whose request did not finish.
 func (s *Service) Release(ctx context.Context, sc Scope) error {
+	if s.Local {
+		s.mu.Lock()
+		delete(s.pending, sc)
+		s.mu.Unlock()
+		return nil
+	}
 	return s.Store.ReleaseIdempotencyKey(context.WithoutCancel(ctx), sc)
 }
 
 // Purge deletes the entries older than TTL (a retention job).
 func (s *Service) Purge(ctx context.Context) (int64, error) {
 	return s.Store.PurgeIdempotencyKeys(ctx, s.Now().Add(-TTL))
+}
+
+func reused() error {
+	return &errs.Error{Code: errs.Invalid, Reason: errs.ReasonIdempotencyReused, Field: Header,
+		Message: "This Idempotency-Key was already used for another request (another method, path or body) in the last 24 hours. Use a new key for a new request."}
 }

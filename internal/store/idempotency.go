@@ -50,17 +50,39 @@ func (db *DB) ClaimIdempotencyKey(ctx context.Context, e idempotency.Entry, expi
 	return cur, false, json.Unmarshal([]byte(headers), &cur.Answer.Headers)
 }
 
-// CompleteIdempotencyKeys implements idempotency.Store.
-func (db *DB) CompleteIdempotencyKeys(ctx context.Context, done []idempotency.Entry) error {
+// FindIdempotencyKey implements idempotency.Store.
+func (db *DB) FindIdempotencyKey(ctx context.Context, s idempotency.Scope, expiredBefore time.Time) (idempotency.Entry, bool, error) {
+	cur := idempotency.Entry{Scope: s}
+	var state, headers, body string
+	err := db.sql.QueryRowContext(ctx, `SELECT fingerprint, state, status, headers, body, created_at FROM idempotency_keys
+	WHERE org_id = $1 AND env = $2 AND key = $3 AND created_at >= $4`, s.OrgID, s.Env, s.Key, utc(expiredBefore)).
+		Scan(&cur.Fingerprint, &state, &cur.Answer.Status, &headers, &body, &cur.CreatedAt)
+	if errors.Is(err, sql.ErrNoRows) {
+		return cur, false, nil
+	}
+	if err != nil {
+		return cur, false, err
+	}
+	cur.Done, cur.Answer.Body = state == "done", []byte(body)
+	return cur, true, json.Unmarshal([]byte(headers), &cur.Answer.Headers)
+}
+
+// CompleteIdempotencyKeys implements idempotency.Store: the pending row of
+// the same fingerprint becomes done, or the answer is written as a new row
+// (replacing one that expired) when its claim was kept in memory.
+func (db *DB) CompleteIdempotencyKeys(ctx context.Context, done []idempotency.Entry, expiredBefore time.Time) error {
 	return db.tx(ctx, func(tx *sql.Tx) error {
 		for _, e := range done {
 			h, err := json.Marshal(e.Answer.Headers)
 			if err != nil {
 				return err
 			}
-			if _, err := tx.ExecContext(ctx, `UPDATE idempotency_keys SET state = 'done', status = $5, headers = $6, body = $7
-			WHERE org_id = $1 AND env = $2 AND key = $3 AND fingerprint = $4 AND state = 'pending'`,
-				e.OrgID, e.Env, e.Key, e.Fingerprint, e.Answer.Status, string(h), string(e.Answer.Body)); err != nil {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO idempotency_keys (org_id, env, key, fingerprint, state, status, headers, body, created_at)
+			VALUES ($1, $2, $3, $4, 'done', $5, $6, $7, $8)
+			ON CONFLICT (org_id, env, key) DO UPDATE SET fingerprint = excluded.fingerprint, state = 'done', status = excluded.status,
+				headers = excluded.headers, body = excluded.body, created_at = excluded.created_at
+			WHERE (idempotency_keys.state = 'pending' AND idempotency_keys.fingerprint = excluded.fingerprint) OR idempotency_keys.created_at < $9`,
+				e.OrgID, e.Env, e.Key, e.Fingerprint, e.Answer.Status, string(h), string(e.Answer.Body), utc(e.CreatedAt), utc(expiredBefore)); err != nil {
 				return err
 			}
 		}
