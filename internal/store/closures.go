@@ -77,6 +77,7 @@ func (db *DB) DeleteOrgAccountData(ctx context.Context, orgID string, now time.T
 			`DELETE FROM memberships WHERE org_id = $1`,
 			`DELETE FROM invites WHERE org_id = $1`,
 			`DELETE FROM api_keys WHERE org_id = $1`,
+			`DELETE FROM idempotency_keys WHERE org_id = $1`, // kept answers hold PHI
 		} {
 			if _, err := tx.ExecContext(ctx, q, orgID); err != nil {
 				return err
