@@ -299,3 +299,52 @@ func TestAbortedCreates(t *testing.T) {
 		t.Logf("%d requests reached the server: %d stored (201), %d closed before their write (499)", len(statuses), len(stored), closed)
 	})
 }
+
+// TestIdempotencyReplayOfDeleted: a kept answer is replayed only while the
+// resource it holds is still there (read again, audited); a version
+// conflict is not kept, so the retry with the right If-Match runs.
+func TestIdempotencyReplayOfDeleted(t *testing.T) {
+	apptest.Engines(t, func(t *testing.T, engine string) {
+		env := apptest.New(t, engine, nil)
+		a, _ := twoTenants(t, env)
+		body := `{"firstName":"Dora","lastName":"Deleted","email":"dora@example.com"}`
+		s, _, raw, _ := send(env, "POST", "/v1/patients", a.test, "key-del", body)
+		if s != 201 {
+			t.Fatalf("create: %d %s", s, raw)
+		}
+		var made map[string]any
+		json.Unmarshal([]byte(raw), &made)
+		id := made["data"].(map[string]any)["id"].(string)
+		if r := simpleCall(t, env, "DELETE", "/v1/patients/"+id, a.test, nil, ""); r.Status != 204 {
+			t.Fatalf("delete: %d", r.Status)
+		}
+		s, h, raw, _ := send(env, "POST", "/v1/patients", a.test, "key-del", body)
+		if (s != 404 && s != 410) || strings.Contains(raw, "dora@example.com") || h.Get("Idempotent-Replayed") != "" {
+			t.Fatalf("replay after delete: %d %v %s", s, h, raw)
+		}
+
+		// A 409 is not kept: the same key with the current version runs.
+		s, _, raw, _ = send(env, "POST", "/v1/patients", a.test, "", `{"firstName":"Vera","lastName":"Version"}`)
+		json.Unmarshal([]byte(raw), &made)
+		vid := made["data"].(map[string]any)["id"].(string)
+		patch := func(match string) (int, http.Header) {
+			req, _ := http.NewRequest("PATCH", env.Server.URL+"/v1/patients/"+vid, strings.NewReader(`{"phone":"+1-555-0177"}`))
+			req.Header.Set("x-api-key", a.test)
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("Idempotency-Key", "key-409")
+			req.Header.Set("If-Match", match)
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res.Body.Close()
+			return res.StatusCode, res.Header
+		}
+		if st, _ := patch(`W/"7"`); st != 409 {
+			t.Fatalf("stale If-Match: %d", st)
+		}
+		if st, h := patch(`W/"1"`); st != 200 || h.Get("Idempotent-Replayed") != "" || h.Get("Etag") != `W/"2"` {
+			t.Fatalf("retry with the right If-Match and the same key: %d %v", st, h)
+		}
+	})
+}

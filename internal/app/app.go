@@ -196,10 +196,13 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opt Options) 
 	a.Records = &records.Service{
 		Data: data, Plans: orgPlans, Contract: contract, Index: index, Normalize: searchparam.Normalize,
 		Cursors: datastore.Cursors{Secret: cursorSecret}, Audit: a.Audit, Now: now,
+		Names: func(ctx context.Context) ([]string, error) {
+			return store.DatastoreNames(ctx, cfg.DatabaseURL, cfg.DataDir)
+		},
 	}
 	// The embedded SQLite store has one server (store.LockDataDir), which
 	// can keep claims in memory; instances sharing PostgreSQL claim in it.
-	a.Idempotency = &idempotency.Service{Store: db, Now: now, Wait: 10 * time.Second, Poll: 20 * time.Millisecond, Stale: time.Minute,
+	a.Idempotency = &idempotency.Service{Store: db, Now: now, Wait: 10 * time.Second, Poll: 20 * time.Millisecond, Stale: 2 * time.Minute,
 		Local: cfg.DatabaseURL == ""}
 	a.Jobs.Register(jobs.Job{Kind: "retention.idempotency_keys", Every: time.Hour, Run: func(ctx context.Context) (jobs.Result, error) {
 		n, err := a.Idempotency.Purge(ctx)
@@ -232,6 +235,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opt Options) 
 			Plans:       orgPlans,
 			Overage:     a.Billing.OverageOn,
 			Idempotency: a.Idempotency,
+			Records:     a.Records,
 		},
 		FHIR:         &api.FHIR{Records: a.Records, BaseURL: cfg.BaseURL, Types: index.Types()},
 		Capabilities: &api.Capabilities{Types: index.Types(), Params: index, BaseURL: cfg.BaseURL, Version: Version, Started: now()},

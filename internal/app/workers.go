@@ -85,6 +85,12 @@ func (a *App) Start(ctx context.Context) {
 		if err := a.listenPlans(ctx); err != nil && ctx.Err() == nil {
 			a.Log.Error("plan invalidation listener stopped", "err", err)
 		}
+	}()
+	// The bulk worker runs beside the listeners, which block until
+	// shutdown when PostgreSQL or Redis carry invalidations.
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
 		a.Bulk.Run(ctx, time.Second)
 	}()
 	stopJobs := a.Jobs.Start(ctx)

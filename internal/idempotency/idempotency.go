@@ -40,6 +40,10 @@ type Answer struct {
 	Status  int
 	Headers map[string]string // the headers a replay repeats (Content-Type, Location, ETag…)
 	Body    []byte
+	// Resource names the resource the answer holds ("Type/id"), if any: a
+	// replay reads it again first (tenant-checked and audited), so that
+	// the answer of a resource deleted since is never replayed.
+	Resource string
 }
 
 // Entry is a key's row.

@@ -71,6 +71,8 @@ type Service struct {
 	Cursors   datastore.Cursors
 	Audit     *audit.Log
 	Now       func() time.Time
+	// Names lists the datastores that exist (opened or not).
+	Names func(ctx context.Context) ([]string, error)
 }
 
 // Datastore returns where an organization's data of an environment lives
@@ -97,12 +99,26 @@ func (s *Service) Datastore(ctx context.Context, orgID, env string) (*datastore.
 }
 
 // Datastores lists every datastore that may hold an organization's data:
-// the shared test and live ones, and its dedicated one if its plan has
-// one.
+// the shared test and live ones, and its dedicated one if its plan has one
+// or it exists (a plan that changed since, as when a closed organization's
+// subscription ended before its data is deleted).
 func (s *Service) Datastores(ctx context.Context, orgID string) ([]*datastore.Store, error) {
 	names := []string{datastore.Name(Test, orgID, false), datastore.Name(Live, orgID, false)}
-	if pl, err := s.Plans.PlanOf(ctx, orgID); err == nil && pl.Dedicated {
-		names = append(names, datastore.Name(Live, orgID, true))
+	pl, err := s.Plans.PlanOf(ctx, orgID)
+	if err != nil {
+		return nil, err
+	}
+	dedicated := datastore.Name(Live, orgID, true)
+	if pl.Dedicated {
+		names = append(names, dedicated)
+	} else if s.Names != nil {
+		existing, err := s.Names(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if slices.Contains(existing, dedicated) {
+			names = append(names, dedicated)
+		}
 	}
 	out := make([]*datastore.Store, 0, len(names))
 	for _, n := range names {
@@ -121,7 +137,7 @@ var envDetails = map[string]map[string]string{Test: {"env": Test}, Live: {"env":
 
 // event is the audit event of a data operation: actor, operation,
 // resource type and id, never content.
-func (s *Service) event(ctx context.Context, a Actor, action, typ, id string) audit.Event {
+func (s *Service) event(a Actor, action, typ, id string) audit.Event {
 	detail, ok := envDetails[a.Env]
 	if !ok || a.BulkJob != "" {
 		detail = map[string]string{"env": a.Env}
@@ -134,7 +150,7 @@ func (s *Service) event(ctx context.Context, a Actor, action, typ, id string) au
 
 // audit records a read: queued, written in the next batch.
 func (s *Service) audit(ctx context.Context, a Actor, action, typ, id string) {
-	s.Audit.RecordAsync(ctx, s.event(ctx, a, action, typ, id))
+	s.Audit.RecordAsync(ctx, s.event(a, action, typ, id))
 }
 
 // outbox is the audit event of a change, stored in the change's own
@@ -142,7 +158,7 @@ func (s *Service) audit(ctx context.Context, a Actor, action, typ, id string) {
 // a change is never without its event, nor an event without its change.
 func (s *Service) outbox(ctx context.Context, a Actor, action string) datastore.Outbox {
 	return func(rec datastore.Record) []byte {
-		e := s.Audit.Prepare(ctx, s.event(ctx, a, action, rec.Type, rec.ID))
+		e := s.Audit.Prepare(ctx, s.event(a, action, rec.Type, rec.ID))
 		b, err := json.Marshal(e)
 		if err != nil {
 			panic("records: an audit event does not encode: " + err.Error()) // plain strings and a time
@@ -155,7 +171,17 @@ func (s *Service) outbox(ctx context.Context, a Actor, action string) datastore.
 // open datastores into the audit log. An event written again after a
 // failure between the two steps is written once (events carry their ids).
 func (s *Service) RelayAudit(ctx context.Context) error {
+	var failed []error
 	for _, st := range s.Data.Open() {
+		if err := s.relay(ctx, st); err != nil {
+			failed = append(failed, err) // the others are relayed all the same
+		}
+	}
+	return errors.Join(failed...)
+}
+
+func (s *Service) relay(ctx context.Context, st *datastore.Store) error {
+	{
 		for {
 			evs, err := st.OutboxEvents(ctx, audit.BatchSize)
 			if err != nil || len(evs) == 0 {
@@ -190,12 +216,18 @@ func (s *Service) RelayAudit(ctx context.Context) error {
 // is written; once it has started, the write runs to its end (stored and
 // audited, or failed) whatever the client does, so that no change is left
 // half-known.
-func committed(ctx context.Context) (context.Context, error) {
+func committed(ctx context.Context) (context.Context, context.CancelFunc, error) {
 	if err := ctx.Err(); err != nil {
-		return ctx, err
+		return ctx, func() {}, err
 	}
-	return context.WithoutCancel(ctx), nil
+	// Not cancelled by the client, but bounded: a write stuck behind a
+	// lock or a lost connection gives up after WriteBudget.
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), WriteBudget)
+	return wctx, cancel, nil
 }
+
+// WriteBudget bounds how long one write may take once started.
+const WriteBudget = 30 * time.Second
 
 // Read returns the current version of a resource. A deleted one is
 // NotFound with reason GONE.
@@ -217,10 +249,11 @@ func (s *Service) Read(ctx context.Context, a Actor, typ, id string) (datastore.
 
 // Create stores a new FHIR resource with a server-assigned id.
 func (s *Service) Create(ctx context.Context, a Actor, res fhir.Resource) (datastore.Record, error) {
-	ctx, err := committed(ctx)
+	ctx, done, err := committed(ctx)
 	if err != nil {
 		return datastore.Record{}, err
 	}
+	defer done()
 	st, tenant, err := s.Datastore(ctx, a.OrgID, a.Env)
 	if err != nil {
 		return datastore.Record{}, err
@@ -235,9 +268,11 @@ func (s *Service) Create(ctx context.Context, a Actor, res fhir.Resource) (datas
 // Update replaces a resource (creating it with that id when it does not
 // exist: created reports so). match > 0 requires that version.
 func (s *Service) Update(ctx context.Context, a Actor, typ, id string, res fhir.Resource, match int) (rec datastore.Record, created bool, err error) {
-	if ctx, err = committed(ctx); err != nil {
+	ctx, done, err := committed(ctx)
+	if err != nil {
 		return rec, false, err
 	}
+	defer done()
 	st, tenant, err := s.Datastore(ctx, a.OrgID, a.Env)
 	if err != nil {
 		return rec, false, err
@@ -252,10 +287,11 @@ func (s *Service) Update(ctx context.Context, a Actor, typ, id string, res fhir.
 // Patch applies a JSON Patch (RFC 6902) to a resource. The tenant tag and
 // meta are restored by the datastore afterwards, whatever the patch did.
 func (s *Service) Patch(ctx context.Context, a Actor, typ, id string, patch []byte, match int) (datastore.Record, error) {
-	ctx, err := committed(ctx)
+	ctx, done, err := committed(ctx)
 	if err != nil {
 		return datastore.Record{}, err
 	}
+	defer done()
 	st, tenant, err := s.Datastore(ctx, a.OrgID, a.Env)
 	if err != nil {
 		return datastore.Record{}, err
@@ -267,6 +303,9 @@ func (s *Service) Patch(ctx context.Context, a Actor, typ, id string, patch []by
 	patched, err := ApplyPatch(cur.Content, patch)
 	if err != nil {
 		return cur, err
+	}
+	if match > 0 && match != cur.Version {
+		return cur, errs.E(errs.Conflict, "Version conflict: the resource is at version %d, not %d.", cur.Version, match)
 	}
 	if before, err := datastore.Decode(cur); err == nil && reflect.DeepEqual(before, patched) {
 		return cur, nil // nothing changes: no new version
@@ -284,10 +323,11 @@ func (s *Service) Patch(ctx context.Context, a Actor, typ, id string, patch []by
 // Delete marks a resource deleted; deleting a deleted one is NotFound with
 // reason GONE.
 func (s *Service) Delete(ctx context.Context, a Actor, typ, id string, match int) error {
-	ctx, err := committed(ctx)
+	ctx, done, err := committed(ctx)
 	if err != nil {
 		return err
 	}
+	defer done()
 	st, tenant, err := s.Datastore(ctx, a.OrgID, a.Env)
 	if err != nil {
 		return err

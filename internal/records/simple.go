@@ -33,9 +33,11 @@ func (s *Service) CreateSimple(ctx context.Context, a Actor, d *resource.Def, bo
 	if err != nil {
 		return datastore.Record{}, err
 	}
-	if ctx, err = committed(ctx); err != nil {
+	ctx, done, err := committed(ctx)
+	if err != nil {
 		return datastore.Record{}, err
 	}
+	defer done()
 	st, tenant, err := s.Datastore(ctx, a.OrgID, a.Env)
 	if err != nil {
 		return datastore.Record{}, err
@@ -113,10 +115,11 @@ func (s *Service) ReadIncluding(ctx context.Context, a Actor, typ, id string, re
 // contract, and only the FHIR elements those fields map to change. match >
 // 0 requires that version.
 func (s *Service) PatchSimple(ctx context.Context, a Actor, d *resource.Def, id string, patch map[string]any, match int) (datastore.Record, error) {
-	ctx, err := committed(ctx)
+	ctx, done, err := committed(ctx)
 	if err != nil {
 		return datastore.Record{}, err
 	}
+	defer done()
 	st, tenant, err := s.Datastore(ctx, a.OrgID, a.Env)
 	if err != nil {
 		return datastore.Record{}, err

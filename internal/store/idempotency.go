@@ -36,9 +36,9 @@ func (db *DB) ClaimIdempotencyKey(ctx context.Context, e idempotency.Entry, expi
 	}
 	cur := idempotency.Entry{Scope: e.Scope}
 	var state, headers, body string
-	err = db.sql.QueryRowContext(ctx, `SELECT fingerprint, state, status, headers, body, created_at FROM idempotency_keys
+	err = db.sql.QueryRowContext(ctx, `SELECT fingerprint, state, status, headers, body, resource, created_at FROM idempotency_keys
 	WHERE org_id = $1 AND env = $2 AND key = $3`, e.OrgID, e.Env, e.Key).
-		Scan(&cur.Fingerprint, &state, &cur.Answer.Status, &headers, &body, &cur.CreatedAt)
+		Scan(&cur.Fingerprint, &state, &cur.Answer.Status, &headers, &body, &cur.Answer.Resource, &cur.CreatedAt)
 	if errors.Is(err, sql.ErrNoRows) {
 		// Released between the statements: try again.
 		return db.ClaimIdempotencyKey(ctx, e, expiredBefore, staleBefore)
@@ -54,9 +54,9 @@ func (db *DB) ClaimIdempotencyKey(ctx context.Context, e idempotency.Entry, expi
 func (db *DB) FindIdempotencyKey(ctx context.Context, s idempotency.Scope, expiredBefore time.Time) (idempotency.Entry, bool, error) {
 	cur := idempotency.Entry{Scope: s}
 	var state, headers, body string
-	err := db.sql.QueryRowContext(ctx, `SELECT fingerprint, state, status, headers, body, created_at FROM idempotency_keys
+	err := db.sql.QueryRowContext(ctx, `SELECT fingerprint, state, status, headers, body, resource, created_at FROM idempotency_keys
 	WHERE org_id = $1 AND env = $2 AND key = $3 AND created_at >= $4`, s.OrgID, s.Env, s.Key, utc(expiredBefore)).
-		Scan(&cur.Fingerprint, &state, &cur.Answer.Status, &headers, &body, &cur.CreatedAt)
+		Scan(&cur.Fingerprint, &state, &cur.Answer.Status, &headers, &body, &cur.Answer.Resource, &cur.CreatedAt)
 	if errors.Is(err, sql.ErrNoRows) {
 		return cur, false, nil
 	}
@@ -77,12 +77,12 @@ func (db *DB) CompleteIdempotencyKeys(ctx context.Context, done []idempotency.En
 			if err != nil {
 				return err
 			}
-			if _, err := tx.ExecContext(ctx, `INSERT INTO idempotency_keys (org_id, env, key, fingerprint, state, status, headers, body, created_at)
-			VALUES ($1, $2, $3, $4, 'done', $5, $6, $7, $8)
+			if _, err := tx.ExecContext(ctx, `INSERT INTO idempotency_keys (org_id, env, key, fingerprint, state, status, headers, body, resource, created_at)
+			VALUES ($1, $2, $3, $4, 'done', $5, $6, $7, $8, $9)
 			ON CONFLICT (org_id, env, key) DO UPDATE SET fingerprint = excluded.fingerprint, state = 'done', status = excluded.status,
-				headers = excluded.headers, body = excluded.body, created_at = excluded.created_at
-			WHERE (idempotency_keys.state = 'pending' AND idempotency_keys.fingerprint = excluded.fingerprint) OR idempotency_keys.created_at < $9`,
-				e.OrgID, e.Env, e.Key, e.Fingerprint, e.Answer.Status, string(h), string(e.Answer.Body), utc(e.CreatedAt), utc(expiredBefore)); err != nil {
+				headers = excluded.headers, body = excluded.body, resource = excluded.resource, created_at = excluded.created_at
+			WHERE (idempotency_keys.state = 'pending' AND idempotency_keys.fingerprint = excluded.fingerprint) OR idempotency_keys.created_at < $10`,
+				e.OrgID, e.Env, e.Key, e.Fingerprint, e.Answer.Status, string(h), string(e.Answer.Body), e.Answer.Resource, utc(e.CreatedAt), utc(expiredBefore)); err != nil {
 				return err
 			}
 		}

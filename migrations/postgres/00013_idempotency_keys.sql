@@ -12,6 +12,7 @@ CREATE TABLE idempotency_keys (
     status      INTEGER NOT NULL DEFAULT 0,
     headers     TEXT NOT NULL DEFAULT '{}',
     body        TEXT NOT NULL DEFAULT '',
+    resource    TEXT NOT NULL DEFAULT '',
     created_at  TIMESTAMP NOT NULL,
     PRIMARY KEY (org_id, env, key)
 );

@@ -140,6 +140,7 @@ var versionKeys = []string{"Etag", "Last-Modified"}
 
 // writeResource answers a stored record as FHIR JSON with its ETag.
 func writeResource(c echo.Context, status int, rec datastore.Record) error {
+	c.Set(answeredResource, rec.Type+"/"+rec.ID)
 	headerValues(c.Response().Header(), versionKeys, []string{`W/"` + strconv.Itoa(rec.Version) + `"`, rec.LastUpdated.UTC().Format(http.TimeFormat)})
 	return c.Blob(status, ContentType, rec.Content)
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 
@@ -12,6 +13,10 @@ import (
 	"github.com/clinikapi/clinikapi/internal/idempotency"
 	"github.com/clinikapi/clinikapi/web/httperr"
 )
+
+// answeredResource is the context key under which a handler names the
+// resource its answer holds ("Type/id").
+const answeredResource = "api.answered-resource"
 
 // replayedHeaders are the headers of an answer a replay repeats.
 var replayedHeaders = []string{echo.HeaderContentType, echo.HeaderLocation, "Etag", "Last-Modified"}
@@ -44,12 +49,22 @@ func (p *Pipeline) Idempotent(next echo.HandlerFunc) echo.HandlerFunc {
 		pr := PrincipalOf(c)
 		scope := idempotency.Scope{OrgID: pr.OrgID, Env: string(pr.Env), Key: keys[0]}
 		ctx := r.Context()
-		fingerprint := idempotency.Fingerprint(r.Method, r.URL.RequestURI(), body)
+		// The request as a retry repeats it: method, path and query, the
+		// headers that change its meaning, and the body.
+		fingerprint := idempotency.Fingerprint(r.Method, r.URL.RequestURI()+"\n"+r.Header.Get("Content-Type")+"\n"+r.Header.Get("If-Match")+"\n"+r.Header.Get("If-None-Match"), body)
 		kept, replay, err := p.Idempotency.Begin(ctx, scope, fingerprint)
 		if err != nil {
 			return err
 		}
 		res := c.Response()
+		if replay && kept.Resource != "" {
+			// The answer holds a resource: it must still be there for this
+			// key's tenant (a read, audited like any other).
+			typ, id, _ := strings.Cut(kept.Resource, "/")
+			if _, err := p.Records.Read(ctx, actor(c), typ, id); err != nil {
+				return err
+			}
+		}
 		if replay {
 			for k, v := range kept.Headers {
 				res.Header().Set(k, v)
@@ -67,14 +82,19 @@ func (p *Pipeline) Idempotent(next echo.HandlerFunc) echo.HandlerFunc {
 			c.Error(herr) // the error answer is the answer to keep
 		}
 		res.Writer = tee.ResponseWriter
-		if res.Status >= 500 || res.Status == httperr.StatusClientClosed {
-			// Not an answer to keep: a retry runs the request again.
+		if res.Status >= 500 || res.Status == httperr.StatusClientClosed || res.Status == http.StatusConflict {
+			// Not an answer to keep (a failure on the server's side, a
+			// client gone, a version conflict the client resolves and
+			// retries): a retry runs the request again.
 			if err := p.Idempotency.Release(ctx, scope); err != nil {
 				return errors.Join(herr, err)
 			}
 			return herr
 		}
 		a := idempotency.Answer{Status: res.Status, Body: tee.body.Bytes(), Headers: map[string]string{}}
+		if rec, ok := c.Get(answeredResource).(string); ok {
+			a.Resource = rec
+		}
 		for _, h := range replayedHeaders {
 			if v := res.Header().Get(h); v != "" {
 				a.Headers[h] = v

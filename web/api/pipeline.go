@@ -16,6 +16,7 @@ import (
 	"github.com/clinikapi/clinikapi/internal/plan"
 	"github.com/clinikapi/clinikapi/internal/quota"
 	"github.com/clinikapi/clinikapi/internal/ratelimit"
+	"github.com/clinikapi/clinikapi/internal/records"
 	"github.com/clinikapi/clinikapi/internal/usage"
 )
 
@@ -34,8 +35,10 @@ type Pipeline struct {
 	Limiter ratelimit.Limiter
 	Quota   *quota.Meter
 	Usage   *usage.Recorder
-	// Idempotency keeps the answers of writes sent with an Idempotency-Key.
+	// Idempotency keeps the answers of writes sent with an Idempotency-Key;
+	// Records reads again the resource a replayed answer holds.
 	Idempotency *idempotency.Service
+	Records     *records.Service
 	// Overage reports whether an organization lets live traffic past its
 	// pool (billed per request). Nil means never.
 	Overage func(ctx context.Context, orgID string) bool

@@ -49,6 +49,7 @@ func answer(c echo.Context, status int, d *resource.Def, rec datastore.Record) e
 		return err
 	}
 	withVersion(c, rec)
+	c.Set(answeredResource, rec.Type+"/"+rec.ID)
 	return envelope(c, status, out)
 }
 

@@ -54,7 +54,8 @@ var byReason = map[errs.Reason]int{
 }
 
 // StatusClientClosed is the status of a request whose client went away
-// before its answer (nginx's 499): recorded in usage and logs, never sent.
+// before its answer (nginx's 499): what usage and the logs record; the
+// answer written goes to a closed connection.
 const StatusClientClosed = 499
 
 // Of maps err. Errors that are not domain errors are internal failures,
