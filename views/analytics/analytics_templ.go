@@ -188,14 +188,14 @@ func Page(p Props) templ.Component {
 					}
 					ctx = templ.InitializeContext(ctx)
 					if p.Curl != "" {
-						templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 3, "<pre class=\"max-w-xl overflow-x-auto rounded-lg bg-ink-900 px-4 py-3 text-left font-mono text-xs leading-relaxed text-ink-100\" data-testid=\"empty-curl\"><code>")
+						templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 3, "<pre tabindex=\"0\" class=\"max-w-xl overflow-x-auto rounded-lg bg-ink-900 px-4 py-3 text-left font-mono text-xs leading-relaxed text-ink-100\" data-testid=\"empty-curl\"><code>")
 						if templ_7745c5c3_Err != nil {
 							return templ_7745c5c3_Err
 						}
 						var templ_7745c5c3_Var4 string
 						templ_7745c5c3_Var4, templ_7745c5c3_Err = templ.JoinStringErrs(p.Curl)
 						if templ_7745c5c3_Err != nil {
-							return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/analytics/analytics.templ`, Line: 130, Col: 173}
+							return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/analytics/analytics.templ`, Line: 130, Col: 186}
 						}
 						_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var4))
 						if templ_7745c5c3_Err != nil {
@@ -226,7 +226,7 @@ func Page(p Props) templ.Component {
 					}
 					return nil
 				})
-				templ_7745c5c3_Err = empty.State(empty.Props{Icon: icon.Chart, Title: "No API requests yet", Message: "Charts appear here seconds after your first request. Send one with your test key:"}).Render(templ.WithChildren(ctx, templ_7745c5c3_Var3), templ_7745c5c3_Buffer)
+				templ_7745c5c3_Err = empty.State(empty.Props{Icon: icon.Chart, H2: true, Title: "No API requests yet", Message: "Charts appear here seconds after your first request. Send one with your test key:"}).Render(templ.WithChildren(ctx, templ_7745c5c3_Var3), templ_7745c5c3_Buffer)
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
@@ -647,7 +647,7 @@ func LivePart(l Live) templ.Component {
 			return templ_7745c5c3_Err
 		}
 		if l.ShowTable {
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 49, "<div class=\"overflow-x-auto border-t border-ink-100\"><table class=\"table\" data-testid=\"series-table\"><caption class=\"sr-only\">Requests, errors and latency per time bucket</caption> <thead class=\"bg-ink-50\"><tr><th scope=\"col\">Time (UTC)</th><th scope=\"col\" class=\"text-right\">Requests</th><th scope=\"col\" class=\"text-right\">2xx</th><th scope=\"col\" class=\"text-right\">4xx</th><th scope=\"col\" class=\"text-right\">5xx</th><th scope=\"col\" class=\"text-right\">Error rate</th><th scope=\"col\" class=\"text-right\">p50</th><th scope=\"col\" class=\"text-right\">p95</th><th scope=\"col\" class=\"text-right\">p99</th></tr></thead> <tbody class=\"divide-y divide-ink-100 font-mono text-xs\">")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 49, "<div tabindex=\"0\" class=\"relative overflow-x-auto border-t border-ink-100\"><table class=\"table\" data-testid=\"series-table\"><caption class=\"sr-only\">Requests, errors and latency per time bucket</caption> <thead class=\"bg-ink-50\"><tr><th scope=\"col\">Time (UTC)</th><th scope=\"col\" class=\"text-right\">Requests</th><th scope=\"col\" class=\"text-right\">2xx</th><th scope=\"col\" class=\"text-right\">4xx</th><th scope=\"col\" class=\"text-right\">5xx</th><th scope=\"col\" class=\"text-right\">Error rate</th><th scope=\"col\" class=\"text-right\">p50</th><th scope=\"col\" class=\"text-right\">p95</th><th scope=\"col\" class=\"text-right\">p99</th></tr></thead> <tbody class=\"divide-y divide-ink-100 font-mono text-xs\">")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -872,7 +872,7 @@ func breakdown(rows []BreakdownRow, label, testid string) templ.Component {
 				return templ_7745c5c3_Err
 			}
 		} else {
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 69, "<div class=\"overflow-x-auto\"><table class=\"table\" data-testid=\"")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 69, "<div tabindex=\"0\" class=\"relative overflow-x-auto\"><table class=\"table\" data-testid=\"")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
