@@ -181,8 +181,8 @@ func (h *Handler) AuditExport(c echo.Context) error {
 		}
 		for _, e := range events {
 			if format == "csv" {
-				cw.Write([]string{e.CreatedAt.UTC().Format(time.RFC3339Nano), string(e.ActorType), e.ActorID, names.of(ctx, e), e.Action,
-					e.TargetType, e.TargetID, e.IP, e.UserAgent, string(e.Outcome), detailString(e.Detail)})
+				cw.Write(csvRow(e.CreatedAt.UTC().Format(time.RFC3339Nano), string(e.ActorType), e.ActorID, names.of(ctx, e), e.Action,
+					e.TargetType, e.TargetID, e.IP, e.UserAgent, string(e.Outcome), detailString(e.Detail)))
 			} else {
 				enc.Encode(exportEvent{Time: e.CreatedAt.UTC().Format(time.RFC3339Nano), ActorType: string(e.ActorType), ActorID: e.ActorID,
 					Actor: names.of(ctx, e), Action: e.Action, TargetType: e.TargetType, TargetID: e.TargetID, IP: e.IP,
@@ -211,6 +211,19 @@ type exportEvent struct {
 	UserAgent  string            `json:"userAgent"`
 	Outcome    string            `json:"outcome"`
 	Detail     map[string]string `json:"detail,omitempty"`
+}
+
+// csvRow makes cells safe to open in a spreadsheet: a cell that begins
+// with = + - @, a tab or a carriage return would be read as a formula
+// (CSV injection; a User-Agent header is enough to plant one), so it gets
+// a leading apostrophe, which spreadsheets show as text.
+func csvRow(cells ...string) []string {
+	for i, c := range cells {
+		if c != "" && strings.ContainsRune("=+-@\t\r", rune(c[0])) {
+			cells[i] = "'" + c
+		}
+	}
+	return cells
 }
 
 func detailString(d map[string]string) string {
