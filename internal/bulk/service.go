@@ -197,6 +197,19 @@ func (s *Service) Job(ctx context.Context, orgID, id string) (Job, error) {
 	return s.Store.FindBulkJob(ctx, orgID, id)
 }
 
+// JobIn returns orgID's job id only when it belongs to env: an API key
+// reads the jobs of its own environment, like the data they carry.
+func (s *Service) JobIn(ctx context.Context, orgID, env, id string) (Job, error) {
+	j, err := s.Job(ctx, orgID, id)
+	if err != nil {
+		return Job{}, err
+	}
+	if j.Env != env {
+		return Job{}, errs.E(errs.NotFound, "Bulk job not found.")
+	}
+	return j, nil
+}
+
 // Jobs lists orgID's recent jobs, newest first.
 func (s *Service) Jobs(ctx context.Context, orgID string, limit int) ([]Job, error) {
 	return s.Store.ListBulkJobs(ctx, orgID, limit)
