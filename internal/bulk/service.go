@@ -24,7 +24,8 @@ import (
 	"github.com/clinikapi/clinikapi/internal/resource"
 )
 
-// Quota counts exported and imported records against the monthly pool.
+// Quota counts imported records (and dashboard exports, once each) against
+// the monthly pool.
 type Quota interface {
 	// Reserve counts n records of orgID in env, refusing them all
 	// (errs.RateLimited with reason MONTHLY_QUOTA_EXCEEDED or
@@ -126,6 +127,14 @@ func (s *Service) StartExport(ctx context.Context, a Actor, r ExportRequest) (Jo
 		return Job{}, err
 	}
 	s.record(ctx, j, ActionExportStarted, map[string]string{"types": strings.Join(r.ResourceTypes, ",")})
+	// An export is one bulk operation, whatever its size (the hourly bulk
+	// limit bounds them): the API request that starts one was counted by
+	// the pipeline; one started from the dashboard counts once here.
+	if a.Type != audit.ActorAPIKey {
+		if err := s.Quota.Count(ctx, a.OrgID, a.Env, 1); err != nil {
+			s.Log.Error("bulk export: counting the export against the quota failed", "job", j.ID, "err", err)
+		}
+	}
 	return j, nil
 }
 
@@ -393,11 +402,6 @@ func (s *Service) runExport(ctx context.Context, j *Job) error {
 	}
 	if err := os.Rename(tmp, s.exportPath(j.ID)); err != nil {
 		return err
-	}
-	if j.Processed > 0 {
-		if err := s.Quota.Count(ctx, j.OrgID, j.Env, int64(j.Processed)); err != nil {
-			s.Log.Error("bulk export: counting records against the quota failed", "job", j.ID, "err", err)
-		}
 	}
 	return nil
 }

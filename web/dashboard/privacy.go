@@ -1,6 +1,7 @@
 package dashboard
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 	"time"
@@ -11,6 +12,8 @@ import (
 	"github.com/clinikapi/clinikapi/internal/bulk"
 	"github.com/clinikapi/clinikapi/internal/errs"
 	"github.com/clinikapi/clinikapi/internal/org"
+	"github.com/clinikapi/clinikapi/internal/plan"
+	"github.com/clinikapi/clinikapi/internal/quota"
 	"github.com/clinikapi/clinikapi/views/components/alert"
 	"github.com/clinikapi/clinikapi/views/components/form"
 	privacyview "github.com/clinikapi/clinikapi/views/privacy"
@@ -80,6 +83,7 @@ func (h *Handler) privacyPage(c echo.Context, status int, exportErr string, clos
 	if closed {
 		p.DeleteOn = dateString(cl.DeleteAfter)
 	}
+	p.ImportRoom = h.importRoom(ctx, a)
 	for _, j := range jobs {
 		p.Jobs = append(p.Jobs, h.jobView(a, j))
 	}
@@ -225,4 +229,32 @@ func (h *Handler) DeleteAccount(c echo.Context) error {
 	}
 	h.endSession(c)
 	return redirect(c, "/signin")
+}
+
+// importRoom says how many records an import may hold this month in each
+// environment (its records count against the pool one by one).
+func (h *Handler) importRoom(ctx context.Context, a org.Actor) []string {
+	p := plan.Of(a.Org.Plan)
+	if p.Unlimited {
+		return []string{"Your " + p.Name + " plan has no monthly pool: imports of up to 10,000 records each."}
+	}
+	var out []string
+	for _, env := range []string{"test", "live"} {
+		pool, _ := quota.PoolFor(p, env)
+		d, err := h.Quota.Peek(ctx, a.Org.ID, p, pool)
+		if err != nil {
+			h.Log.WarnContext(ctx, "privacy page: reading the pool failed", "err", err)
+			return nil
+		}
+		left := thousands(d.Remaining())
+		switch {
+		case p.SharedPool:
+			return []string{left + " requests are left this month in your " + p.Name + " pool (test and live share it): an import of " + left + " records or fewer fits now."}
+		case env == "test":
+			out = append(out, "Test data: "+left+" sandbox requests left this month.")
+		default:
+			out = append(out, "Live data: "+left+" requests left this month of the "+p.Name+" plan's "+thousands(p.Included)+".")
+		}
+	}
+	return out
 }
