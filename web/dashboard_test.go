@@ -257,13 +257,13 @@ func TestPasswordReset(t *testing.T) {
 	token := u.Query().Get("token")
 	r := b.Get(u.RequestURI())
 	wantStatus(t, "reset page", r, http.StatusOK)
-	r = b.Post("/reset-password", url.Values{"token": {token}, "password": {"new password 123"}})
+	r = b.Post("/reset-password", url.Values{"token": {token}, "password": {"new lantern quiet 123"}})
 	wantStatus(t, "reset", r, http.StatusOK)
 	wantText(t, "reset", r, "Your password was changed")
-	r = b.Post("/reset-password", url.Values{"token": {token}, "password": {"another password"}})
+	r = b.Post("/reset-password", url.Values{"token": {token}, "password": {"second ocean garnet"}})
 	wantStatus(t, "reused reset link", r, http.StatusUnprocessableEntity)
 	wantText(t, "reused reset link", r, "invalid or has expired")
-	b.SignIn("r@example.com", "new password 123")
+	b.SignIn("r@example.com", "new lantern quiet 123")
 	// Other people's sessions are untouched.
 	wantStatus(t, "other user's session", other.Get("/o/"+orgID), http.StatusOK)
 }
