@@ -55,6 +55,7 @@ func TestSignUpSignOutSignIn(t *testing.T) {
 		if r.URL.Path != "/signin" {
 			t.Fatalf("sign-out landed on %s, want /signin", r.URL.Path)
 		}
+		wantText(t, "after sign-out", r, "You are signed out.")
 		// The old session secret no longer works anywhere.
 		replay := env.Browser()
 		u, _ := url.Parse(env.Server.URL)

@@ -229,8 +229,15 @@ func (s *Service) stagedPath(id string) string { return filepath.Join(s.importDi
 func (s *Service) exportPath(id string) string { return filepath.Join(s.Dir, id) }
 
 // OpenFile opens a completed export's file for download, after the link
-// was checked. The audit trail records the download.
+// was checked. The audit trail records the download (by whoever holds the
+// link: anonymous).
 func (s *Service) OpenFile(ctx context.Context, j Job, name string) (*os.File, error) {
+	return s.OpenFileFor(ctx, j, name, Actor{Type: audit.ActorNone})
+}
+
+// OpenFileFor is OpenFile for a known person (a dashboard download): the
+// audit trail names them.
+func (s *Service) OpenFileFor(ctx context.Context, j Job, name string, by Actor) (*os.File, error) {
 	if !j.Downloadable(s.Now()) {
 		return nil, &errs.Error{Code: errs.Forbidden, Reason: errs.ReasonInvalidLink, Message: "This export's files are no longer available; start a new export."}
 	}
@@ -240,7 +247,7 @@ func (s *Service) OpenFile(ctx context.Context, j Job, name string) (*os.File, e
 			if err != nil {
 				return nil, &errs.Error{Code: errs.Forbidden, Reason: errs.ReasonInvalidLink, Message: "This export's files are no longer available; start a new export."}
 			}
-			s.Audit.RecordAsync(ctx, audit.Event{OrgID: j.OrgID, ActorType: audit.ActorNone, Action: ActionDownloaded, TargetType: "bulk_job", TargetID: j.ID, Detail: map[string]string{"file": name}})
+			s.Audit.RecordAsync(ctx, audit.Event{OrgID: j.OrgID, ActorType: by.Type, ActorID: by.ID, Action: ActionDownloaded, TargetType: "bulk_job", TargetID: j.ID, Detail: map[string]string{"file": name}})
 			return fh, nil
 		}
 	}

@@ -29,8 +29,13 @@ func (h *Handler) SignInPage(c echo.Context) error {
 		return c.Redirect(http.StatusSeeOther, afterSignIn(c.QueryParam("next")))
 	}
 	p := auth.SignInProps{Next: safeNext(c.QueryParam("next")), OAuth: h.Accounts.OAuthProviders()}
-	if c.QueryParam("reset") == "1" {
+	switch {
+	case c.QueryParam("reset") == "1":
 		p.Notice = "Your password was changed. Sign in with the new one."
+	case c.QueryParam("signed_out") == "1":
+		p.Notice = "You are signed out. Your session was ended on the server too."
+	case c.QueryParam("deleted") == "1":
+		p.Notice = "Your account was deleted. Each organization you belonged to keeps a record of it in its audit log."
 	}
 	return render(c, http.StatusOK, auth.SignIn(p))
 }
@@ -148,7 +153,7 @@ func (h *Handler) SignOut(c echo.Context) error {
 		}
 	}
 	h.endSession(c)
-	return redirect(c, "/signin")
+	return redirect(c, "/signin?signed_out=1")
 }
 
 // ForgotPage asks for the address to send a reset link to.

@@ -2,6 +2,7 @@ package dashboard
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"strconv"
 	"time"
@@ -143,13 +144,23 @@ func (h *Handler) DownloadExport(c echo.Context) error {
 	if !j.Downloadable(h.Now()) {
 		return errs.E(errs.NotFound, "This export's files are no longer available; start a new export.")
 	}
-	_, files := h.Bulk.Signer.Links(h.BaseURL, j)
-	for _, f := range files {
-		if f.Name == name {
-			return c.Redirect(http.StatusSeeOther, f.URL)
+	// Served here rather than through the export's signed link, so that
+	// the audit trail names the member who downloaded it.
+	f, err := h.Bulk.OpenFileFor(c.Request().Context(), j, name, bulk.Actor{OrgID: a.Org.ID, Env: j.Env, Type: audit.ActorUser, ID: a.User.ID})
+	if err != nil {
+		if errs.Is(err, errs.Forbidden) {
+			return errs.E(errs.NotFound, "This export's files are no longer available; start a new export.")
 		}
+		return err
 	}
-	return errs.E(errs.NotFound, "No such file in this export.")
+	defer f.Close()
+	hd := c.Response().Header()
+	hd.Set("Content-Type", "application/fhir+ndjson")
+	hd.Set("Content-Disposition", `attachment; filename="`+name+`"`)
+	hd.Set("Cache-Control", "private, no-store")
+	c.Response().WriteHeader(http.StatusOK)
+	_, err = io.Copy(c.Response(), f)
+	return err
 }
 
 // CloseOrg closes the organization after the owner re-enters their
@@ -228,7 +239,7 @@ func (h *Handler) DeleteAccount(c echo.Context) error {
 		return h.accountPage(c, status, u.Name, nil, nil, fe)
 	}
 	h.endSession(c)
-	return redirect(c, "/signin")
+	return redirect(c, "/signin?deleted=1")
 }
 
 // importRoom says how many records an import may hold this month in each
