@@ -11,6 +11,7 @@ import (
 
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 
 	"github.com/clinikapi/clinikapi/internal/app/apptest"
 )
@@ -170,6 +171,30 @@ func TestBrowserLayoutAndAccessibility(t *testing.T) {
 			t.Fatal(err)
 		}
 
+		// The revoke confirmation.
+		err = chromedp.Run(ctx,
+			chromedp.Click(`a[href*="revoke="]`, chromedp.ByQuery),
+			chromedp.WaitVisible(`dialog[id^="revoke-"]:modal`, chromedp.ByQuery),
+		)
+		if err != nil {
+			t.Fatalf("revoke confirmation at %dpx: %v", sc.width, err)
+		}
+		checkPage(t, ctx, axe, fmt.Sprintf("revoke dialog at %dpx", sc.width))
+		shot(sc.name + "-revoke-dialog")
+
+		// The downgrade confirmation (on a paid plan).
+		setPlan(t, env, orgID, "team")
+		err = chromedp.Run(ctx,
+			chromedp.Navigate(base+o+"/billing?downgrade=sandbox"),
+			chromedp.WaitVisible(`#downgrade-sandbox:modal`, chromedp.ByQuery),
+		)
+		if err != nil {
+			t.Fatalf("downgrade confirmation at %dpx: %v", sc.width, err)
+		}
+		checkPage(t, ctx, axe, fmt.Sprintf("downgrade dialog at %dpx", sc.width))
+		shot(sc.name + "-downgrade-dialog")
+		setPlan(t, env, orgID, "sandbox")
+
 		if sc.name == "phone" {
 			// The menu button opens the folded navigation.
 			var display string
@@ -193,6 +218,25 @@ func TestBrowserLayoutAndAccessibility(t *testing.T) {
 			}
 			checkPage(t, ctx, axe, "open menu at 390px")
 			shot("phone-menu-open")
+
+			// The organization switcher opens, and Escape closes it.
+			var open bool
+			err = chromedp.Run(ctx,
+				chromedp.Click(`details[data-org-switcher] summary`, chromedp.ByQuery),
+				chromedp.WaitVisible(`details[data-org-switcher] a[href="/orgs/new"]`, chromedp.ByQuery),
+			)
+			if err != nil {
+				t.Fatalf("org switcher: %v", err)
+			}
+			checkPage(t, ctx, axe, "org switcher at 390px")
+			shot("phone-org-switcher")
+			err = chromedp.Run(ctx,
+				chromedp.KeyEvent(kb.Escape),
+				chromedp.Evaluate(`document.querySelector("details[data-org-switcher]").open`, &open),
+			)
+			if err != nil || open {
+				t.Fatalf("Escape did not close the organization switcher (open %v, %v)", open, err)
+			}
 		}
 	}
 }

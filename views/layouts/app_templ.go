@@ -361,7 +361,7 @@ func orgSwitcher(p AppProps) templ.Component {
 			templ_7745c5c3_Var11 = templ.NopComponent
 		}
 		ctx = templ.ClearChildren(ctx)
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 26, "<details class=\"group relative\" data-org-switcher><summary class=\"flex cursor-pointer list-none items-center justify-between gap-2 rounded-md bg-ink-800 px-3 py-2 text-left text-sm text-white ring-1 ring-ink-700 hover:bg-ink-700\"><span class=\"min-w-0\"><span class=\"block text-xs text-ink-400\">Organization</span> <span class=\"block truncate font-medium\">")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 26, "<details class=\"group relative\" data-org-switcher><summary class=\"flex cursor-pointer list-none items-center justify-between gap-2 rounded-md bg-ink-800 px-3 py-2 text-left text-sm text-white ring-1 ring-ink-700 hover:bg-ink-700\"><span class=\"min-w-0\"><span class=\"block text-xs text-ink-300\">Organization</span> <span class=\"block truncate font-medium\">")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
