@@ -13,6 +13,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 
+	"github.com/clinikapi/clinikapi/internal/apikey"
 	"github.com/clinikapi/clinikapi/internal/app/apptest"
 )
 
@@ -124,6 +125,21 @@ func TestBrowserLayoutAndAccessibility(t *testing.T) {
 
 	orgID := signUpInBrowser(t, ctx, base, "Layout Clinic")
 	o := "/o/" + orgID
+	// Rows that make tables wide: pending invitations with long addresses,
+	// a key with a long name, API traffic in the request and audit logs.
+	ada := env.Browser()
+	ada.SignIn("ada@example.com", pw)
+	invite(t, ada, orgID, "a.very.long.address.for.the.compliance.team@example-hospital.org", "billing")
+	invite(t, ada, orgID, "developer@example.com", "developer")
+	k, err := env.App.Keys.Create(context.Background(), apikey.Actor{OrgID: orgID}, apikey.CreateInput{Name: "a-rather-long-key-name-for-the-billing-service", Env: apikey.Test, Scope: apikey.ScopeAll})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fhirCall(t, env, "POST", "/v1/fhir/Patient", k.Secret, `{"resourceType":"Patient","name":[{"family":"Wide"}]}`)
+	apiCall(t, env, "GET", "/v1/fhir/Patient/missing-one", k.Secret, nil)
+	env.App.Records.RelayAudit(context.Background())
+	env.App.Audit.Flush(context.Background())
+	env.App.Usage.Flush(context.Background())
 	pages := []string{o, o + "/keys", o + "/analytics", o + "/requests", o + "/billing", o + "/settings",
 		o + "/members", o + "/audit", o + "/privacy", o + "/settings/compliance", "/account", "/orgs/new"}
 
