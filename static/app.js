@@ -4,6 +4,10 @@
 (function () {
   "use strict";
 
+  // Marks that this file runs: the CSS folds the sidebar behind the menu
+  // button only then.
+  document.documentElement.classList.add("js");
+
   function openDialogs(root) {
     root.querySelectorAll("dialog[data-open]").forEach(function (d) {
       // A dialog may be rendered open (so it shows without JavaScript);
@@ -14,9 +18,15 @@
   }
 
   document.addEventListener("click", function (ev) {
-    var t = ev.target.closest("[data-dialog-open],[data-dialog-close],[data-copy],[data-dismiss]");
+    var t = ev.target.closest("[data-dialog-open],[data-dialog-close],[data-copy],[data-dismiss],[data-sidebar-toggle]");
     if (!t) return;
-    if (t.hasAttribute("data-dialog-open")) {
+    if (t.hasAttribute("data-sidebar-toggle")) {
+      var side = document.getElementById(t.getAttribute("aria-controls"));
+      if (side) {
+        var open = side.classList.toggle("is-open");
+        t.setAttribute("aria-expanded", open ? "true" : "false");
+      }
+    } else if (t.hasAttribute("data-dialog-open")) {
       var d = document.getElementById(t.getAttribute("data-dialog-open"));
       if (d) { ev.preventDefault(); d.showModal(); }
     } else if (t.hasAttribute("data-dialog-close")) {
@@ -36,6 +46,17 @@
       var box = t.closest("[data-dismissable]");
       if (box) box.remove();
     }
+  });
+
+  // Escape closes the organization switcher (a <details>) and gives the
+  // focus back to its summary.
+  document.addEventListener("keydown", function (ev) {
+    if (ev.key !== "Escape") return;
+    document.querySelectorAll("details[data-org-switcher][open]").forEach(function (d) {
+      d.open = false;
+      var s = d.querySelector("summary");
+      if (s) s.focus();
+    });
   });
 
   document.addEventListener("DOMContentLoaded", function () { openDialogs(document); });

@@ -20,13 +20,13 @@ func TestAccountProfileAndPassword(t *testing.T) {
 	wantStatus(t, "profile", r, http.StatusOK)
 	wantText(t, "profile", r, "Profile saved.", "New Name")
 
-	r = b.Post("/account/password", url.Values{"current_password": {"wrong one!"}, "password": {"next password 1"}})
+	r = b.Post("/account/password", url.Values{"current_password": {"wrong one!"}, "password": {"next violet harbor 1"}})
 	wantStatus(t, "wrong current password", r, http.StatusUnprocessableEntity)
 	wantText(t, "wrong current password", r, "The current password is incorrect.")
 	r = b.Post("/account/password", url.Values{"current_password": {pw}, "password": {"short"}})
 	wantStatus(t, "short new password", r, http.StatusUnprocessableEntity)
 
-	r = b.Post("/account/password", url.Values{"current_password": {pw}, "password": {"next password 1"}})
+	r = b.Post("/account/password", url.Values{"current_password": {pw}, "password": {"next violet harbor 1"}})
 	wantStatus(t, "change password", r, http.StatusOK)
 	wantText(t, "change password", r, "Password changed.")
 	// This browser stays signed in; the other session ended.
@@ -34,7 +34,7 @@ func TestAccountProfileAndPassword(t *testing.T) {
 	if r := other.Get("/o/" + orgID); r.URL.Path != "/signin" {
 		t.Fatalf("other session after a password change reached %s", r.URL.Path)
 	}
-	env.Browser().SignIn("me@example.com", "next password 1")
+	env.Browser().SignIn("me@example.com", "next violet harbor 1")
 	wantText(t, "audit", b.Get("/o/"+orgID+"/audit"), "user.password_changed", "user.profile_updated")
 }
 

@@ -61,7 +61,22 @@ func TestDevelopmentBillingRoles(t *testing.T) {
 		if !env.App.Billing.OverageOn(ctx, orgID) {
 			t.Fatal("overage is off after turning it on")
 		}
+		// A downgrade asks first: without the confirmation the page comes
+		// back with it open, and nothing changes.
 		r = owner.Post("/o/"+orgID+"/billing/plan", url.Values{"plan": {"sandbox"}})
+		wantStatus(t, "unconfirmed downgrade", r, http.StatusOK)
+		if !strings.Contains(r.Body, `<dialog id="downgrade-sandbox" open data-open`) {
+			t.Fatalf("unconfirmed downgrade: no open confirmation\n%s", apptest.Text(r.Body))
+		}
+		wantText(t, "unconfirmed downgrade", r, "Move to the Sandbox plan?", "Sandbox has no overage billing")
+		if o, _ := env.App.Orgs.FindOrg(ctx, orgID); o.Plan != "pro" {
+			t.Fatalf("an unconfirmed downgrade moved the organization to %s", o.Plan)
+		}
+		r = owner.Get("/o/" + orgID + "/billing?downgrade=sandbox")
+		if !strings.Contains(r.Body, `<dialog id="downgrade-sandbox" open data-open`) {
+			t.Fatal("the downgrade link's page does not open the confirmation")
+		}
+		r = owner.Post("/o/"+orgID+"/billing/plan", url.Values{"plan": {"sandbox"}, "confirm": {"yes"}})
 		wantText(t, "owner switches back to Sandbox", r, "now on the Sandbox plan")
 		wantTier(t, env, "back on Sandbox", orgID, key.Secret, "sandbox", "100", "1000")
 		if env.App.Billing.OverageOn(ctx, orgID) {

@@ -282,7 +282,7 @@ func TestBillingWithStripe(t *testing.T) {
 	}
 	// A downgrade is scheduled for the period end; the plan stays until
 	// Stripe applies it.
-	r = owner.Post("/o/"+orgID+"/billing/plan", url.Values{"plan": {"starter"}})
+	r = owner.Post("/o/"+orgID+"/billing/plan", url.Values{"plan": {"starter"}, "confirm": {"yes"}})
 	wantStatus(t, "downgrade", r, 200)
 	wantText(t, "downgrade", r, "moves to the Starter plan on")
 	if o, _ := env.App.Orgs.FindOrg(ctx, orgID); o.Plan != "team" {

@@ -55,6 +55,7 @@ func TestSignUpSignOutSignIn(t *testing.T) {
 		if r.URL.Path != "/signin" {
 			t.Fatalf("sign-out landed on %s, want /signin", r.URL.Path)
 		}
+		wantText(t, "after sign-out", r, "You are signed out.")
 		// The old session secret no longer works anywhere.
 		replay := env.Browser()
 		u, _ := url.Parse(env.Server.URL)
@@ -257,13 +258,13 @@ func TestPasswordReset(t *testing.T) {
 	token := u.Query().Get("token")
 	r := b.Get(u.RequestURI())
 	wantStatus(t, "reset page", r, http.StatusOK)
-	r = b.Post("/reset-password", url.Values{"token": {token}, "password": {"new password 123"}})
+	r = b.Post("/reset-password", url.Values{"token": {token}, "password": {"new lantern quiet 123"}})
 	wantStatus(t, "reset", r, http.StatusOK)
 	wantText(t, "reset", r, "Your password was changed")
-	r = b.Post("/reset-password", url.Values{"token": {token}, "password": {"another password"}})
+	r = b.Post("/reset-password", url.Values{"token": {token}, "password": {"second ocean garnet"}})
 	wantStatus(t, "reused reset link", r, http.StatusUnprocessableEntity)
 	wantText(t, "reused reset link", r, "invalid or has expired")
-	b.SignIn("r@example.com", "new password 123")
+	b.SignIn("r@example.com", "new lantern quiet 123")
 	// Other people's sessions are untouched.
 	wantStatus(t, "other user's session", other.Get("/o/"+orgID), http.StatusOK)
 }

@@ -224,10 +224,17 @@ func TestKeysCreateListRollRevoke(t *testing.T) {
 		if row := keyRow(t, r, backendID); !strings.Contains(row, newMasked) {
 			t.Fatalf("rolled row does not show the new secret's display %s", newMasked)
 		}
+		// The list keeps saying so after the dialog is gone, until the end.
+		if row := keyRow(t, owner.Get(keysURL), backendID); !strings.Contains(apptest.Text(row), "Old secret works until Nov 23, 10:01 UTC") {
+			t.Fatalf("the key's row does not say until when the old secret works:\n%s", apptest.Text(row))
+		}
 		wantVerify(t, env, "old secret during the grace", secret, "")
 		wantVerify(t, env, "new secret", rolled, "")
 		env.Clock.Advance(time.Hour)
 		wantVerify(t, env, "old secret after the grace", secret, "KEY_EXPIRED")
+		if row := keyRow(t, owner.Get(keysURL), backendID); strings.Contains(row, "old-secret-until") {
+			t.Fatal("the row still shows the old secret's grace after it ended")
+		}
 		wantVerify(t, env, "new secret after the grace", rolled, "")
 
 		// Roll with no grace (HTMX): the old secret stops at once.
@@ -261,6 +268,11 @@ func TestKeysCreateListRollRevoke(t *testing.T) {
 		wantStatus(t, "roll a revoked key", r, http.StatusConflict)
 		wantText(t, "roll a revoked key", r, "This key was revoked")
 
+		// Without JavaScript the Revoke link opens its confirmation as a page.
+		r = owner.Get(keysURL + "?env=test&revoke=" + reportingID)
+		if !strings.Contains(r.Body, `<dialog id="revoke-`+reportingID+`" open data-open`) || !strings.Contains(r.Body, "Revoke reporting?") {
+			t.Fatalf("the revoke link's page has no open confirmation:\n%s", apptest.Text(r.Body))
+		}
 		// Revoke as a plain form: back to the list, which still shows it.
 		r = owner.Post(keysURL+"/"+reportingID+"/revoke", nil)
 		wantStatus(t, "revoke (plain form)", r, http.StatusOK)
@@ -474,13 +486,26 @@ func TestBrowserAPIKeys(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// Revoke the first key, accepting the confirmation (window.confirm is
-	// what htmx asks).
-	if err := chromedp.Run(ctx, chromedp.Evaluate(`window.confirm = function () { return true }`, nil)); err != nil {
-		t.Fatal(err)
+	// Revoke the first key through its confirmation dialog: Cancel keeps
+	// the key, "Revoke key" revokes it.
+	err = chromedp.Run(ctx,
+		chromedp.Click(`//tr[.//div[text()="billing-service"]]//a[contains(@href,"revoke=")]`, chromedp.BySearch),
+		chromedp.WaitVisible(`//tr[.//div[text()="billing-service"]]//dialog[starts-with(@id,"revoke-")]`, chromedp.BySearch),
+	)
+	if err != nil {
+		t.Fatalf("revoke confirmation: %v", err)
+	}
+	shot("revoke-confirmation")
+	err = chromedp.Run(ctx,
+		chromedp.Click(`//tr[.//div[text()="billing-service"]]//dialog[starts-with(@id,"revoke-")]//a[text()="Cancel"]`, chromedp.BySearch),
+		chromedp.WaitNotVisible(`//tr[.//div[text()="billing-service"]]//dialog[starts-with(@id,"revoke-")]`, chromedp.BySearch),
+	)
+	if err != nil {
+		t.Fatalf("cancel the revoke: %v", err)
 	}
 	err = chromedp.Run(ctx,
-		chromedp.Click(`//tr[.//div[text()="billing-service"]]//form[contains(@action,"/revoke")]/button`, chromedp.BySearch),
+		chromedp.Click(`//tr[.//div[text()="billing-service"]]//a[contains(@href,"revoke=")]`, chromedp.BySearch),
+		chromedp.Click(`//tr[.//div[text()="billing-service"]]//dialog//button[@data-testid="confirm-revoke"]`, chromedp.BySearch),
 		chromedp.WaitVisible(`//tr[@data-status="revoked"][.//div[text()="billing-service"]]`, chromedp.BySearch),
 	)
 	if err != nil {

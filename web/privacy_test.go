@@ -10,6 +10,7 @@ import (
 	"github.com/clinikapi/clinikapi/internal/apikey"
 	"github.com/clinikapi/clinikapi/internal/app/apptest"
 	"github.com/clinikapi/clinikapi/internal/audit"
+	"github.com/clinikapi/clinikapi/internal/bulk"
 	"github.com/clinikapi/clinikapi/internal/org"
 	"github.com/clinikapi/clinikapi/internal/privacy"
 )
@@ -209,8 +210,17 @@ func TestDeleteAccount(t *testing.T) {
 		env.App.Audit.Flush(ctx)
 		var events int
 		env.App.DB.SQL().QueryRow(`SELECT COUNT(*) FROM audit_events WHERE actor_id = $1 AND action = $2`, yu.ID, privacy.ActionAccountDeleted).Scan(&events)
-		if events != 1 {
-			t.Fatalf("account deletion audited %d times", events)
+		if events != 3 {
+			t.Fatalf("account deletion audited %d times, want 3 (the account, and each of its two organizations' logs)", events)
+		}
+		for _, o := range []string{a.id, yOrg} {
+			evs, _ := env.App.Audit.List(ctx, audit.Filter{OrgID: o, Action: privacy.ActionAccountDeleted})
+			if len(evs) != 1 || evs[0].ActorID != yu.ID || evs[0].TargetID != yu.ID {
+				t.Fatalf("organization %s's log of the account deletion: %+v", o, evs)
+			}
+		}
+		if r.URL.RawQuery != "deleted=1" || !strings.Contains(r.Body, "Your account was deleted") {
+			t.Fatalf("no notice after the deletion: %s?%s", r.URL.Path, r.URL.RawQuery)
 		}
 		env.App.DB.SQL().QueryRow(`SELECT COUNT(*) FROM audit_events WHERE detail LIKE '%leaver@%'`).Scan(&events)
 		if events != 0 {
@@ -275,8 +285,15 @@ func TestDashboardExportDownload(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	r := a.br.Get("/o/" + a.id + "/privacy/jobs/" + jobs[0].ID + "/Patient.ndjson")
-	if r.Status != 200 || r.URL.Path != "/v1/bulk/files/"+jobs[0].ID+"/Patient.ndjson" || !strings.Contains(r.Body, "Closing2") || strings.Contains(r.Body, b.id) {
+	if r.Status != 200 || !strings.Contains(r.Body, "Closing2") || strings.Contains(r.Body, b.id) || !strings.Contains(r.Header.Get("Content-Disposition"), "attachment") {
 		t.Fatalf("download: %d at %s: %q", r.Status, r.URL.Path, r.Body)
+	}
+	// The audit trail names who downloaded it.
+	env.App.Audit.Flush(ctx)
+	owner, _ := env.App.DB.FindUserByEmail(ctx, "owner@example.com")
+	evs, _ := env.App.Audit.List(ctx, audit.Filter{OrgID: a.id, Action: bulk.ActionDownloaded})
+	if len(evs) != 1 || evs[0].ActorType != audit.ActorUser || evs[0].ActorID != owner.ID {
+		t.Fatalf("download audited as %+v, want one event by the owner (%s)", evs, owner.ID)
 	}
 	if r := b.br.Get("/o/" + b.id + "/privacy/jobs/" + jobs[0].ID + "/Patient.ndjson"); r.Status != 404 {
 		t.Fatalf("another organization's job: %d", r.Status)

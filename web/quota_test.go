@@ -37,6 +37,9 @@ func TestSandboxPlanQuota(t *testing.T) {
 		apiCall(t, env, "GET", "/v1/x", test.Secret, nil)
 		r = apiCall(t, env, "GET", "/v1/x", live.Secret, nil)
 		wantAPIError(t, "1,001st request", r, 429, "MONTHLY_QUOTA_EXCEEDED")
+		if msg, _ := r.Body["message"].(string); strings.Contains(msg, "overage") && !strings.Contains(msg, "no overage") {
+			t.Fatalf("the Sandbox 429 suggests overage billing, which Sandbox does not have: %q", msg)
+		}
 		if r.Header.Get("Retry-After") == "" || r.Header.Get("X-Quota-Remaining") != "0" {
 			t.Fatalf("over-quota headers: %v", r.Header)
 		}

@@ -103,6 +103,13 @@ func (s *Server) handleError(err error, c echo.Context) {
 		}
 	}
 	ctx := c.Request().Context()
+	if errors.Is(ctx.Err(), context.Canceled) {
+		// The browser went away (a closed tab, a newer navigation): not a
+		// server error, whatever error the cancellation surfaced as.
+		s.Log.InfoContext(ctx, "client closed the request before its answer", "err", err)
+		c.Response().WriteHeader(httperr.StatusClientClosed)
+		return
+	}
 	if status >= 500 {
 		s.Log.ErrorContext(ctx, "request failed", "err", err)
 	}

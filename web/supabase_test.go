@@ -72,9 +72,9 @@ func TestSupabaseDashboardSessions(t *testing.T) {
 					t.Fatalf("no recovery e-mail at Supabase")
 				}
 				wantStatus(t, "reset page", b.Get("/reset-password?token="+token), http.StatusOK)
-				r = b.Post("/reset-password", url.Values{"token": {token}, "password": {"brand new password"}})
+				r = b.Post("/reset-password", url.Values{"token": {token}, "password": {"brand new garnet harbor"}})
 				wantText(t, "reset", r, "Your password was changed")
-				b.SignIn("sue@example.com", "brand new password")
+				b.SignIn("sue@example.com", "brand new garnet harbor")
 
 				audit := b.Get("/o/" + orgID + "/audit")
 				wantText(t, "audit", audit, "user.signed_up", "user.signed_in", "user.signed_out", "user.password_reset", "user.sign_in_failed")

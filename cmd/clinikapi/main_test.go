@@ -27,7 +27,7 @@ func TestAdminCreateUserThenSignIn(t *testing.T) {
 	dir := t.TempDir()
 	vars := map[string]string{"CLINIKAPI_DATA_DIR": dir}
 	var out, errOut bytes.Buffer
-	err := run(context.Background(), []string{"admin", "create-user", "--email", "Ops@Example.com", "--password", "bootstrap pass", "--org", "Ops Clinic", "--name", "Ops"}, env(vars), &out, &errOut)
+	err := run(context.Background(), []string{"admin", "create-user", "--email", "Ops@Example.com", "--password", "bootstrap violet harbor", "--org", "Ops Clinic", "--name", "Ops"}, env(vars), &out, &errOut)
 	if err != nil {
 		t.Fatalf("create-user: %v\n%s", err, errOut.String())
 	}
@@ -36,7 +36,7 @@ func TestAdminCreateUserThenSignIn(t *testing.T) {
 		t.Fatalf("create-user printed %q, want user_id=… and org_id=…", out.String())
 	}
 	// A second run with the same e-mail fails with a clear message.
-	err = run(context.Background(), []string{"admin", "create-user", "--email", "ops@example.com", "--password", "bootstrap pass", "--org", "Again"}, env(vars), &out, &errOut)
+	err = run(context.Background(), []string{"admin", "create-user", "--email", "ops@example.com", "--password", "bootstrap violet harbor", "--org", "Again"}, env(vars), &out, &errOut)
 	if err == nil || !strings.Contains(describe(err), "already exists") {
 		t.Fatalf("duplicate create-user: %v", err)
 	}
@@ -58,11 +58,11 @@ func TestAdminCreateUserThenSignIn(t *testing.T) {
 	if err := run(context.Background(), []string{"serve"}, env(second), &bytes.Buffer{}, &bytes.Buffer{}); err == nil || !strings.Contains(err.Error(), "another clinikapi server is using the data directory") {
 		t.Fatalf("second server on the same data directory: %v", err)
 	}
-	if err := run(context.Background(), []string{"admin", "create-user", "--email", "beside@example.com", "--password", "beside password", "--org", "Beside"}, env(vars), &bytes.Buffer{}, &bytes.Buffer{}); err != nil {
+	if err := run(context.Background(), []string{"admin", "create-user", "--email", "beside@example.com", "--password", "beside lantern garnet", "--org", "Beside"}, env(vars), &bytes.Buffer{}, &bytes.Buffer{}); err != nil {
 		t.Fatalf("admin command beside the server: %v", err)
 	}
 	c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	res, err := c.PostForm("http://"+addr+"/signin", url.Values{"email": {"ops@example.com"}, "password": {"bootstrap pass"}})
+	res, err := c.PostForm("http://"+addr+"/signin", url.Values{"email": {"ops@example.com"}, "password": {"bootstrap violet harbor"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,7 +96,7 @@ func TestGracefulShutdownFinishesInFlightRequests(t *testing.T) {
 	if err := run(context.Background(), []string{"serve"}, env(second), &bytes.Buffer{}, &bytes.Buffer{}); err == nil || !strings.Contains(err.Error(), "another clinikapi server is using the data directory") {
 		t.Fatalf("second server on the same data directory: %v", err)
 	}
-	if err := run(context.Background(), []string{"admin", "create-user", "--email", "beside@example.com", "--password", "beside password", "--org", "Beside"}, env(vars), &bytes.Buffer{}, &bytes.Buffer{}); err != nil {
+	if err := run(context.Background(), []string{"admin", "create-user", "--email", "beside@example.com", "--password", "beside lantern garnet", "--org", "Beside"}, env(vars), &bytes.Buffer{}, &bytes.Buffer{}); err != nil {
 		t.Fatalf("admin command beside the server: %v", err)
 	}
 
@@ -181,7 +181,7 @@ func TestAdminCreateKey(t *testing.T) {
 	vars := map[string]string{"CLINIKAPI_DATA_DIR": t.TempDir()}
 	ctx := context.Background()
 	var out, errOut bytes.Buffer
-	if err := run(ctx, []string{"admin", "create-user", "--email", "ops@example.com", "--password", "bootstrap pass", "--org", "Ops Clinic"}, env(vars), &out, &errOut); err != nil {
+	if err := run(ctx, []string{"admin", "create-user", "--email", "ops@example.com", "--password", "bootstrap violet harbor", "--org", "Ops Clinic"}, env(vars), &out, &errOut); err != nil {
 		t.Fatalf("create-user: %v\n%s", err, errOut.String())
 	}
 	orgID := regexp.MustCompile(`org_id=(org_[0-9a-z]+)`).FindStringSubmatch(out.String())[1]
@@ -264,7 +264,7 @@ func TestAdminCreateKey(t *testing.T) {
 func TestAdminSeed(t *testing.T) {
 	vars := map[string]string{"CLINIKAPI_DATA_DIR": t.TempDir()}
 	var out, errOut bytes.Buffer
-	if err := run(context.Background(), []string{"admin", "create-user", "--email", "seed@example.com", "--password", "seed password", "--org", "Seeds"}, env(vars), &out, &errOut); err != nil {
+	if err := run(context.Background(), []string{"admin", "create-user", "--email", "seed@example.com", "--password", "seed orchard quartz", "--org", "Seeds"}, env(vars), &out, &errOut); err != nil {
 		t.Fatal(err)
 	}
 	orgID := regexp.MustCompile(`org_id=(\S+)`).FindStringSubmatch(out.String())[1]
@@ -287,7 +287,7 @@ func TestAdminReindex(t *testing.T) {
 	dir := t.TempDir()
 	vars := map[string]string{"CLINIKAPI_DATA_DIR": dir}
 	var out, errOut bytes.Buffer
-	if err := run(context.Background(), []string{"admin", "create-user", "--email", "ri@example.com", "--password", "reindex password", "--org", "Reindex"}, env(vars), &out, &errOut); err != nil {
+	if err := run(context.Background(), []string{"admin", "create-user", "--email", "ri@example.com", "--password", "reindex maple cobalt", "--org", "Reindex"}, env(vars), &out, &errOut); err != nil {
 		t.Fatal(err)
 	}
 	orgID := regexp.MustCompile(`org_id=(\S+)`).FindStringSubmatch(out.String())[1]

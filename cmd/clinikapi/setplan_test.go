@@ -18,7 +18,7 @@ func TestAdminSetPlan(t *testing.T) {
 	vars := map[string]string{"CLINIKAPI_DATA_DIR": t.TempDir()}
 	ctx := context.Background()
 	var out, errOut bytes.Buffer
-	if err := run(ctx, []string{"admin", "create-user", "--email", "plan@example.com", "--password", "plan password", "--org", "Plans"}, env(vars), &out, &errOut); err != nil {
+	if err := run(ctx, []string{"admin", "create-user", "--email", "plan@example.com", "--password", "plan tundra saffron", "--org", "Plans"}, env(vars), &out, &errOut); err != nil {
 		t.Fatalf("create-user: %v\n%s", err, errOut.String())
 	}
 	orgID := regexp.MustCompile(`org_id=(org_[0-9a-z]+)`).FindStringSubmatch(out.String())[1]

@@ -69,7 +69,7 @@ func TestBuiltInTLS(t *testing.T) {
 	}
 	c := client(tls.VersionTLS13)
 	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	res, err = c.PostForm("https://"+addr+"/signup", url.Values{"email": {"tls@example.com"}, "password": {"tls password"}, "org_name": {"TLS"}})
+	res, err = c.PostForm("https://"+addr+"/signup", url.Values{"email": {"tls@example.com"}, "password": {"copper meadow falcon 7"}, "org_name": {"TLS"}})
 	if err != nil {
 		t.Fatal(err)
 	}

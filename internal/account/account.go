@@ -13,6 +13,8 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	zxcvbn "github.com/ccojocar/zxcvbn-go"
+
 	"github.com/clinikapi/clinikapi/internal/audit"
 	"github.com/clinikapi/clinikapi/internal/errs"
 	"github.com/clinikapi/clinikapi/internal/product"
@@ -106,6 +108,9 @@ const (
 	attemptsPerIP      = 50
 	attemptWindow      = 15 * time.Minute
 	MinPasswordLength  = 8
+	// MinPasswordScore is the least zxcvbn score (0–4) a new password
+	// needs: 3 is "safely unguessable" for an online attacker.
+	MinPasswordScore = 3
 )
 
 // Service is the account capability used by the web layer.
@@ -153,12 +158,32 @@ func NormalizeEmail(raw string) (string, error) {
 }
 
 // CheckPassword applies the password policy shared by every provider.
-func CheckPassword(pw string) error {
+//
+// userInputs are the person's own details (e-mail address, name): a
+// password equal to one of them, or built from them, is refused.
+func CheckPassword(pw string, userInputs ...string) error {
 	switch n := utf8.RuneCountInString(pw); {
 	case n < MinPasswordLength:
 		return errs.FieldError("password", "Use at least %d characters for your password.", MinPasswordLength)
 	case len(pw) > 128:
 		return errs.FieldError("password", "Use at most 128 characters for your password.")
+	}
+	var inputs []string
+	for _, in := range userInputs {
+		in = strings.TrimSpace(in)
+		if in == "" {
+			continue
+		}
+		if strings.EqualFold(pw, in) {
+			return errs.FieldError("password", "Choose a password that is not your e-mail address or name.")
+		}
+		inputs = append(inputs, in)
+		if local, _, ok := strings.Cut(in, "@"); ok && local != "" {
+			inputs = append(inputs, local)
+		}
+	}
+	if zxcvbn.PasswordStrength(pw, inputs).Score < MinPasswordScore {
+		return errs.FieldError("password", "This password is too easy to guess (a common password, a keyboard pattern, or your own details). Try a few unrelated words.")
 	}
 	return nil
 }
@@ -186,7 +211,7 @@ func (s *Service) SignUp(ctx context.Context, email, password, name string) (Sig
 	if name, err = CheckName(name); err != nil {
 		return SignUpResult{}, err
 	}
-	if err := CheckPassword(password); err != nil {
+	if err := CheckPassword(password, email, name); err != nil {
 		return SignUpResult{}, err
 	}
 	if err := s.throttle(ctx, email); err != nil {
@@ -320,7 +345,7 @@ func (s *Service) ResetPassword(ctx context.Context, resetToken, newPassword str
 
 // ChangePassword sets a new password for a signed-in person.
 func (s *Service) ChangePassword(ctx context.Context, u User, t Tokens, current, newPassword string) error {
-	if err := CheckPassword(newPassword); err != nil {
+	if err := CheckPassword(newPassword, u.Email, u.Name); err != nil {
 		return err
 	}
 	if err := s.throttle(ctx, u.Email); err != nil {

@@ -89,6 +89,9 @@ type Key struct {
 	ExpiresAt  time.Time // zero: never
 	RevokedAt  time.Time // zero: active
 	LastUsedAt time.Time // zero: never used (approximate: writes are coalesced)
+	// OldSecretUntil is when the last previous secret stops working after
+	// a roll with a grace period (zero: none); filled by ListKeys.
+	OldSecretUntil time.Time
 }
 
 // Status is what the dashboard shows for a key.

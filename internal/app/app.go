@@ -269,7 +269,7 @@ func (a *App) CreateUser(ctx context.Context, email, password, name, orgName str
 	if err != nil {
 		return account.User{}, org.Organization{}, err
 	}
-	if err := account.CheckPassword(password); err != nil {
+	if err := account.CheckPassword(password, email, name); err != nil {
 		return account.User{}, org.Organization{}, err
 	}
 	if orgName, err = org.CheckName(orgName); err != nil {

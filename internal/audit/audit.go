@@ -71,9 +71,13 @@ type Filter struct {
 	// WithMembers also selects account events (sign-ins, password changes)
 	// of the organization's current members, which belong to no organization.
 	WithMembers bool
-	Action      string
-	Actor       string
-	Before      time.Time // exclusive; zero means now
+	// Action matches action names by prefix: "member.invited", or
+	// "member." for every member event.
+	Action string
+	// Category keeps the events of one Categories entry ("" for all).
+	Category string
+	Actor    string
+	Before   time.Time // exclusive; zero means now
 	// BeforeID, with Before, continues a listing exactly after the event
 	// (Before, BeforeID): events at the same instant with a smaller id follow.
 	BeforeID string
@@ -241,4 +245,28 @@ func truncate(s string, n int) string {
 		return s[:n]
 	}
 	return s
+}
+
+// Categories group action names for the audit log's filter: each maps to
+// the prefixes of its actions.
+var Categories = []struct {
+	ID, Label string
+	Prefixes  []string
+}{
+	{"data", "Data access", []string{"data.", "bulk."}},
+	{"keys", "API keys", []string{"api_key."}},
+	{"members", "Members and organization", []string{"member.", "organization."}},
+	{"billing", "Billing", []string{"billing."}},
+	{"security", "Sign-in and security", []string{"user.", "audit_log."}},
+}
+
+// CategoryPrefixes returns the action prefixes of category id (nil when
+// there is no such category).
+func CategoryPrefixes(id string) []string {
+	for _, c := range Categories {
+		if c.ID == id {
+			return c.Prefixes
+		}
+	}
+	return nil
 }

@@ -24,7 +24,8 @@ import (
 	"github.com/clinikapi/clinikapi/internal/resource"
 )
 
-// Quota counts exported and imported records against the monthly pool.
+// Quota counts imported records (and dashboard exports, once each) against
+// the monthly pool.
 type Quota interface {
 	// Reserve counts n records of orgID in env, refusing them all
 	// (errs.RateLimited with reason MONTHLY_QUOTA_EXCEEDED or
@@ -126,6 +127,14 @@ func (s *Service) StartExport(ctx context.Context, a Actor, r ExportRequest) (Jo
 		return Job{}, err
 	}
 	s.record(ctx, j, ActionExportStarted, map[string]string{"types": strings.Join(r.ResourceTypes, ",")})
+	// An export is one bulk operation, whatever its size (the hourly bulk
+	// limit bounds them): the API request that starts one was counted by
+	// the pipeline; one started from the dashboard counts once here.
+	if a.Type != audit.ActorAPIKey {
+		if err := s.Quota.Count(ctx, a.OrgID, a.Env, 1); err != nil {
+			s.Log.Error("bulk export: counting the export against the quota failed", "job", j.ID, "err", err)
+		}
+	}
 	return j, nil
 }
 
@@ -197,6 +206,19 @@ func (s *Service) Job(ctx context.Context, orgID, id string) (Job, error) {
 	return s.Store.FindBulkJob(ctx, orgID, id)
 }
 
+// JobIn returns orgID's job id only when it belongs to env: an API key
+// reads the jobs of its own environment, like the data they carry.
+func (s *Service) JobIn(ctx context.Context, orgID, env, id string) (Job, error) {
+	j, err := s.Job(ctx, orgID, id)
+	if err != nil {
+		return Job{}, err
+	}
+	if j.Env != env {
+		return Job{}, errs.E(errs.NotFound, "Bulk job not found.")
+	}
+	return j, nil
+}
+
 // Jobs lists orgID's recent jobs, newest first.
 func (s *Service) Jobs(ctx context.Context, orgID string, limit int) ([]Job, error) {
 	return s.Store.ListBulkJobs(ctx, orgID, limit)
@@ -207,8 +229,15 @@ func (s *Service) stagedPath(id string) string { return filepath.Join(s.importDi
 func (s *Service) exportPath(id string) string { return filepath.Join(s.Dir, id) }
 
 // OpenFile opens a completed export's file for download, after the link
-// was checked. The audit trail records the download.
+// was checked. The audit trail records the download (by whoever holds the
+// link: anonymous).
 func (s *Service) OpenFile(ctx context.Context, j Job, name string) (*os.File, error) {
+	return s.OpenFileFor(ctx, j, name, Actor{Type: audit.ActorNone})
+}
+
+// OpenFileFor is OpenFile for a known person (a dashboard download): the
+// audit trail names them.
+func (s *Service) OpenFileFor(ctx context.Context, j Job, name string, by Actor) (*os.File, error) {
 	if !j.Downloadable(s.Now()) {
 		return nil, &errs.Error{Code: errs.Forbidden, Reason: errs.ReasonInvalidLink, Message: "This export's files are no longer available; start a new export."}
 	}
@@ -218,7 +247,7 @@ func (s *Service) OpenFile(ctx context.Context, j Job, name string) (*os.File, e
 			if err != nil {
 				return nil, &errs.Error{Code: errs.Forbidden, Reason: errs.ReasonInvalidLink, Message: "This export's files are no longer available; start a new export."}
 			}
-			s.Audit.RecordAsync(ctx, audit.Event{OrgID: j.OrgID, ActorType: audit.ActorNone, Action: ActionDownloaded, TargetType: "bulk_job", TargetID: j.ID, Detail: map[string]string{"file": name}})
+			s.Audit.RecordAsync(ctx, audit.Event{OrgID: j.OrgID, ActorType: by.Type, ActorID: by.ID, Action: ActionDownloaded, TargetType: "bulk_job", TargetID: j.ID, Detail: map[string]string{"file": name}})
 			return fh, nil
 		}
 	}
@@ -380,11 +409,6 @@ func (s *Service) runExport(ctx context.Context, j *Job) error {
 	}
 	if err := os.Rename(tmp, s.exportPath(j.ID)); err != nil {
 		return err
-	}
-	if j.Processed > 0 {
-		if err := s.Quota.Count(ctx, j.OrgID, j.Env, int64(j.Processed)); err != nil {
-			s.Log.Error("bulk export: counting records against the quota failed", "job", j.ID, "err", err)
-		}
 	}
 	return nil
 }

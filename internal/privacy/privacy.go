@@ -75,6 +75,8 @@ type Store interface {
 	LastOwnerOf(ctx context.Context, userID string) ([]org.Organization, error)
 	// DeleteUser deletes the user, their memberships and sessions.
 	DeleteUser(ctx context.Context, userID string) error
+	// ListMemberships lists the organizations userID belongs to.
+	ListMemberships(ctx context.Context, userID string) ([]org.Membership, error)
 }
 
 // Bulk removes an organization's export files and jobs.
@@ -257,9 +259,19 @@ func (s *Service) DeleteAccount(ctx context.Context, u account.User, t account.T
 			s.Log.WarnContext(ctx, "deleting account: signing out of the identity provider failed", "err", err)
 		}
 	}
+	// Each organization's log keeps the departure (the memberships go
+	// with the user).
+	ms, err := s.Store.ListMemberships(ctx, u.ID)
+	if err != nil {
+		return err
+	}
 	if err := s.Store.DeleteUser(ctx, u.ID); err != nil {
 		return err
 	}
 	s.Audit.Record(ctx, audit.Event{ActorType: audit.ActorUser, ActorID: u.ID, Action: ActionAccountDeleted, TargetType: "user", TargetID: u.ID})
+	for _, m := range ms {
+		s.Audit.Record(ctx, audit.Event{OrgID: m.Org.ID, ActorType: audit.ActorUser, ActorID: u.ID, Action: ActionAccountDeleted, TargetType: "user", TargetID: u.ID,
+			Detail: map[string]string{"role": string(m.Role)}})
+	}
 	return nil
 }

@@ -59,7 +59,31 @@ func (db *DB) ListKeys(ctx context.Context, orgID string) ([]apikey.Key, error) 
 		}
 		out = append(out, k)
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	// Previous secrets still in their grace period after a roll.
+	grace, err := db.sql.QueryContext(ctx, `SELECT s.key_id, s.expires_at FROM api_key_secrets s JOIN api_keys k ON k.id = s.key_id
+		WHERE k.org_id = $1 AND s.expires_at IS NOT NULL`, orgID)
+	if err != nil {
+		return nil, err
+	}
+	defer grace.Close()
+	until := map[string]time.Time{}
+	for grace.Next() {
+		var id string
+		var at time.Time
+		if err := grace.Scan(&id, &at); err != nil {
+			return nil, err
+		}
+		if at.After(until[id]) {
+			until[id] = at
+		}
+	}
+	for i := range out {
+		out[i].OldSecretUntil = until[out[i].ID]
+	}
+	return out, grace.Err()
 }
 
 // FindKey implements apikey.Store.

@@ -106,7 +106,15 @@ func (db *DB) ListAuditEvents(ctx context.Context, f audit.Filter) ([]audit.Even
 		add("org_id = ?", f.OrgID)
 	}
 	if f.Action != "" {
-		add("action = ?", f.Action)
+		add(`action LIKE ? ESCAPE '\'`, likePrefix(f.Action))
+	}
+	if ps := audit.CategoryPrefixes(f.Category); len(ps) > 0 {
+		var or []string
+		for _, p := range ps {
+			args = append(args, likePrefix(p))
+			or = append(or, `action LIKE $`+itoa(len(args))+` ESCAPE '\'`)
+		}
+		where = append(where, "("+strings.Join(or, " OR ")+")")
 	}
 	if f.Actor != "" {
 		add("actor_id = ?", f.Actor)
@@ -145,4 +153,9 @@ func (db *DB) ListAuditEvents(ctx context.Context, f audit.Filter) ([]audit.Even
 		out = append(out, e)
 	}
 	return out, rows.Err()
+}
+
+// likePrefix is a LIKE pattern matching the strings that begin with p.
+func likePrefix(p string) string {
+	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(p) + "%"
 }

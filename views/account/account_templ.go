@@ -112,11 +112,12 @@ func Page(p Props) templ.Component {
 					return templ_7745c5c3_Err
 				}
 			}
-			templ_7745c5c3_Err = form.Field(form.FieldProps{Name: "current_password", Label: "Current password", Type: "password", Autocomplete: "current-password", Required: true, Error: p.PasswordErrors["current_password"]}).Render(ctx, templ_7745c5c3_Buffer)
+			focus := p.PasswordErrors.Focus("current_password", "password")
+			templ_7745c5c3_Err = form.Field(form.FieldProps{Name: "current_password", Label: "Current password", Type: "password", Autocomplete: "current-password", Required: true, Autofocus: len(p.PasswordErrors) > 0 && focus == "current_password", Error: p.PasswordErrors["current_password"]}).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = form.Field(form.FieldProps{Name: "password", Label: "New password", Type: "password", Autocomplete: "new-password", Required: true, Hint: "At least 8 characters.", Error: p.PasswordErrors["password"]}).Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = form.Field(form.FieldProps{Name: "password", Label: "New password", Type: "password", Autocomplete: "new-password", Required: true, Autofocus: len(p.PasswordErrors) > 0 && focus == "password", Hint: form.PasswordHint, Error: p.PasswordErrors["password"]}).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}

@@ -42,6 +42,9 @@ type Bar struct {
 type Dot struct {
 	X, Y  float64
 	Title string
+	// Alone: a point without neighbours (no line to draw through it), so
+	// it is drawn as a visible mark.
+	Alone bool
 }
 
 // Line is one series of a line chart.
@@ -91,7 +94,7 @@ func Stacked(w float64, id, title, desc string, pts []StackPoint, classes []stri
 		}
 		top = max(top, s)
 	}
-	scale := niceMax(float64(top))
+	scale := niceMax(float64(top), true)
 	c.YTicks = yTicks(scale, func(v float64) string { return Compact(int64(v)) })
 	n := len(pts)
 	if n == 0 {
@@ -139,7 +142,7 @@ func Lines(w float64, id, title, desc string, labels []string, series []Series, 
 			}
 		}
 	}
-	scale := niceMax(top)
+	scale := niceMax(top, false)
 	c.YTicks = yTicks(scale, format)
 	n := len(labels)
 	if n == 0 {
@@ -150,6 +153,9 @@ func Lines(w float64, id, title, desc string, labels []string, series []Series, 
 		l := Line{Name: s.Name, Class: s.Class}
 		var pts []string
 		flush := func() {
+			if len(pts) == 1 {
+				l.Dots[len(l.Dots)-1].Alone = true
+			}
 			if len(pts) > 0 {
 				l.Points = append(l.Points, strings.Join(pts, " "))
 				pts = nil
@@ -203,24 +209,29 @@ func yTicks(scale float64, format func(float64) string) []Tick {
 	return out
 }
 
-// niceMax rounds v up to 1, 2, 2.5 or 5 times a power of ten (at least 1).
-func niceMax(v float64) float64 {
+// niceMax is the top of an axis showing v: chartYTicks steps of 1, 2, 2.5
+// or 5 times a power of ten, so that every tick is round (0/10/20/30/40, never
+// 0/7/15/22/30). Counts (integer) step by 1 at least.
+func niceMax(v float64, integer bool) float64 {
 	if v <= 0 {
-		return 4 // an empty chart still gets four distinct ticks
+		return chartYTicks // an empty chart still gets distinct ticks
 	}
-	p := 1.0
-	for p*10 <= v {
-		p *= 10
-	}
-	for p > v && p > 0.001 {
-		p /= 10
-	}
-	for _, m := range []float64{1, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10} {
-		if m*p >= v {
-			return m * p
+	raw := v / chartYTicks
+	p := math.Pow(10, math.Floor(math.Log10(raw)))
+	step := 10 * p
+	for _, m := range []float64{1, 2, 2.5, 5} {
+		if m == 2.5 && integer && p < 10 {
+			continue // 2.5 is not a count
+		}
+		if m*p >= raw*(1-1e-9) {
+			step = m * p
+			break
 		}
 	}
-	return 10 * p
+	if integer {
+		step = max(step, 1)
+	}
+	return step * chartYTicks
 }
 
 func f1(v float64) string { return strconv.FormatFloat(v, 'f', 1, 64) }

@@ -166,7 +166,7 @@ func RequestLog(p LogProps) templ.Component {
 					}
 				}
 			} else {
-				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 5, "<div class=\"overflow-x-auto\"><table class=\"table\" data-testid=\"request-log\"><thead class=\"bg-ink-50\"><tr><th scope=\"col\">Time (UTC)</th><th scope=\"col\">Method</th><th scope=\"col\">Route</th><th scope=\"col\">Status</th><th scope=\"col\" class=\"text-right\">Latency</th><th scope=\"col\">Key</th><th scope=\"col\">Env</th><th scope=\"col\">Request id</th></tr></thead> <tbody class=\"divide-y divide-ink-100\">")
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 5, "<div tabindex=\"0\" class=\"relative overflow-x-auto\"><table class=\"table\" data-testid=\"request-log\"><thead class=\"bg-ink-50\"><tr><th scope=\"col\">Time (UTC)</th><th scope=\"col\">Method</th><th scope=\"col\">Route</th><th scope=\"col\">Status</th><th scope=\"col\" class=\"text-right\">Latency</th><th scope=\"col\">Key</th><th scope=\"col\">Env</th><th scope=\"col\">Request id</th></tr></thead> <tbody class=\"divide-y divide-ink-100\">")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}

@@ -209,20 +209,21 @@ func SignUp(p SignUpProps) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = form.Field(form.FieldProps{Name: "name", Label: "Your name", Type: "text", Value: p.Name, Autocomplete: "name", MaxLength: 100, Autofocus: true, Error: p.Errors["name"]}).Render(ctx, templ_7745c5c3_Buffer)
+			focus := p.Errors.Focus("name", "email", "password", "org_name")
+			templ_7745c5c3_Err = form.Field(form.FieldProps{Name: "name", Label: "Your name", Type: "text", Value: p.Name, Autocomplete: "name", MaxLength: 100, Autofocus: focus == "name", Error: p.Errors["name"]}).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = form.Field(form.FieldProps{Name: "email", Label: "Work e-mail", Type: "email", Value: p.Email, Autocomplete: "email", Required: true, Error: p.Errors["email"]}).Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = form.Field(form.FieldProps{Name: "email", Label: "Work e-mail", Type: "email", Value: p.Email, Autocomplete: "email", Required: true, Autofocus: focus == "email", Error: p.Errors["email"]}).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = form.Field(form.FieldProps{Name: "password", Label: "Password", Type: "password", Autocomplete: "new-password", Required: true, Hint: "At least 8 characters.", Error: p.Errors["password"]}).Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = form.Field(form.FieldProps{Name: "password", Label: "Password", Type: "password", Autocomplete: "new-password", Required: true, Autofocus: focus == "password", Hint: form.PasswordHint, Error: p.Errors["password"]}).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
 			if p.AskOrg {
-				templ_7745c5c3_Err = form.Field(form.FieldProps{Name: "org_name", Label: "Organization name", Type: "text", Value: p.OrgName, Autocomplete: "organization", Required: true, MaxLength: 80, Hint: "Your company or project. You can rename it later.", Error: p.Errors["org_name"]}).Render(ctx, templ_7745c5c3_Buffer)
+				templ_7745c5c3_Err = form.Field(form.FieldProps{Name: "org_name", Label: "Organization name", Type: "text", Value: p.OrgName, Autocomplete: "organization", Required: true, MaxLength: 80, Autofocus: focus == "org_name", Hint: "Your company or project. You can rename it later.", Error: p.Errors["org_name"]}).Render(ctx, templ_7745c5c3_Buffer)
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
@@ -234,7 +235,7 @@ func SignUp(p SignUpProps) templ.Component {
 			var templ_7745c5c3_Var8 templ.SafeURL
 			templ_7745c5c3_Var8, templ_7745c5c3_Err = templ.JoinURLErrs(templ.SafeURL(withNext("/signin", p.Next)))
 			if templ_7745c5c3_Err != nil {
-				return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/auth/auth.templ`, Line: 80, Col: 56}
+				return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/auth/auth.templ`, Line: 81, Col: 56}
 			}
 			_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var8))
 			if templ_7745c5c3_Err != nil {
@@ -288,7 +289,7 @@ func oauthButtons(providers []string, next string) templ.Component {
 				var templ_7745c5c3_Var10 templ.SafeURL
 				templ_7745c5c3_Var10, templ_7745c5c3_Err = templ.JoinURLErrs(templ.SafeURL("/auth/" + prov))
 				if templ_7745c5c3_Err != nil {
-					return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/auth/auth.templ`, Line: 90, Col: 63}
+					return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/auth/auth.templ`, Line: 91, Col: 63}
 				}
 				_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var10))
 				if templ_7745c5c3_Err != nil {
@@ -301,7 +302,7 @@ func oauthButtons(providers []string, next string) templ.Component {
 				var templ_7745c5c3_Var11 string
 				templ_7745c5c3_Var11, templ_7745c5c3_Err = templ.JoinStringErrs(next)
 				if templ_7745c5c3_Err != nil {
-					return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/auth/auth.templ`, Line: 91, Col: 50}
+					return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/auth/auth.templ`, Line: 92, Col: 50}
 				}
 				_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var11))
 				if templ_7745c5c3_Err != nil {
@@ -314,7 +315,7 @@ func oauthButtons(providers []string, next string) templ.Component {
 				var templ_7745c5c3_Var12 string
 				templ_7745c5c3_Var12, templ_7745c5c3_Err = templ.JoinStringErrs(providerLabel(prov))
 				if templ_7745c5c3_Err != nil {
-					return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/auth/auth.templ`, Line: 92, Col: 91}
+					return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/auth/auth.templ`, Line: 93, Col: 91}
 				}
 				_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var12))
 				if templ_7745c5c3_Err != nil {
@@ -471,7 +472,7 @@ func Reset(p ResetProps) templ.Component {
 			var templ_7745c5c3_Var17 string
 			templ_7745c5c3_Var17, templ_7745c5c3_Err = templ.JoinStringErrs(p.Token)
 			if templ_7745c5c3_Err != nil {
-				return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/auth/auth.templ`, Line: 141, Col: 52}
+				return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/auth/auth.templ`, Line: 142, Col: 52}
 			}
 			_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var17))
 			if templ_7745c5c3_Err != nil {
@@ -481,7 +482,7 @@ func Reset(p ResetProps) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = form.Field(form.FieldProps{Name: "password", Label: "New password", Type: "password", Autocomplete: "new-password", Required: true, Autofocus: true, Hint: "At least 8 characters.", Error: p.Errors["password"]}).Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = form.Field(form.FieldProps{Name: "password", Label: "New password", Type: "password", Autocomplete: "new-password", Required: true, Autofocus: true, Hint: form.PasswordHint, Error: p.Errors["password"]}).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}

@@ -168,7 +168,8 @@ func (h *Bulk) Import(c echo.Context) error {
 
 // Status answers GET /v1/bulk/jobs/:id.
 func (h *Bulk) Status(c echo.Context) error {
-	j, err := h.Jobs.Job(c.Request().Context(), PrincipalOf(c).OrgID, c.Param("id"))
+	p := PrincipalOf(c)
+	j, err := h.Jobs.JobIn(c.Request().Context(), p.OrgID, string(p.Env), c.Param("id"))
 	if err != nil {
 		return err
 	}

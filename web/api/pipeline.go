@@ -175,7 +175,7 @@ func (p *Pipeline) MonthlyQuota(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		if !d.Allowed {
 			e := &Error{Status: 429, Code: "MONTHLY_QUOTA_EXCEEDED",
-				Message: "This organization used all " + strconv.FormatInt(d.Limit, 10) + " requests included in its " + pl.Name + " plan this month. The pool resets on the 1st (UTC); upgrade or turn on overage billing to continue.",
+				Message: "This organization used all " + strconv.FormatInt(d.Limit, 10) + " requests included in its " + pl.Name + " plan this month. The pool resets on the 1st (UTC); " + map[bool]string{true: "upgrade or turn on overage billing to continue.", false: "upgrade to a paid plan to continue (the Sandbox plan has no overage billing)."}[pl.PriceUSD > 0],
 				Headers: map[string]string{"Retry-After": strconv.Itoa(max(1, seconds(d.ResetIn(now))))}}
 			if d.Pool == quota.PoolSandbox {
 				e.Code = "SANDBOX_QUOTA_EXCEEDED"

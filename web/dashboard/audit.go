@@ -26,7 +26,7 @@ const dateLayout = "2006-01-02"
 // auditFilter reads the audit log's filters: actor, action, and a date
 // range (UTC days, both inclusive).
 func auditFilter(c echo.Context) audit.Filter {
-	f := audit.Filter{Actor: c.QueryParam("actor"), Action: strings.TrimSpace(c.QueryParam("action"))}
+	f := audit.Filter{Actor: c.QueryParam("actor"), Action: strings.TrimSpace(c.QueryParam("action")), Category: c.QueryParam("category")}
 	if t, err := time.Parse(dateLayout, c.QueryParam("from")); err == nil {
 		f.After = t
 	}
@@ -36,13 +36,31 @@ func auditFilter(c echo.Context) audit.Filter {
 	return f
 }
 
-// actorNames maps user ids to e-mail addresses for display.
+// actorNames maps user ids to e-mail addresses, and API key ids to the
+// keys' names, for display.
 type actorNames struct {
 	h     *Handler
 	names map[string]string
+	keys  map[string]string // loaded on the first api_key actor
 }
 
 func (n *actorNames) of(ctx context.Context, e audit.Event) string {
+	if e.ActorType == audit.ActorAPIKey && e.ActorID != "" {
+		if n.keys == nil {
+			n.keys = map[string]string{}
+			ks, err := n.h.Keys.List(ctx, e.OrgID)
+			if err != nil {
+				n.h.Log.WarnContext(ctx, "audit log: listing API keys failed", "err", err)
+			}
+			for _, k := range ks {
+				n.keys[k.ID] = k.Name
+			}
+		}
+		if name := n.keys[e.ActorID]; name != "" {
+			return "API key " + name + " (" + e.ActorID + ")"
+		}
+		return "API key " + e.ActorID
+	}
 	if e.ActorType != audit.ActorUser {
 		if e.ActorType == audit.ActorSystem && e.ActorID != "" {
 			return "system (" + e.ActorID + ")"
@@ -76,14 +94,14 @@ func (h *Handler) AuditLog(c echo.Context) error {
 	}
 	base := "/o/" + a.Org.ID + "/audit"
 	filters := url.Values{}
-	for _, k := range []string{"actor", "action", "from", "to"} {
+	for _, k := range []string{"actor", "action", "category", "from", "to"} {
 		if v := c.QueryParam(k); v != "" {
 			filters.Set(k, v)
 		}
 	}
 	p := auditview.Props{Shell: h.shell(c, a, PageAudit, "Audit log", ""),
 		Filters: auditview.Filters{Action: base, Actor: f.Actor, ActionName: f.Action, From: c.QueryParam("from"), To: c.QueryParam("to"),
-			Actors: h.auditActors(ctx, a)},
+			Actors: h.auditActors(ctx, a), Category: f.Category, Categories: auditCategories()},
 		Filtered: len(filters) > 0,
 	}
 	csvQ, ndQ := url.Values{}, url.Values{}
@@ -146,7 +164,7 @@ func (h *Handler) AuditExport(c echo.Context) error {
 	}
 	f := auditFilter(c)
 	detail := map[string]string{"format": format}
-	for _, k := range []string{"actor", "action", "from", "to"} {
+	for _, k := range []string{"actor", "action", "category", "from", "to"} {
 		if v := c.QueryParam(k); v != "" {
 			detail[k] = v
 		}
@@ -181,8 +199,8 @@ func (h *Handler) AuditExport(c echo.Context) error {
 		}
 		for _, e := range events {
 			if format == "csv" {
-				cw.Write([]string{e.CreatedAt.UTC().Format(time.RFC3339Nano), string(e.ActorType), e.ActorID, names.of(ctx, e), e.Action,
-					e.TargetType, e.TargetID, e.IP, e.UserAgent, string(e.Outcome), detailString(e.Detail)})
+				cw.Write(csvRow(e.CreatedAt.UTC().Format(time.RFC3339Nano), string(e.ActorType), e.ActorID, names.of(ctx, e), e.Action,
+					e.TargetType, e.TargetID, e.IP, e.UserAgent, string(e.Outcome), detailString(e.Detail)))
 			} else {
 				enc.Encode(exportEvent{Time: e.CreatedAt.UTC().Format(time.RFC3339Nano), ActorType: string(e.ActorType), ActorID: e.ActorID,
 					Actor: names.of(ctx, e), Action: e.Action, TargetType: e.TargetType, TargetID: e.TargetID, IP: e.IP,
@@ -213,6 +231,19 @@ type exportEvent struct {
 	Detail     map[string]string `json:"detail,omitempty"`
 }
 
+// csvRow makes cells safe to open in a spreadsheet: a cell that begins
+// with = + - @, a tab or a carriage return would be read as a formula
+// (CSV injection; a User-Agent header is enough to plant one), so it gets
+// a leading apostrophe, which spreadsheets show as text.
+func csvRow(cells ...string) []string {
+	for i, c := range cells {
+		if c != "" && strings.ContainsRune("=+-@\t\r", rune(c[0])) {
+			cells[i] = "'" + c
+		}
+	}
+	return cells
+}
+
 func detailString(d map[string]string) string {
 	if len(d) == 0 {
 		return ""
@@ -227,4 +258,13 @@ func detailString(d map[string]string) string {
 		parts[i] = k + "=" + d[k]
 	}
 	return strings.Join(parts, " ")
+}
+
+// auditCategories are the choices of the audit log's category filter.
+func auditCategories() []form.Option {
+	out := []form.Option{{Value: "", Label: "All events"}}
+	for _, c := range audit.Categories {
+		out = append(out, form.Option{Value: c.ID, Label: c.Label})
+	}
+	return out
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/clinikapi/clinikapi/internal/account"
 	"github.com/clinikapi/clinikapi/internal/errs"
 	"github.com/clinikapi/clinikapi/internal/org"
 	"github.com/clinikapi/clinikapi/internal/product"
@@ -28,8 +29,13 @@ func (h *Handler) SignInPage(c echo.Context) error {
 		return c.Redirect(http.StatusSeeOther, afterSignIn(c.QueryParam("next")))
 	}
 	p := auth.SignInProps{Next: safeNext(c.QueryParam("next")), OAuth: h.Accounts.OAuthProviders()}
-	if c.QueryParam("reset") == "1" {
+	switch {
+	case c.QueryParam("reset") == "1":
 		p.Notice = "Your password was changed. Sign in with the new one."
+	case c.QueryParam("signed_out") == "1":
+		p.Notice = "You are signed out. Your session was ended on the server too."
+	case c.QueryParam("deleted") == "1":
+		p.Notice = "Your account was deleted. Each organization you belonged to keeps a record of it in its audit log."
 	}
 	return render(c, http.StatusOK, auth.SignIn(p))
 }
@@ -91,14 +97,37 @@ func (h *Handler) SignUp(c echo.Context) error {
 		return render(c, status, auth.SignUp(p))
 	}
 	ctx := c.Request().Context()
-	orgName := ""
-	if p.AskOrg {
-		var err error
-		if orgName, err = org.CheckName(p.OrgName); err != nil {
-			return fail(err)
+	password := c.FormValue("password")
+	// Every field is checked before anything is sent, so that the page
+	// shows all its errors at once.
+	fe := form.Errors{}
+	check := func(err error) {
+		if err == nil {
+			return
+		}
+		if f, _, other := formErrors(err); other == nil {
+			for k, v := range f {
+				if fe[k] == "" {
+					fe[k] = v
+				}
+			}
 		}
 	}
-	res, err := h.Accounts.SignUp(ctx, p.Email, c.FormValue("password"), p.Name)
+	email, err := account.NormalizeEmail(p.Email)
+	check(err)
+	_, err = account.CheckName(p.Name)
+	check(err)
+	check(account.CheckPassword(password, email, p.Name))
+	orgName := ""
+	if p.AskOrg {
+		orgName, err = org.CheckName(p.OrgName)
+		check(err)
+	}
+	if len(fe) > 0 {
+		p.Errors = fe
+		return render(c, http.StatusUnprocessableEntity, auth.SignUp(p))
+	}
+	res, err := h.Accounts.SignUp(ctx, p.Email, password, p.Name)
 	if err != nil {
 		return fail(err)
 	}
@@ -131,7 +160,7 @@ func (h *Handler) SignOut(c echo.Context) error {
 		}
 	}
 	h.endSession(c)
-	return redirect(c, "/signin")
+	return redirect(c, "/signin?signed_out=1")
 }
 
 // ForgotPage asks for the address to send a reset link to.

@@ -215,6 +215,10 @@ func (h *Handler) billingProps(c echo.Context, a org.Actor) (billingview.Props, 
 		default:
 			o.Action = "Downgrade"
 		}
+		if o.Action != "" && i < curIdx {
+			o.Downgrade = true
+			o.Consequence = downgradeConsequence(cur, pl)
+		}
 		if p.Development && o.Action != "" {
 			o.Action = "Switch to " + pl.Name
 		}
@@ -259,6 +263,7 @@ func (h *Handler) billingPage(c echo.Context, a org.Actor, status int, edit func
 func (h *Handler) BillingPage(c echo.Context) error {
 	a := currentActor(c)
 	return h.billingPage(c, a, http.StatusOK, func(p *billingview.Props) {
+		openDowngrade(c.QueryParam("downgrade"))(p)
 		if c.QueryParam("checkout") == "success" {
 			p.Shell.Flash = &alert.Props{Kind: alert.Success, Message: "Thanks! Your subscription starts as soon as Stripe confirms the payment.", Dismissable: true}
 		}
@@ -310,6 +315,10 @@ func (h *Handler) toStripe(c echo.Context, a org.Actor, what, to string) error {
 // ChangePlan upgrades, downgrades or (development billing) switches the plan.
 func (h *Handler) ChangePlan(c echo.Context) error {
 	a := currentActor(c)
+	if target := c.FormValue("plan"); c.FormValue("confirm") != "yes" && isDowngrade(a.Org.Plan, target) {
+		// Not confirmed yet: the page again, with the confirmation open.
+		return h.billingPage(c, a, http.StatusOK, openDowngrade(target))
+	}
 	url, err := h.Billing.ChangePlan(c.Request().Context(), a, c.FormValue("plan"), h.BaseURL)
 	if err != nil {
 		return h.billingError(c, a, err, nil)
@@ -413,4 +422,41 @@ func (h *Handler) SignBAA(c echo.Context) error {
 	}
 	h.flash(c, "BAA signed. A record of the signature is in the audit log.")
 	return redirect(c, "/o/"+a.Org.ID+"/settings/compliance")
+}
+
+// downgradeConsequence says what moving from cur to a smaller plan takes
+// away, for its confirmation.
+func downgradeConsequence(cur, to plan.Plan) string {
+	msg := "The monthly pool drops from " + includedLabel(cur) + " to " + includedLabel(to) +
+		" and the rate limit from " + formatCount(int64(cur.PerMinute)) + " to " + formatCount(int64(to.PerMinute)) + " requests a minute."
+	if !billing.Paid(to) {
+		msg += " Sandbox has no overage billing: API requests past the pool get 429 until the pool resets on the 1st."
+	}
+	return msg
+}
+
+// isDowngrade reports whether moving from plan id cur to id to is a move to
+// a smaller plan.
+func isDowngrade(cur, to string) bool {
+	ci, ti := -1, -1
+	for i, pl := range plan.All {
+		switch pl.ID {
+		case cur:
+			ci = i
+		case to:
+			ti = i
+		}
+	}
+	return ci >= 0 && ti >= 0 && ti < ci
+}
+
+// openDowngrade renders the confirmation of a downgrade to plan id open.
+func openDowngrade(id string) func(*billingview.Props) {
+	return func(p *billingview.Props) {
+		for i := range p.Plans {
+			if id != "" && p.Plans[i].ID == id && p.Plans[i].Downgrade {
+				p.Plans[i].ConfirmOpen = true
+			}
+		}
+	}
 }

@@ -38,6 +38,7 @@ type keysView struct {
 	secret *keys.Secret
 	notice string
 	roll   string // key whose roll dialog is open (the no-JavaScript path)
+	revoke string // key whose revoke confirmation is open (likewise)
 }
 
 func (h *Handler) clock() time.Time {
@@ -99,6 +100,9 @@ func (h *Handler) keyRow(k apikey.Key, now time.Time, by *creators) keys.Key {
 	if !k.LastUsedAt.IsZero() {
 		row.LastUsed, row.LastUsedAt = ago(k.LastUsedAt, now), k.LastUsedAt.UTC().Format(time.RFC3339)
 	}
+	if status != apikey.Revoked && k.OldSecretUntil.After(now) {
+		row.OldSecretUntil = k.OldSecretUntil.UTC().Format("Jan 2, 15:04 UTC")
+	}
 	return row
 }
 
@@ -144,6 +148,7 @@ func (h *Handler) keysSection(ctx context.Context, a org.Actor, v keysView) (key
 		if k.Env == v.env {
 			row := h.keyRow(k, now, by)
 			row.RollOpen = row.CanRoll && k.ID == v.roll && v.secret == nil
+			row.RevokeOpen = row.CanRevoke && k.ID == v.revoke && v.secret == nil
 			p.Keys = append(p.Keys, row)
 		}
 	}
@@ -191,7 +196,7 @@ func (h *Handler) envOfKey(ctx context.Context, a org.Actor, keyID string) apike
 
 // KeysPage lists the organization's keys of one environment.
 func (h *Handler) KeysPage(c echo.Context) error {
-	return h.keysPage(c, currentActor(c), http.StatusOK, keysView{env: envParam(c.QueryParam("env")), roll: c.QueryParam("roll")})
+	return h.keysPage(c, currentActor(c), http.StatusOK, keysView{env: envParam(c.QueryParam("env")), roll: c.QueryParam("roll"), revoke: c.QueryParam("revoke")})
 }
 
 // CreateKey makes a key and shows its secret once.

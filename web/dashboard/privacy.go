@@ -1,6 +1,8 @@
 package dashboard
 
 import (
+	"context"
+	"io"
 	"net/http"
 	"strconv"
 	"time"
@@ -11,6 +13,8 @@ import (
 	"github.com/clinikapi/clinikapi/internal/bulk"
 	"github.com/clinikapi/clinikapi/internal/errs"
 	"github.com/clinikapi/clinikapi/internal/org"
+	"github.com/clinikapi/clinikapi/internal/plan"
+	"github.com/clinikapi/clinikapi/internal/quota"
 	"github.com/clinikapi/clinikapi/views/components/alert"
 	"github.com/clinikapi/clinikapi/views/components/form"
 	privacyview "github.com/clinikapi/clinikapi/views/privacy"
@@ -80,6 +84,7 @@ func (h *Handler) privacyPage(c echo.Context, status int, exportErr string, clos
 	if closed {
 		p.DeleteOn = dateString(cl.DeleteAfter)
 	}
+	p.ImportRoom = h.importRoom(ctx, a)
 	for _, j := range jobs {
 		p.Jobs = append(p.Jobs, h.jobView(a, j))
 	}
@@ -139,13 +144,23 @@ func (h *Handler) DownloadExport(c echo.Context) error {
 	if !j.Downloadable(h.Now()) {
 		return errs.E(errs.NotFound, "This export's files are no longer available; start a new export.")
 	}
-	_, files := h.Bulk.Signer.Links(h.BaseURL, j)
-	for _, f := range files {
-		if f.Name == name {
-			return c.Redirect(http.StatusSeeOther, f.URL)
+	// Served here rather than through the export's signed link, so that
+	// the audit trail names the member who downloaded it.
+	f, err := h.Bulk.OpenFileFor(c.Request().Context(), j, name, bulk.Actor{OrgID: a.Org.ID, Env: j.Env, Type: audit.ActorUser, ID: a.User.ID})
+	if err != nil {
+		if errs.Is(err, errs.Forbidden) {
+			return errs.E(errs.NotFound, "This export's files are no longer available; start a new export.")
 		}
+		return err
 	}
-	return errs.E(errs.NotFound, "No such file in this export.")
+	defer f.Close()
+	hd := c.Response().Header()
+	hd.Set("Content-Type", "application/fhir+ndjson")
+	hd.Set("Content-Disposition", `attachment; filename="`+name+`"`)
+	hd.Set("Cache-Control", "private, no-store")
+	c.Response().WriteHeader(http.StatusOK)
+	_, err = io.Copy(c.Response(), f)
+	return err
 }
 
 // CloseOrg closes the organization after the owner re-enters their
@@ -224,5 +239,33 @@ func (h *Handler) DeleteAccount(c echo.Context) error {
 		return h.accountPage(c, status, u.Name, nil, nil, fe)
 	}
 	h.endSession(c)
-	return redirect(c, "/signin")
+	return redirect(c, "/signin?deleted=1")
+}
+
+// importRoom says how many records an import may hold this month in each
+// environment (its records count against the pool one by one).
+func (h *Handler) importRoom(ctx context.Context, a org.Actor) []string {
+	p := plan.Of(a.Org.Plan)
+	if p.Unlimited {
+		return []string{"Your " + p.Name + " plan has no monthly pool: imports of up to 10,000 records each."}
+	}
+	var out []string
+	for _, env := range []string{"test", "live"} {
+		pool, _ := quota.PoolFor(p, env)
+		d, err := h.Quota.Peek(ctx, a.Org.ID, p, pool)
+		if err != nil {
+			h.Log.WarnContext(ctx, "privacy page: reading the pool failed", "err", err)
+			return nil
+		}
+		left := thousands(d.Remaining())
+		switch {
+		case p.SharedPool:
+			return []string{left + " requests are left this month in your " + p.Name + " pool (test and live share it): an import of " + left + " records or fewer fits now."}
+		case env == "test":
+			out = append(out, "Test data: "+left+" sandbox requests left this month.")
+		default:
+			out = append(out, "Live data: "+left+" requests left this month of the "+p.Name+" plan's "+thousands(p.Included)+".")
+		}
+	}
+	return out
 }

@@ -535,7 +535,24 @@ func options(p SelectProps) templ.Component {
 	})
 }
 
+// PasswordHint is shown under every new-password field.
+const PasswordHint = "At least 8 characters, hard to guess: a few unrelated words work well. Common passwords and your e-mail address are refused."
+
 // Errors maps field names to messages; "" holds a message for the whole form.
 type Errors map[string]string
+
+// Focus is the field to put the keyboard focus on: the first of fields (in
+// the form's order) with an error, or fields[0] when there is none.
+func (e Errors) Focus(fields ...string) string {
+	for _, f := range fields {
+		if e[f] != "" {
+			return f
+		}
+	}
+	if len(fields) == 0 {
+		return ""
+	}
+	return fields[0]
+}
 
 var _ = templruntime.GeneratedTemplate

@@ -87,6 +87,7 @@ const (
 	Building Name = "building"
 	Shield   Name = "shield"
 	X        Name = "x"
+	Menu     Name = "menu"
 )
 
 // Icon renders the named icon with the given classes (size and colour).
@@ -211,6 +212,11 @@ func Icon(n Name, class string) templ.Component {
 				}
 			case X:
 				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 21, "<path stroke-linecap=\"round\" stroke-linejoin=\"round\" d=\"M6 18 18 6M6 6l12 12\"></path>")
+				if templ_7745c5c3_Err != nil {
+					return templ_7745c5c3_Err
+				}
+			case Menu:
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 22, "<path stroke-linecap=\"round\" stroke-linejoin=\"round\" d=\"M3.75 6.75h16.5M3.75 12h16.5m-16.5 5.25h16.5\"></path>")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
