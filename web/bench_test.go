@@ -25,7 +25,7 @@ import (
 func BenchmarkAPIPipeline(b *testing.B) {
 	env := apptest.New(b, "sqlite", nil)
 	ctx := context.Background()
-	u, o, err := env.App.CreateUser(ctx, "bench@example.com", "bench password", "", "Bench")
+	u, o, err := env.App.CreateUser(ctx, "bench@example.com", pw, "", "Bench")
 	_ = u
 	if err != nil {
 		b.Fatal(err)
@@ -74,7 +74,7 @@ func BenchmarkBareEcho(b *testing.B) {
 func BenchmarkFHIRRead(b *testing.B) {
 	env := apptest.New(b, "sqlite", nil)
 	ctx := context.Background()
-	_, o, err := env.App.CreateUser(ctx, "bench@example.com", "bench password", "", "Bench")
+	_, o, err := env.App.CreateUser(ctx, "bench@example.com", pw, "", "Bench")
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -117,7 +117,7 @@ func BenchmarkFHIRCreate(b *testing.B) {
 func benchCreate(b *testing.B, withKey bool) {
 	env := apptest.New(b, "sqlite", nil)
 	ctx := context.Background()
-	_, o, err := env.App.CreateUser(ctx, "bench@example.com", "bench password", "", "Bench")
+	_, o, err := env.App.CreateUser(ctx, "bench@example.com", pw, "", "Bench")
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -150,7 +150,7 @@ func benchCreate(b *testing.B, withKey bool) {
 func BenchmarkFHIRSearch(b *testing.B) {
 	env := apptest.New(b, "sqlite", nil)
 	ctx := context.Background()
-	_, o, err := env.App.CreateUser(ctx, "bench@example.com", "bench password", "", "Bench")
+	_, o, err := env.App.CreateUser(ctx, "bench@example.com", pw, "", "Bench")
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -29,7 +29,7 @@ func BenchmarkBulkExport(b *testing.B) {
 		b.Run(strconv.Itoa(resources), func(b *testing.B) {
 			env := apptest.New(b, "sqlite", nil)
 			ctx := context.Background()
-			_, o, err := env.App.CreateUser(ctx, "bench@example.com", "bench password", "", "Bench")
+			_, o, err := env.App.CreateUser(ctx, "bench@example.com", pw, "", "Bench")
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -206,7 +206,7 @@ func admin(ctx context.Context, cfg config.Config, args []string, stdout, stderr
 		fs := flag.NewFlagSet("create-user", flag.ContinueOnError)
 		fs.SetOutput(stderr)
 		email := fs.String("email", "", "e-mail address (required)")
-		password := fs.String("password", "", "password, at least 8 characters (required)")
+		password := fs.String("password", "", "password: at least 8 characters, not easy to guess (required)")
 		orgName := fs.String("org", "", "name of the organization to create (required)")
 		name := fs.String("name", "", "display name")
 		if err := fs.Parse(args[1:]); err != nil {
