@@ -40,7 +40,7 @@ func benchCmd(ctx context.Context, getenv config.Getenv, args []string, stdout, 
 	fs.SetOutput(stderr)
 	target := fs.String("url", "", "base URL of a running server on this machine (default: start one on 127.0.0.1 with a fresh SQLite database, or DATABASE_URL)")
 	key := fs.String("key", "", "API key for --url (the embedded server makes its own)")
-	scenarios := fs.String("scenario", "pipeline,read,search,create", "comma-separated: pipeline (unknown route through the whole chain), read (FHIR read by id), search (name search), create (FHIR create)")
+	scenarios := fs.String("scenario", "pipeline,read,search,create", "comma-separated: pipeline (unknown route through the whole chain), read (FHIR read by id), search (name search), create (FHIR create), create-idempotent (the same with a new Idempotency-Key on each)")
 	seedN := fs.Int("seed", 2000, "patients to seed first, each with an encounter and two observations (embedded server only)")
 	duration := fs.Duration("duration", 8*time.Second, "measuring time per target and scenario")
 	concurrency := fs.Int("concurrency", 16, "concurrent keep-alive clients")
@@ -99,7 +99,7 @@ func benchCmd(ctx context.Context, getenv config.Getenv, args []string, stdout, 
 					return *target + "/v1/fhir/Patient?_count=20&name=" + strings.ToLower(seed.Family(c*31 + n)[:3])
 				}}
 			compare = false
-		case "create":
+		case "create", "create-idempotent":
 			// Synthetic patients like the seed's (names, birth dates,
 			// addresses vary), made before measuring.
 			r := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 9))
@@ -110,6 +110,9 @@ func benchCmd(ctx context.Context, getenv config.Getenv, args []string, stdout, 
 			t = bench.Target{Name: "FHIR create", Method: "POST", Body: bodies[0], URL: *target + "/v1/fhir/Patient",
 				NextBody: func(c, n int) []byte { return bodies[(c*7919+n)%len(bodies)] },
 				Headers:  map[string]string{"x-api-key": *key, "Content-Type": "application/fhir+json"}}
+			if sc == "create-idempotent" {
+				t.Name, t.Unique = "FHIR create, Idempotency-Key", "Idempotency-Key"
+			}
 			compare = false
 		default:
 			return fmt.Errorf("unknown scenario %q", sc)

@@ -11,6 +11,7 @@ import (
 	"io"
 	"net/http"
 	"slices"
+	"strconv"
 	"sync"
 	"time"
 )
@@ -28,6 +29,9 @@ type Target struct {
 	// Next, when set, gives the URL of the n-th request of a client (to
 	// spread reads over many ids); URL is used otherwise.
 	Next func(client, n int) string
+	// Unique, when set, is a header sent with a value of its own on every
+	// request (Idempotency-Key).
+	Unique string
 }
 
 // Result is one target's figures.
@@ -55,6 +59,7 @@ func (r Result) String() string {
 // Run sends requests to t from concurrency clients for d. wantStatus, if
 // non-zero, counts other statuses as errors.
 func Run(ctx context.Context, t Target, concurrency int, d time.Duration, wantStatus int) Result {
+	run := strconv.FormatInt(time.Now().UnixNano(), 36) // Unique values differ between runs
 	tr := &http.Transport{MaxIdleConns: concurrency * 2, MaxIdleConnsPerHost: concurrency * 2, IdleConnTimeout: time.Minute}
 	defer tr.CloseIdleConnections()
 	client := &http.Client{Transport: tr, Timeout: 10 * time.Second}
@@ -92,6 +97,9 @@ func Run(ctx context.Context, t Target, concurrency int, d time.Duration, wantSt
 				req, _ := http.NewRequest(method, u, body)
 				for k, v := range t.Headers {
 					req.Header.Set(k, v)
+				}
+				if t.Unique != "" {
+					req.Header.Set(t.Unique, run+"-"+strconv.Itoa(i)+"-"+strconv.Itoa(n))
 				}
 				t0 := time.Now()
 				res, err := client.Do(req)
