@@ -324,7 +324,9 @@ func TestIdempotencyReplayOfDeleted(t *testing.T) {
 		}
 
 		// A 409 is not kept: the same key with the current version runs.
-		s, _, raw, _ = send(env, "POST", "/v1/patients", a.test, "", `{"firstName":"Vera","lastName":"Version"}`)
+		if s, _, raw, _ = send(env, "POST", "/v1/patients", a.test, "", `{"firstName":"Vera","lastName":"Version"}`); s != 201 {
+			t.Fatalf("create: %d %s", s, raw)
+		}
 		json.Unmarshal([]byte(raw), &made)
 		vid := made["data"].(map[string]any)["id"].(string)
 		patch := func(match string) (int, http.Header) {
