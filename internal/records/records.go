@@ -249,6 +249,12 @@ func (s *Service) Read(ctx context.Context, a Actor, typ, id string) (datastore.
 
 // Create stores a new FHIR resource with a server-assigned id.
 func (s *Service) Create(ctx context.Context, a Actor, res fhir.Resource) (datastore.Record, error) {
+	return s.create(ctx, a, res, invalidFHIR)
+}
+
+// create stores res with its audit event; invalid words a validation
+// failure for the route it came through.
+func (s *Service) create(ctx context.Context, a Actor, res fhir.Resource, invalid func(error) error) (datastore.Record, error) {
 	ctx, done, err := committed(ctx)
 	if err != nil {
 		return datastore.Record{}, err
@@ -260,7 +266,7 @@ func (s *Service) Create(ctx context.Context, a Actor, res fhir.Resource) (datas
 	}
 	rec, err := st.Create(ctx, tenant, res, s.outbox(ctx, a, ActionCreate))
 	if err != nil {
-		return rec, invalidFHIR(err)
+		return rec, invalid(err)
 	}
 	return rec, nil
 }

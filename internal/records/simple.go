@@ -33,20 +33,7 @@ func (s *Service) CreateSimple(ctx context.Context, a Actor, d *resource.Def, bo
 	if err != nil {
 		return datastore.Record{}, err
 	}
-	ctx, done, err := committed(ctx)
-	if err != nil {
-		return datastore.Record{}, err
-	}
-	defer done()
-	st, tenant, err := s.Datastore(ctx, a.OrgID, a.Env)
-	if err != nil {
-		return datastore.Record{}, err
-	}
-	rec, err := st.Create(ctx, tenant, res, s.outbox(ctx, a, ActionCreate))
-	if err != nil {
-		return rec, invalidSimple(d, err)
-	}
-	return rec, nil
+	return s.create(ctx, a, res, func(err error) error { return invalidSimple(d, err) })
 }
 
 // ConvertSimple checks a create body against the contract and turns it
