@@ -204,6 +204,10 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opt Options) 
 	// can keep claims in memory; instances sharing PostgreSQL claim in it.
 	a.Idempotency = &idempotency.Service{Store: db, Now: now, Wait: 10 * time.Second, Poll: 20 * time.Millisecond, Stale: 2 * time.Minute,
 		Local: cfg.DatabaseURL == ""}
+	if err := a.Idempotency.Load(ctx, 1_000_000); err != nil {
+		a.Close()
+		return nil, err
+	}
 	a.Jobs.Register(jobs.Job{Kind: "retention.idempotency_keys", Every: time.Hour, Run: func(ctx context.Context) (jobs.Result, error) {
 		n, err := a.Idempotency.Purge(ctx)
 		return jobs.Result{Summary: "deleted " + strconv.FormatInt(n, 10) + " idempotency keys older than 24 hours", Counts: map[string]int64{"keys": n}}, err

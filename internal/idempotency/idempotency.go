@@ -73,6 +73,9 @@ type Store interface {
 	// ReleaseIdempotencyKey forgets a pending key (its request failed on
 	// the server's side or was abandoned), so that a retry runs anew.
 	ReleaseIdempotencyKey(ctx context.Context, s Scope) error
+	// IdempotencyKeys lists up to limit keys with an entry created after
+	// since.
+	IdempotencyKeys(ctx context.Context, since time.Time, limit int) ([]Scope, error)
 	// PurgeIdempotencyKeys deletes the entries created before t.
 	PurgeIdempotencyKeys(ctx context.Context, before time.Time) (int64, error)
 }
@@ -96,6 +99,30 @@ type Service struct {
 	mu      sync.Mutex
 	pending map[Scope]string // Local: claimed keys and their fingerprints
 	done    map[Scope]Entry  // answers not yet written (Flush writes them)
+	// known (Local) holds every key the database may have an entry of:
+	// those it had when Load ran, and those answered since, with when.
+	// A key not in it needs no look-up. Nil until Load: look every key up.
+	known map[Scope]time.Time
+}
+
+// Load reads which keys the database holds (Local), so that a request
+// with a key never seen before needs no look-up. Beyond max keys it keeps
+// looking every key up.
+func (s *Service) Load(ctx context.Context, max int) error {
+	if !s.Local {
+		return nil
+	}
+	scopes, err := s.Store.IdempotencyKeys(ctx, s.Now().Add(-TTL), max+1)
+	if err != nil || len(scopes) > max {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.known = make(map[Scope]time.Time, len(scopes))
+	for _, sc := range scopes {
+		s.known[sc] = s.Now()
+	}
+	return nil
 }
 
 // Fingerprint identifies a request: method, path and body.
@@ -181,6 +208,10 @@ func (s *Service) claim(ctx context.Context, sc Scope, fingerprint string) (cur 
 		s.pending = map[Scope]string{}
 	}
 	s.pending[sc] = fingerprint // held while the database is asked
+	if _, maybe := s.known[sc]; s.known != nil && !maybe {
+		s.mu.Unlock()
+		return Entry{}, true, false, nil // the database has no entry of it
+	}
 	s.mu.Unlock()
 	e, ok, err := s.Store.FindIdempotencyKey(ctx, sc, now.Add(-TTL))
 	if err != nil || ok {
@@ -205,6 +236,9 @@ func (s *Service) Complete(sc Scope, fingerprint string, a Answer) {
 	}
 	s.done[sc] = Entry{Scope: sc, Fingerprint: fingerprint, Done: true, Answer: a, CreatedAt: s.Now()}
 	delete(s.pending, sc)
+	if s.known != nil {
+		s.known[sc] = s.Now()
+	}
 }
 
 // Flush writes the kept answers not written yet; on failure they stay
@@ -243,9 +277,18 @@ func (s *Service) Release(ctx context.Context, sc Scope) error {
 	return s.Store.ReleaseIdempotencyKey(context.WithoutCancel(ctx), sc)
 }
 
-// Purge deletes the entries older than TTL (a retention job).
+// Purge deletes the entries older than TTL (a retention job), and forgets
+// them in memory.
 func (s *Service) Purge(ctx context.Context) (int64, error) {
-	return s.Store.PurgeIdempotencyKeys(ctx, s.Now().Add(-TTL))
+	before := s.Now().Add(-TTL)
+	s.mu.Lock()
+	for sc, at := range s.known {
+		if at.Before(before) {
+			delete(s.known, sc)
+		}
+	}
+	s.mu.Unlock()
+	return s.Store.PurgeIdempotencyKeys(ctx, before)
 }
 
 func reused() error {

@@ -96,6 +96,24 @@ func (db *DB) ReleaseIdempotencyKey(ctx context.Context, s idempotency.Scope) er
 	return err
 }
 
+// IdempotencyKeys implements idempotency.Store.
+func (db *DB) IdempotencyKeys(ctx context.Context, since time.Time, limit int) ([]idempotency.Scope, error) {
+	rows, err := db.sql.QueryContext(ctx, `SELECT org_id, env, key FROM idempotency_keys WHERE created_at >= $1 LIMIT $2`, utc(since), limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []idempotency.Scope
+	for rows.Next() {
+		var sc idempotency.Scope
+		if err := rows.Scan(&sc.OrgID, &sc.Env, &sc.Key); err != nil {
+			return nil, err
+		}
+		out = append(out, sc)
+	}
+	return out, rows.Err()
+}
+
 // PurgeIdempotencyKeys implements idempotency.Store.
 func (db *DB) PurgeIdempotencyKeys(ctx context.Context, before time.Time) (int64, error) {
 	res, err := db.execWrite(ctx, `DELETE FROM idempotency_keys WHERE created_at < $1`, utc(before))
