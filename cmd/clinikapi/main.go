@@ -5,7 +5,7 @@
 //	clinikapi serve [--addr HOST:PORT]   run the server
 //	clinikapi migrate                    apply database migrations and exit
 //	clinikapi admin <command> …          operator commands: create-user, create-key,
-//	                                     set-plan, seed, reindex (see `clinikapi admin help`)
+//	                                     set-plan, seed, reindex, *-suborg (see `clinikapi admin help`)
 //	clinikapi bench [flags]              load test on 127.0.0.1 against a bare handler
 package main
 
@@ -171,9 +171,17 @@ const adminUsage = `Usage: clinikapi admin <command> [flags]
 Commands:
   create-user --email E --password P --org NAME [--name N]
       create a built-in account that owns a new organization; prints the ids
-  create-key --org ORG_ID [--env test|live] [--scope read|write|*] [--name N]
-      create an API key (default: test, scope *); prints the key once, then
-      key_id=…; audited as the system actor
+  create-key --org ORG_ID [--suborg SUB_ID] [--env test|live] [--scope read|write|*] [--name N]
+      create an API key (default: test, scope *; with --suborg, a key of that
+      sub-organization: its data is its own tenant's); prints the key once,
+      then key_id=…; audited as the system actor
+  create-suborg --org ORG_ID --name N      create a sub-organization; prints suborg_id=…
+  list-suborgs --org ORG_ID                one line per sub-organization: id, status, name
+  rename-suborg --org ORG_ID --suborg SUB_ID --name N
+  archive-suborg --org ORG_ID --suborg SUB_ID
+      revoke its keys and schedule the deletion of its data (29 days)
+  restore-suborg --org ORG_ID --suborg SUB_ID
+      undo an archive before the deletion ran (new keys are needed)
   set-plan --org ORG_ID --plan sandbox|starter|pro|team|enterprise
       put an organization on a plan (Enterprise contracts, scripted setups);
       its limits apply to the next API request; audited as the system actor
@@ -229,6 +237,8 @@ func admin(ctx context.Context, cfg config.Config, args []string, stdout, stderr
 		return nil
 	case "create-key":
 		return createKey(ctx, cfg, args[1:], stdout, stderr)
+	case "create-suborg", "list-suborgs", "rename-suborg", "archive-suborg", "restore-suborg":
+		return subOrgCmd(ctx, cfg, args[0], args[1:], stdout, stderr)
 	case "seed":
 		return seedCmd(ctx, cfg, args[1:], stdout, stderr)
 	case "set-plan":
@@ -252,6 +262,7 @@ func createKey(ctx context.Context, cfg config.Config, args []string, stdout, st
 	env := fs.String("env", string(apikey.Test), "environment: test or live")
 	scope := fs.String("scope", string(apikey.ScopeAll), "scope: read, write or *")
 	name := fs.String("name", "cli", "name of the key")
+	sub := fs.String("suborg", "", "id of a sub-organization of --org (sub_…): the key is its")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -279,11 +290,14 @@ func createKey(ctx context.Context, cfg config.Config, args []string, stdout, st
 	if err != nil {
 		return err
 	}
-	cr, err := a.Keys.Create(ctx, apikey.Actor{OrgID: o.ID}, apikey.CreateInput{Name: *name, Env: e, Scope: sc})
+	cr, err := a.Keys.Create(ctx, apikey.Actor{OrgID: o.ID}, apikey.CreateInput{Name: *name, Env: e, Scope: sc, TenantID: *sub})
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "%s\nkey_id=%s\n", cr.Secret, cr.Key.ID)
+	if cr.Key.TenantID != "" {
+		fmt.Fprintf(stdout, "tenant=%s\n", cr.Key.TenantID)
+	}
 	return nil
 }
 

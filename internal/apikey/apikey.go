@@ -77,8 +77,12 @@ func (s Scope) Label() string {
 
 // Key is an API key as the dashboard lists it. The secret is never kept.
 type Key struct {
-	ID         string // key_…
-	OrgID      string
+	ID    string // key_…
+	OrgID string
+	// TenantID is the sub-organization whose tenant the key's data lives
+	// under; "" for the organization itself. Plan, limits, pool and
+	// billing are the organization's either way.
+	TenantID   string
 	Name       string
 	Env        Env
 	Scope      Scope
@@ -204,11 +208,25 @@ var (
 
 // Principal is who an API request acts as, once its key is verified.
 type Principal struct {
-	KeyID  string
-	OrgID  string
-	Env    Env
-	Scope  Scope
-	Prefix string
+	KeyID string
+	// OrgID is the organization the request is for: its plan, rate limit,
+	// monthly pool, billing and datastore routing.
+	OrgID string
+	// TenantID is the key's sub-organization, "" for the organization
+	// itself; Tenant says whose data the request reaches.
+	TenantID string
+	Env      Env
+	Scope    Scope
+	Prefix   string
+}
+
+// Tenant is the datastore tenant the request's data lives under: the
+// sub-organization's id for its keys, else the organization's.
+func (p Principal) Tenant() string {
+	if p.TenantID != "" {
+		return p.TenantID
+	}
+	return p.OrgID
 }
 
 // Store persists keys and their secrets.

@@ -42,6 +42,18 @@ type Service struct {
 
 	touchMu sync.Mutex
 	touched map[string]time.Time
+
+	// Tenants checks, when a key is made for a sub-organization, that it is
+	// one of the organization's and open. Nil: keys are the
+	// organization's only.
+	Tenants TenantChecker
+}
+
+// TenantChecker vouches for the sub-organization a new key belongs to.
+type TenantChecker interface {
+	// CheckTenant returns nil when tenantID is an open sub-organization of
+	// orgID; NotFound when it is not one of orgID's, Conflict when closed.
+	CheckTenant(ctx context.Context, orgID, tenantID string) error
 }
 
 // NewService assembles the key service. inval may be nil for one instance.
@@ -80,6 +92,9 @@ type CreateInput struct {
 	Env       Env
 	Scope     Scope
 	ExpiresAt time.Time // zero: never
+	// TenantID makes the key a sub-organization's ("" for the
+	// organization itself).
+	TenantID string
 }
 
 // Created is a new or rolled key with its secret, shown exactly once.
@@ -108,17 +123,29 @@ func (s *Service) Create(ctx context.Context, a Actor, in CreateInput) (Created,
 	if !in.ExpiresAt.IsZero() && !in.ExpiresAt.After(now) {
 		return Created{}, errs.FieldError("expires_at", "Choose an expiry date in the future, or none.")
 	}
+	if in.TenantID != "" {
+		if s.Tenants == nil {
+			return Created{}, errs.FieldError("tenant", "This server has no sub-organizations.")
+		}
+		if err := s.Tenants.CheckTenant(ctx, a.OrgID, in.TenantID); err != nil {
+			return Created{}, err
+		}
+	}
 	raw, hash, prefix, last4 := Generate(in.Env)
 	createdBy := a.UserID
 	if createdBy == "" {
 		createdBy = "system"
 	}
-	k := Key{ID: random.ID("key"), OrgID: a.OrgID, Name: name, Env: in.Env, Scope: scope, Prefix: prefix, Last4: last4,
+	k := Key{ID: random.ID("key"), OrgID: a.OrgID, TenantID: in.TenantID, Name: name, Env: in.Env, Scope: scope, Prefix: prefix, Last4: last4,
 		CreatedBy: createdBy, CreatedAt: now, ExpiresAt: in.ExpiresAt.UTC()}
 	if err := s.store.CreateKey(ctx, k, Secret{Hash: hash, KeyID: k.ID, CreatedAt: now}); err != nil {
 		return Created{}, err
 	}
-	s.audit.Record(ctx, a.event(KeyCreated, k.ID, map[string]string{"prefix": prefix, "env": string(k.Env), "scope": string(scope)}))
+	detail := map[string]string{"prefix": prefix, "env": string(k.Env), "scope": string(scope)}
+	if k.TenantID != "" {
+		detail["tenant"] = k.TenantID
+	}
+	s.audit.Record(ctx, a.event(KeyCreated, k.ID, detail))
 	return Created{Key: k, Secret: raw}, nil
 }
 
@@ -198,7 +225,7 @@ func (s *Service) Verify(ctx context.Context, raw string) (Principal, error) {
 			return Principal{}, err
 		default:
 			e = entry{
-				p:             Principal{KeyID: k.ID, OrgID: k.OrgID, Env: k.Env, Scope: k.Scope, Prefix: k.Prefix},
+				p:             Principal{KeyID: k.ID, OrgID: k.OrgID, TenantID: k.TenantID, Env: k.Env, Scope: k.Scope, Prefix: k.Prefix},
 				keyExpires:    k.ExpiresAt,
 				secretExpires: sec.ExpiresAt,
 				revoked:       !k.RevokedAt.IsZero(),

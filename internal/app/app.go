@@ -34,6 +34,7 @@ import (
 	"github.com/clinikapi/clinikapi/internal/redis"
 	"github.com/clinikapi/clinikapi/internal/resource"
 	"github.com/clinikapi/clinikapi/internal/store"
+	"github.com/clinikapi/clinikapi/internal/suborg"
 	"github.com/clinikapi/clinikapi/internal/usage"
 	"github.com/clinikapi/clinikapi/web"
 	"github.com/clinikapi/clinikapi/web/api"
@@ -81,6 +82,7 @@ type App struct {
 	Analytics   *analytics.Service   // usage aggregates, request log, retention
 	Bulk        *bulk.Service        // bulk export and import jobs
 	Privacy     *privacy.Service     // organization closure, scheduled deletion, account deletion
+	SubOrgs     *suborg.Service      // sub-organizations: a tenant each under one organization
 	HTTP        http.Handler
 
 	// StripeWebhook verifies webhook signatures; nil without STRIPE_WEBHOOK_SECRET.
@@ -162,6 +164,8 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opt Options) 
 	a.Accounts = account.NewService(provider, db, a.Audit, limiter, log, now)
 	a.Orgs = org.NewService(db, a.Audit, mailer, cfg.BaseURL, log, now)
 	a.Keys = apikey.NewService(db, a.Audit, inval, log, now)
+	a.SubOrgs = &suborg.Service{Store: db, Audit: a.Audit, Now: now}
+	a.Keys.Tenants = a.SubOrgs
 	a.Usage = usage.NewRecorder(db, log)
 	a.Quota = quota.NewMeter(db, now)
 	a.Jobs = jobs.New(db, log, now)
@@ -228,7 +232,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opt Options) 
 			Billing: a.Billing, Analytics: a.Analytics, Quota: a.Quota,
 			BaseURL: cfg.BaseURL, SecureCookies: cfg.SecureCookies(), SessionMaxAge: cfg.SessionMaxAge, Now: now,
 			Product: a.Product, Consents: a.Consents,
-			Bulk: a.Bulk, Privacy: a.Privacy,
+			Bulk: a.Bulk, Privacy: a.Privacy, SubOrgs: a.SubOrgs,
 		},
 		API: &api.Pipeline{
 			Keys:        a.Keys,

@@ -66,7 +66,7 @@ func (a *App) dataRights(ctx context.Context, plans api.PlanSource, subs privacy
 		subs = privacy.NoSubscriptions{}
 	}
 	a.Privacy = &privacy.Service{
-		Store: a.DB, Accounts: a.Accounts, Keys: a.Keys, Records: a.Records, Bulk: a.Bulk, Subscriptions: subs,
+		Store: a.DB, Accounts: a.Accounts, Keys: a.Keys, Records: a.Records, Bulk: a.Bulk, SubOrgs: a.SubOrgs, Subscriptions: subs,
 		Audit: a.Audit, Log: a.Log, Now: a.now,
 	}
 	a.Jobs.Register(jobs.Job{Kind: "bulk.expire_exports", Every: 10 * time.Minute, Run: func(ctx context.Context) (jobs.Result, error) {

@@ -69,6 +69,7 @@ const (
 type Job struct {
 	ID            string // job_…
 	OrgID         string
+	TenantID      string // the sub-organization's data ("" for the organization's)
 	Env           string // test or live
 	Kind          Kind
 	Status        Status
@@ -136,6 +137,8 @@ type Store interface {
 	MarkFilesRemoved(ctx context.Context, id string) error
 	// DeleteOrgBulkJobs forgets an organization's jobs (deletion).
 	DeleteOrgBulkJobs(ctx context.Context, orgID string) ([]Job, error)
+	// DeleteTenantBulkJobs forgets a sub-organization's jobs (deletion).
+	DeleteTenantBulkJobs(ctx context.Context, orgID, tenant string) ([]Job, error)
 }
 
 // Signer makes and checks download links bound to an organization, a job,

@@ -55,7 +55,10 @@ type Service struct {
 // Actor is who starts a job.
 type Actor struct {
 	OrgID string
-	Env   string // test or live
+	// Tenant is the sub-organization whose data the job reads or writes
+	// ("" for the organization's own).
+	Tenant string
+	Env    string // test or live
 	Type  audit.ActorType
 	ID    string // key id or user id
 }
@@ -96,7 +99,7 @@ func (s *Service) allow(ctx context.Context, orgID string) error {
 
 func (s *Service) newJob(a Actor, kind Kind, types []string) Job {
 	return Job{
-		ID: random.ID("job"), OrgID: a.OrgID, Env: a.Env, Kind: kind, Status: Pending, ResourceTypes: types,
+		ID: random.ID("job"), OrgID: a.OrgID, TenantID: a.Tenant, Env: a.Env, Kind: kind, Status: Pending, ResourceTypes: types,
 		ActorType: string(a.Type), ActorID: a.ID, CreatedAt: s.Now().UTC(),
 	}
 }
@@ -107,6 +110,9 @@ func (s *Service) record(ctx context.Context, j Job, action string, detail map[s
 	}
 	detail["env"] = j.Env
 	detail["kind"] = string(j.Kind)
+	if j.TenantID != "" {
+		detail["tenant"] = j.TenantID
+	}
 	at, id := audit.ActorType(j.ActorType), j.ActorID
 	s.Audit.Record(ctx, audit.Event{OrgID: j.OrgID, ActorType: at, ActorID: id, Action: action, TargetType: "bulk_job", TargetID: j.ID, Detail: detail})
 }
@@ -208,12 +214,12 @@ func (s *Service) Job(ctx context.Context, orgID, id string) (Job, error) {
 
 // JobIn returns orgID's job id only when it belongs to env: an API key
 // reads the jobs of its own environment, like the data they carry.
-func (s *Service) JobIn(ctx context.Context, orgID, env, id string) (Job, error) {
+func (s *Service) JobIn(ctx context.Context, orgID, tenant, env, id string) (Job, error) {
 	j, err := s.Job(ctx, orgID, id)
 	if err != nil {
 		return Job{}, err
 	}
-	if j.Env != env {
+	if j.Env != env || j.TenantID != tenant {
 		return Job{}, errs.E(errs.NotFound, "Bulk job not found.")
 	}
 	return j, nil
@@ -346,7 +352,7 @@ func (s *Service) run(ctx context.Context, j Job) {
 
 // actor is who a job acts as, in the records service.
 func (j Job) actor() records.Actor {
-	return records.Actor{OrgID: j.OrgID, Env: j.Env, Type: audit.ActorType(j.ActorType), ID: j.ActorID, BulkJob: j.ID}
+	return records.Actor{OrgID: j.OrgID, Tenant: j.TenantID, Env: j.Env, Type: audit.ActorType(j.ActorType), ID: j.ActorID, BulkJob: j.ID}
 }
 
 // progress reports progress and renews the lease.
@@ -365,7 +371,7 @@ func (s *Service) progress(ctx context.Context, j *Job) error {
 // directory, streaming page by page, and renames it into place only when
 // every file is complete: a half-written export is never served.
 func (s *Service) runExport(ctx context.Context, j *Job) error {
-	ds, tenant, err := s.Records.Datastore(ctx, j.OrgID, j.Env)
+	ds, tenant, err := s.Records.DatastoreOf(ctx, j.actor())
 	if err != nil {
 		return err
 	}
@@ -584,10 +590,22 @@ func (s *Service) RemoveExpired(ctx context.Context) (int, error) {
 // jobs (organization deletion).
 func (s *Service) ForgetOrg(ctx context.Context, orgID string) (int, error) {
 	jobs, err := s.Store.DeleteOrgBulkJobs(ctx, orgID)
+	s.removeFiles(jobs)
+	return len(jobs), err
+}
+
+// ForgetTenant removes a sub-organization's export files, staged imports
+// and jobs (its data is being deleted).
+func (s *Service) ForgetTenant(ctx context.Context, orgID, tenant string) (int, error) {
+	jobs, err := s.Store.DeleteTenantBulkJobs(ctx, orgID, tenant)
+	s.removeFiles(jobs)
+	return len(jobs), err
+}
+
+func (s *Service) removeFiles(jobs []Job) {
 	for _, j := range jobs {
 		os.RemoveAll(s.exportPath(j.ID))
 		os.RemoveAll(s.exportPath(j.ID) + ".tmp")
 		os.Remove(s.stagedPath(j.ID))
 	}
-	return len(jobs), err
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/clinikapi/clinikapi/internal/errs"
 	"github.com/clinikapi/clinikapi/internal/org"
 	"github.com/clinikapi/clinikapi/internal/records"
+	"github.com/clinikapi/clinikapi/internal/suborg"
 )
 
 // DeletionDelay is how long after closure an organization's data is
@@ -79,9 +80,11 @@ type Store interface {
 	ListMemberships(ctx context.Context, userID string) ([]org.Membership, error)
 }
 
-// Bulk removes an organization's export files and jobs.
+// Bulk removes an organization's (or a sub-organization's) export files
+// and jobs.
 type Bulk interface {
 	ForgetOrg(ctx context.Context, orgID string) (int, error)
+	ForgetTenant(ctx context.Context, orgID, tenant string) (int, error)
 }
 
 // Service runs the capability.
@@ -91,6 +94,7 @@ type Service struct {
 	Keys          *apikey.Service
 	Records       *records.Service // the datastores an organization's data is in
 	Bulk          Bulk
+	SubOrgs       *suborg.Service // closed with the organization, or one by one
 	Subscriptions SubscriptionCanceller
 	Audit         *audit.Log
 	Log           *slog.Logger
@@ -131,7 +135,11 @@ func (s *Service) CloseOrg(ctx context.Context, a org.Actor, password, confirmNa
 	if err := s.Store.CreateClosure(ctx, c); err != nil {
 		return Closure{}, err
 	}
-	revoked, err := s.revokeKeys(ctx, a)
+	revoked, err := s.revokeKeys(ctx, apikey.Actor{OrgID: a.Org.ID, UserID: a.User.ID}, nil)
+	if err != nil {
+		return Closure{}, err
+	}
+	subOrgs, err := s.closeSubOrgs(ctx, a, c)
 	if err != nil {
 		return Closure{}, err
 	}
@@ -143,21 +151,47 @@ func (s *Service) CloseOrg(ctx context.Context, a org.Actor, password, confirmNa
 	s.Audit.Record(ctx, audit.Event{OrgID: a.Org.ID, ActorType: audit.ActorUser, ActorID: a.User.ID, Action: ActionOrgClosed,
 		TargetType: "organization", TargetID: a.Org.ID, Detail: map[string]string{
 			"keysRevoked": strconv.Itoa(revoked), "subscription": sub, "deleteAfter": c.DeleteAfter.Format(time.RFC3339),
+			"subOrgsClosed": strconv.Itoa(subOrgs),
 		}})
 	return c, nil
 }
 
-func (s *Service) revokeKeys(ctx context.Context, a org.Actor) (int, error) {
-	keys, err := s.Keys.List(ctx, a.Org.ID)
+// closeSubOrgs closes the organization's open sub-organizations with it
+// (their keys were revoked with the organization's).
+func (s *Service) closeSubOrgs(ctx context.Context, a org.Actor, c Closure) (int, error) {
+	if s.SubOrgs == nil {
+		return 0, nil
+	}
+	all, err := s.SubOrgs.List(ctx, a.Org.ID)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, so := range all {
+		if !so.Open() {
+			continue
+		}
+		if err := s.SubOrgs.Store.CloseSubOrg(ctx, a.Org.ID, so.ID, a.User.ID, true, c.ClosedAt, c.DeleteAfter); err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
+}
+
+// revokeKeys revokes the organization's active keys, or only those of
+// the sub-organization tenant when it is not nil.
+func (s *Service) revokeKeys(ctx context.Context, a apikey.Actor, tenant *string) (int, error) {
+	keys, err := s.Keys.List(ctx, a.OrgID)
 	if err != nil {
 		return 0, err
 	}
 	n := 0
 	for _, k := range keys {
-		if !k.RevokedAt.IsZero() {
+		if !k.RevokedAt.IsZero() || tenant != nil && k.TenantID != *tenant {
 			continue
 		}
-		if _, err := s.Keys.Revoke(ctx, apikey.Actor{OrgID: a.Org.ID, UserID: a.User.ID}, k.ID); err != nil {
+		if _, err := s.Keys.Revoke(ctx, a, k.ID); err != nil {
 			return n, err
 		}
 		n++
@@ -183,6 +217,21 @@ func (s *Service) CancelClosure(ctx context.Context, a org.Actor) error {
 	if err := s.Store.CancelClosure(ctx, a.Org.ID); err != nil {
 		return err
 	}
+	if s.SubOrgs != nil {
+		// The sub-organizations closed with it reopen with it; those
+		// archived before stay archived.
+		all, err := s.SubOrgs.List(ctx, a.Org.ID)
+		if err != nil {
+			return err
+		}
+		for _, so := range all {
+			if so.WithOrg && so.DeletedAt.IsZero() {
+				if err := s.SubOrgs.Store.ReopenSubOrg(ctx, a.Org.ID, so.ID, s.Now().UTC()); err != nil {
+					return err
+				}
+			}
+		}
+	}
 	s.Audit.Record(ctx, audit.Event{OrgID: a.Org.ID, ActorType: audit.ActorUser, ActorID: a.User.ID, Action: ActionClosureCancelled, TargetType: "organization", TargetID: a.Org.ID})
 	return nil
 }
@@ -205,21 +254,126 @@ func (s *Service) RunDeletions(ctx context.Context) (orgs int, resources int64, 
 		orgs++
 		resources += n
 	}
+	if s.SubOrgs == nil {
+		return orgs, resources, nil
+	}
+	dueSubs, err := s.SubOrgs.Store.DueSubOrgs(ctx, now)
+	if err != nil {
+		return orgs, resources, err
+	}
+	for _, so := range dueSubs {
+		n, err := s.deleteSubOrg(ctx, so, now)
+		if err != nil {
+			return orgs, resources, err
+		}
+		orgs++
+		resources += n
+	}
 	return orgs, resources, nil
 }
 
-func (s *Service) deleteOrg(ctx context.Context, orgID string, now time.Time) (int64, error) {
+// purge deletes every resource, version and index row of the tenants in
+// every datastore that may hold the organization's data.
+func (s *Service) purge(ctx context.Context, orgID string, tenants []string) (int64, int, error) {
 	stores, err := s.Records.Datastores(ctx, orgID)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	var total int64
 	for _, ds := range stores {
-		n, err := ds.Purge(ctx, datastore.Tenant(orgID))
-		if err != nil {
-			return total, err
+		for _, t := range tenants {
+			n, err := ds.Purge(ctx, datastore.Tenant(t))
+			if err != nil {
+				return total, len(stores), err
+			}
+			total += n
 		}
-		total += n
+	}
+	return total, len(stores), nil
+}
+
+// deleteSubOrg deletes a closed sub-organization's data: its tenant in
+// the parent's datastores, its export files and jobs, its keys.
+func (s *Service) deleteSubOrg(ctx context.Context, so suborg.SubOrg, now time.Time) (int64, error) {
+	total, stores, err := s.purge(ctx, so.OrgID, []string{so.ID})
+	if err != nil {
+		return total, err
+	}
+	jobs, err := s.Bulk.ForgetTenant(ctx, so.OrgID, so.ID)
+	if err != nil {
+		return total, err
+	}
+	if err := s.SubOrgs.Store.DeleteSubOrgAccountData(ctx, so.OrgID, so.ID, now); err != nil {
+		return total, err
+	}
+	s.Audit.Record(ctx, audit.Event{OrgID: so.OrgID, ActorType: audit.ActorSystem, ActorID: "orgs.delete_scheduled", Action: suborg.ActionDataDeleted,
+		TargetType: "sub_org", TargetID: so.ID, Detail: map[string]string{
+			"resources": strconv.FormatInt(total, 10), "bulkJobs": strconv.Itoa(jobs), "datastores": strconv.Itoa(stores),
+		}})
+	return total, nil
+}
+
+// CloseSubOrg archives one of the actor's sub-organizations: its keys are
+// revoked at once, it takes no new ones, and its data is deleted after
+// DeletionDelay unless it is restored before.
+func (s *Service) CloseSubOrg(ctx context.Context, a suborg.Actor, id string) (suborg.SubOrg, error) {
+	so, err := s.SubOrgs.Find(ctx, a.OrgID, id)
+	if err != nil {
+		return suborg.SubOrg{}, err
+	}
+	now := s.Now().UTC()
+	by := a.UserID
+	if by == "" {
+		by = "system"
+	}
+	so.ClosedAt, so.ClosedBy, so.DeleteAfter = now, by, now.Add(DeletionDelay)
+	if err := s.SubOrgs.Store.CloseSubOrg(ctx, a.OrgID, id, by, false, now, so.DeleteAfter); err != nil {
+		return suborg.SubOrg{}, err
+	}
+	revoked, err := s.revokeKeys(ctx, apikey.Actor{OrgID: a.OrgID, UserID: a.UserID}, &so.ID)
+	if err != nil {
+		return suborg.SubOrg{}, err
+	}
+	s.Audit.Record(ctx, a.Event(suborg.ActionClosed, id, map[string]string{
+		"keysRevoked": strconv.Itoa(revoked), "deleteAfter": so.DeleteAfter.Format(time.RFC3339)}))
+	return so, nil
+}
+
+// ReopenSubOrg restores an archived sub-organization before its data is
+// deleted. Its revoked keys stay revoked; new ones are made.
+func (s *Service) ReopenSubOrg(ctx context.Context, a suborg.Actor, id string) (suborg.SubOrg, error) {
+	so, err := s.SubOrgs.Find(ctx, a.OrgID, id)
+	if err != nil {
+		return suborg.SubOrg{}, err
+	}
+	if _, closed, err := s.Closure(ctx, a.OrgID); err != nil || closed {
+		if err == nil {
+			err = errs.E(errs.Conflict, "The organization is closed: reopen it first.")
+		}
+		return suborg.SubOrg{}, err
+	}
+	if err := s.SubOrgs.Store.ReopenSubOrg(ctx, a.OrgID, id, s.Now().UTC()); err != nil {
+		return suborg.SubOrg{}, err
+	}
+	s.Audit.Record(ctx, a.Event(suborg.ActionReopened, id, nil))
+	so.ClosedAt, so.DeleteAfter, so.ClosedBy, so.WithOrg = time.Time{}, time.Time{}, "", false
+	return so, nil
+}
+
+func (s *Service) deleteOrg(ctx context.Context, orgID string, now time.Time) (int64, error) {
+	tenants := []string{orgID}
+	if s.SubOrgs != nil {
+		all, err := s.SubOrgs.List(ctx, orgID)
+		if err != nil {
+			return 0, err
+		}
+		for _, so := range all {
+			tenants = append(tenants, so.ID)
+		}
+	}
+	total, stores, err := s.purge(ctx, orgID, tenants)
+	if err != nil {
+		return total, err
 	}
 	jobs, err := s.Bulk.ForgetOrg(ctx, orgID)
 	if err != nil {
@@ -230,7 +384,8 @@ func (s *Service) deleteOrg(ctx context.Context, orgID string, now time.Time) (i
 	}
 	s.Audit.Record(ctx, audit.Event{OrgID: orgID, ActorType: audit.ActorSystem, ActorID: "orgs.delete_scheduled", Action: ActionOrgDataDeleted,
 		TargetType: "organization", TargetID: orgID, Detail: map[string]string{
-			"resources": strconv.FormatInt(total, 10), "bulkJobs": strconv.Itoa(jobs), "datastores": strconv.Itoa(len(stores)),
+			"resources": strconv.FormatInt(total, 10), "bulkJobs": strconv.Itoa(jobs), "datastores": strconv.Itoa(stores),
+			"subOrgs": strconv.Itoa(len(tenants) - 1),
 		}})
 	return total, nil
 }

@@ -53,8 +53,12 @@ type Plans interface {
 
 // Actor is who acts, on which organization's data of which environment.
 type Actor struct {
+	// OrgID is the organization: its plan routes the datastore.
 	OrgID string
-	Env   string // Test or Live
+	// Tenant is the sub-organization whose tenant the data is under; ""
+	// for the organization's own.
+	Tenant string
+	Env    string // Test or Live
 	Type  audit.ActorType
 	ID    string // key id, user id
 	// BulkJob names the bulk job the operation is part of (audit detail).
@@ -98,6 +102,17 @@ func (s *Service) Datastore(ctx context.Context, orgID, env string) (*datastore.
 	return st, datastore.Tenant(orgID), err
 }
 
+// DatastoreOf is Datastore for an actor: the organization's datastore of
+// the environment, and the actor's tenant in it (its sub-organization's,
+// or the organization's).
+func (s *Service) DatastoreOf(ctx context.Context, a Actor) (*datastore.Store, datastore.Tenant, error) {
+	st, tenant, err := s.Datastore(ctx, a.OrgID, a.Env)
+	if a.Tenant != "" {
+		tenant = datastore.Tenant(a.Tenant)
+	}
+	return st, tenant, err
+}
+
 // Datastores lists every datastore that may hold an organization's data:
 // the shared test and live ones, and its dedicated one if its plan has one
 // or it exists (a plan that changed since, as when a closed organization's
@@ -139,10 +154,13 @@ var envDetails = map[string]map[string]string{Test: {"env": Test}, Live: {"env":
 // resource type and id, never content.
 func (s *Service) event(a Actor, action, typ, id string) audit.Event {
 	detail, ok := envDetails[a.Env]
-	if !ok || a.BulkJob != "" {
+	if !ok || a.BulkJob != "" || a.Tenant != "" {
 		detail = map[string]string{"env": a.Env}
 		if a.BulkJob != "" {
 			detail["bulkJob"] = a.BulkJob
+		}
+		if a.Tenant != "" {
+			detail["tenant"] = a.Tenant
 		}
 	}
 	return audit.Event{OrgID: a.OrgID, ActorType: a.Type, ActorID: a.ID, Action: action, TargetType: typ, TargetID: id, Detail: detail}
@@ -232,7 +250,7 @@ const WriteBudget = 30 * time.Second
 // Read returns the current version of a resource. A deleted one is
 // NotFound with reason GONE.
 func (s *Service) Read(ctx context.Context, a Actor, typ, id string) (datastore.Record, error) {
-	st, tenant, err := s.Datastore(ctx, a.OrgID, a.Env)
+	st, tenant, err := s.DatastoreOf(ctx, a)
 	if err != nil {
 		return datastore.Record{}, err
 	}
@@ -260,7 +278,7 @@ func (s *Service) create(ctx context.Context, a Actor, res fhir.Resource, invali
 		return datastore.Record{}, err
 	}
 	defer done()
-	st, tenant, err := s.Datastore(ctx, a.OrgID, a.Env)
+	st, tenant, err := s.DatastoreOf(ctx, a)
 	if err != nil {
 		return datastore.Record{}, err
 	}
@@ -279,7 +297,7 @@ func (s *Service) Update(ctx context.Context, a Actor, typ, id string, res fhir.
 		return rec, false, err
 	}
 	defer done()
-	st, tenant, err := s.Datastore(ctx, a.OrgID, a.Env)
+	st, tenant, err := s.DatastoreOf(ctx, a)
 	if err != nil {
 		return rec, false, err
 	}
@@ -298,7 +316,7 @@ func (s *Service) Patch(ctx context.Context, a Actor, typ, id string, patch []by
 		return datastore.Record{}, err
 	}
 	defer done()
-	st, tenant, err := s.Datastore(ctx, a.OrgID, a.Env)
+	st, tenant, err := s.DatastoreOf(ctx, a)
 	if err != nil {
 		return datastore.Record{}, err
 	}
@@ -334,7 +352,7 @@ func (s *Service) Delete(ctx context.Context, a Actor, typ, id string, match int
 		return err
 	}
 	defer done()
-	st, tenant, err := s.Datastore(ctx, a.OrgID, a.Env)
+	st, tenant, err := s.DatastoreOf(ctx, a)
 	if err != nil {
 		return err
 	}
@@ -349,7 +367,7 @@ func (s *Service) Delete(ctx context.Context, a Actor, typ, id string, match int
 
 // History returns every version of a resource, newest first.
 func (s *Service) History(ctx context.Context, a Actor, typ, id string) ([]datastore.Record, error) {
-	st, tenant, err := s.Datastore(ctx, a.OrgID, a.Env)
+	st, tenant, err := s.DatastoreOf(ctx, a)
 	if err != nil {
 		return nil, err
 	}
@@ -364,7 +382,7 @@ func (s *Service) History(ctx context.Context, a Actor, typ, id string) ([]datas
 // ReadVersion returns one version of a resource (FHIR vread); a version
 // that records the deletion is NotFound with reason GONE.
 func (s *Service) ReadVersion(ctx context.Context, a Actor, typ, id string, version int) (datastore.Record, error) {
-	st, tenant, err := s.Datastore(ctx, a.OrgID, a.Env)
+	st, tenant, err := s.DatastoreOf(ctx, a)
 	if err != nil {
 		return datastore.Record{}, err
 	}
@@ -420,7 +438,7 @@ func QueryKey(typ string, params url.Values) string {
 
 // Search runs a search inside the actor's tenant.
 func (s *Service) Search(ctx context.Context, a Actor, q Search) (Page, error) {
-	st, tenant, err := s.Datastore(ctx, a.OrgID, a.Env)
+	st, tenant, err := s.DatastoreOf(ctx, a)
 	if err != nil {
 		return Page{}, err
 	}

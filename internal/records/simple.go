@@ -76,7 +76,7 @@ func (s *Service) ReadIncluding(ctx context.Context, a Actor, typ, id string, re
 	if len(inc) > 0 {
 		fq["_include"] = inc
 	}
-	st, tenant, err := s.Datastore(ctx, a.OrgID, a.Env)
+	st, tenant, err := s.DatastoreOf(ctx, a)
 	if err != nil {
 		return Page{}, fq, err
 	}
@@ -107,7 +107,7 @@ func (s *Service) PatchSimple(ctx context.Context, a Actor, d *resource.Def, id 
 		return datastore.Record{}, err
 	}
 	defer done()
-	st, tenant, err := s.Datastore(ctx, a.OrgID, a.Env)
+	st, tenant, err := s.DatastoreOf(ctx, a)
 	if err != nil {
 		return datastore.Record{}, err
 	}

@@ -11,12 +11,12 @@ import (
 
 var _ apikey.Store = (*DB)(nil)
 
-const keyColumns = `k.id, k.org_id, k.name, k.env, k.scope, k.prefix, k.last4, k.created_by, k.created_at, k.expires_at, k.revoked_at, k.last_used_at`
+const keyColumns = `k.id, k.org_id, k.name, k.env, k.scope, k.prefix, k.last4, k.created_by, k.created_at, k.expires_at, k.revoked_at, k.last_used_at, COALESCE(k.tenant_id, '')`
 
 func scanKey(row interface{ Scan(...any) error }, extra ...any) (apikey.Key, error) {
 	var k apikey.Key
 	var exp, rev, used sql.NullTime
-	dest := append([]any{&k.ID, &k.OrgID, &k.Name, &k.Env, &k.Scope, &k.Prefix, &k.Last4, &k.CreatedBy, &k.CreatedAt, &exp, &rev, &used}, extra...)
+	dest := append([]any{&k.ID, &k.OrgID, &k.Name, &k.Env, &k.Scope, &k.Prefix, &k.Last4, &k.CreatedBy, &k.CreatedAt, &exp, &rev, &used, &k.TenantID}, extra...)
 	if err := row.Scan(dest...); err != nil {
 		return apikey.Key{}, notFound(err, "API key not found.")
 	}
@@ -34,9 +34,9 @@ func nullTime(t time.Time) sql.NullTime {
 // CreateKey implements apikey.Store.
 func (db *DB) CreateKey(ctx context.Context, k apikey.Key, s apikey.Secret) error {
 	return db.tx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO api_keys (id, org_id, name, env, scope, prefix, last4, created_by, created_at, expires_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-			k.ID, k.OrgID, k.Name, k.Env, k.Scope, k.Prefix, k.Last4, k.CreatedBy, utc(k.CreatedAt), nullTime(k.ExpiresAt)); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO api_keys (id, org_id, name, env, scope, prefix, last4, created_by, created_at, expires_at, tenant_id)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+			k.ID, k.OrgID, k.Name, k.Env, k.Scope, k.Prefix, k.Last4, k.CreatedBy, utc(k.CreatedAt), nullTime(k.ExpiresAt), nullString(k.TenantID)); err != nil {
 			return err
 		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO api_key_secrets (hash, key_id, created_at) VALUES ($1, $2, $3)`, s.Hash, k.ID, utc(s.CreatedAt))

@@ -13,14 +13,14 @@ import (
 var _ bulk.Store = (*DB)(nil)
 
 const bulkColumns = `id, org_id, env, kind, status, resource_types, since, total_records, processed_records,
-	errors, files, actor_type, actor_id, attempts, created_at, started_at, finished_at, expires_at, files_removed`
+	errors, files, actor_type, actor_id, attempts, created_at, started_at, finished_at, expires_at, files_removed, COALESCE(tenant_id, '')`
 
 func scanBulkJob(row interface{ Scan(...any) error }) (bulk.Job, error) {
 	var j bulk.Job
 	var types, errList, files string
 	var since, started, finished, expires sql.NullTime
 	if err := row.Scan(&j.ID, &j.OrgID, &j.Env, &j.Kind, &j.Status, &types, &since, &j.Total, &j.Processed,
-		&errList, &files, &j.ActorType, &j.ActorID, &j.Attempts, &j.CreatedAt, &started, &finished, &expires, &j.FilesRemoved); err != nil {
+		&errList, &files, &j.ActorType, &j.ActorID, &j.Attempts, &j.CreatedAt, &started, &finished, &expires, &j.FilesRemoved, &j.TenantID); err != nil {
 		return bulk.Job{}, err
 	}
 	if types != "" {
@@ -46,10 +46,10 @@ func jsonText(v any) string {
 
 // CreateBulkJob implements bulk.Store.
 func (db *DB) CreateBulkJob(ctx context.Context, j bulk.Job) error {
-	_, err := db.execWrite(ctx, `INSERT INTO bulk_jobs (id, org_id, env, kind, status, resource_types, since, total_records, actor_type, actor_id, created_at)
-	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+	_, err := db.execWrite(ctx, `INSERT INTO bulk_jobs (id, org_id, env, kind, status, resource_types, since, total_records, actor_type, actor_id, created_at, tenant_id)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
 		j.ID, j.OrgID, j.Env, string(j.Kind), string(j.Status), strings.Join(j.ResourceTypes, ","), nullTime(j.Since), j.Total,
-		j.ActorType, j.ActorID, utc(j.CreatedAt))
+		j.ActorType, j.ActorID, utc(j.CreatedAt), nullString(j.TenantID))
 	return err
 }
 
@@ -156,5 +156,15 @@ func (db *DB) DeleteOrgBulkJobs(ctx context.Context, orgID string) ([]bulk.Job, 
 		return nil, err
 	}
 	_, err = db.execWrite(ctx, `DELETE FROM bulk_jobs WHERE org_id = $1`, orgID)
+	return jobs, err
+}
+
+// DeleteTenantBulkJobs implements bulk.Store.
+func (db *DB) DeleteTenantBulkJobs(ctx context.Context, orgID, tenant string) ([]bulk.Job, error) {
+	jobs, err := db.bulkJobs(ctx, `WHERE org_id = $1 AND tenant_id = $2`, orgID, tenant)
+	if err != nil {
+		return nil, err
+	}
+	_, err = db.execWrite(ctx, `DELETE FROM bulk_jobs WHERE org_id = $1 AND tenant_id = $2`, orgID, tenant)
 	return jobs, err
 }

@@ -78,12 +78,16 @@ func (db *DB) DeleteOrgAccountData(ctx context.Context, orgID string, now time.T
 			`DELETE FROM invites WHERE org_id = $1`,
 			`DELETE FROM api_keys WHERE org_id = $1`,
 			`DELETE FROM idempotency_keys WHERE org_id = $1`, // kept answers hold PHI
+			`DELETE FROM idempotency_keys WHERE org_id IN (SELECT id FROM sub_orgs WHERE org_id = $1)`, // its sub-organizations' tenants
 		} {
 			if _, err := tx.ExecContext(ctx, q, orgID); err != nil {
 				return err
 			}
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE organizations SET name = 'Deleted organization', updated_at = $2 WHERE id = $1`, orgID, utc(now)); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE sub_orgs SET name = 'Deleted sub-organization', deleted_at = $2, updated_at = $2 WHERE org_id = $1 AND deleted_at IS NULL`, orgID, utc(now)); err != nil {
 			return err
 		}
 		_, err := tx.ExecContext(ctx, `UPDATE org_closures SET deleted_at = $2 WHERE org_id = $1`, orgID, utc(now))

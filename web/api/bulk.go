@@ -58,7 +58,7 @@ func ReadScope(next echo.HandlerFunc) echo.HandlerFunc {
 
 func (h *Bulk) actor(c echo.Context) bulk.Actor {
 	pr := PrincipalOf(c)
-	return bulk.Actor{OrgID: pr.OrgID, Env: string(pr.Env), Type: audit.ActorAPIKey, ID: pr.KeyID}
+	return bulk.Actor{OrgID: pr.OrgID, Tenant: pr.TenantID, Env: string(pr.Env), Type: audit.ActorAPIKey, ID: pr.KeyID}
 }
 
 func decodeJSON(c echo.Context, v any, tooLarge func() error) error {
@@ -169,7 +169,7 @@ func (h *Bulk) Import(c echo.Context) error {
 // Status answers GET /v1/bulk/jobs/:id.
 func (h *Bulk) Status(c echo.Context) error {
 	p := PrincipalOf(c)
-	j, err := h.Jobs.JobIn(c.Request().Context(), p.OrgID, string(p.Env), c.Param("id"))
+	j, err := h.Jobs.JobIn(c.Request().Context(), p.OrgID, p.TenantID, string(p.Env), c.Param("id"))
 	if err != nil {
 		return err
 	}

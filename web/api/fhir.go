@@ -35,7 +35,7 @@ type FHIR struct {
 // environment.
 func actor(c echo.Context) records.Actor {
 	pr := PrincipalOf(c)
-	return records.Actor{OrgID: pr.OrgID, Env: string(pr.Env), Type: audit.ActorAPIKey, ID: pr.KeyID}
+	return records.Actor{OrgID: pr.OrgID, Tenant: pr.TenantID, Env: string(pr.Env), Type: audit.ActorAPIKey, ID: pr.KeyID}
 }
 
 // ContentType is what FHIR responses are served as.

@@ -47,7 +47,9 @@ func (p *Pipeline) Idempotent(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		pr := PrincipalOf(c)
-		scope := idempotency.Scope{OrgID: pr.OrgID, Env: string(pr.Env), Key: keys[0]}
+		// Keys are the tenant's: a sub-organization's never meet its
+		// parent's or a sibling's (their answers hold data).
+		scope := idempotency.Scope{OrgID: pr.Tenant(), Env: string(pr.Env), Key: keys[0]}
 		ctx := r.Context()
 		// The request as a retry repeats it: method, path and query, the
 		// headers that change its meaning, and the body.
