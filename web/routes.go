@@ -83,6 +83,11 @@ func (s *Server) routes(e *echo.Echo) {
 	o.POST("/privacy/exports", d.StartExport, d.RequireOrg(org.ManageData))
 	o.GET("/privacy/jobs/:job", d.JobRow, d.RequireOrg(org.ManageData))
 	o.GET("/privacy/jobs/:job/:file", d.DownloadExport, d.RequireOrg(org.ManageData))
+	o.GET("/suborgs", d.SubOrgsPage, d.RequireOrg(org.ManageSubOrgs))
+	o.POST("/suborgs", d.CreateSubOrg, d.RequireOrg(org.ManageSubOrgs), d.RequireOpen)
+	o.POST("/suborgs/:sub/rename", d.RenameSubOrg, d.RequireOrg(org.ManageSubOrgs))
+	o.POST("/suborgs/:sub/archive", d.ArchiveSubOrg, d.RequireOrg(org.ManageSubOrgs))
+	o.POST("/suborgs/:sub/restore", d.RestoreSubOrg, d.RequireOrg(org.ManageSubOrgs), d.RequireOpen)
 	o.POST("/privacy/close", d.CloseOrg, d.RequireOrg(org.CloseOrg))
 	o.POST("/privacy/reopen", d.CancelClosure, d.RequireOrg(org.CloseOrg))
 

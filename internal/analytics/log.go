@@ -16,6 +16,7 @@ type LogFilter struct {
 	Method      string
 	Route       string
 	KeyID       string
+	Tenant      string // as in Query: a sub-organization's id, the organization's id, or "" for all
 	RequestID   string
 	BeforeID    int64 // exclusive; 0 for the newest
 	Limit       int

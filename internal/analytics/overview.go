@@ -13,6 +13,9 @@ type Query struct {
 	OrgID string
 	Env   string // "test", "live" or "" for both
 	KeyID string // "" for every key
+	// Tenant keeps the traffic of one tenant's keys: a sub-organization's
+	// id, or the organization's own id for its own keys ("" for all).
+	Tenant string
 	From  time.Time
 	To    time.Time // exclusive
 	Grain Grain

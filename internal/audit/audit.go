@@ -77,7 +77,10 @@ type Filter struct {
 	// Category keeps the events of one Categories entry ("" for all).
 	Category string
 	Actor    string
-	Before   time.Time // exclusive; zero means now
+	// Tenant keeps the events of one sub-organization (its id): what its
+	// keys did, and what was done to it and to its keys.
+	Tenant string
+	Before time.Time // exclusive; zero means now
 	// BeforeID, with Before, continues a listing exactly after the event
 	// (Before, BeforeID): events at the same instant with a smaller id follow.
 	BeforeID string

@@ -188,6 +188,10 @@ func (db *DB) QueryRollups(ctx context.Context, q analytics.Query, by analytics.
 		args = append(args, q.KeyID)
 		where += ` AND key_id = $` + itoa(len(args))
 	}
+	if q.Tenant != "" {
+		args = append(args, q.Tenant)
+		where += ` AND ` + tenantKeys(len(args))
+	}
 	rows, err := db.sql.QueryContext(ctx, `SELECT `+g.sel+`, `+rollupSums+` FROM usage_rollups WHERE `+where+` GROUP BY `+g.group, args...)
 	if err != nil {
 		return nil, err
@@ -302,6 +306,10 @@ func (db *DB) ListUsage(ctx context.Context, f analytics.LogFilter) ([]usage.Rec
 	if f.KeyID != "" {
 		add("key_id = ?", f.KeyID)
 	}
+	if f.Tenant != "" {
+		args = append(args, f.Tenant)
+		where = append(where, tenantKeys(len(args)))
+	}
 	if f.RequestID != "" {
 		add("request_id = ?", f.RequestID)
 	}
@@ -335,4 +343,13 @@ func (db *DB) FindUsage(ctx context.Context, orgID string, id int64) (usage.Reco
 		return usage.Record{}, err
 	}
 	return r, nil
+}
+
+// tenantKeys is the condition on key_id of a usage row or rollup (whose
+// org_id is $1) that keeps one tenant's keys, the tenant being argument n:
+// a sub-organization's id keeps its keys, the organization's own id the
+// keys of no sub-organization.
+func tenantKeys(n int) string {
+	p := "$" + itoa(n)
+	return `key_id IN (SELECT id FROM api_keys WHERE org_id = $1 AND (tenant_id = ` + p + ` OR (tenant_id IS NULL AND org_id = ` + p + `)))`
 }

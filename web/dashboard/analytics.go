@@ -32,11 +32,12 @@ const customLayout = "2006-01-02T15:04"
 // organization's aggregates.
 func (h *Handler) analyticsQuery(c echo.Context, orgID string) (analytics.Query, av.Filters) {
 	now := h.Now().UTC()
-	f := av.Filters{Env: c.QueryParam("env"), Key: c.QueryParam("key"), Range: c.QueryParam("range"), From: c.QueryParam("from"), To: c.QueryParam("to")}
+	f := av.Filters{Env: c.QueryParam("env"), Key: c.QueryParam("key"), Range: c.QueryParam("range"), From: c.QueryParam("from"), To: c.QueryParam("to"),
+		Tenant: c.QueryParam("tenant")}
 	if f.Env != "test" && f.Env != "live" {
 		f.Env = ""
 	}
-	q := analytics.Query{OrgID: orgID, Env: f.Env, KeyID: f.Key, To: now}
+	q := analytics.Query{OrgID: orgID, Env: f.Env, KeyID: f.Key, Tenant: f.Tenant, To: now}
 	if d, ok := analytics.Ranges[f.Range]; ok {
 		q.From = now.Add(-d)
 	} else if f.Range == "custom" {
@@ -93,9 +94,12 @@ func (h *Handler) AnalyticsPage(c echo.Context) error {
 		return err
 	}
 	filters.Keys = append(filters.Keys, options...)
+	if filters.Tenants, err = h.tenantOptions(ctx, a, true); err != nil {
+		return err
+	}
 	base := "/o/" + a.Org.ID + "/analytics"
 	params := url.Values{}
-	for _, k := range []string{"env", "key", "range", "from", "to"} {
+	for _, k := range []string{"env", "key", "tenant", "range", "from", "to"} {
 		if v := c.QueryParam(k); v != "" {
 			params.Set(k, v)
 		}

@@ -26,7 +26,7 @@ const dateLayout = "2006-01-02"
 // auditFilter reads the audit log's filters: actor, action, and a date
 // range (UTC days, both inclusive).
 func auditFilter(c echo.Context) audit.Filter {
-	f := audit.Filter{Actor: c.QueryParam("actor"), Action: strings.TrimSpace(c.QueryParam("action")), Category: c.QueryParam("category")}
+	f := audit.Filter{Actor: c.QueryParam("actor"), Action: strings.TrimSpace(c.QueryParam("action")), Category: c.QueryParam("category"), Tenant: c.QueryParam("tenant")}
 	if t, err := time.Parse(dateLayout, c.QueryParam("from")); err == nil {
 		f.After = t
 	}
@@ -94,15 +94,18 @@ func (h *Handler) AuditLog(c echo.Context) error {
 	}
 	base := "/o/" + a.Org.ID + "/audit"
 	filters := url.Values{}
-	for _, k := range []string{"actor", "action", "category", "from", "to"} {
+	for _, k := range []string{"actor", "action", "category", "tenant", "from", "to"} {
 		if v := c.QueryParam(k); v != "" {
 			filters.Set(k, v)
 		}
 	}
 	p := auditview.Props{Shell: h.shell(c, a, PageAudit, "Audit log", ""),
 		Filters: auditview.Filters{Action: base, Actor: f.Actor, ActionName: f.Action, From: c.QueryParam("from"), To: c.QueryParam("to"),
-			Actors: h.auditActors(ctx, a), Category: f.Category, Categories: auditCategories()},
+			Actors: h.auditActors(ctx, a), Category: f.Category, Categories: auditCategories(), Tenant: f.Tenant},
 		Filtered: len(filters) > 0,
+	}
+	if p.Filters.Tenants, err = h.tenantOptions(ctx, a, false); err != nil {
+		return err
 	}
 	csvQ, ndQ := url.Values{}, url.Values{}
 	for k, v := range filters {
@@ -164,7 +167,7 @@ func (h *Handler) AuditExport(c echo.Context) error {
 	}
 	f := auditFilter(c)
 	detail := map[string]string{"format": format}
-	for _, k := range []string{"actor", "action", "category", "from", "to"} {
+	for _, k := range []string{"actor", "action", "category", "tenant", "from", "to"} {
 		if v := c.QueryParam(k); v != "" {
 			detail[k] = v
 		}

@@ -39,6 +39,7 @@ type keysView struct {
 	notice string
 	roll   string // key whose roll dialog is open (the no-JavaScript path)
 	revoke string // key whose revoke confirmation is open (likewise)
+	tenant string // list only this sub-organization's keys ("" for all)
 }
 
 func (h *Handler) clock() time.Time {
@@ -90,7 +91,7 @@ func (h *Handler) keyRow(k apikey.Key, now time.Time, by *creators) keys.Key {
 	row := keys.Key{
 		ID: k.ID, Name: k.Name, Masked: k.Masked(), Scope: string(k.Scope), ScopeLabel: k.Scope.Label(),
 		CreatedBy: by.name(k.CreatedBy), Created: dateString(k.CreatedAt),
-		Expires: "Never", LastUsed: "Never", Status: string(status), Env: string(k.Env),
+		Expires: "Never", LastUsed: "Never", Status: string(status), Env: string(k.Env), Tenant: k.TenantID,
 		CanRoll:   status == apikey.Active || status == apikey.Expiring,
 		CanRevoke: status != apikey.Revoked,
 	}
@@ -126,10 +127,26 @@ func (h *Handler) keysSection(ctx context.Context, a org.Actor, v keysView) (key
 	if err != nil {
 		return keys.SectionProps{}, err
 	}
+	subs, err := h.SubOrgs.List(ctx, a.Org.ID)
+	if err != nil {
+		return keys.SectionProps{}, err
+	}
 	now := h.clock()
 	p := keys.SectionProps{
 		OrgID: a.Org.ID, Env: string(v.env), Form: v.form, Secret: v.secret, Notice: v.notice,
-		GraceOptions: graceOptions, Grace: defaultGrace,
+		GraceOptions: graceOptions, Grace: defaultGrace, Tenant: v.tenant,
+		TenantOptions: []form.Option{{Value: "", Label: a.Org.Name + " (this organization)"}},
+	}
+	names := map[string]string{}
+	for _, so := range subs {
+		names[so.ID] = so.Name
+		if so.Open() {
+			p.TenantOptions = append(p.TenantOptions, form.Option{Value: so.ID, Label: so.Name})
+		}
+	}
+	p.TenantName = names[v.tenant]
+	if p.Form.Tenant == "" && p.Form.Errors == nil {
+		p.Form.Tenant = v.tenant
 	}
 	if p.Form.Env == "" {
 		p.Form.Env = string(v.env)
@@ -140,6 +157,9 @@ func (h *Handler) keysSection(ctx context.Context, a org.Actor, v keysView) (key
 	p.Form.MinDate = now.UTC().AddDate(0, 0, 1).Format(time.DateOnly)
 	by := &creators{h: h, ctx: ctx, names: map[string]string{}}
 	for _, k := range list {
+		if v.tenant != "" && k.TenantID != v.tenant {
+			continue
+		}
 		if k.Env == apikey.Live {
 			p.LiveCount++
 		} else {
@@ -147,6 +167,7 @@ func (h *Handler) keysSection(ctx context.Context, a org.Actor, v keysView) (key
 		}
 		if k.Env == v.env {
 			row := h.keyRow(k, now, by)
+			row.TenantName = names[k.TenantID]
 			row.RollOpen = row.CanRoll && k.ID == v.roll && v.secret == nil
 			row.RevokeOpen = row.CanRevoke && k.ID == v.revoke && v.secret == nil
 			p.Keys = append(p.Keys, row)
@@ -194,9 +215,28 @@ func (h *Handler) envOfKey(ctx context.Context, a org.Actor, keyID string) apike
 	return apikey.Test
 }
 
-// KeysPage lists the organization's keys of one environment.
+// KeysPage lists the organization's keys of one environment (of one
+// sub-organization with ?tenant=).
 func (h *Handler) KeysPage(c echo.Context) error {
-	return h.keysPage(c, currentActor(c), http.StatusOK, keysView{env: envParam(c.QueryParam("env")), roll: c.QueryParam("roll"), revoke: c.QueryParam("revoke")})
+	a := currentActor(c)
+	tenant, err := h.tenantParam(c, a)
+	if err != nil {
+		return err
+	}
+	return h.keysPage(c, a, http.StatusOK, keysView{env: envParam(c.QueryParam("env")), roll: c.QueryParam("roll"), revoke: c.QueryParam("revoke"), tenant: tenant})
+}
+
+// tenantParam reads ?tenant=: "" or one of the organization's
+// sub-organizations (another's is NotFound).
+func (h *Handler) tenantParam(c echo.Context, a org.Actor) (string, error) {
+	t := c.QueryParam("tenant")
+	if t == "" {
+		return "", nil
+	}
+	if _, err := h.SubOrgs.Find(c.Request().Context(), a.Org.ID, t); err != nil {
+		return "", err
+	}
+	return t, nil
 }
 
 // CreateKey makes a key and shows its secret once.
@@ -204,11 +244,11 @@ func (h *Handler) CreateKey(c echo.Context) error {
 	a := currentActor(c)
 	f := keys.CreateForm{
 		Name: c.FormValue("name"), Env: c.FormValue("env"), Scope: c.FormValue("scope"),
-		ExpiresAt: strings.TrimSpace(c.FormValue("expires_at")),
+		ExpiresAt: strings.TrimSpace(c.FormValue("expires_at")), Tenant: c.FormValue("tenant"),
 	}
 	env := envParam(f.Env)
 	var cr apikey.Created
-	in := apikey.CreateInput{Name: f.Name, Env: apikey.Env(f.Env), Scope: apikey.Scope(f.Scope)}
+	in := apikey.CreateInput{Name: f.Name, Env: apikey.Env(f.Env), Scope: apikey.Scope(f.Scope), TenantID: f.Tenant}
 	var err error
 	if f.ExpiresAt != "" {
 		// A date means the key works through the day before it, until 00:00 UTC.
@@ -226,7 +266,11 @@ func (h *Handler) CreateKey(c echo.Context) error {
 			return err
 		}
 		f.Errors = fe
-		return h.keysPage(c, a, status, keysView{env: env, form: f})
+		tenant := ""
+		if _, ferr := h.SubOrgs.Find(c.Request().Context(), a.Org.ID, f.Tenant); ferr == nil {
+			tenant = f.Tenant
+		}
+		return h.keysPage(c, a, status, keysView{env: env, form: f, tenant: tenant})
 	}
 	h.Product.Capture(c.Request().Context(), product.KeyEvent(product.KeyCreated, a.User.ID, a.Org.ID, cr.Key.ID, string(cr.Key.Env), string(cr.Key.Scope)))
 	title := "Your new test key"
@@ -237,7 +281,12 @@ func (h *Handler) CreateKey(c echo.Context) error {
 	if cr.Key.Env == apikey.Live {
 		s.Note, s.NoteKind = "This key reaches production data. Keep it in your backend's secret store.", alert.Warning
 	}
-	return h.keysPage(c, a, http.StatusOK, keysView{env: cr.Key.Env, secret: s})
+	if cr.Key.TenantID != "" {
+		if so, err := h.SubOrgs.Find(c.Request().Context(), a.Org.ID, cr.Key.TenantID); err == nil {
+			s.TenantName = so.Name
+		}
+	}
+	return h.keysPage(c, a, http.StatusOK, keysView{env: cr.Key.Env, secret: s, tenant: cr.Key.TenantID})
 }
 
 // RollKey issues a new secret for a key and shows it once; the old secret

@@ -25,7 +25,7 @@ func (h *Handler) RequestLog(c echo.Context) error {
 	a := currentActor(c)
 	ctx := c.Request().Context()
 	f := analytics.LogFilter{OrgID: a.Org.ID, Limit: requestPageSize,
-		Method: strings.ToUpper(c.QueryParam("method")), Route: c.QueryParam("route"), KeyID: c.QueryParam("key"),
+		Method: strings.ToUpper(c.QueryParam("method")), Route: c.QueryParam("route"), KeyID: c.QueryParam("key"), Tenant: c.QueryParam("tenant"),
 		RequestID: strings.TrimSpace(c.QueryParam("request_id")), BeforeID: analytics.DecodeCursor(c.QueryParam("cursor"))}
 	status := c.QueryParam("status")
 	if n, err := strconv.Atoi(status); err == nil && n >= 2 && n <= 5 {
@@ -43,7 +43,10 @@ func (h *Handler) RequestLog(c echo.Context) error {
 	}
 	base := "/o/" + a.Org.ID + "/requests"
 	lf := av.LogFilters{Action: base, Status: status, Method: f.Method, Route: f.Route, Key: f.KeyID, RequestID: f.RequestID,
-		Keys: append([]form.Option{{Value: "", Label: "All keys"}}, options...), Routes: []form.Option{{Value: "", Label: "Any route"}}}
+		Keys: append([]form.Option{{Value: "", Label: "All keys"}}, options...), Routes: []form.Option{{Value: "", Label: "Any route"}}, Tenant: f.Tenant}
+	if lf.Tenants, err = h.tenantOptions(ctx, a, true); err != nil {
+		return err
+	}
 	// The route patterns this organization used in the last 90 days.
 	now := h.Now()
 	ov, err := h.Analytics.Overview(ctx, analytics.Query{OrgID: a.Org.ID, Grain: analytics.Day, From: now.Add(-analytics.RawRetention), To: now})
@@ -65,7 +68,7 @@ func (h *Handler) RequestLog(c echo.Context) error {
 	p := av.LogProps{
 		Shell:    h.shell(c, a, PageRequests, "Request log", "Every API request made with this organization's keys."),
 		Filters:  lf,
-		Filtered: status != "" || f.Method != "" || f.Route != "" || f.KeyID != "" || f.RequestID != "",
+		Filtered: status != "" || f.Method != "" || f.Route != "" || f.KeyID != "" || f.RequestID != "" || f.Tenant != "",
 	}
 	for _, r := range recs {
 		p.Requests = append(p.Requests, requestView(base, r, byID))
