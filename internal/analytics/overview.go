@@ -16,9 +16,9 @@ type Query struct {
 	// Tenant keeps the traffic of one tenant's keys: a sub-organization's
 	// id, or the organization's own id for its own keys ("" for all).
 	Tenant string
-	From  time.Time
-	To    time.Time // exclusive
-	Grain Grain
+	From   time.Time
+	To     time.Time // exclusive
+	Grain  Grain
 }
 
 // Point is one bucket of a time series.

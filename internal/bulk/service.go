@@ -59,8 +59,8 @@ type Actor struct {
 	// ("" for the organization's own).
 	Tenant string
 	Env    string // test or live
-	Type  audit.ActorType
-	ID    string // key id or user id
+	Type   audit.ActorType
+	ID     string // key id or user id
 }
 
 func (s *Service) lease() time.Duration {

@@ -59,8 +59,8 @@ type Actor struct {
 	// for the organization's own.
 	Tenant string
 	Env    string // Test or Live
-	Type  audit.ActorType
-	ID    string // key id, user id
+	Type   audit.ActorType
+	ID     string // key id, user id
 	// BulkJob names the bulk job the operation is part of (audit detail).
 	BulkJob string
 }

@@ -77,7 +77,7 @@ func (db *DB) DeleteOrgAccountData(ctx context.Context, orgID string, now time.T
 			`DELETE FROM memberships WHERE org_id = $1`,
 			`DELETE FROM invites WHERE org_id = $1`,
 			`DELETE FROM api_keys WHERE org_id = $1`,
-			`DELETE FROM idempotency_keys WHERE org_id = $1`, // kept answers hold PHI
+			`DELETE FROM idempotency_keys WHERE org_id = $1`,                                           // kept answers hold PHI
 			`DELETE FROM idempotency_keys WHERE org_id IN (SELECT id FROM sub_orgs WHERE org_id = $1)`, // its sub-organizations' tenants
 		} {
 			if _, err := tx.ExecContext(ctx, q, orgID); err != nil {
