@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/url"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -381,5 +382,38 @@ func TestSubOrgKeyRules(t *testing.T) {
 	wantAPIError(t, "key of an archived sub-organization", apiCall(t, env, "GET", "/v1/patients", k.Secret, nil), 401, "KEY_REVOKED")
 	if _, err := env.App.Keys.Create(ctx, apikey.Actor{OrgID: a}, apikey.CreateInput{Name: "y", Env: apikey.Test, TenantID: so.ID}); err == nil {
 		t.Fatal("a key was made for an archived sub-organization")
+	}
+}
+
+// TestSubOrgsShareRateLimitThroughRedis: two sub-organizations on two
+// instances spend their parent's one rate limit, counted in Redis.
+func TestSubOrgsShareRateLimitThroughRedis(t *testing.T) {
+	u := os.Getenv(apptest.EnvRedis)
+	if u == "" {
+		t.Skip(apptest.EnvRedis + " is not set")
+	}
+	one, two := twoInstances(t, map[string]string{"REDIS_URL": u})
+	ctx := context.Background()
+	parent := one.Browser().SignUp("", "redis-subs@example.com", pw, "Shared Platform")
+	var keys []string
+	for _, name := range []string{"One", "Two"} {
+		so, err := one.App.SubOrgs.Create(ctx, suborg.Actor{OrgID: parent}, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		k, err := one.App.Keys.Create(ctx, apikey.Actor{OrgID: parent}, apikey.CreateInput{Name: name, Env: apikey.Test, TenantID: so.ID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys = append(keys, k.Secret)
+	}
+	envs := []*apptest.Env{one, two}
+	for i := 0; i < 100; i++ {
+		if r := apiCall(t, envs[i%2], "GET", "/v1/patients", keys[(i/2)%2], nil); r.Status != 200 {
+			t.Fatalf("request %d: %d %s", i+1, r.Status, r.Raw)
+		}
+	}
+	for i, k := range keys {
+		wantAPIError(t, "101st request of the organization", apiCall(t, envs[i], "GET", "/v1/patients", k, nil), 429, "RATE_LIMITED")
 	}
 }
