@@ -15,6 +15,7 @@ import (
 
 	"github.com/clinikapi/clinikapi/internal/apikey"
 	"github.com/clinikapi/clinikapi/internal/app/apptest"
+	"github.com/clinikapi/clinikapi/internal/suborg"
 )
 
 // screen is one viewport the dashboard must fit.
@@ -137,11 +138,20 @@ func TestBrowserLayoutAndAccessibility(t *testing.T) {
 	}
 	fhirCall(t, env, "POST", "/v1/fhir/Patient", k.Secret, `{"resourceType":"Patient","name":[{"family":"Wide"}]}`)
 	apiCall(t, env, "GET", "/v1/fhir/Patient/missing-one", k.Secret, nil)
+	// A sub-organization with a long name and a key: its row, the tenant
+	// column and the tenant filters.
+	so, err := env.App.SubOrgs.Create(context.Background(), suborg.Actor{OrgID: orgID}, "Northside Family and Pediatric Medicine Clinic of Springfield")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := env.App.Keys.Create(context.Background(), apikey.Actor{OrgID: orgID}, apikey.CreateInput{Name: "northside-ehr", Env: apikey.Test, TenantID: so.ID}); err != nil {
+		t.Fatal(err)
+	}
 	env.App.Records.RelayAudit(context.Background())
 	env.App.Audit.Flush(context.Background())
 	env.App.Usage.Flush(context.Background())
 	pages := []string{o, o + "/keys", o + "/analytics", o + "/requests", o + "/billing", o + "/settings",
-		o + "/members", o + "/audit", o + "/privacy", o + "/settings/compliance", "/account", "/orgs/new"}
+		o + "/members", o + "/audit", o + "/privacy", o + "/settings/compliance", "/account", "/orgs/new", o + "/suborgs"}
 
 	for _, sc := range screens {
 		if err := chromedp.Run(ctx, chromedp.EmulateViewport(sc.width, sc.height)); err != nil {
