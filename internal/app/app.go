@@ -6,6 +6,7 @@ package app
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -120,6 +121,14 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opt Options) 
 	if err := db.Migrate(ctx, log); err != nil {
 		a.Close()
 		return nil, err
+	}
+	// Audit events written before the trail was a hash chain join it now
+	// (once: they are chained from then on).
+	if n, err := db.ChainAuditBacklog(ctx); err != nil {
+		a.Close()
+		return nil, fmt.Errorf("chaining the audit trail: %w", err)
+	} else if n > 0 {
+		log.Info("audit trail: earlier events chained", "events", n)
 	}
 
 	mailer := opt.Mailer

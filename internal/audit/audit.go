@@ -63,6 +63,11 @@ type Event struct {
 	Outcome    Outcome
 	Detail     map[string]string
 	CreatedAt  time.Time
+	// The event's place in its organization's hash chain (chain.go), set
+	// when it is written.
+	Seq      int64  `json:",omitempty"`
+	PrevHash string `json:",omitempty"`
+	Hash     string `json:",omitempty"`
 }
 
 // Filter selects events for listing, newest first.

@@ -379,14 +379,7 @@ func (db *DB) placeholder(n int) string {
 // them. Smaller batches are parsed each time.
 func (db *DB) insertValues(ctx context.Context, head, tail string, rows, cols, full int, args []any) error {
 	shape := batchShape{head: head, tail: tail, rows: rows, cols: cols}
-	text := func() string {
-		var q strings.Builder
-		q.WriteString(head)
-		q.WriteString(" VALUES ")
-		db.values(&q, rows, cols)
-		q.WriteString(tail)
-		return q.String()
-	}
+	text := db.valuesText(shape)
 	if rows != full {
 		_, err := db.execWrite(ctx, text(), args...)
 		return err
@@ -399,6 +392,34 @@ func (db *DB) insertValues(ctx context.Context, head, tail string, rows, cols, f
 		_, err := st.ExecContext(ctx, args...)
 		return err
 	})
+}
+
+// valuesText returns the text of a multi-row INSERT of shape.
+func (db *DB) valuesText(s batchShape) func() string {
+	return func() string {
+		var q strings.Builder
+		q.WriteString(s.head)
+		q.WriteString(" VALUES ")
+		db.values(&q, s.rows, s.cols)
+		q.WriteString(s.tail)
+		return q.String()
+	}
+}
+
+// insertValuesTx is insertValues inside tx (which holds the write lock).
+func (db *DB) insertValuesTx(ctx context.Context, tx *sql.Tx, head, tail string, rows, cols, full int, args []any) error {
+	shape := batchShape{head: head, tail: tail, rows: rows, cols: cols}
+	text := db.valuesText(shape)
+	if rows != full {
+		_, err := tx.ExecContext(ctx, text(), args...)
+		return err
+	}
+	st, err := db.prepared(ctx, shape, text)
+	if err != nil {
+		return err
+	}
+	_, err = tx.StmtContext(ctx, st).ExecContext(ctx, args...)
+	return err
 }
 
 // prepared returns the statement kept under key, preparing text() the
