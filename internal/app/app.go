@@ -22,6 +22,7 @@ import (
 	"github.com/clinikapi/clinikapi/internal/bulk"
 	"github.com/clinikapi/clinikapi/internal/config"
 	"github.com/clinikapi/clinikapi/internal/datastore"
+	"github.com/clinikapi/clinikapi/internal/disclosure"
 	"github.com/clinikapi/clinikapi/internal/fhir/searchparam"
 	"github.com/clinikapi/clinikapi/internal/idempotency"
 	"github.com/clinikapi/clinikapi/internal/jobs"
@@ -65,6 +66,7 @@ type App struct {
 	Log         *slog.Logger
 	DB          *store.DB
 	Audit       *audit.Log
+	Disclosures *disclosure.Log
 	Accounts    *account.Service
 	Orgs        *org.Service
 	Keys        *apikey.Service
@@ -163,6 +165,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opt Options) 
 	}
 
 	a.Audit = audit.New(db, log, now)
+	a.Disclosures = disclosure.New(db, log, now)
 	provider, err := a.identityProvider(cfg, mailer, now, inval)
 	if err != nil {
 		a.Close()
@@ -204,7 +207,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opt Options) 
 	}
 	a.Records = &records.Service{
 		Data: data, Plans: orgPlans, Contract: contract, Index: index, Normalize: searchparam.Normalize,
-		Cursors: datastore.Cursors{Secret: cursorSecret}, Audit: a.Audit, Now: now,
+		Cursors: datastore.Cursors{Secret: cursorSecret}, Audit: a.Audit, Disclosures: a.Disclosures, Now: now,
 		Names: func(ctx context.Context) ([]string, error) {
 			return store.DatastoreNames(ctx, cfg.DatabaseURL, cfg.DataDir)
 		},
@@ -233,7 +236,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opt Options) 
 
 	srv := &web.Server{
 		Dashboard: &dashboard.Handler{
-			Accounts: a.Accounts, Orgs: a.Orgs, Keys: a.Keys, Audit: a.Audit, Log: log,
+			Accounts: a.Accounts, Orgs: a.Orgs, Keys: a.Keys, Audit: a.Audit, Disclosures: a.Disclosures, Log: log,
 			Billing: a.Billing, Analytics: a.Analytics, Quota: a.Quota,
 			BaseURL: cfg.BaseURL, SecureCookies: cfg.SecureCookies(), SessionMaxAge: cfg.SessionMaxAge, Now: now,
 			Product: a.Product, Consents: a.Consents,

@@ -262,7 +262,7 @@ var Categories = []struct {
 	{"keys", "API keys", []string{"api_key."}},
 	{"members", "Members and organization", []string{"member.", "organization."}},
 	{"billing", "Billing", []string{"billing."}},
-	{"security", "Sign-in and security", []string{"user.", "audit_log."}},
+	{"security", "Sign-in and security", []string{"user.", "audit_log.", "access_report."}},
 }
 
 // CategoryPrefixes returns the action prefixes of category id (nil when

@@ -422,7 +422,9 @@ func (s *Service) exportType(ctx context.Context, ds *datastore.Store, tenant da
 	defer fh.Close()
 	w := bufio.NewWriterSize(fh, 256<<10)
 	file := File{Type: typ, Name: name}
+	actor := j.actor()
 	err = ds.Each(ctx, tenant, typ, j.Since, func(r datastore.Record) error {
+		s.Records.DiscloseExport(ctx, actor, []datastore.Record{r})
 		w.Write(r.Content)
 		if err := w.WriteByte('\n'); err != nil {
 			return err
