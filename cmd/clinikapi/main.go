@@ -191,6 +191,18 @@ Commands:
       place after the one before it and the chain's head; with --file, an
       audit export instead (offline, no database); prints each break and
       exits non-zero if there is one
+  rotate-encryption-key --new-key-file PATH
+      rewrap the data keys of encryption at rest with a new master key (read
+      from PATH, or made there if PATH does not exist); no data is rewritten;
+      the embedded default's key file is updated, otherwise set
+      CLINIKAPI_ENCRYPTION_KEY to the new key before the next start
+  backup --out DIR
+      copy every SQLite database of the data directory (control plane and
+      FHIR datastores) into DIR, encrypted (AES-256-GCM) under a data key
+      wrapped by the master key; safe beside a running server
+  restore --from DIR --to NEWDIR [--key-file PATH]
+      decrypt a backup into a new data directory, with the master key it
+      was made under
   help
       print this text
 `
@@ -242,6 +254,12 @@ func admin(ctx context.Context, cfg config.Config, args []string, stdout, stderr
 		return reindexCmd(ctx, cfg, args[1:], stdout, stderr)
 	case "verify-audit":
 		return verifyAuditCmd(ctx, cfg, args[1:], stdout, stderr)
+	case "rotate-encryption-key":
+		return rotateKeyCmd(ctx, cfg, args[1:], stdout, stderr)
+	case "backup":
+		return backupCmd(ctx, cfg, args[1:], stdout, stderr)
+	case "restore":
+		return restoreCmd(cfg, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, adminUsage)
 		return nil

@@ -23,6 +23,7 @@ import (
 	"github.com/clinikapi/clinikapi/internal/config"
 	"github.com/clinikapi/clinikapi/internal/datastore"
 	"github.com/clinikapi/clinikapi/internal/disclosure"
+	"github.com/clinikapi/clinikapi/internal/encryption"
 	"github.com/clinikapi/clinikapi/internal/fhir/searchparam"
 	"github.com/clinikapi/clinikapi/internal/idempotency"
 	"github.com/clinikapi/clinikapi/internal/jobs"
@@ -67,6 +68,11 @@ type App struct {
 	DB          *store.DB
 	Audit       *audit.Log
 	Disclosures *disclosure.Log
+	// MasterKey is the master key of encryption at rest, KeySource where
+	// it came from and KeyFile its file, if any.
+	MasterKey   encryption.Key
+	KeySource   encryption.Source
+	KeyFile     string
 	Accounts    *account.Service
 	Orgs        *org.Service
 	Keys        *apikey.Service
@@ -94,6 +100,7 @@ type App struct {
 	sessionInval  apikey.Invalidator
 
 	closers     []func() error
+	files       *encryption.Files // export files and staged imports
 	stopWorkers func()
 	now         func() time.Time
 }
@@ -131,6 +138,11 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opt Options) 
 		return nil, fmt.Errorf("chaining the audit trail: %w", err)
 	} else if n > 0 {
 		log.Info("audit trail: earlier events chained", "events", n)
+	}
+
+	if err := a.openKeys(ctx); err != nil {
+		a.Close()
+		return nil, err
 	}
 
 	mailer := opt.Mailer
