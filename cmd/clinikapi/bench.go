@@ -46,18 +46,21 @@ func benchCmd(ctx context.Context, getenv config.Getenv, args []string, stdout, 
 	concurrency := fs.Int("concurrency", 16, "concurrent keep-alive clients")
 	rounds := fs.Int("rounds", 4, "alternating rounds per target")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the measurements (embedded server included) to this file")
+	disclosures := fs.Bool("disclosures", false, "for read and search, alternate rounds with the accounting of disclosures recorded and paused, and report the ratio (embedded server only)")
 	dataDir := fs.String("data", "", "keep the embedded server's data in this directory and reuse it next time: the seed (and its organization and test key, in bench-state.json) is made once")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	var ids []string
+	var pause func(bool)
 	if *target == "" {
-		base, k, seeded, stop, err := embeddedServer(ctx, getenv, *dataDir, *seedN, stdout, stderr)
+		base, k, seeded, a, stop, err := embeddedServer(ctx, getenv, *dataDir, *seedN, stdout, stderr)
 		if err != nil {
 			return err
 		}
 		defer stop()
 		*target, *key, ids = base, k, seeded
+		pause = a.Disclosures.Pause
 	} else if *key == "" {
 		return errors.New("--key is required with --url")
 	}
@@ -117,10 +120,39 @@ func benchCmd(ctx context.Context, getenv config.Getenv, args []string, stdout, 
 		default:
 			return fmt.Errorf("unknown scenario %q", sc)
 		}
+		if *disclosures && pause != nil && (sc == "read" || sc == "search") {
+			if err := compareDisclosures(ctx, stdout, t, pause, *concurrency, *duration, *rounds); err != nil {
+				return err
+			}
+			continue
+		}
 		if err := runScenario(ctx, stdout, t, compare, *concurrency, *duration, *rounds); err != nil {
 			return err
 		}
 	}
+	return nil
+}
+
+// compareDisclosures runs t in alternating rounds with the accounting of
+// disclosures recorded and paused, and prints the throughput ratio.
+func compareDisclosures(ctx context.Context, stdout io.Writer, t bench.Target, pause func(bool), concurrency int, duration time.Duration, rounds int) error {
+	probe, err := send(ctx, methodOf(t), t.URL, t.Headers["x-api-key"], t.Body)
+	if err != nil {
+		return fmt.Errorf("probe %s: %w", t.URL, err)
+	}
+	fmt.Fprintf(stdout, "\n%s, disclosures recorded vs paused: %d clients, %s per side in %d rounds\n", t.Name, concurrency, duration, rounds)
+	per := duration / time.Duration(rounds)
+	var on, off []bench.Result
+	for range rounds {
+		pause(true)
+		off = append(off, bench.Run(ctx, t, concurrency, per, probe.status))
+		pause(false)
+		on = append(on, bench.Run(ctx, t, concurrency, per, probe.status))
+	}
+	a, b := bench.Merge(on...), bench.Merge(off...)
+	fmt.Fprintln(stdout, "paused:  ", b)
+	fmt.Fprintln(stdout, "recorded:", a)
+	fmt.Fprintf(stdout, "%s with disclosures / without: throughput %.3f   p50 latency ratio %.2f\n", t.Name, a.PerSecond()/b.PerSecond(), float64(a.P50)/float64(b.P50))
 	return nil
 }
 
@@ -232,7 +264,7 @@ func pathOf(u string) string {
 // and n seeded patients in the test datastore. With dataDir, the data stays
 // there and a later run reuses the seed (bench-state.json names its
 // organization, test key and patient ids).
-func embeddedServer(ctx context.Context, getenv config.Getenv, dataDir string, n int, stdout, stderr io.Writer) (base, key string, ids []string, stop func(), err error) {
+func embeddedServer(ctx context.Context, getenv config.Getenv, dataDir string, n int, stdout, stderr io.Writer) (base, key string, ids []string, a *app.App, stop func(), err error) {
 	dir, keep := dataDir, dataDir != ""
 	if keep {
 		err = os.MkdirAll(dir, 0o700)
@@ -240,7 +272,7 @@ func embeddedServer(ctx context.Context, getenv config.Getenv, dataDir string, n
 		dir, err = os.MkdirTemp("", "clinikapi-bench-")
 	}
 	if err != nil {
-		return "", "", nil, nil, err
+		return "", "", nil, nil, nil, err
 	}
 	cleanup := func() {
 		if !keep {
@@ -258,17 +290,17 @@ func embeddedServer(ctx context.Context, getenv config.Getenv, dataDir string, n
 	})
 	if err != nil {
 		cleanup()
-		return "", "", nil, nil, err
+		return "", "", nil, nil, nil, err
 	}
-	a, err := app.New(ctx, cfg, slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})), app.Options{Server: true})
+	a, err = app.New(ctx, cfg, slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})), app.Options{Server: true})
 	if err != nil {
 		cleanup()
-		return "", "", nil, nil, err
+		return "", "", nil, nil, nil, err
 	}
-	fail := func(err error) (string, string, []string, func(), error) {
+	fail := func(err error) (string, string, []string, *app.App, func(), error) {
 		a.Close()
 		cleanup()
-		return "", "", nil, nil, err
+		return "", "", nil, nil, nil, err
 	}
 	statePath := filepath.Join(dir, "bench-state.json")
 	var st benchState
@@ -325,7 +357,7 @@ func embeddedServer(ctx context.Context, getenv config.Getenv, dataDir string, n
 	}
 	srv := &http.Server{Handler: a.HTTP, ReadHeaderTimeout: 10 * time.Second}
 	go srv.Serve(ln)
-	return "http://" + ln.Addr().String(), st.Key, st.PatientIDs, func() {
+	return "http://" + ln.Addr().String(), st.Key, st.PatientIDs, a, func() {
 		srv.Close()
 		a.Close()
 		cleanup()

@@ -5,7 +5,7 @@
 //	clinikapi serve [--addr HOST:PORT]   run the server
 //	clinikapi migrate                    apply database migrations and exit
 //	clinikapi admin <command> …          operator commands: create-user, create-key,
-//	                                     set-plan, seed, reindex, *-suborg (see `clinikapi admin help`)
+//	                                     set-plan, seed, reindex, verify-audit, *-suborg (see `clinikapi admin help`)
 //	clinikapi bench [flags]              load test on 127.0.0.1 against a bare handler
 package main
 
@@ -45,7 +45,7 @@ const usage = `Usage: clinikapi <command> [flags]
 Commands:
   serve     run the dashboard and API server (default address :8080, or --addr HOST:PORT)
   migrate   apply database migrations and exit
-  admin     operator commands: create-user, create-key, set-plan, seed, reindex
+  admin     operator commands: create-user, create-key, set-plan, seed, reindex, verify-audit, rotate-encryption-key
             (clinikapi admin help describes them)
   bench     load-test the API (pipeline, read, search, create) on 127.0.0.1 against
             a bare handler in the same run (clinikapi bench -h lists its flags)
@@ -194,6 +194,23 @@ Commands:
       each value under every parameter, as servers before values were kept
       once did (run it before rolling back past that version); safe beside a
       running server
+  verify-audit [--file EXPORT.ndjson|EXPORT.csv]
+      check the audit trail's hash chains: every event against its hash, its
+      place after the one before it and the chain's head; with --file, an
+      audit export instead (offline, no database); prints each break and
+      exits non-zero if there is one
+  rotate-encryption-key --new-key-file PATH
+      rewrap the data keys of encryption at rest with a new master key (read
+      from PATH, or made there if PATH does not exist); no data is rewritten;
+      the embedded default's key file is updated, otherwise set
+      CLINIKAPI_ENCRYPTION_KEY to the new key before the next start
+  backup --out DIR
+      copy every SQLite database of the data directory (control plane and
+      FHIR datastores) into DIR, encrypted (AES-256-GCM) under a data key
+      wrapped by the master key; safe beside a running server
+  restore --from DIR --to NEWDIR [--key-file PATH]
+      decrypt a backup into a new data directory, with the master key it
+      was made under
   help
       print this text
 `
@@ -245,6 +262,14 @@ func admin(ctx context.Context, cfg config.Config, args []string, stdout, stderr
 		return setPlan(ctx, cfg, args[1:], stdout, stderr)
 	case "reindex":
 		return reindexCmd(ctx, cfg, args[1:], stdout, stderr)
+	case "verify-audit":
+		return verifyAuditCmd(ctx, cfg, args[1:], stdout, stderr)
+	case "rotate-encryption-key":
+		return rotateKeyCmd(ctx, cfg, args[1:], stdout, stderr)
+	case "backup":
+		return backupCmd(ctx, cfg, args[1:], stdout, stderr)
+	case "restore":
+		return restoreCmd(cfg, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, adminUsage)
 		return nil

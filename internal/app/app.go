@@ -6,6 +6,7 @@ package app
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -21,6 +22,8 @@ import (
 	"github.com/clinikapi/clinikapi/internal/bulk"
 	"github.com/clinikapi/clinikapi/internal/config"
 	"github.com/clinikapi/clinikapi/internal/datastore"
+	"github.com/clinikapi/clinikapi/internal/disclosure"
+	"github.com/clinikapi/clinikapi/internal/encryption"
 	"github.com/clinikapi/clinikapi/internal/fhir/searchparam"
 	"github.com/clinikapi/clinikapi/internal/idempotency"
 	"github.com/clinikapi/clinikapi/internal/jobs"
@@ -65,6 +68,12 @@ type App struct {
 	Log         *slog.Logger
 	DB          *store.DB
 	Audit       *audit.Log
+	Disclosures *disclosure.Log
+	// MasterKey is the master key of encryption at rest, KeySource where
+	// it came from and KeyFile its file, if any.
+	MasterKey   encryption.Key
+	KeySource   encryption.Source
+	KeyFile     string
 	Accounts    *account.Service
 	Orgs        *org.Service
 	Keys        *apikey.Service
@@ -93,6 +102,7 @@ type App struct {
 	sessionInval  apikey.Invalidator
 
 	closers     []func() error
+	files       *encryption.Files // export files and staged imports
 	stopWorkers func()
 	now         func() time.Time
 }
@@ -120,6 +130,19 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opt Options) 
 	a.DB = db
 	a.closers = append(a.closers, db.Close)
 	if err := db.Migrate(ctx, log); err != nil {
+		a.Close()
+		return nil, err
+	}
+	// Audit events written before the trail was a hash chain join it now
+	// (once: they are chained from then on).
+	if n, err := db.ChainAuditBacklog(ctx); err != nil {
+		a.Close()
+		return nil, fmt.Errorf("chaining the audit trail: %w", err)
+	} else if n > 0 {
+		log.Info("audit trail: earlier events chained", "events", n)
+	}
+
+	if err := a.openKeys(ctx); err != nil {
 		a.Close()
 		return nil, err
 	}
@@ -156,6 +179,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opt Options) 
 	}
 
 	a.Audit = audit.New(db, log, now)
+	a.Disclosures = disclosure.New(db, log, now)
 	provider, err := a.identityProvider(cfg, mailer, now, inval)
 	if err != nil {
 		a.Close()
@@ -199,7 +223,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opt Options) 
 	}
 	a.Records = &records.Service{
 		Data: data, Plans: orgPlans, Contract: contract, Index: index, Normalize: searchparam.Normalize,
-		Cursors: datastore.Cursors{Secret: cursorSecret}, Audit: a.Audit, Now: now,
+		Cursors: datastore.Cursors{Secret: cursorSecret}, Audit: a.Audit, Disclosures: a.Disclosures, Now: now,
 		Names: func(ctx context.Context) ([]string, error) {
 			return store.DatastoreNames(ctx, cfg.DatabaseURL, cfg.DataDir)
 		},
@@ -228,7 +252,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opt Options) 
 
 	srv := &web.Server{
 		Dashboard: &dashboard.Handler{
-			Accounts: a.Accounts, Orgs: a.Orgs, Keys: a.Keys, Audit: a.Audit, Log: log,
+			Accounts: a.Accounts, Orgs: a.Orgs, Keys: a.Keys, Audit: a.Audit, Disclosures: a.Disclosures, Log: log,
 			Billing: a.Billing, Analytics: a.Analytics, Quota: a.Quota,
 			BaseURL: cfg.BaseURL, SecureCookies: cfg.SecureCookies(), SessionMaxAge: cfg.SessionMaxAge, Now: now,
 			Product: a.Product, Consents: a.Consents,

@@ -59,7 +59,7 @@ func (a *App) dataRights(ctx context.Context, plans api.PlanSource, subs privacy
 	}
 	a.Bulk = &bulk.Service{
 		Store: a.DB, Records: a.Records, Quota: bulkQuota{a.Quota, plans, a.now}, Audit: a.Audit,
-		Signer: bulk.Signer{Secret: secret}, Dir: a.Config.ExportDir, Log: a.Log, Now: a.now,
+		Signer: bulk.Signer{Secret: secret}, Dir: a.Config.ExportDir, Files: a.files, Log: a.Log, Now: a.now,
 	}
 	if subs == nil {
 		// Without billing there is no subscription to cancel.

@@ -23,6 +23,7 @@ func (a *App) flushers() []flusher {
 		{"key last-used", 15 * time.Second, a.Keys.FlushLastUsed},
 		{"audit outbox", time.Second, a.Records.RelayAudit},
 		{"audit events", time.Second, a.Audit.Flush},
+		{"disclosures", time.Second, a.Disclosures.Flush},
 		{"idempotency answers", 100 * time.Millisecond, a.Idempotency.Flush},
 	}
 }

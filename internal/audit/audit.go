@@ -63,6 +63,11 @@ type Event struct {
 	Outcome    Outcome
 	Detail     map[string]string
 	CreatedAt  time.Time
+	// The event's place in its organization's hash chain (chain.go), set
+	// when it is written.
+	Seq      int64  `json:",omitempty"`
+	PrevHash string `json:",omitempty"`
+	Hash     string `json:",omitempty"`
 }
 
 // Filter selects events for listing, newest first.
@@ -260,7 +265,7 @@ var Categories = []struct {
 	{"keys", "API keys", []string{"api_key."}},
 	{"members", "Members and organization", []string{"member.", "organization."}},
 	{"billing", "Billing", []string{"billing."}},
-	{"security", "Sign-in and security", []string{"user.", "audit_log."}},
+	{"security", "Sign-in and security", []string{"user.", "audit_log.", "access_report."}},
 }
 
 // CategoryPrefixes returns the action prefixes of category id (nil when

@@ -17,6 +17,7 @@ import (
 
 	"github.com/clinikapi/clinikapi/internal/audit"
 	"github.com/clinikapi/clinikapi/internal/datastore"
+	"github.com/clinikapi/clinikapi/internal/encryption"
 	"github.com/clinikapi/clinikapi/internal/errs"
 	"github.com/clinikapi/clinikapi/internal/fhir"
 	"github.com/clinikapi/clinikapi/internal/random"
@@ -43,8 +44,10 @@ type Service struct {
 	Audit   *audit.Log
 	Signer  Signer
 	Dir     string // export files and staged imports
-	Log     *slog.Logger
-	Now     func() time.Time
+	// Files encrypts export files and staged imports at rest (AES-256-GCM).
+	Files *encryption.Files
+	Log   *slog.Logger
+	Now   func() time.Time
 	// Lease is how long a worker holds a job between progress reports.
 	Lease time.Duration
 
@@ -190,7 +193,7 @@ func (s *Service) StartImport(ctx context.Context, a Actor, typ, data string) (J
 	}
 	// Stage under a temporary name; the job exists only once the file is whole.
 	tmp := s.stagedPath(j.ID) + ".tmp"
-	if err := os.WriteFile(tmp, []byte(data), 0o600); err != nil {
+	if err := s.writeSealed(tmp, func(w io.Writer) error { _, err := io.WriteString(w, data); return err }); err != nil {
 		return Job{}, err
 	}
 	if err := os.Rename(tmp, s.stagedPath(j.ID)); err != nil {
@@ -237,20 +240,21 @@ func (s *Service) exportPath(id string) string { return filepath.Join(s.Dir, id)
 // OpenFile opens a completed export's file for download, after the link
 // was checked. The audit trail records the download (by whoever holds the
 // link: anonymous).
-func (s *Service) OpenFile(ctx context.Context, j Job, name string) (*os.File, error) {
+func (s *Service) OpenFile(ctx context.Context, j Job, name string) (io.ReadCloser, error) {
 	return s.OpenFileFor(ctx, j, name, Actor{Type: audit.ActorNone})
 }
 
 // OpenFileFor is OpenFile for a known person (a dashboard download): the
 // audit trail names them.
-func (s *Service) OpenFileFor(ctx context.Context, j Job, name string, by Actor) (*os.File, error) {
+func (s *Service) OpenFileFor(ctx context.Context, j Job, name string, by Actor) (io.ReadCloser, error) {
 	if !j.Downloadable(s.Now()) {
 		return nil, &errs.Error{Code: errs.Forbidden, Reason: errs.ReasonInvalidLink, Message: "This export's files are no longer available; start a new export."}
 	}
 	for _, f := range j.Files {
 		if f.Name == name {
-			fh, err := os.Open(filepath.Join(s.exportPath(j.ID), name))
+			fh, err := s.openSealed(filepath.Join(s.exportPath(j.ID), name))
 			if err != nil {
+				s.Log.ErrorContext(ctx, "bulk export: opening a file failed", "job", j.ID, "err", err)
 				return nil, &errs.Error{Code: errs.Forbidden, Reason: errs.ReasonInvalidLink, Message: "This export's files are no longer available; start a new export."}
 			}
 			s.Audit.RecordAsync(ctx, audit.Event{OrgID: j.OrgID, ActorType: by.Type, ActorID: by.ID, Action: ActionDownloaded, TargetType: "bulk_job", TargetID: j.ID, Detail: map[string]string{"file": name}})
@@ -421,36 +425,79 @@ func (s *Service) runExport(ctx context.Context, j *Job) error {
 
 func (s *Service) exportType(ctx context.Context, ds *datastore.Store, tenant datastore.Tenant, j *Job, typ, dir string) (File, error) {
 	name := FileName(typ)
-	fh, err := os.OpenFile(filepath.Join(dir, name), os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
-	if err != nil {
-		return File{}, err
-	}
-	defer fh.Close()
-	w := bufio.NewWriterSize(fh, 256<<10)
 	file := File{Type: typ, Name: name}
-	err = ds.Each(ctx, tenant, typ, j.Since, func(r datastore.Record) error {
-		w.Write(r.Content)
-		if err := w.WriteByte('\n'); err != nil {
+	actor := j.actor()
+	err := s.writeSealed(filepath.Join(dir, name), func(out io.Writer) error {
+		w := bufio.NewWriterSize(out, 256<<10)
+		err := ds.Each(ctx, tenant, typ, j.Since, func(r datastore.Record) error {
+			s.Records.DiscloseExport(ctx, actor, []datastore.Record{r})
+			w.Write(r.Content)
+			if err := w.WriteByte('\n'); err != nil {
+				return err
+			}
+			file.Count++
+			file.Bytes += int64(len(r.Content) + 1)
+			j.Processed++
+			if j.Processed%datastore.ScanPage == 0 {
+				return s.progress(ctx, j)
+			}
+			return nil
+		})
+		if err != nil {
 			return err
 		}
-		file.Count++
-		file.Bytes += int64(len(r.Content) + 1)
-		j.Processed++
-		if j.Processed%datastore.ScanPage == 0 {
-			return s.progress(ctx, j)
-		}
-		return nil
+		return w.Flush()
 	})
+	return file, err
+}
+
+// writeSealed creates path (mode 0600) and writes it through fn,
+// encrypted when the service has Files, then syncs it.
+func (s *Service) writeSealed(path string, fn func(io.Writer) error) error {
+	fh, err := os.OpenFile(path, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
 	if err != nil {
-		return File{}, err
+		return err
 	}
-	if err := w.Flush(); err != nil {
-		return File{}, err
+	defer fh.Close()
+	var w io.Writer = fh
+	var sealed *encryption.Writer
+	if s.Files != nil {
+		if sealed, err = s.Files.Encrypt(fh); err != nil {
+			return err
+		}
+		w = sealed
+	}
+	if err := fn(w); err != nil {
+		return err
+	}
+	if sealed != nil {
+		if err := sealed.Close(); err != nil {
+			return err
+		}
 	}
 	if err := fh.Sync(); err != nil {
-		return File{}, err
+		return err
 	}
-	return file, fh.Close()
+	return fh.Close()
+}
+
+// openSealed opens a file writeSealed wrote, decrypting it.
+func (s *Service) openSealed(path string) (io.ReadCloser, error) {
+	fh, err := os.Open(path)
+	if err != nil || s.Files == nil {
+		return fh, err
+	}
+	r, err := s.Files.Decrypt(fh)
+	if err != nil {
+		fh.Close()
+		return nil, fmt.Errorf("%s: %w", filepath.Base(path), err)
+	}
+	return readCloser{r, fh}, nil
+}
+
+type readCloser struct {
+	io.Reader
+	io.Closer
 }
 
 // runImport creates each record of the staged NDJSON through the same path
@@ -458,7 +505,7 @@ func (s *Service) exportType(ctx context.Context, ds *datastore.Store, tenant da
 // schema validation, tenant tag injection (a forged tag is dropped), audit.
 // Bad lines are skipped and reported by number and reason, never value.
 func (s *Service) runImport(ctx context.Context, j *Job) error {
-	fh, err := os.Open(s.stagedPath(j.ID))
+	fh, err := s.openSealed(s.stagedPath(j.ID))
 	if err != nil {
 		j.Errors = append(j.Errors, "The import's data is gone (the server lost it); start the import again.")
 		return err

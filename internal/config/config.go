@@ -23,7 +23,12 @@ type Config struct {
 	// ExportDir holds bulk export files and staged imports
 	// (CLINIKAPI_EXPORT_DIR; default <DataDir>/exports).
 	ExportDir string
-	BaseURL   string // public URL of the dashboard, used in e-mailed links
+	// EncryptionKey (CLINIKAPI_ENCRYPTION_KEY) or EncryptionKeyFile
+	// (CLINIKAPI_ENCRYPTION_KEY_FILE) is the master key of encryption at
+	// rest; without either the embedded default makes one in DataDir.
+	EncryptionKey     string
+	EncryptionKeyFile string
+	BaseURL           string // public URL of the dashboard, used in e-mailed links
 
 	// TrustProxy makes client IPs come from X-Forwarded-For (behind a load
 	// balancer); otherwise the TCP peer address is the client IP.
@@ -124,6 +129,8 @@ func Load(getenv Getenv) (Config, error) {
 		Addr:               or(get("CLINIKAPI_ADDR"), ":8080"),
 		DataDir:            or(get("CLINIKAPI_DATA_DIR"), "data"),
 		ExportDir:          get("CLINIKAPI_EXPORT_DIR"),
+		EncryptionKey:      get("CLINIKAPI_ENCRYPTION_KEY"),
+		EncryptionKeyFile:  get("CLINIKAPI_ENCRYPTION_KEY_FILE"),
 		BaseURL:            strings.TrimRight(get("CLINIKAPI_BASE_URL"), "/"),
 		DatabaseURL:        get("DATABASE_URL"),
 		RedisURL:           get("REDIS_URL"),

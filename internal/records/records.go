@@ -23,6 +23,7 @@ import (
 
 	"github.com/clinikapi/clinikapi/internal/audit"
 	"github.com/clinikapi/clinikapi/internal/datastore"
+	"github.com/clinikapi/clinikapi/internal/disclosure"
 	"github.com/clinikapi/clinikapi/internal/errs"
 	"github.com/clinikapi/clinikapi/internal/fhir"
 	"github.com/clinikapi/clinikapi/internal/plan"
@@ -74,7 +75,10 @@ type Service struct {
 	Normalize func(string) string
 	Cursors   datastore.Cursors
 	Audit     *audit.Log
-	Now       func() time.Time
+	// Disclosures, if not nil, records which patients' resources each
+	// operation read or wrote (the accounting of disclosures).
+	Disclosures *disclosure.Log
+	Now         func() time.Time
 	// Names lists the datastores that exist (opened or not).
 	Names func(ctx context.Context) ([]string, error)
 }
@@ -171,6 +175,25 @@ func (s *Service) audit(ctx context.Context, a Actor, action, typ, id string) {
 	s.Audit.RecordAsync(ctx, s.event(a, action, typ, id))
 }
 
+// disclose records what an operation disclosed of recs: for each
+// patient whose compartment one is in, the actor, operation and references.
+func (s *Service) disclose(ctx context.Context, a Actor, op string, recs []datastore.Record) {
+	if s.Disclosures == nil || len(recs) == 0 {
+		return
+	}
+	rs := make([]disclosure.Resource, len(recs))
+	for i, r := range recs {
+		rs[i] = disclosure.Resource{Type: r.Type, ID: r.ID, Content: r.Content}
+	}
+	s.Disclosures.Record(ctx, disclosure.Disclosure{OrgID: a.OrgID, Env: a.Env, ActorType: string(a.Type), ActorID: a.ID,
+		Operation: op, BulkJob: a.BulkJob}, rs...)
+}
+
+// DiscloseExport records resources written to a bulk export by a.
+func (s *Service) DiscloseExport(ctx context.Context, a Actor, recs []datastore.Record) {
+	s.disclose(ctx, a, disclosure.Export, recs)
+}
+
 // outbox is the audit event of a change, stored in the change's own
 // transaction (datastore.Outbox) and moved to the audit log by RelayAudit:
 // a change is never without its event, nor an event without its change.
@@ -262,6 +285,7 @@ func (s *Service) Read(ctx context.Context, a Actor, typ, id string) (datastore.
 		return rec, err
 	}
 	s.audit(ctx, a, ActionRead, typ, id)
+	s.disclose(ctx, a, disclosure.Read, []datastore.Record{rec})
 	return rec, nil
 }
 
@@ -286,6 +310,7 @@ func (s *Service) create(ctx context.Context, a Actor, res fhir.Resource, invali
 	if err != nil {
 		return rec, invalid(err)
 	}
+	s.disclose(ctx, a, disclosure.Create, []datastore.Record{rec})
 	return rec, nil
 }
 
@@ -305,6 +330,7 @@ func (s *Service) Update(ctx context.Context, a Actor, typ, id string, res fhir.
 	if err != nil {
 		return rec, false, invalidFHIR(err)
 	}
+	s.disclose(ctx, a, disclosure.Update, []datastore.Record{rec})
 	return rec, created, nil
 }
 
@@ -341,6 +367,7 @@ func (s *Service) Patch(ctx context.Context, a Actor, typ, id string, patch []by
 	if err != nil {
 		return rec, invalidFHIR(err)
 	}
+	s.disclose(ctx, a, disclosure.Patch, []datastore.Record{rec})
 	return rec, nil
 }
 
@@ -356,11 +383,16 @@ func (s *Service) Delete(ctx context.Context, a Actor, typ, id string, match int
 	if err != nil {
 		return err
 	}
+	// The deleted resource's patients, read before it goes.
+	cur, _ := st.Read(ctx, tenant, typ, id)
 	if err := st.Delete(ctx, tenant, typ, id, match, s.outbox(ctx, a, ActionDelete)); err != nil {
 		if errs.ReasonOf(err) == errs.ReasonGone {
 			return &errs.Error{Code: errs.NotFound, Reason: errs.ReasonGone, Message: typ + "/" + id + " was already deleted."}
 		}
 		return err
+	}
+	if cur.ID != "" {
+		s.disclose(ctx, a, disclosure.Delete, []datastore.Record{cur})
 	}
 	return nil
 }
@@ -376,6 +408,7 @@ func (s *Service) History(ctx context.Context, a Actor, typ, id string) ([]datas
 		return nil, err
 	}
 	s.audit(ctx, a, ActionHistory, typ, id)
+	s.disclose(ctx, a, disclosure.Read, recs)
 	return recs, nil
 }
 
@@ -398,6 +431,7 @@ func (s *Service) ReadVersion(ctx context.Context, a Actor, typ, id string, vers
 			return datastore.Record{}, &errs.Error{Code: errs.NotFound, Reason: errs.ReasonGone, Message: typ + "/" + id + " version " + strconv.Itoa(version) + " records its deletion."}
 		}
 		s.audit(ctx, a, ActionRead, typ, id)
+		s.disclose(ctx, a, disclosure.Read, []datastore.Record{r})
 		return r, nil
 	}
 	return datastore.Record{}, errs.E(errs.NotFound, "%s/%s has no version %d.", typ, id, version)
@@ -466,6 +500,8 @@ func (s *Service) Search(ctx context.Context, a Actor, q Search) (Page, error) {
 		return Page{}, err
 	}
 	s.audit(ctx, a, ActionSearch, q.Type, "")
+	s.disclose(ctx, a, disclosure.Search, res.Records)
+	s.disclose(ctx, a, disclosure.Include, res.Included)
 	p := Page{Result: res, Query: query}
 	if res.HasMore {
 		p.Next = s.Cursors.Encode(tenant, bind, query.Offset+query.Limit)

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/clinikapi/clinikapi/internal/datastore"
+	"github.com/clinikapi/clinikapi/internal/disclosure"
 	"github.com/clinikapi/clinikapi/internal/errs"
 	"github.com/clinikapi/clinikapi/internal/resource"
 )
@@ -93,6 +94,8 @@ func (s *Service) ReadIncluding(ctx context.Context, a Actor, typ, id string, re
 		return Page{}, fq, errs.E(errs.NotFound, "%s not found.", typ)
 	}
 	s.audit(ctx, a, ActionRead, typ, id)
+	s.disclose(ctx, a, disclosure.Read, res.Records)
+	s.disclose(ctx, a, disclosure.Include, res.Included)
 	return Page{Result: res, Query: q}, fq, nil
 }
 
@@ -148,6 +151,7 @@ func (s *Service) PatchSimple(ctx context.Context, a Actor, d *resource.Def, id 
 	if err != nil {
 		return rec, invalidSimple(d, err)
 	}
+	s.disclose(ctx, a, disclosure.Patch, []datastore.Record{rec})
 	return rec, nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"slices"
 	"strings"
 
@@ -58,37 +59,235 @@ func plainJSON(s string) bool {
 
 // InsertAuditEvent implements audit.Store.
 func (db *DB) InsertAuditEvent(ctx context.Context, e audit.Event) error {
-	return db.writing(func() error { return insertAuditEvent(ctx, db.sql, e) })
+	return db.tx(ctx, func(tx *sql.Tx) error { return db.appendAudit(ctx, tx, []audit.Event{e}) })
 }
 
-// insertAuditEvent writes one event through x (the database, or a transaction).
-func insertAuditEvent(ctx context.Context, x interface {
-	ExecContext(context.Context, string, ...any) (sql.Result, error)
-}, e audit.Event) error {
-	detail, err := detailJSON(e.Detail)
+// InsertAuditEvents implements audit.BatchStore: the events are appended
+// to their chains in one transaction, with one multi-row INSERT.
+func (db *DB) InsertAuditEvents(ctx context.Context, es []audit.Event) error {
+	return db.tx(ctx, func(tx *sql.Tx) error { return db.appendAudit(ctx, tx, es) })
+}
+
+// auditColumns are the columns every audit INSERT writes, in order.
+const auditColumns = `INSERT INTO audit_events (id, org_id, actor_type, actor_id, action, target_type, target_id, ip, user_agent, outcome, detail, created_at, chain_seq, prev_hash, hash)`
+
+// appendAudit appends es (at most audit.BatchSize) to their organizations'
+// hash chains inside tx: it locks each chain's head (in chain order, so
+// two writers never wait for each other in a circle; on SQLite the write
+// lock already serialises them), leaves out events already written (events
+// carry their ids from the start, so a batch retried after an uncertain
+// failure is written once), numbers and hashes the rest, inserts them and
+// moves the heads.
+func (db *DB) appendAudit(ctx context.Context, tx *sql.Tx, es []audit.Event) error {
+	if len(es) == 0 {
+		return nil
+	}
+	heads := map[string]*audit.Head{}
+	var chains []string
+	for _, e := range es {
+		if _, ok := heads[e.ChainID()]; !ok {
+			heads[e.ChainID()] = nil
+			chains = append(chains, e.ChainID())
+		}
+	}
+	slices.Sort(chains)
+	for _, c := range chains {
+		h, err := db.lockChainHead(ctx, tx, c)
+		if err != nil {
+			return err
+		}
+		heads[c] = h
+	}
+	written, err := existingAuditIDs(ctx, tx, es)
 	if err != nil {
 		return err
 	}
-	_, err = x.ExecContext(ctx, `INSERT INTO audit_events (id, org_id, actor_type, actor_id, action, target_type, target_id, ip, user_agent, outcome, detail, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
-		e.ID, nullString(e.OrgID), e.ActorType, e.ActorID, e.Action, e.TargetType, e.TargetID, e.IP, e.UserAgent, e.Outcome, detail, utc(e.CreatedAt))
-	return err
-}
-
-// InsertAuditEvents implements audit.BatchStore with one multi-row INSERT.
-func (db *DB) InsertAuditEvents(ctx context.Context, es []audit.Event) error {
-	args := make([]any, 0, len(es)*12)
+	args := make([]any, 0, len(es)*15)
+	n := 0
 	for _, e := range es {
+		if written[e.ID] {
+			continue
+		}
+		written[e.ID] = true
 		detail, err := detailJSON(e.Detail)
 		if err != nil {
 			return err
 		}
-		args = append(args, e.ID, nullString(e.OrgID), e.ActorType, e.ActorID, e.Action, e.TargetType, e.TargetID, e.IP, e.UserAgent, e.Outcome, detail, utc(e.CreatedAt))
+		h := heads[e.ChainID()]
+		e.CreatedAt = utc(e.CreatedAt)
+		e.Seq, e.PrevHash = h.Seq+1, h.Hash
+		e.Hash = audit.ChainHash(e.PrevHash, e)
+		h.Seq, h.Hash = e.Seq, e.Hash
+		args = append(args, e.ID, nullString(e.OrgID), e.ActorType, e.ActorID, e.Action, e.TargetType, e.TargetID, e.IP, e.UserAgent, e.Outcome, detail, e.CreatedAt, e.Seq, e.PrevHash, e.Hash)
+		n++
 	}
-	// Events carry their ids from the start, so a batch retried after an
-	// uncertain failure is written once.
-	return db.insertValues(ctx, `INSERT INTO audit_events (id, org_id, actor_type, actor_id, action, target_type, target_id, ip, user_agent, outcome, detail, created_at)`,
-		` ON CONFLICT (id) DO NOTHING`, len(es), 12, audit.BatchSize, args)
+	if n == 0 {
+		return nil
+	}
+	if err := db.insertValuesTx(ctx, tx, auditColumns, "", n, 15, audit.BatchSize, args); err != nil {
+		return err
+	}
+	for _, c := range chains {
+		h := heads[c]
+		if _, err := tx.ExecContext(ctx, `UPDATE audit_chain_heads SET seq = $2, hash = $3 WHERE chain_id = $1`, c, h.Seq, h.Hash); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// lockChainHead reads a chain's head, creating it, and on PostgreSQL locks
+// its row until tx ends: appends to one chain from several instances take
+// turns.
+func (db *DB) lockChainHead(ctx context.Context, tx *sql.Tx, chain string) (*audit.Head, error) {
+	q := `SELECT seq, hash FROM audit_chain_heads WHERE chain_id = $1`
+	if db.dialect == Postgres {
+		q += ` FOR UPDATE`
+	}
+	h := &audit.Head{ChainID: chain}
+	err := tx.QueryRowContext(ctx, q, chain).Scan(&h.Seq, &h.Hash)
+	if errors.Is(err, sql.ErrNoRows) {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO audit_chain_heads (chain_id, seq, hash) VALUES ($1, 0, '') ON CONFLICT (chain_id) DO NOTHING`, chain); err != nil {
+			return nil, err
+		}
+		err = tx.QueryRowContext(ctx, q, chain).Scan(&h.Seq, &h.Hash)
+	}
+	return h, err
+}
+
+// existingAuditIDs returns which of es's ids are already written.
+func existingAuditIDs(ctx context.Context, tx *sql.Tx, es []audit.Event) (map[string]bool, error) {
+	var b strings.Builder
+	args := make([]any, len(es))
+	for i, e := range es {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString("$" + itoa(i+1))
+		args[i] = e.ID
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT id FROM audit_events WHERE id IN (`+b.String()+`)`, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := make(map[string]bool, len(es))
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		out[id] = true
+	}
+	return out, rows.Err()
+}
+
+// ChainAuditBacklog chains the events written before the trail was a
+// chain (in time order, after whatever each chain already holds), 500 at
+// a time, and returns how many it chained.
+func (db *DB) ChainAuditBacklog(ctx context.Context) (int64, error) {
+	var total int64
+	for {
+		var n int64
+		err := db.tx(ctx, func(tx *sql.Tx) error {
+			rows, err := tx.QueryContext(ctx, `SELECT `+auditSelect+` FROM audit_events WHERE chain_seq IS NULL ORDER BY created_at, id LIMIT 500`)
+			if err != nil {
+				return err
+			}
+			es, err := scanAuditEvents(rows)
+			if err != nil {
+				return err
+			}
+			n = int64(len(es))
+			if n == 0 {
+				return nil
+			}
+			heads := map[string]*audit.Head{}
+			for _, e := range es {
+				h := heads[e.ChainID()]
+				if h == nil {
+					if h, err = db.lockChainHead(ctx, tx, e.ChainID()); err != nil {
+						return err
+					}
+					heads[e.ChainID()] = h
+				}
+				e.Seq, e.PrevHash = h.Seq+1, h.Hash
+				e.Hash = audit.ChainHash(e.PrevHash, e)
+				h.Seq, h.Hash = e.Seq, e.Hash
+				if _, err := tx.ExecContext(ctx, `UPDATE audit_events SET chain_seq = $2, prev_hash = $3, hash = $4 WHERE id = $1`, e.ID, e.Seq, e.PrevHash, e.Hash); err != nil {
+					return err
+				}
+			}
+			for c, h := range heads {
+				if _, err := tx.ExecContext(ctx, `UPDATE audit_chain_heads SET seq = $2, hash = $3 WHERE chain_id = $1`, c, h.Seq, h.Hash); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil || n == 0 {
+			return total, err
+		}
+		total += n
+	}
+}
+
+var _ audit.ChainStore = (*DB)(nil)
+
+// AuditChainHeads implements audit.ChainStore.
+func (db *DB) AuditChainHeads(ctx context.Context) ([]audit.Head, error) {
+	rows, err := db.sql.QueryContext(ctx, `SELECT chain_id, seq, hash FROM audit_chain_heads ORDER BY chain_id`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []audit.Head
+	for rows.Next() {
+		var h audit.Head
+		if err := rows.Scan(&h.ChainID, &h.Seq, &h.Hash); err != nil {
+			return nil, err
+		}
+		out = append(out, h)
+	}
+	return out, rows.Err()
+}
+
+// AuditChain implements audit.ChainStore.
+func (db *DB) AuditChain(ctx context.Context, chainID string, after int64, limit int) ([]audit.Event, error) {
+	rows, err := db.sql.QueryContext(ctx, `SELECT `+auditSelect+` FROM audit_events
+		WHERE COALESCE(org_id, '') = $1 AND chain_seq > $2 ORDER BY COALESCE(org_id, ''), chain_seq LIMIT $3`, chainID, after, limit)
+	if err != nil {
+		return nil, err
+	}
+	return scanAuditEvents(rows)
+}
+
+// UnchainedAuditEvents implements audit.ChainStore.
+func (db *DB) UnchainedAuditEvents(ctx context.Context) (int64, error) {
+	var n int64
+	err := db.sql.QueryRowContext(ctx, `SELECT COUNT(*) FROM audit_events WHERE chain_seq IS NULL`).Scan(&n)
+	return n, err
+}
+
+// auditSelect are the columns scanAuditEvents reads.
+const auditSelect = `id, COALESCE(org_id, ''), actor_type, actor_id, action, target_type, target_id, ip, user_agent, outcome, detail, created_at, COALESCE(chain_seq, 0), prev_hash, hash`
+
+// scanAuditEvents reads rows of auditSelect and closes them.
+func scanAuditEvents(rows *sql.Rows) ([]audit.Event, error) {
+	defer rows.Close()
+	var out []audit.Event
+	for rows.Next() {
+		var e audit.Event
+		var detail string
+		if err := rows.Scan(&e.ID, &e.OrgID, &e.ActorType, &e.ActorID, &e.Action, &e.TargetType, &e.TargetID, &e.IP, &e.UserAgent, &e.Outcome, &detail, &e.CreatedAt, &e.Seq, &e.PrevHash, &e.Hash); err != nil {
+			return nil, err
+		}
+		if detail != "{}" && detail != "" {
+			_ = json.Unmarshal([]byte(detail), &e.Detail)
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
 }
 
 // ListAuditEvents implements audit.Store.
@@ -133,7 +332,7 @@ func (db *DB) ListAuditEvents(ctx context.Context, f audit.Filter) ([]audit.Even
 	if !f.After.IsZero() {
 		add("created_at >= ?", utc(f.After))
 	}
-	q := `SELECT id, COALESCE(org_id, ''), actor_type, actor_id, action, target_type, target_id, ip, user_agent, outcome, detail, created_at FROM audit_events`
+	q := `SELECT ` + auditSelect + ` FROM audit_events`
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
@@ -143,20 +342,7 @@ func (db *DB) ListAuditEvents(ctx context.Context, f audit.Filter) ([]audit.Even
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var out []audit.Event
-	for rows.Next() {
-		var e audit.Event
-		var detail string
-		if err := rows.Scan(&e.ID, &e.OrgID, &e.ActorType, &e.ActorID, &e.Action, &e.TargetType, &e.TargetID, &e.IP, &e.UserAgent, &e.Outcome, &detail, &e.CreatedAt); err != nil {
-			return nil, err
-		}
-		if detail != "{}" && detail != "" {
-			_ = json.Unmarshal([]byte(detail), &e.Detail)
-		}
-		out = append(out, e)
-	}
-	return out, rows.Err()
+	return scanAuditEvents(rows)
 }
 
 // likePrefix is a LIKE pattern matching the strings that begin with p.

@@ -379,14 +379,7 @@ func (db *DB) placeholder(n int) string {
 // them. Smaller batches are parsed each time.
 func (db *DB) insertValues(ctx context.Context, head, tail string, rows, cols, full int, args []any) error {
 	shape := batchShape{head: head, tail: tail, rows: rows, cols: cols}
-	text := func() string {
-		var q strings.Builder
-		q.WriteString(head)
-		q.WriteString(" VALUES ")
-		db.values(&q, rows, cols)
-		q.WriteString(tail)
-		return q.String()
-	}
+	text := db.valuesText(shape)
 	if rows != full {
 		_, err := db.execWrite(ctx, text(), args...)
 		return err
@@ -399,6 +392,34 @@ func (db *DB) insertValues(ctx context.Context, head, tail string, rows, cols, f
 		_, err := st.ExecContext(ctx, args...)
 		return err
 	})
+}
+
+// valuesText returns the text of a multi-row INSERT of shape.
+func (db *DB) valuesText(s batchShape) func() string {
+	return func() string {
+		var q strings.Builder
+		q.WriteString(s.head)
+		q.WriteString(" VALUES ")
+		db.values(&q, s.rows, s.cols)
+		q.WriteString(s.tail)
+		return q.String()
+	}
+}
+
+// insertValuesTx is insertValues inside tx (which holds the write lock).
+func (db *DB) insertValuesTx(ctx context.Context, tx *sql.Tx, head, tail string, rows, cols, full int, args []any) error {
+	shape := batchShape{head: head, tail: tail, rows: rows, cols: cols}
+	text := db.valuesText(shape)
+	if rows != full {
+		_, err := tx.ExecContext(ctx, text(), args...)
+		return err
+	}
+	st, err := db.prepared(ctx, shape, text)
+	if err != nil {
+		return err
+	}
+	_, err = tx.StmtContext(ctx, st).ExecContext(ctx, args...)
+	return err
 }
 
 // prepared returns the statement kept under key, preparing text() the
@@ -440,12 +461,61 @@ func (db *DB) values(q *strings.Builder, rows, cols int) {
 // ServerSecret returns the shared secret called name, creating it on first
 // use; every instance on the database gets the same bytes.
 func (db *DB) ServerSecret(ctx context.Context, name string) ([]byte, error) {
-	fresh := random.Token() + random.Token()
+	s, err := db.ServerSecretOr(ctx, name, random.Token()+random.Token())
+	return []byte(s), err
+}
+
+// ServerSecretOr implements encryption.Secrets.
+func (db *DB) ServerSecretOr(ctx context.Context, name, fresh string) (string, error) {
 	if _, err := db.execWrite(ctx, `INSERT INTO server_secrets (name, secret, created_at) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING`,
 		name, fresh, utc(time.Now())); err != nil {
-		return nil, err
+		return "", err
 	}
 	var s string
 	err := db.sql.QueryRowContext(ctx, `SELECT secret FROM server_secrets WHERE name = $1`, name).Scan(&s)
-	return []byte(s), err
+	return s, err
+}
+
+// ServerSecretsLike implements encryption.Secrets.
+func (db *DB) ServerSecretsLike(ctx context.Context, prefix string) (map[string]string, error) {
+	rows, err := db.sql.QueryContext(ctx, `SELECT name, secret FROM server_secrets WHERE name LIKE $1 ESCAPE '\'`, likePrefix(prefix))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]string{}
+	for rows.Next() {
+		var n, s string
+		if err := rows.Scan(&n, &s); err != nil {
+			return nil, err
+		}
+		out[n] = s
+	}
+	return out, rows.Err()
+}
+
+// ReplaceServerSecrets implements encryption.Secrets.
+func (db *DB) ReplaceServerSecrets(ctx context.Context, old, new map[string]string) error {
+	return db.tx(ctx, func(tx *sql.Tx) error {
+		for name, v := range new {
+			res, err := tx.ExecContext(ctx, `UPDATE server_secrets SET secret = $1 WHERE name = $2 AND secret = $3`, v, name, old[name])
+			if err != nil {
+				return err
+			}
+			if n, _ := res.RowsAffected(); n != 1 {
+				return fmt.Errorf("server secret %s changed meanwhile; run the rotation again", name)
+			}
+		}
+		return nil
+	})
+}
+
+// VacuumInto writes a consistent copy of the SQLite database to path (a
+// new file), beside running readers and writers.
+func (db *DB) VacuumInto(ctx context.Context, path string) error {
+	if db.dialect != SQLite {
+		return errors.New("backups of PostgreSQL are made with its own tools")
+	}
+	_, err := db.sql.ExecContext(ctx, `VACUUM INTO $1`, path)
+	return err
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/clinikapi/clinikapi/internal/apikey"
+	"github.com/clinikapi/clinikapi/internal/disclosure"
 	"github.com/clinikapi/clinikapi/internal/idempotency"
 	"github.com/clinikapi/clinikapi/internal/logging"
 	"github.com/clinikapi/clinikapi/internal/plan"
@@ -194,11 +195,14 @@ func (p *Pipeline) RecordUsage(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		start := time.Now()
 		code := ""
+		// Data operations attribute what they disclose to this request.
+		r := c.Request()
+		c.SetRequest(r.WithContext(disclosure.WithRequest(r.Context(), &disclosure.Request{ID: logging.RequestID(r.Context()), Route: r.Method + " " + c.Path()})))
 		if err := next(c); err != nil {
 			code = toError(err).Code
 			c.Error(err)
 		}
-		r := c.Request()
+		r = c.Request()
 		pr := PrincipalOf(c)
 		p.Usage.Add(usage.Record{
 			Time: p.Now(), OrgID: pr.OrgID, KeyID: pr.KeyID, Env: string(pr.Env),

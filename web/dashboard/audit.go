@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
-	"sort"
 	"strings"
 	"time"
 
@@ -133,7 +132,7 @@ func (h *Handler) AuditLog(c echo.Context) error {
 		}
 		p.Events = append(p.Events, auditview.Event{
 			Time: e.CreatedAt.UTC().Format("2006-01-02 15:04:05"), Actor: names.of(ctx, e), Action: e.Action, Target: target,
-			IP: e.IP, Success: e.Outcome == audit.Success, Detail: detailString(e.Detail),
+			IP: e.IP, Success: e.Outcome == audit.Success, Detail: audit.DetailString(e.Detail),
 		})
 	}
 	return render(c, http.StatusOK, auditview.Page(p))
@@ -189,7 +188,7 @@ func (h *Handler) AuditExport(c echo.Context) error {
 	cw := csv.NewWriter(res)
 	enc := json.NewEncoder(res)
 	if format == "csv" {
-		cw.Write([]string{"time", "actor_type", "actor_id", "actor", "action", "target_type", "target_id", "ip", "user_agent", "outcome", "detail"})
+		cw.Write(audit.ExportColumns)
 	}
 	names := &actorNames{h: h, names: map[string]string{}}
 	f.Limit = auditExportBatch
@@ -201,13 +200,11 @@ func (h *Handler) AuditExport(c echo.Context) error {
 			return nil
 		}
 		for _, e := range events {
+			r := audit.Export(e, names.of(ctx, e))
 			if format == "csv" {
-				cw.Write(csvRow(e.CreatedAt.UTC().Format(time.RFC3339Nano), string(e.ActorType), e.ActorID, names.of(ctx, e), e.Action,
-					e.TargetType, e.TargetID, e.IP, e.UserAgent, string(e.Outcome), detailString(e.Detail)))
+				cw.Write(r.CSV())
 			} else {
-				enc.Encode(exportEvent{Time: e.CreatedAt.UTC().Format(time.RFC3339Nano), ActorType: string(e.ActorType), ActorID: e.ActorID,
-					Actor: names.of(ctx, e), Action: e.Action, TargetType: e.TargetType, TargetID: e.TargetID, IP: e.IP,
-					UserAgent: e.UserAgent, Outcome: string(e.Outcome), Detail: e.Detail})
+				enc.Encode(r)
 			}
 		}
 		cw.Flush()
@@ -218,49 +215,6 @@ func (h *Handler) AuditExport(c echo.Context) error {
 		last := events[len(events)-1]
 		f.Before, f.BeforeID = last.CreatedAt, last.ID
 	}
-}
-
-type exportEvent struct {
-	Time       string            `json:"time"`
-	ActorType  string            `json:"actorType"`
-	ActorID    string            `json:"actorId"`
-	Actor      string            `json:"actor"`
-	Action     string            `json:"action"`
-	TargetType string            `json:"targetType"`
-	TargetID   string            `json:"targetId"`
-	IP         string            `json:"ip"`
-	UserAgent  string            `json:"userAgent"`
-	Outcome    string            `json:"outcome"`
-	Detail     map[string]string `json:"detail,omitempty"`
-}
-
-// csvRow makes cells safe to open in a spreadsheet: a cell that begins
-// with = + - @, a tab or a carriage return would be read as a formula
-// (CSV injection; a User-Agent header is enough to plant one), so it gets
-// a leading apostrophe, which spreadsheets show as text.
-func csvRow(cells ...string) []string {
-	for i, c := range cells {
-		if c != "" && strings.ContainsRune("=+-@\t\r", rune(c[0])) {
-			cells[i] = "'" + c
-		}
-	}
-	return cells
-}
-
-func detailString(d map[string]string) string {
-	if len(d) == 0 {
-		return ""
-	}
-	keys := make([]string, 0, len(d))
-	for k := range d {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	parts := make([]string, len(keys))
-	for i, k := range keys {
-		parts[i] = k + "=" + d[k]
-	}
-	return strings.Join(parts, " ")
 }
 
 // auditCategories are the choices of the audit log's category filter.

@@ -21,6 +21,7 @@ import (
 	"github.com/clinikapi/clinikapi/internal/audit"
 	"github.com/clinikapi/clinikapi/internal/billing"
 	"github.com/clinikapi/clinikapi/internal/bulk"
+	"github.com/clinikapi/clinikapi/internal/disclosure"
 	"github.com/clinikapi/clinikapi/internal/errs"
 	"github.com/clinikapi/clinikapi/internal/org"
 	"github.com/clinikapi/clinikapi/internal/privacy"
@@ -38,6 +39,7 @@ type Handler struct {
 	Keys          *apikey.Service
 	Billing       *billing.Service
 	Audit         *audit.Log
+	Disclosures   *disclosure.Log    // the patient access report
 	Analytics     *analytics.Service // usage charts, request log
 	Quota         *quota.Meter
 	Log           *slog.Logger

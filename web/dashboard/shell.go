@@ -44,6 +44,7 @@ var settingsNav = []navEntry{
 	{PageSettings, "General", "/settings", icon.Settings, org.ViewOverview},
 	{PageMembers, "Members", "/members", icon.Users, org.ViewMembers},
 	{PageCompliance, "Compliance", "/settings/compliance", icon.Shield, org.ViewBilling},
+	{PageAccessReport, "Patient access report", "/compliance/access", icon.Shield, org.ViewAuditLog},
 	{PageAudit, "Audit log", "/audit", icon.List, org.ViewAuditLog},
 	{PagePrivacy, "Data & privacy", "/privacy", icon.Shield, org.ManageData},
 }

@@ -1,0 +1,58 @@
+package app
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/clinikapi/clinikapi/internal/encryption"
+)
+
+// FilesKey names the data key of export files and staged imports.
+const FilesKey = "files"
+
+// openKeys finds the master key and opens the data keys with it. A key
+// that does not open them stops start-up with one line saying so.
+func (a *App) openKeys(ctx context.Context) error {
+	cfg := a.Config
+	k, src, path, err := encryption.Resolve(ctx, cfg.EncryptionKey, cfg.EncryptionKeyFile, cfg.DataDir, cfg.DatabaseURL != "", a.DB)
+	if err != nil {
+		return err
+	}
+	dk, err := encryption.DataKey(ctx, a.DB, k, FilesKey)
+	if err != nil {
+		return fmt.Errorf("encryption at rest: %w", err)
+	}
+	a.MasterKey, a.KeySource, a.KeyFile = k, src, path
+	a.files = encryption.NewFiles(dk)
+	switch src {
+	case encryption.Generated:
+		a.Log.Warn("encryption at rest: generated a master key on first start; keep a copy of it apart from the data (without it exports and staged imports cannot be read), and set CLINIKAPI_ENCRYPTION_KEY in production so that the key is not stored beside the data",
+			"key_file", path, "key_id", k.ID())
+	case encryption.GeneratedInDB, encryption.FromDatabase:
+		a.Log.Warn("encryption at rest: the master key is kept in the control database (no CLINIKAPI_ENCRYPTION_KEY); set CLINIKAPI_ENCRYPTION_KEY in production, then run clinikapi admin rotate-encryption-key",
+			"key_id", k.ID())
+	default:
+		a.Log.Info("encryption at rest", "master_key", string(src), "key_id", k.ID())
+	}
+	return nil
+}
+
+// RotateEncryptionKey rewraps every data key with next, without rewriting
+// any data. The embedded default's key file (or a master key kept in the
+// control database) then holds next; with CLINIKAPI_ENCRYPTION_KEY or a
+// key file of the operator's own, the operator sets next there before the
+// next start. Running instances keep working: their data keys are open.
+func (a *App) RotateEncryptionKey(ctx context.Context, next encryption.Key) (int, error) {
+	inDB := a.KeySource == encryption.FromDatabase || a.KeySource == encryption.GeneratedInDB
+	n, err := encryption.Rotate(ctx, a.DB, a.MasterKey, next, inDB)
+	if err != nil {
+		return 0, err
+	}
+	if a.KeySource == encryption.Generated || a.KeySource == encryption.FromDataDir {
+		if err := encryption.WriteKeyFile(a.KeyFile, next); err != nil {
+			return n, fmt.Errorf("the data keys are rewrapped with the new key, but writing it to %s failed (put the new key there by hand): %w", a.KeyFile, err)
+		}
+	}
+	a.MasterKey = next
+	return n, nil
+}

@@ -1,0 +1,63 @@
+package store
+
+import (
+	"context"
+	"strings"
+
+	"github.com/clinikapi/clinikapi/internal/disclosure"
+)
+
+var _ disclosure.Store = (*DB)(nil)
+
+const disclosureColumns = 11
+
+// InsertDisclosures implements disclosure.Store with one multi-row INSERT.
+func (db *DB) InsertDisclosures(ctx context.Context, ds []disclosure.Disclosure) error {
+	if len(ds) == 0 {
+		return nil
+	}
+	args := make([]any, 0, len(ds)*disclosureColumns)
+	for _, d := range ds {
+		args = append(args, d.OrgID, d.PatientID, utc(d.At), d.Env, d.ActorType, d.ActorID, d.RequestID, d.Route, d.Operation, d.BulkJob, strings.Join(d.Resources, " "))
+	}
+	return db.insertValues(ctx, `INSERT INTO disclosures (org_id, patient_id, created_at, env, actor_type, actor_id, request_id, route, operation, bulk_job, resources)`, "",
+		len(ds), disclosureColumns, disclosure.BatchSize, args)
+}
+
+// ListDisclosures implements disclosure.Store.
+func (db *DB) ListDisclosures(ctx context.Context, f disclosure.Filter) ([]disclosure.Entry, error) {
+	q := `SELECT seq, org_id, patient_id, created_at, env, actor_type, actor_id, request_id, route, operation, bulk_job, resources
+		FROM disclosures WHERE org_id = $1 AND patient_id = $2`
+	args := []any{f.OrgID, f.PatientID}
+	add := func(cond string, v any) {
+		args = append(args, v)
+		q += " AND " + strings.ReplaceAll(cond, "?", "$"+itoa(len(args)))
+	}
+	if !f.After.IsZero() {
+		add("created_at >= ?", utc(f.After))
+	}
+	if !f.Before.IsZero() {
+		add("created_at < ?", utc(f.Before))
+	}
+	if f.BeforeSeq > 0 {
+		add("seq < ?", f.BeforeSeq)
+	}
+	args = append(args, f.Limit)
+	q += " ORDER BY seq DESC LIMIT $" + itoa(len(args))
+	rows, err := db.sql.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []disclosure.Entry
+	for rows.Next() {
+		var e disclosure.Entry
+		var res string
+		if err := rows.Scan(&e.Seq, &e.OrgID, &e.PatientID, &e.At, &e.Env, &e.ActorType, &e.ActorID, &e.RequestID, &e.Route, &e.Operation, &e.BulkJob, &res); err != nil {
+			return nil, err
+		}
+		e.Resources = strings.Fields(res)
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
