@@ -4,8 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"html"
 	"io"
 	"net/http"
+	"net/url"
 	"regexp"
 	"sort"
 	"strconv"
@@ -453,4 +456,93 @@ func TestMetricsEndpoint(t *testing.T) {
 	if strings.Contains(body, k.Secret) || strings.Contains(body, "metrics@example.com") {
 		t.Fatal("/metrics leaks a key or an e-mail")
 	}
+}
+
+// TestRequestLogTimeRange: a preset or custom range combines with the other
+// filters, stays in the URL, and older pages keep the window of the first.
+func TestRequestLogTimeRange(t *testing.T) {
+	apptest.Engines(t, func(t *testing.T, engine string) {
+		env := apptest.New(t, engine, nil)
+		ctx := context.Background()
+		owner := env.Browser()
+		orgID := owner.SignUp("", "ranges@example.com", pw, "Range Clinic")
+		k, err := env.App.Keys.Create(ctx, apikey.Actor{OrgID: orgID}, apikey.CreateInput{Name: "backend", Env: apikey.Test})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// A request every minute for three hours, every third one a 404.
+		now := env.Clock.Now().UTC()
+		var recs []usage.Record
+		for m := 180; m >= 1; m-- { // oldest first, as they arrive
+			status, code := 200, ""
+			if m%3 == 0 {
+				status, code = 404, "NOT_FOUND"
+			}
+			recs = append(recs, usage.Record{Time: now.Add(-time.Duration(m) * time.Minute), OrgID: orgID, KeyID: k.Key.ID, Env: "test",
+				Method: "GET", Route: "/v1/patients/:id", Status: status, Latency: time.Millisecond, RequestID: fmt.Sprintf("req_%03d", m), Code: code})
+		}
+		if err := env.App.DB.InsertUsage(ctx, recs); err != nil {
+			t.Fatal(err)
+		}
+		rowRe := regexp.MustCompile(`href="/o/` + orgID + `/requests/\d+"[^>]*>(req_\d+)<`)
+		ids := func(body string) []string {
+			var out []string
+			for _, m := range rowRe.FindAllStringSubmatch(body, -1) {
+				out = append(out, m[1])
+			}
+			return out
+		}
+		base := "/o/" + orgID + "/requests"
+
+		// The last two hours, 404s only: minutes 3, 6, …, 120 (40), over
+		// a first page of 50 and no second one.
+		r := owner.Get(base + "?range=custom&from=" + url.QueryEscape(now.Add(-2*time.Hour).Format("2006-01-02T15:04")) + "&to=" + url.QueryEscape(now.Format("2006-01-02T15:04")) + "&status=4")
+		wantStatus(t, "custom range", r, http.StatusOK)
+		if got := ids(r.Body); len(got) != 40 || got[0] != "req_003" || got[39] != "req_120" {
+			t.Fatalf("custom range, 4xx: %d rows %v…, want req_003 … req_120", len(got), got[:min(3, len(got))])
+		}
+		for _, want := range []string{`<option value="custom" selected>`, `<option value="4" selected>`} {
+			if !strings.Contains(r.Body, want) {
+				t.Fatalf("custom range: the form does not keep %s", want)
+			}
+		}
+
+		// Last 24 hours, every status: 180 records over four pages; each
+		// older page keeps the first page's window and the other filters.
+		r = owner.Get(base + "?range=24h&code=&method=GET")
+		var seen []string
+		for page := 0; page < 6; page++ {
+			wantStatus(t, "paging", r, http.StatusOK)
+			seen = append(seen, ids(r.Body)...)
+			next := regexp.MustCompile(`href="([^"]+)"[^>]*rel="next"`).FindStringSubmatch(r.Body)
+			if next == nil {
+				break
+			}
+			u, err := url.Parse(html.UnescapeString(next[1]))
+			if err != nil {
+				t.Fatal(err)
+			}
+			q := u.Query()
+			if q.Get("range") != "custom" || q.Get("from") != now.Add(-24*time.Hour).Format("2006-01-02T15:04") || q.Get("method") != "GET" || q.Get("cursor") == "" {
+				t.Fatalf("next page link %s does not keep the window and filters", u)
+			}
+			r = owner.Get(u.String())
+		}
+		if len(seen) != 180 || seen[0] != "req_001" || seen[179] != "req_180" {
+			t.Fatalf("paged through %d records (%v … ), want all 180 newest first", len(seen), seen[:min(2, len(seen))])
+		}
+
+		// The last hour of one error code; an unreadable range means any time.
+		r = owner.Get(base + "?range=1h&code=NOT_FOUND")
+		if got := ids(r.Body); len(got) != 20 { // minutes 3 … 60 (the window starts at minute 60)
+			t.Fatalf("last hour of NOT_FOUND: %d rows, want 20", len(got))
+		}
+		if !strings.Contains(r.Body, `<option value="NOT_FOUND" selected>`) {
+			t.Fatal("code filter: the form does not keep the code")
+		}
+		r = owner.Get(base + "?range=custom&from=yesterday&to=")
+		if got := ids(r.Body); len(got) != 50 {
+			t.Fatalf("an unreadable custom range: %d rows, want the newest 50 of any time", len(got))
+		}
+	})
 }

@@ -345,7 +345,11 @@ func (s *Service) ResetPassword(ctx context.Context, resetToken, newPassword str
 
 // ChangePassword sets a new password for a signed-in person.
 func (s *Service) ChangePassword(ctx context.Context, u User, t Tokens, current, newPassword string) error {
-	if err := CheckPassword(newPassword, u.Email, u.Name); err != nil {
+	var currentErr error
+	if current == "" {
+		currentErr = errs.FieldError("current_password", "Enter your current password.")
+	}
+	if err := errs.Fields(currentErr, CheckPassword(newPassword, u.Email, u.Name)); err != nil {
 		return err
 	}
 	if err := s.throttle(ctx, u.Email); err != nil {

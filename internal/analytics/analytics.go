@@ -276,4 +276,7 @@ type Store interface {
 	ListUsage(ctx context.Context, f LogFilter) ([]usage.Record, error)
 	// FindUsage returns one of an organization's records.
 	FindUsage(ctx context.Context, orgID string, id int64) (usage.Record, error)
+	// CountUsageCodes counts q's organization's records created in
+	// [q.From, q.To) that carry an error code, by code (q.Grain is unused).
+	CountUsageCodes(ctx context.Context, q Query) ([]CodeCount, error)
 }

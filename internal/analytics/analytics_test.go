@@ -293,3 +293,85 @@ func TestBreakdownsOverDaysMatchTheSeries(t *testing.T) {
 		}
 	})
 }
+
+func TestRequestLogTimeRangeAndErrorCodes(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, engine string) {
+		ctx := context.Background()
+		db := storetest.Open(t, engine)
+		s := &analytics.Service{Store: db, Now: func() time.Time { return t0.Add(time.Hour) }}
+		// One record a minute for 40 minutes; every fourth a 404, every
+		// tenth a 429, live from minute 20 on; org_2 has the same codes.
+		var recs []usage.Record
+		for i := range 40 {
+			status, code, env := 200, "", "test"
+			switch {
+			case i%10 == 0:
+				status, code = 429, analytics.CodeRateLimited
+			case i%4 == 0:
+				status, code = 404, "NOT_FOUND"
+			case i == 7:
+				status = 500 // no code: not counted by code
+			}
+			if i >= 20 {
+				env = "live"
+			}
+			r := record(t0.Add(time.Duration(i)*time.Minute), "org_1", "key_"+env, env, "GET", "/v1/patients/:id", status, time.Millisecond, code)
+			recs = append(recs, r)
+			recs = append(recs, record(t0.Add(time.Duration(i)*time.Minute), "org_2", "key_z", env, "GET", "/v1/patients/:id", status, time.Millisecond, code))
+		}
+		if err := db.InsertUsage(ctx, recs); err != nil {
+			t.Fatal(err)
+		}
+		list := func(f analytics.LogFilter) []usage.Record {
+			t.Helper()
+			f.OrgID = "org_1"
+			var out []usage.Record
+			cursor := ""
+			for {
+				f.Limit, f.BeforeID = 7, analytics.DecodeCursor(cursor)
+				rs, next, err := s.RequestLog(ctx, f)
+				if err != nil {
+					t.Fatal(err)
+				}
+				out = append(out, rs...)
+				if cursor = next; cursor == "" {
+					return out
+				}
+			}
+		}
+		from, to := t0.Add(5*time.Minute), t0.Add(25*time.Minute)
+		in := list(analytics.LogFilter{From: from, To: to})
+		if len(in) != 20 {
+			t.Fatalf("[5 min, 25 min) holds %d records over the pages, want 20", len(in))
+		}
+		for _, r := range in {
+			if r.Time.Before(from) || !r.Time.Before(to) || r.OrgID != "org_1" {
+				t.Fatalf("record at %s outside [%s, %s) or of %s", r.Time, from, to, r.OrgID)
+			}
+		}
+		if n := len(list(analytics.LogFilter{From: from, To: to, Env: "live"})); n != 5 {
+			t.Fatalf("live in the range: %d, want 5 (minutes 20-24)", n)
+		}
+		if n := len(list(analytics.LogFilter{From: from, To: to, Code: "NOT_FOUND"})); n != 4 {
+			t.Fatalf("NOT_FOUND in the range: %d, want 4 (minutes 8, 12, 16, 24)", n)
+		}
+		if n := len(list(analytics.LogFilter{Errors: true})); n != 4+8+1 {
+			t.Fatalf("4xx and 5xx: %d, want 13", n)
+		}
+		codes, err := s.ErrorCodes(ctx, analytics.Query{OrgID: "org_1", From: t0, To: t0.Add(40 * time.Minute)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []analytics.CodeCount{{Code: "NOT_FOUND", Status: 404, Requests: 8}, {Code: analytics.CodeRateLimited, Status: 429, Requests: 4}}
+		if len(codes) != 2 || codes[0] != want[0] || codes[1] != want[1] {
+			t.Fatalf("error codes %+v, want %+v", codes, want)
+		}
+		codes, err = s.ErrorCodes(ctx, analytics.Query{OrgID: "org_1", Env: "live", KeyID: "key_live", From: from, To: to})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(codes) != 2 || codes[0].Code != "NOT_FOUND" || codes[0].Requests != 1 || codes[1].Code != analytics.CodeRateLimited || codes[1].Requests != 1 {
+			t.Fatalf("live error codes in the range %+v, want NOT_FOUND (minute 24) and RATE_LIMITED (minute 20) once each", codes)
+		}
+	})
+}

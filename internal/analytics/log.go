@@ -3,8 +3,10 @@ package analytics
 import (
 	"context"
 	"encoding/base64"
+	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/clinikapi/clinikapi/internal/usage"
 )
@@ -12,13 +14,17 @@ import (
 // LogFilter selects an organization's request records, newest first.
 type LogFilter struct {
 	OrgID       string
-	StatusClass int // 2, 4 or 5; 0 for any
+	StatusClass int  // 2, 4 or 5; 0 for any
+	Errors      bool // 4xx and 5xx only
 	Method      string
 	Route       string
 	KeyID       string
 	Tenant      string // as in Query: a sub-organization's id, the organization's id, or "" for all
 	RequestID   string
-	BeforeID    int64 // exclusive; 0 for the newest
+	Env         string    // "test" or "live"; "" for both
+	Code        string    // error code (NOT_FOUND, RATE_LIMITED, …); "" for any
+	From, To    time.Time // created at From or later and before To; zero for no bound
+	BeforeID    int64     // exclusive; 0 for the newest
 	Limit       int
 }
 
@@ -63,4 +69,28 @@ func (s *Service) RequestLog(ctx context.Context, f LogFilter) ([]usage.Record, 
 // Request returns one record of orgID.
 func (s *Service) Request(ctx context.Context, orgID string, id int64) (usage.Record, error) {
 	return s.Store.FindUsage(ctx, orgID, id)
+}
+
+// CodeCount is how many requests were refused with one error code.
+type CodeCount struct {
+	Code     string
+	Status   int // the code's HTTP status (the highest seen, should it vary)
+	Requests int64
+}
+
+// ErrorCodes counts the requests of q's range refused with each error code
+// (NOT_FOUND, VALIDATION_ERROR, RATE_LIMITED, …), most frequent first, from
+// the raw records (kept 90 days, as long as the longest range).
+func (s *Service) ErrorCodes(ctx context.Context, q Query) ([]CodeCount, error) {
+	cs, err := s.Store.CountUsageCodes(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	sort.Slice(cs, func(i, j int) bool {
+		if cs[i].Requests != cs[j].Requests {
+			return cs[i].Requests > cs[j].Requests
+		}
+		return cs[i].Code < cs[j].Code
+	})
+	return cs, nil
 }

@@ -103,26 +103,32 @@ type Created struct {
 	Secret string
 }
 
+// CheckCreate checks every field of a new key at once (errs.Fields): the
+// name, environment, scope and expiry (after now).
+func CheckCreate(in CreateInput, now time.Time) error {
+	var nameErr, expiryErr error
+	switch name := strings.TrimSpace(in.Name); {
+	case name == "":
+		nameErr = errs.FieldError("name", "Give the key a name, such as the service that will use it.")
+	case utf8.RuneCountInString(name) > 80:
+		nameErr = errs.FieldError("name", "Use at most 80 characters for the name.")
+	}
+	_, envErr := ParseEnv(string(in.Env))
+	_, scopeErr := ParseScope(string(in.Scope))
+	if !in.ExpiresAt.IsZero() && !in.ExpiresAt.After(now) {
+		expiryErr = errs.FieldError("expires_at", "Choose an expiry date in the future, or none.")
+	}
+	return errs.Fields(nameErr, envErr, scopeErr, expiryErr)
+}
+
 // Create makes a key.
 func (s *Service) Create(ctx context.Context, a Actor, in CreateInput) (Created, error) {
-	name := strings.TrimSpace(in.Name)
-	switch {
-	case name == "":
-		return Created{}, errs.FieldError("name", "Give the key a name, such as the service that will use it.")
-	case utf8.RuneCountInString(name) > 80:
-		return Created{}, errs.FieldError("name", "Use at most 80 characters for the name.")
-	}
-	if _, err := ParseEnv(string(in.Env)); err != nil {
-		return Created{}, err
-	}
-	scope, err := ParseScope(string(in.Scope))
-	if err != nil {
-		return Created{}, err
-	}
 	now := s.now().UTC()
-	if !in.ExpiresAt.IsZero() && !in.ExpiresAt.After(now) {
-		return Created{}, errs.FieldError("expires_at", "Choose an expiry date in the future, or none.")
+	if err := CheckCreate(in, now); err != nil {
+		return Created{}, err
 	}
+	name := strings.TrimSpace(in.Name)
+	scope, _ := ParseScope(string(in.Scope))
 	if in.TenantID != "" {
 		if s.Tenants == nil {
 			return Created{}, errs.FieldError("tenant", "This server has no sub-organizations.")

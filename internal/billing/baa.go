@@ -46,17 +46,21 @@ func (s *Service) SignBAA(ctx context.Context, a org.Actor, name, title, ip stri
 		return Signature{}, errs.E(errs.Forbidden, "A BAA is available on paid plans. Upgrade from the Billing page first.")
 	}
 	name, title = strings.Join(strings.Fields(name), " "), strings.Join(strings.Fields(title), " ")
+	var nameErr, titleErr error
 	switch n := utf8.RuneCountInString(name); {
 	case n == 0:
-		return Signature{}, errs.FieldError("name", "Enter your full legal name.")
+		nameErr = errs.FieldError("name", "Enter your full legal name.")
 	case n > 120:
-		return Signature{}, errs.FieldError("name", "Use at most 120 characters for the name.")
+		nameErr = errs.FieldError("name", "Use at most 120 characters for the name.")
 	}
 	switch n := utf8.RuneCountInString(title); {
 	case n == 0:
-		return Signature{}, errs.FieldError("title", "Enter your title (for example: CTO).")
+		titleErr = errs.FieldError("title", "Enter your title (for example: CTO).")
 	case n > 120:
-		return Signature{}, errs.FieldError("title", "Use at most 120 characters for the title.")
+		titleErr = errs.FieldError("title", "Use at most 120 characters for the title.")
+	}
+	if err := errs.Fields(nameErr, titleErr); err != nil {
+		return Signature{}, err
 	}
 	sig := Signature{ID: random.ID("baa"), OrgID: a.Org.ID, UserID: a.User.ID, Name: name, Title: title, IP: ip,
 		DocumentVersion: BAAVersion, SignedAt: s.opt.Now().UTC()}

@@ -69,7 +69,10 @@ type Error struct {
 	Issues  []Issue
 	// RetryAfter says when to try again (RateLimited), from the app clock.
 	RetryAfter time.Duration
-	Err        error // optional: the underlying cause, for logs only
+	// More holds the other field errors of the same form (see Fields), so
+	// that a form shows them all at once; the error itself is the first.
+	More []*Error
+	Err  error // optional: the underlying cause, for logs only
 }
 
 func (e *Error) Error() string {
@@ -89,6 +92,48 @@ func E(code Code, format string, args ...any) *Error {
 // Field makes an Invalid error about one form field.
 func FieldError(field, format string, args ...any) *Error {
 	return &Error{Code: Invalid, Field: field, Message: fmt.Sprintf(format, args...)}
+}
+
+// Fields combines the checks of a form's fields: nil when all passed, the
+// first failure otherwise, carrying the further field errors in More. A
+// failure that is not a field error (a database error, a refusal) is
+// returned alone: it says more than the fields do.
+func Fields(checks ...error) error {
+	var list []*Error
+	for _, err := range checks {
+		if err == nil {
+			continue
+		}
+		var e *Error
+		if !errors.As(err, &e) || e.Field == "" {
+			return err
+		}
+		one := *e
+		one.More = nil
+		list = append(append(list, &one), e.More...)
+	}
+	if len(list) == 0 {
+		return nil
+	}
+	first := *list[0]
+	first.More = list[1:]
+	return &first
+}
+
+// FieldErrors lists err's messages by field: its own and those in More;
+// the first message for a field wins.
+func FieldErrors(err error) map[string]string {
+	var e *Error
+	if !errors.As(err, &e) {
+		return nil
+	}
+	out := map[string]string{e.Field: e.Message}
+	for _, m := range e.More {
+		if _, ok := out[m.Field]; !ok {
+			out[m.Field] = m.Message
+		}
+	}
+	return out
 }
 
 // Wrap makes an Internal (or other code) error around a cause.

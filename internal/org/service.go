@@ -153,11 +153,12 @@ func (s *Service) Invite(ctx context.Context, a Actor, email string, role Role) 
 		return InviteResult{}, err
 	}
 	email, err := account.NormalizeEmail(email)
-	if err != nil {
-		return InviteResult{}, err
-	}
+	var roleErr error
 	if role == Owner && a.Role != Owner {
-		return InviteResult{}, errs.FieldError("role", "Only an owner can invite another owner.")
+		roleErr = errs.FieldError("role", "Only an owner can invite another owner.")
+	}
+	if err := errs.Fields(err, roleErr); err != nil {
+		return InviteResult{}, err
 	}
 	members, err := s.store.ListMembers(ctx, a.Org.ID)
 	if err != nil {

@@ -124,10 +124,12 @@ func (s *Service) CloseOrg(ctx context.Context, a org.Actor, password, confirmNa
 		}
 		return Closure{}, err
 	}
+	var nameErr error
 	if strings.TrimSpace(confirmName) != a.Org.Name {
-		return Closure{}, errs.FieldError("confirm_name", "Type the organization's name exactly as shown to confirm.")
+		nameErr = errs.FieldError("confirm_name", "Type the organization's name exactly as shown to confirm.")
 	}
-	if err := s.Accounts.Reauthenticate(ctx, a.User, password); err != nil {
+	// The password is checked either way, so that both mistakes show at once.
+	if err := errs.Fields(nameErr, s.Accounts.Reauthenticate(ctx, a.User, password)); err != nil {
 		return Closure{}, err
 	}
 	now := s.Now().UTC()

@@ -178,20 +178,7 @@ func (db *DB) QueryRollups(ctx context.Context, q analytics.Query, by analytics.
 	if !ok {
 		return nil, errors.New("store: unknown rollup grouping")
 	}
-	where := `org_id = $1 AND grain = $2 AND bucket >= $3 AND bucket < $4`
-	args := []any{q.OrgID, string(q.Grain), utc(q.From), utc(q.To)}
-	if q.Env != "" {
-		args = append(args, q.Env)
-		where += ` AND env = $` + itoa(len(args))
-	}
-	if q.KeyID != "" {
-		args = append(args, q.KeyID)
-		where += ` AND key_id = $` + itoa(len(args))
-	}
-	if q.Tenant != "" {
-		args = append(args, q.Tenant)
-		where += ` AND ` + tenantKeys(len(args))
-	}
+	where, args := envKeyFilter(q, `org_id = $1 AND grain = $2 AND bucket >= $3 AND bucket < $4`, q.OrgID, string(q.Grain), utc(q.From), utc(q.To))
 	rows, err := db.sql.QueryContext(ctx, `SELECT `+g.sel+`, `+rollupSums+` FROM usage_rollups WHERE `+where+` GROUP BY `+g.group, args...)
 	if err != nil {
 		return nil, err
@@ -297,6 +284,9 @@ func (db *DB) ListUsage(ctx context.Context, f analytics.LogFilter) ([]usage.Rec
 	if f.StatusClass >= 2 && f.StatusClass <= 5 {
 		add("status >= ? AND status < ?", f.StatusClass*100, f.StatusClass*100+100)
 	}
+	if f.Errors {
+		add("status >= ?", 400)
+	}
 	if f.Method != "" {
 		add("method = ?", f.Method)
 	}
@@ -312,6 +302,18 @@ func (db *DB) ListUsage(ctx context.Context, f analytics.LogFilter) ([]usage.Rec
 	}
 	if f.RequestID != "" {
 		add("request_id = ?", f.RequestID)
+	}
+	if f.Env != "" {
+		add("env = ?", f.Env)
+	}
+	if f.Code != "" {
+		add("code = ?", f.Code)
+	}
+	if !f.From.IsZero() {
+		add("created_at >= ?", utc(f.From))
+	}
+	if !f.To.IsZero() {
+		add("created_at < ?", utc(f.To))
 	}
 	if f.BeforeID > 0 {
 		add("id < ?", f.BeforeID)
@@ -352,4 +354,43 @@ func (db *DB) FindUsage(ctx context.Context, orgID string, id int64) (usage.Reco
 func tenantKeys(n int) string {
 	p := "$" + itoa(n)
 	return `key_id IN (SELECT id FROM api_keys WHERE org_id = $1 AND (tenant_id = ` + p + ` OR (tenant_id IS NULL AND org_id = ` + p + `)))`
+}
+
+// CountUsageCodes implements analytics.Store. It reads the raw records
+// that carry an error code (a partial index holds only those), so it costs
+// what the range's refused requests number, not all its traffic.
+func (db *DB) CountUsageCodes(ctx context.Context, q analytics.Query) ([]analytics.CodeCount, error) {
+	where, args := envKeyFilter(q, `org_id = $1 AND code <> '' AND created_at >= $2 AND created_at < $3`, q.OrgID, utc(q.From), utc(q.To))
+	rows, err := db.sql.QueryContext(ctx, `SELECT code, MAX(status), COUNT(*) FROM usage_records WHERE `+where+` GROUP BY code`, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []analytics.CodeCount
+	for rows.Next() {
+		var c analytics.CodeCount
+		if err := rows.Scan(&c.Code, &c.Status, &c.Requests); err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// envKeyFilter adds q's environment, key and tenant conditions to where, whose
+// placeholders args fill.
+func envKeyFilter(q analytics.Query, where string, args ...any) (string, []any) {
+	if q.Env != "" {
+		args = append(args, q.Env)
+		where += ` AND env = $` + itoa(len(args))
+	}
+	if q.KeyID != "" {
+		args = append(args, q.KeyID)
+		where += ` AND key_id = $` + itoa(len(args))
+	}
+	if q.Tenant != "" {
+		args = append(args, q.Tenant)
+		where += ` AND ` + tenantKeys(len(args))
+	}
+	return where, args
 }

@@ -72,7 +72,7 @@ func Page(p Props) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = form.Field(form.FieldProps{Name: "name", Label: "Name", Type: "text", Value: p.Name, MaxLength: 100, Autocomplete: "name", Error: p.ProfileErrors["name"]}).Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = form.Field(form.FieldProps{Name: "name", Label: "Name", Type: "text", Value: p.Name, MaxLength: 100, Autocomplete: "name", Error: p.ProfileErrors["name"], Autofocus: p.ProfileErrors["name"] != ""}).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}

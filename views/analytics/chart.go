@@ -66,6 +66,59 @@ type Chart struct {
 	YTicks []Tick
 	XTicks []Tick
 	Legend []LegendItem
+	// Hits are the buckets' hover, focus and tap targets, one column each,
+	// that show a tooltip and (with Href) open the request log for the
+	// bucket's interval. A chart with hits is a group of them; without, a
+	// picture with a <title> per bar and point.
+	Hits []Hit
+}
+
+// Tip is what one bucket's tooltip says.
+type Tip struct {
+	Head  string   // the interval, e.g. "Dec 6, 14:00–15:00 UTC"
+	Lines []string // the values
+	Href  string   // the request log for the interval; "" for none
+}
+
+// Hit is one bucket's target column.
+type Hit struct {
+	X, W float64
+	Tip
+}
+
+// Label is the hit's accessible name: the tooltip's text on one line.
+func (h Hit) Label() string {
+	s := h.Head + ": " + strings.Join(h.Lines, "; ")
+	if h.Href != "" {
+		s += ". Opens the request log for this interval."
+	}
+	return s
+}
+
+// Body is the tooltip's lines, one per line.
+func (h Hit) Body() string { return strings.Join(h.Lines, "\n") }
+
+// WithTips gives the chart one target column per bucket; tips has one
+// entry per bucket, in order.
+func (c Chart) WithTips(tips []Tip) Chart {
+	n := len(tips)
+	if n == 0 {
+		return c
+	}
+	slot := (c.plotRight() - plotLeft) / float64(n)
+	c.Hits = make([]Hit, n)
+	for i, t := range tips {
+		c.Hits[i] = Hit{X: plotLeft + float64(i)*slot, W: slot, Tip: t}
+	}
+	return c
+}
+
+// Role is the SVG's ARIA role: a group of targets, or one picture.
+func (c Chart) Role() string {
+	if len(c.Hits) > 0 {
+		return "group"
+	}
+	return "img"
 }
 
 // LegendItem names a colour.

@@ -146,11 +146,12 @@ func Compliance(p ComplianceProps) templ.Component {
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
-				templ_7745c5c3_Err = form.Field(form.FieldProps{Name: "name", Label: "Full name", Type: "text", Value: p.Name, Required: true, MaxLength: 120, Autocomplete: "name", Error: p.Errors["name"]}).Render(ctx, templ_7745c5c3_Buffer)
+				invalid := p.Errors.Invalid("name", "title")
+				templ_7745c5c3_Err = form.Field(form.FieldProps{Name: "name", Label: "Full name", Type: "text", Value: p.Name, Required: true, MaxLength: 120, Autocomplete: "name", Error: p.Errors["name"], Autofocus: invalid == "name"}).Render(ctx, templ_7745c5c3_Buffer)
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
-				templ_7745c5c3_Err = form.Field(form.FieldProps{Name: "title", Label: "Title", Type: "text", Value: p.Title, Required: true, MaxLength: 120, Autocomplete: "organization-title", Error: p.Errors["title"]}).Render(ctx, templ_7745c5c3_Buffer)
+				templ_7745c5c3_Err = form.Field(form.FieldProps{Name: "title", Label: "Title", Type: "text", Value: p.Title, Required: true, MaxLength: 120, Autocomplete: "organization-title", Error: p.Errors["title"], Autofocus: invalid == "title"}).Render(ctx, templ_7745c5c3_Buffer)
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
@@ -166,7 +167,7 @@ func Compliance(p ComplianceProps) templ.Component {
 					var templ_7745c5c3_Var6 string
 					templ_7745c5c3_Var6, templ_7745c5c3_Err = templ.JoinStringErrs(p.Errors[""])
 					if templ_7745c5c3_Err != nil {
-						return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/billing/compliance.templ`, Line: 57, Col: 44}
+						return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/billing/compliance.templ`, Line: 58, Col: 44}
 					}
 					_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var6))
 					if templ_7745c5c3_Err != nil {

@@ -82,7 +82,7 @@ func General(p Props) templ.Component {
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
-				templ_7745c5c3_Err = form.Field(form.FieldProps{Name: "org_name", Label: "Name", Type: "text", Value: p.Name, Required: true, MaxLength: 80, Error: p.Errors["org_name"]}).Render(ctx, templ_7745c5c3_Buffer)
+				templ_7745c5c3_Err = form.Field(form.FieldProps{Name: "org_name", Label: "Name", Type: "text", Value: p.Name, Required: true, MaxLength: 80, Error: p.Errors["org_name"], Autofocus: p.Errors["org_name"] != ""}).Render(ctx, templ_7745c5c3_Buffer)
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}

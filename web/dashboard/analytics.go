@@ -28,38 +28,53 @@ const (
 
 const customLayout = "2006-01-02T15:04"
 
+// timeRange is a range filter: a preset (analytics.Ranges) or "custom"
+// with from and to in UTC (customLayout), read from the query string.
+type timeRange struct {
+	Range, From, To string    // as the form shows them
+	Start, End      time.Time // zero: unbounded
+}
+
+// parseRange reads range, from and to; an unknown preset or an unreadable
+// custom range falls back to fallback ("" for no bound). A preset's from and
+// to are filled in, so the form shows what it means.
+func parseRange(c echo.Context, now time.Time, fallback string) timeRange {
+	r := timeRange{Range: c.QueryParam("range"), From: c.QueryParam("from"), To: c.QueryParam("to")}
+	if r.Range == "custom" {
+		from, err1 := time.Parse(customLayout, r.From)
+		to, err2 := time.Parse(customLayout, r.To)
+		if err1 == nil && err2 == nil && from.Before(to) {
+			r.Start, r.End = from.UTC(), to.UTC()
+			if r.End.After(now) {
+				r.End = now
+			}
+			return r
+		}
+		r.Range = fallback
+	}
+	d, ok := analytics.Ranges[r.Range]
+	if !ok {
+		if r.Range = fallback; fallback == "" {
+			r.From, r.To = "", ""
+			return r
+		}
+		d = analytics.Ranges[fallback]
+	}
+	r.Start, r.End = now.Add(-d), now
+	r.From, r.To = r.Start.Format(customLayout), r.End.Format(customLayout)
+	return r
+}
+
 // analyticsQuery reads the page's filters into a query over the
 // organization's aggregates.
 func (h *Handler) analyticsQuery(c echo.Context, orgID string) (analytics.Query, av.Filters) {
 	now := h.Now().UTC()
-	f := av.Filters{Env: c.QueryParam("env"), Key: c.QueryParam("key"), Range: c.QueryParam("range"), From: c.QueryParam("from"), To: c.QueryParam("to"),
-		Tenant: c.QueryParam("tenant")}
+	r := parseRange(c, now, "24h")
+	f := av.Filters{Env: c.QueryParam("env"), Key: c.QueryParam("key"), Range: r.Range, From: r.From, To: r.To, Tenant: c.QueryParam("tenant")}
 	if f.Env != "test" && f.Env != "live" {
 		f.Env = ""
 	}
-	q := analytics.Query{OrgID: orgID, Env: f.Env, KeyID: f.Key, Tenant: f.Tenant, To: now}
-	if d, ok := analytics.Ranges[f.Range]; ok {
-		q.From = now.Add(-d)
-	} else if f.Range == "custom" {
-		from, err1 := time.Parse(customLayout, f.From)
-		to, err2 := time.Parse(customLayout, f.To)
-		if err1 == nil && err2 == nil && from.Before(to) {
-			q.From, q.To = from.UTC(), to.UTC()
-			if q.To.After(now) {
-				q.To = now
-			}
-		} else {
-			f.Range = "24h"
-		}
-	} else {
-		f.Range = "24h"
-	}
-	if q.From.IsZero() {
-		q.From = now.Add(-analytics.Ranges[f.Range])
-	}
-	if f.Range != "custom" {
-		f.From, f.To = q.From.Format(customLayout), q.To.Format(customLayout)
-	}
+	q := analytics.Query{OrgID: orgID, Env: f.Env, KeyID: f.Key, Tenant: f.Tenant, From: r.Start, To: r.End}
 	q.Grain = analytics.GrainFor(q.From, q.To, now)
 	return q, f
 }
@@ -105,7 +120,15 @@ func (h *Handler) AnalyticsPage(c echo.Context) error {
 		}
 	}
 	showTable := c.QueryParam("table") == "1"
-	live := h.liveView(ov, byID, base, params, showTable)
+	codes, err := h.Analytics.ErrorCodes(ctx, q)
+	if err != nil {
+		return err
+	}
+	logBase := ""
+	if a.Can(org.ViewRequestLog) {
+		logBase = "/o/" + a.Org.ID + "/requests"
+	}
+	live := h.liveView(ov, codes, byID, base, logBase, params, showTable)
 	if isFragment(c) {
 		return render(c, http.StatusOK, av.LivePart(live))
 	}
@@ -139,7 +162,35 @@ func (h *Handler) AnalyticsPage(c echo.Context) error {
 	return render(c, http.StatusOK, av.Page(p))
 }
 
-func (h *Handler) liveView(ov analytics.Overview, keys map[string]apikey.Key, base string, params url.Values, showTable bool) av.Live {
+// logLink is the request log filtered to [from, to) and to the page's
+// environment and key, plus extra; "" without the permission (logBase "").
+func logLink(logBase string, q analytics.Query, from, to time.Time, extra ...string) string {
+	if logBase == "" {
+		return ""
+	}
+	v := url.Values{"range": {"custom"}, "from": {from.UTC().Format(customLayout)}, "to": {to.UTC().Format(customLayout)}}
+	if q.Env != "" {
+		v.Set("env", q.Env)
+	}
+	if q.KeyID != "" {
+		v.Set("key", q.KeyID)
+	}
+	for i := 0; i+1 < len(extra); i += 2 {
+		v.Set(extra[i], extra[i+1])
+	}
+	return logBase + "?" + v.Encode()
+}
+
+// interval names a bucket: "Dec 6, 14:00–15:00 UTC", or the day.
+func interval(start time.Time, g analytics.Grain) string {
+	start = start.UTC()
+	if g == analytics.Day {
+		return start.Format("Mon, Jan 2, 2006") + " (UTC day)"
+	}
+	return start.Format("Jan 2, 15:04") + "–" + start.Add(g.Width()).Format("15:04") + " UTC"
+}
+
+func (h *Handler) liveView(ov analytics.Overview, codes []analytics.CodeCount, keys map[string]apikey.Key, base, logBase string, params url.Values, showTable bool) av.Live {
 	q := ov.Query
 	label, long := "15:04", "Jan 2 15:04"
 	if q.Grain == analytics.Day {
@@ -180,8 +231,21 @@ func (h *Handler) liveView(ov analytics.Overview, keys map[string]apikey.Key, ba
 	var labels []string
 	var errRate, p50, p95, p99 []float64
 	var errTitles, latTitles50, latTitles95, latTitles99 []string
+	var reqTips, errTips, latTips []av.Tip
 	for _, p := range ov.Series {
 		when := p.Time.Format(long)
+		head, end := interval(p.Time, q.Grain), p.Time.Add(q.Grain.Width())
+		reqTips = append(reqTips, av.Tip{Head: head, Href: logLink(logBase, q, p.Time, end),
+			Lines: []string{plural(p.Requests, "request"), fmt.Sprintf("2xx %s · 4xx %s · 5xx %s", thousands(p.S2xx), thousands(p.S4xx), thousands(p.S5xx))}})
+		if p.Requests == 0 {
+			errTips = append(errTips, av.Tip{Head: head, Lines: []string{"No requests"}})
+			latTips = append(latTips, av.Tip{Head: head, Lines: []string{"No requests"}})
+		} else {
+			errTips = append(errTips, av.Tip{Head: head, Href: logLink(logBase, q, p.Time, end, "status", "err"),
+				Lines: []string{percent(p.ErrorRate()) + " errors", fmt.Sprintf("%s of %s requests answered 4xx or 5xx", thousands(p.Errors()), thousands(p.Requests))}})
+			latTips = append(latTips, av.Tip{Head: head, Href: logLink(logBase, q, p.Time, end),
+				Lines: []string{"p50 " + ms(p.Percentile(0.5)), "p95 " + ms(p.Percentile(0.95)), "p99 " + ms(p.Percentile(0.99)), plural(p.Requests, "request")}})
+		}
 		stack = append(stack, av.StackPoint{Label: p.Time.Format(label), Values: []int64{p.S2xx, p.S4xx, p.S5xx},
 			Title: fmt.Sprintf("%s: %s requests — %s 2xx, %s 4xx, %s 5xx", when, thousands(p.Requests), thousands(p.S2xx), thousands(p.S4xx), thousands(p.S5xx))})
 		labels = append(labels, p.Time.Format(label))
@@ -204,10 +268,10 @@ func (h *Handler) liveView(ov analytics.Overview, keys map[string]apikey.Key, ba
 	}
 	span := fmt.Sprintf("%s to %s UTC, %s per bar", q.From.Format("Jan 2 15:04"), q.To.Format("Jan 2 15:04"), grainName(q.Grain))
 	l.Requests = av.Stacked(av.Wide, "chart-requests", "Requests over time by status class", fmt.Sprintf("%s requests, %s", thousands(t.Requests), span), stack,
-		av.StatusFills, av.StatusLegend)
+		av.StatusFills, av.StatusLegend).WithTips(reqTips)
 	l.ErrorRate = av.Lines(av.Narrow, "chart-errors", "Error rate over time", "Share of requests answered 4xx or 5xx, "+span, labels,
 		[]av.Series{{Name: "Error rate", Class: av.StrokeRed, Values: errRate, Titles: errTitles}},
-		func(v float64) string { return strconv.FormatFloat(v, 'f', 0, 64) + "%" }, nil)
+		func(v float64) string { return strconv.FormatFloat(v, 'f', 0, 64) + "%" }, nil).WithTips(errTips)
 	l.Latency = av.Lines(av.Narrow, "chart-latency", "Latency percentiles over time", "p50, p95 and p99 latency estimated from histogram buckets, "+span, labels,
 		[]av.Series{
 			{Name: "p50", Class: av.StrokeBrand, Values: p50, Titles: latTitles50},
@@ -215,7 +279,8 @@ func (h *Handler) liveView(ov analytics.Overview, keys map[string]apikey.Key, ba
 			{Name: "p99", Class: av.StrokeRed, Values: p99, Titles: latTitles99},
 		},
 		func(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) + " ms" },
-		av.LatencyLegend)
+		av.LatencyLegend).WithTips(latTips)
+	l.Codes = codeRows(codes, t, logBase, q)
 	top := int64(1)
 	if len(ov.Routes) > 0 {
 		top = max(1, ov.Routes[0].Requests)
@@ -243,6 +308,36 @@ func (h *Handler) liveView(ov analytics.Overview, keys map[string]apikey.Key, ba
 		l.Keys = append(l.Keys, breakdownRow(k.Stats, name, sub, base+"?"+kp.Encode(), top))
 	}
 	return l
+}
+
+// codeRows is the error-code breakdown: requests refused with each of our
+// error codes, and those answered 4xx or 5xx without one.
+func codeRows(codes []analytics.CodeCount, t analytics.Stats, logBase string, q analytics.Query) []av.CodeRow {
+	var coded int64
+	for _, c := range codes {
+		coded += c.Requests
+	}
+	top := int64(1)
+	if len(codes) > 0 {
+		top = max(1, codes[0].Requests)
+	}
+	var rows []av.CodeRow
+	for _, c := range codes {
+		rows = append(rows, av.CodeRow{Code: c.Code, Status: c.Status, Requests: thousands(c.Requests), Share: 100 * float64(c.Requests) / float64(top),
+			Percent: percent(float64(c.Requests) / float64(max(1, t.Requests))), Href: logLink(logBase, q, q.From, q.To, "code", c.Code)})
+	}
+	if other := t.Errors() - coded; other > 0 {
+		rows = append(rows, av.CodeRow{Code: "", Requests: thousands(other), Share: min(100, 100*float64(other)/float64(top)),
+			Percent: percent(float64(other) / float64(max(1, t.Requests)))})
+	}
+	return rows
+}
+
+func plural(n int64, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return thousands(n) + " " + what + "s"
 }
 
 func breakdownRow(s analytics.Stats, label, sub, href string, top int64) av.BreakdownRow {
@@ -288,6 +383,7 @@ func (h *Handler) quotaView(ctx context.Context, a org.Actor) av.QuotaPanel {
 			h.Log.WarnContext(ctx, "quota panel: reading the daily aggregates failed", "err", err)
 		}
 		var labels, titles, projTitles []string
+		var tips []av.Tip
 		var used, proj []float64
 		var cum int64
 		today := int(elapsed)
@@ -302,6 +398,13 @@ func (h *Handler) quotaView(ctx context.Context, a org.Actor) av.QuotaPanel {
 			v := rate * float64(i+1)
 			proj = append(proj, v)
 			projTitles = append(projTitles, fmt.Sprintf("%s: projected %s", pt.Time.Format("Jan 2"), thousands(int64(v))))
+			tip := av.Tip{Head: interval(pt.Time, analytics.Day)}
+			if i <= today {
+				tip.Lines = append(tip.Lines, thousands(cum)+" used by the end of the day", plural(pt.Requests-pt.RateLimited-pt.QuotaRejected, "request")+" that day")
+			} else {
+				tip.Lines = append(tip.Lines, "Projected: "+thousands(int64(v)))
+			}
+			tips = append(tips, tip)
 		}
 		m.Curve = av.Lines(av.Narrow, "quota-"+pl.name, pl.label+" this month, day by day", "Cumulative requests per day with a straight-line projection to the end of the month", labels,
 			[]av.Series{
@@ -309,7 +412,7 @@ func (h *Handler) quotaView(ctx context.Context, a org.Actor) av.QuotaPanel {
 				{Name: "Used", Class: av.StrokeStrong, Values: used, Titles: titles},
 			},
 			func(v float64) string { return av.Compact(int64(v)) },
-			av.QuotaLegend)
+			av.QuotaLegend).WithTips(tips)
 		qp.Meters = append(qp.Meters, m)
 	}
 	return qp

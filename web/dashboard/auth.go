@@ -100,32 +100,14 @@ func (h *Handler) SignUp(c echo.Context) error {
 	password := c.FormValue("password")
 	// Every field is checked before anything is sent, so that the page
 	// shows all its errors at once.
-	fe := form.Errors{}
-	check := func(err error) {
-		if err == nil {
-			return
-		}
-		if f, _, other := formErrors(err); other == nil {
-			for k, v := range f {
-				if fe[k] == "" {
-					fe[k] = v
-				}
-			}
-		}
-	}
-	email, err := account.NormalizeEmail(p.Email)
-	check(err)
-	_, err = account.CheckName(p.Name)
-	check(err)
-	check(account.CheckPassword(password, email, p.Name))
-	orgName := ""
+	email, emailErr := account.NormalizeEmail(p.Email)
+	_, nameErr := account.CheckName(p.Name)
+	orgName, orgErr := "", error(nil)
 	if p.AskOrg {
-		orgName, err = org.CheckName(p.OrgName)
-		check(err)
+		orgName, orgErr = org.CheckName(p.OrgName)
 	}
-	if len(fe) > 0 {
-		p.Errors = fe
-		return render(c, http.StatusUnprocessableEntity, auth.SignUp(p))
+	if err := errs.Fields(nameErr, emailErr, account.CheckPassword(password, email, p.Name), orgErr); err != nil {
+		return fail(err)
 	}
 	res, err := h.Accounts.SignUp(ctx, p.Email, password, p.Name)
 	if err != nil {

@@ -79,13 +79,15 @@ func redirect(c echo.Context, to string) error {
 	return c.Redirect(http.StatusSeeOther, to)
 }
 
-// formErrors turns a domain error into messages for a form, or returns the
-// error itself when it is not about the input (a bug, a dependency down).
+// formErrors turns a domain error into messages for a form (each field's,
+// when it combines several), or returns the error itself when it is not
+// about the input (a bug, a dependency down).
 func formErrors(err error) (form.Errors, int, error) {
 	switch errs.CodeOf(err) {
 	case errs.Invalid, errs.Conflict, errs.Unauthorized, errs.RateLimited, errs.Forbidden, errs.NotFound, errs.Unavailable:
-		status := StatusOf(err)
-		return form.Errors{errs.FieldOf(err): errs.MessageOf(err)}, status, nil
+		// Every field's message at once (errs.Fields), so the form shows
+		// them together.
+		return form.Errors(errs.FieldErrors(err)), StatusOf(err), nil
 	}
 	return nil, 0, err
 }

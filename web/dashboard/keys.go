@@ -254,7 +254,8 @@ func (h *Handler) CreateKey(c echo.Context) error {
 		// A date means the key works through the day before it, until 00:00 UTC.
 		in.ExpiresAt, err = time.Parse(time.DateOnly, f.ExpiresAt)
 		if err != nil {
-			err = errs.FieldError("expires_at", "Enter the expiry as a date (YYYY-MM-DD), or leave it empty.")
+			// Refused with the other fields' errors, all at once.
+			err = errs.Fields(errs.FieldError("expires_at", "Enter the expiry as a date (YYYY-MM-DD), or leave it empty."), apikey.CheckCreate(in, h.clock()))
 		}
 	}
 	if err == nil {

@@ -6,6 +6,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/clinikapi/clinikapi/internal/account"
 	"github.com/clinikapi/clinikapi/internal/errs"
 	"github.com/clinikapi/clinikapi/internal/org"
 	"github.com/clinikapi/clinikapi/views/invite"
@@ -67,6 +68,9 @@ func (h *Handler) Invite(c echo.Context) error {
 	var res org.InviteResult
 	if err == nil {
 		res, err = h.Orgs.Invite(c.Request().Context(), a, c.FormValue("email"), role)
+	} else {
+		_, emailErr := account.NormalizeEmail(c.FormValue("email"))
+		err = errs.Fields(emailErr, err) // both fields' errors at once
 	}
 	if err != nil {
 		fe, status, err := formErrors(err)

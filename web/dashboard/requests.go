@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -24,12 +25,20 @@ const requestPageSize = 50
 func (h *Handler) RequestLog(c echo.Context) error {
 	a := currentActor(c)
 	ctx := c.Request().Context()
+	now := h.Now().UTC()
+	tr := parseRange(c, now, "")
 	f := analytics.LogFilter{OrgID: a.Org.ID, Limit: requestPageSize,
 		Method: strings.ToUpper(c.QueryParam("method")), Route: c.QueryParam("route"), KeyID: c.QueryParam("key"), Tenant: c.QueryParam("tenant"),
+		Env: c.QueryParam("env"), Code: c.QueryParam("code"), From: tr.Start, To: tr.End,
 		RequestID: strings.TrimSpace(c.QueryParam("request_id")), BeforeID: analytics.DecodeCursor(c.QueryParam("cursor"))}
+	if f.Env != "test" && f.Env != "live" {
+		f.Env = ""
+	}
 	status := c.QueryParam("status")
 	if n, err := strconv.Atoi(status); err == nil && n >= 2 && n <= 5 {
 		f.StatusClass = n
+	} else if status == "err" {
+		f.Errors = true
 	} else {
 		status = ""
 	}
@@ -43,13 +52,15 @@ func (h *Handler) RequestLog(c echo.Context) error {
 	}
 	base := "/o/" + a.Org.ID + "/requests"
 	lf := av.LogFilters{Action: base, Status: status, Method: f.Method, Route: f.Route, Key: f.KeyID, RequestID: f.RequestID,
-		Keys: append([]form.Option{{Value: "", Label: "All keys"}}, options...), Routes: []form.Option{{Value: "", Label: "Any route"}}, Tenant: f.Tenant}
+		Env: f.Env, Code: f.Code, Range: tr.Range, From: tr.From, To: tr.To, Tenant: f.Tenant,
+		Keys: append([]form.Option{{Value: "", Label: "All keys"}}, options...), Routes: []form.Option{{Value: "", Label: "Any route"}},
+		Codes: []form.Option{{Value: "", Label: "Any error code"}}}
 	if lf.Tenants, err = h.tenantOptions(ctx, a, true); err != nil {
 		return err
 	}
-	// The route patterns this organization used in the last 90 days.
-	now := h.Now()
-	ov, err := h.Analytics.Overview(ctx, analytics.Query{OrgID: a.Org.ID, Grain: analytics.Day, From: now.Add(-analytics.RawRetention), To: now})
+	// The route patterns and error codes of the last 90 days.
+	all := analytics.Query{OrgID: a.Org.ID, Grain: analytics.Day, From: now.Add(-analytics.RawRetention), To: now}
+	ov, err := h.Analytics.Overview(ctx, all)
 	if err != nil {
 		return err
 	}
@@ -65,10 +76,22 @@ func (h *Handler) RequestLog(c echo.Context) error {
 	for _, r := range routes {
 		lf.Routes = append(lf.Routes, form.Option{Value: r, Label: r})
 	}
+	codes, err := h.Analytics.ErrorCodes(ctx, all)
+	if err != nil {
+		return err
+	}
+	known := false
+	for _, cc := range codes {
+		lf.Codes = append(lf.Codes, form.Option{Value: cc.Code, Label: cc.Code})
+		known = known || cc.Code == f.Code
+	}
+	if f.Code != "" && !known { // a code from a link, not seen lately
+		lf.Codes = append(lf.Codes, form.Option{Value: f.Code, Label: f.Code})
+	}
 	p := av.LogProps{
 		Shell:    h.shell(c, a, PageRequests, "Request log", "Every API request made with this organization's keys."),
 		Filters:  lf,
-		Filtered: status != "" || f.Method != "" || f.Route != "" || f.KeyID != "" || f.RequestID != "" || f.Tenant != "",
+		Filtered: status != "" || f.Method != "" || f.Route != "" || f.KeyID != "" || f.RequestID != "" || f.Env != "" || f.Code != "" || tr.Range != "" || f.Tenant != "",
 	}
 	for _, r := range recs {
 		p.Requests = append(p.Requests, requestView(base, r, byID))
@@ -78,6 +101,13 @@ func (h *Handler) RequestLog(c echo.Context) error {
 		nq := url.Values{}
 		for k, v := range q {
 			nq[k] = v
+		}
+		if _, preset := analytics.Ranges[tr.Range]; preset {
+			// Older pages keep the window this one was read in, not one
+			// that moves on with the clock.
+			nq.Set("range", "custom")
+			nq.Set("from", tr.From)
+			nq.Set("to", tr.End.Add(time.Minute-time.Nanosecond).Format(customLayout))
 		}
 		nq.Set("cursor", next)
 		p.NextHref = base + "?" + nq.Encode()
