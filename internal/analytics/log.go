@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/clinikapi/clinikapi/internal/usage"
 )
@@ -17,7 +18,8 @@ type LogFilter struct {
 	Route       string
 	KeyID       string
 	RequestID   string
-	BeforeID    int64 // exclusive; 0 for the newest
+	BeforeID    int64     // exclusive; 0 for the newest
+	Since       time.Time // zero: any time
 	Limit       int
 }
 
