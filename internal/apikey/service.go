@@ -16,8 +16,8 @@ import (
 
 // Audit actions of this capability.
 const (
-	KeyCreated = "api_key.created"
-	KeyRotated = "api_key.rotated"
+	KeyCreated    = "api_key.created"
+	KeyRotated    = "api_key.rotated"
 	KeyRevoked    = "api_key.revoked"
 	KeyUpdated    = "api_key.updated"    // name, notes or expiry
 	KeyRestricted = "api_key.restricted" // scope, resource types, allowlist or rate limit
