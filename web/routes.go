@@ -100,7 +100,7 @@ func (s *Server) routes(e *echo.Echo) {
 	v1 := base.group(api.LimitBody)
 	v1.GET("/metadata", s.Capabilities.Serve) // no key needed
 	v1.GET("/fhir/metadata", s.Capabilities.Serve)
-	keyed := v1.group(p.Authenticate, p.RecordUsage, api.Scope, p.RateLimit, p.MonthlyQuota, p.Idempotent)
+	keyed := v1.group(p.Authenticate, p.RecordUsage, api.AllowAddress, api.Scope, api.ResourceScope, p.RateLimit, p.MonthlyQuota, p.Idempotent)
 
 	// Raw FHIR R4.
 	f := s.FHIR
@@ -134,11 +134,13 @@ func (s *Server) routes(e *echo.Echo) {
 	// Bulk data. Imports carry up to 100 MiB of NDJSON; an export reads
 	// data although it is started with POST (scope read); a job's status
 	// is for any key of the organization; download links are signed
-	// (organization, job, file, expiry) and need no key.
+	// (organization, job, file, expiry) and need no key. A key restricted
+	// to some resource types exports and imports only those (the handlers
+	// check the types the body names).
 	b := s.Bulk
-	base.POST("/bulk/import", b.Import, api.LimitImportBody, p.Authenticate, p.RecordUsage, api.Scope, p.RateLimit, p.MonthlyQuota, p.Idempotent)
-	v1.POST("/bulk/export", b.Export, p.Authenticate, p.RecordUsage, api.ReadScope, p.RateLimit, p.MonthlyQuota, p.Idempotent)
-	v1.GET("/bulk/jobs/:id", b.Status, p.Authenticate, p.RecordUsage, p.RateLimit, p.MonthlyQuota) // any scope: a write key polls its import
+	base.POST("/bulk/import", b.Import, api.LimitImportBody, p.Authenticate, p.RecordUsage, api.AllowAddress, api.Scope, p.RateLimit, p.MonthlyQuota, p.Idempotent)
+	v1.POST("/bulk/export", b.Export, p.Authenticate, p.RecordUsage, api.AllowAddress, api.ReadScope, p.RateLimit, p.MonthlyQuota, p.Idempotent)
+	v1.GET("/bulk/jobs/:id", b.Status, p.Authenticate, p.RecordUsage, api.AllowAddress, p.RateLimit, p.MonthlyQuota) // any scope: a write key polls its import
 	v1.GET("/bulk/files/:job", b.Manifest)
 	v1.GET("/bulk/files/:job/:file", b.Download)
 

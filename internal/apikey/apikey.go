@@ -94,8 +94,15 @@ type Key struct {
 	RevokedAt  time.Time // zero: active
 	LastUsedAt time.Time // zero: never used (approximate: writes are coalesced)
 	// OldSecretUntil is when the last previous secret stops working after
-	// a roll with a grace period (zero: none); filled by ListKeys.
+	// a roll with a grace period (zero: none); filled by ListKeys and FindKey.
 	OldSecretUntil time.Time
+
+	// Restrictions beyond the scope (all optional).
+	Grants     []Grant   // resource types the key may use (none: every type)
+	AllowIPs   []string  // client networks, CIDR (none: any address)
+	PerMinute  int       // the key's own rate limit, below the plan's (0: none)
+	DisabledAt time.Time // zero: enabled; a disabled key is refused until enabled again
+	Notes      string    // for people: what the key is for, who owns it
 }
 
 // Status is what the dashboard shows for a key.
@@ -106,6 +113,7 @@ const (
 	Expiring Status = "expiring" // expires within 7 days
 	Expired  Status = "expired"
 	Revoked  Status = "revoked"
+	Disabled Status = "disabled"
 )
 
 // StatusAt returns the key's status at now.
@@ -113,6 +121,8 @@ func (k Key) StatusAt(now time.Time) Status {
 	switch {
 	case !k.RevokedAt.IsZero():
 		return Revoked
+	case !k.DisabledAt.IsZero():
+		return Disabled
 	case !k.ExpiresAt.IsZero() && !now.Before(k.ExpiresAt):
 		return Expired
 	case !k.ExpiresAt.IsZero() && k.ExpiresAt.Sub(now) < 7*24*time.Hour:
@@ -199,11 +209,12 @@ func Parse(raw string) (Env, error) {
 
 // Verification failures, each with the API error code it maps to.
 var (
-	ErrMissing = &errs.Error{Code: errs.Unauthorized, Message: "No API key. Send your key in the x-api-key header.", Reason: errs.ReasonUnauthorized}
-	ErrFormat  = &errs.Error{Code: errs.Unauthorized, Message: "The API key is malformed. Keys look like clk_test_… or clk_live_….", Reason: errs.ReasonInvalidKeyFormat}
-	ErrInvalid = &errs.Error{Code: errs.Unauthorized, Message: "The API key is not valid.", Reason: errs.ReasonInvalidKey}
-	ErrRevoked = &errs.Error{Code: errs.Unauthorized, Message: "The API key was revoked.", Reason: errs.ReasonKeyRevoked}
-	ErrExpired = &errs.Error{Code: errs.Unauthorized, Message: "The API key has expired.", Reason: errs.ReasonKeyExpired}
+	ErrMissing  = &errs.Error{Code: errs.Unauthorized, Message: "No API key. Send your key in the x-api-key header.", Reason: errs.ReasonUnauthorized}
+	ErrFormat   = &errs.Error{Code: errs.Unauthorized, Message: "The API key is malformed. Keys look like clk_test_… or clk_live_….", Reason: errs.ReasonInvalidKeyFormat}
+	ErrInvalid  = &errs.Error{Code: errs.Unauthorized, Message: "The API key is not valid.", Reason: errs.ReasonInvalidKey}
+	ErrRevoked  = &errs.Error{Code: errs.Unauthorized, Message: "The API key was revoked.", Reason: errs.ReasonKeyRevoked}
+	ErrExpired  = &errs.Error{Code: errs.Unauthorized, Message: "The API key has expired.", Reason: errs.ReasonKeyExpired}
+	ErrDisabled = &errs.Error{Code: errs.Unauthorized, Message: "The API key is disabled. An admin can enable it again on the key's page.", Reason: errs.ReasonKeyDisabled}
 )
 
 // Principal is who an API request acts as, once its key is verified.
@@ -218,6 +229,9 @@ type Principal struct {
 	Env      Env
 	Scope    Scope
 	Prefix   string
+	// Limits are the key's restrictions (resource types, networks, own
+	// rate limit); nil when it has none. Shared: never modify.
+	Limits *Limits
 }
 
 // Tenant is the datastore tenant the request's data lives under: the
@@ -240,6 +254,9 @@ type Store interface {
 	// 4) and sets the previous secret(s) to expire at graceUntil.
 	RotateKey(ctx context.Context, orgID, keyID string, s Secret, prefix, last4 string, graceUntil time.Time) error
 	RevokeKey(ctx context.Context, orgID, keyID string, at time.Time) (Key, error)
+	// UpdateKey writes a key's name, notes, expiry, restrictions and
+	// disabled time (the fields people may change).
+	UpdateKey(ctx context.Context, k Key) error
 	// TouchKeys records last use, coalesced: one write for many requests.
 	TouchKeys(ctx context.Context, lastUsed map[string]time.Time) error
 }

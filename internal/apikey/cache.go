@@ -19,6 +19,7 @@ type entry struct {
 	keyExpires    time.Time
 	secretExpires time.Time
 	revoked       bool
+	disabled      bool
 	missing       bool // no such key: cached so floods of bad keys skip the database
 	at            time.Time
 }

@@ -3,6 +3,7 @@ package apikey
 import (
 	"context"
 	"log/slog"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -15,9 +16,14 @@ import (
 
 // Audit actions of this capability.
 const (
-	KeyCreated = "api_key.created"
-	KeyRotated = "api_key.rotated"
-	KeyRevoked = "api_key.revoked"
+	KeyCreated    = "api_key.created"
+	KeyRotated    = "api_key.rotated"
+	KeyRevoked    = "api_key.revoked"
+	KeyUpdated    = "api_key.updated"    // name, notes or expiry
+	KeyRestricted = "api_key.restricted" // scope, resource types, allowlist or rate limit
+	KeyDisabled   = "api_key.disabled"
+	KeyEnabled    = "api_key.enabled"
+	KeyLeaked     = "api_key.leaked" // reported leaked: rolled or revoked at once
 )
 
 // Grace periods offered when rolling a key.
@@ -47,6 +53,12 @@ type Service struct {
 	// one of the organization's and open. Nil: keys are the
 	// organization's only.
 	Tenants TenantChecker
+	// Types resolves the resource type names restrictions may use; nil
+	// refuses every restriction by type.
+	Types Types
+	// PlanLimit is an organization's plan rate limit per minute, which a
+	// key's own limit must stay below; nil: no check.
+	PlanLimit func(ctx context.Context, orgID string) (int, error)
 }
 
 // TenantChecker vouches for the sub-organization a new key belongs to.
@@ -95,6 +107,85 @@ type CreateInput struct {
 	// TenantID makes the key a sub-organization's ("" for the
 	// organization itself).
 	TenantID string
+	Notes     string
+	// Restrictions, in the text forms ParseGrants and ParseAllowlist read.
+	ResourceTypes string
+	AllowIPs      string
+	PerMinute     int
+}
+
+// Restrictions are the changeable limits of a key, as people write them.
+type Restrictions struct {
+	Scope         Scope
+	ResourceTypes string // "Patient:read, appointments:*"; "" for every type
+	AllowIPs      string // "203.0.113.0/24 2001:db8::/32"; "" for any address
+	PerMinute     int    // 0: the organization's limit only
+}
+
+// restrictions validates r into the key's fields.
+func (s *Service) restrictions(ctx context.Context, orgID string, r Restrictions, k *Key) error {
+	scope, err := ParseScope(string(r.Scope))
+	if err != nil {
+		return err
+	}
+	var grants []Grant
+	if strings.TrimSpace(r.ResourceTypes) != "" {
+		if s.Types == nil {
+			return errs.FieldError("resource_types", "This server cannot restrict keys by resource type.")
+		}
+		if grants, err = ParseGrants(r.ResourceTypes, s.Types); err != nil {
+			return err
+		}
+	}
+	ips, err := ParseAllowlist(r.AllowIPs)
+	if err != nil {
+		return err
+	}
+	if r.PerMinute < 0 {
+		return errs.FieldError("per_minute", "Enter a rate limit of 1 or more requests per minute, or leave it empty.")
+	}
+	if r.PerMinute > 0 && s.PlanLimit != nil {
+		max, err := s.PlanLimit(ctx, orgID)
+		if err != nil {
+			return err
+		}
+		if r.PerMinute >= max {
+			return errs.FieldError("per_minute", "Choose a limit below the plan's %d requests per minute (the organization's limit applies anyway).", max)
+		}
+	}
+	k.Scope, k.Grants, k.AllowIPs, k.PerMinute = scope, grants, ips, r.PerMinute
+	return nil
+}
+
+// RestrictionsOf is the editable form of a key's restrictions.
+func RestrictionsOf(k Key) Restrictions {
+	return Restrictions{Scope: k.Scope, ResourceTypes: FormatGrants(k.Grants), AllowIPs: strings.Join(k.AllowIPs, ", "), PerMinute: k.PerMinute}
+}
+
+func restrictionDetail(k Key) map[string]string {
+	return map[string]string{"prefix": k.Prefix, "scope": string(k.Scope), "resource_types": FormatGrants(k.Grants),
+		"ip_allowlist": strings.Join(k.AllowIPs, ","), "per_minute": itoa(k.PerMinute)}
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
+
+func checkName(name string) (string, error) {
+	name = strings.TrimSpace(name)
+	switch {
+	case name == "":
+		return "", errs.FieldError("name", "Give the key a name, such as the service that will use it.")
+	case utf8.RuneCountInString(name) > 80:
+		return "", errs.FieldError("name", "Use at most 80 characters for the name.")
+	}
+	return name, nil
+}
+
+func checkNotes(notes string) (string, error) {
+	notes = strings.TrimSpace(notes)
+	if utf8.RuneCountInString(notes) > 1000 {
+		return "", errs.FieldError("notes", "Use at most 1,000 characters for the notes.")
+	}
+	return notes, nil
 }
 
 // Created is a new or rolled key with its secret, shown exactly once.
@@ -106,13 +197,8 @@ type Created struct {
 // CheckCreate checks every field of a new key at once (errs.Fields): the
 // name, environment, scope and expiry (after now).
 func CheckCreate(in CreateInput, now time.Time) error {
-	var nameErr, expiryErr error
-	switch name := strings.TrimSpace(in.Name); {
-	case name == "":
-		nameErr = errs.FieldError("name", "Give the key a name, such as the service that will use it.")
-	case utf8.RuneCountInString(name) > 80:
-		nameErr = errs.FieldError("name", "Use at most 80 characters for the name.")
-	}
+	var expiryErr error
+	_, nameErr := checkName(in.Name)
 	_, envErr := ParseEnv(string(in.Env))
 	_, scopeErr := ParseScope(string(in.Scope))
 	if !in.ExpiresAt.IsZero() && !in.ExpiresAt.After(now) {
@@ -128,7 +214,14 @@ func (s *Service) Create(ctx context.Context, a Actor, in CreateInput) (Created,
 		return Created{}, err
 	}
 	name := strings.TrimSpace(in.Name)
-	scope, _ := ParseScope(string(in.Scope))
+	notes, err := checkNotes(in.Notes)
+	if err != nil {
+		return Created{}, err
+	}
+	var k Key
+	if err := s.restrictions(ctx, a.OrgID, Restrictions{Scope: in.Scope, ResourceTypes: in.ResourceTypes, AllowIPs: in.AllowIPs, PerMinute: in.PerMinute}, &k); err != nil {
+		return Created{}, err
+	}
 	if in.TenantID != "" {
 		if s.Tenants == nil {
 			return Created{}, errs.FieldError("tenant", "This server has no sub-organizations.")
@@ -142,16 +235,17 @@ func (s *Service) Create(ctx context.Context, a Actor, in CreateInput) (Created,
 	if createdBy == "" {
 		createdBy = "system"
 	}
-	k := Key{ID: random.ID("key"), OrgID: a.OrgID, TenantID: in.TenantID, Name: name, Env: in.Env, Scope: scope, Prefix: prefix, Last4: last4,
-		CreatedBy: createdBy, CreatedAt: now, ExpiresAt: in.ExpiresAt.UTC()}
+	k.ID, k.OrgID, k.TenantID, k.Name, k.Env, k.Prefix, k.Last4, k.Notes = random.ID("key"), a.OrgID, in.TenantID, name, in.Env, prefix, last4, notes
+	k.CreatedBy, k.CreatedAt, k.ExpiresAt = createdBy, now, in.ExpiresAt.UTC()
 	if err := s.store.CreateKey(ctx, k, Secret{Hash: hash, KeyID: k.ID, CreatedAt: now}); err != nil {
 		return Created{}, err
 	}
-	detail := map[string]string{"prefix": prefix, "env": string(k.Env), "scope": string(scope)}
+	d := restrictionDetail(k)
+	d["env"] = string(k.Env)
 	if k.TenantID != "" {
-		detail["tenant"] = k.TenantID
+		d["tenant"] = k.TenantID
 	}
-	s.audit.Record(ctx, a.event(KeyCreated, k.ID, detail))
+	s.audit.Record(ctx, a.event(KeyCreated, k.ID, d))
 	return Created{Key: k, Secret: raw}, nil
 }
 
@@ -231,10 +325,11 @@ func (s *Service) Verify(ctx context.Context, raw string) (Principal, error) {
 			return Principal{}, err
 		default:
 			e = entry{
-				p:             Principal{KeyID: k.ID, OrgID: k.OrgID, TenantID: k.TenantID, Env: k.Env, Scope: k.Scope, Prefix: k.Prefix},
+				p:             Principal{KeyID: k.ID, OrgID: k.OrgID, TenantID: k.TenantID, Env: k.Env, Scope: k.Scope, Prefix: k.Prefix, Limits: newLimits(k)},
 				keyExpires:    k.ExpiresAt,
 				secretExpires: sec.ExpiresAt,
 				revoked:       !k.RevokedAt.IsZero(),
+				disabled:      !k.DisabledAt.IsZero(),
 			}
 		}
 		s.cache.put(hash, e, now, gen)
@@ -244,6 +339,8 @@ func (s *Service) Verify(ctx context.Context, raw string) (Principal, error) {
 		return Principal{}, ErrInvalid
 	case e.revoked:
 		return Principal{}, ErrRevoked
+	case e.disabled:
+		return Principal{}, ErrDisabled
 	case !e.keyExpires.IsZero() && !now.Before(e.keyExpires):
 		return Principal{}, ErrExpired
 	case !e.secretExpires.IsZero() && !now.Before(e.secretExpires):

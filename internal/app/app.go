@@ -216,6 +216,11 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opt Options) 
 		o, err := db.FindOrg(ctx, orgID)
 		return o.Plan, o.RateLimitPerMin, err
 	}}
+	a.Keys.Types = resource.Names{FHIR: index.Types()}
+	a.Keys.PlanLimit = func(ctx context.Context, orgID string) (int, error) {
+		pl, err := orgPlans.PlanOf(ctx, orgID)
+		return pl.PerMinute, err
+	}
 	contract, err := resource.LoadDefaultContract()
 	if err != nil {
 		a.Close()
@@ -270,7 +275,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opt Options) 
 			Records:     a.Records,
 		},
 		FHIR:         &api.FHIR{Records: a.Records, BaseURL: cfg.BaseURL, Types: index.Types()},
-		Capabilities: &api.Capabilities{Types: index.Types(), Params: index, BaseURL: cfg.BaseURL, Version: Version, Started: now()},
+		Capabilities: &api.Capabilities{Types: index.Types(), Params: index, BaseURL: cfg.BaseURL, Version: Version, Started: now(), Keys: a.Keys},
 		Stripe:       &webhook.Stripe{Billing: a.Billing, Parser: a.StripeWebhook, Log: log},
 		DB:           a.readiness(), Jobs: a.Jobs, Log: log, Now: now, TLS: cfg.TLS.Enabled(), TrustProxy: cfg.TrustProxy,
 		Metrics: a.metrics(), MetricsToken: cfg.MetricsToken,

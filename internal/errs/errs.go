@@ -36,6 +36,8 @@ const (
 	ReasonInvalidKey        Reason = "INVALID_KEY"        // no such key
 	ReasonKeyRevoked        Reason = "KEY_REVOKED"
 	ReasonKeyExpired        Reason = "KEY_EXPIRED"
+	ReasonKeyDisabled       Reason = "KEY_DISABLED"       // the key is disabled (it can be enabled again)
+	ReasonIPNotAllowed      Reason = "IP_NOT_ALLOWED"     // the client address is outside the key's allowlist
 	ReasonInsufficientScope Reason = "INSUFFICIENT_SCOPE" // the key's scope does not allow it
 	ReasonGone              Reason = "GONE"               // the resource was deleted (raw FHIR: 410)
 	ReasonValidation        Reason = "VALIDATION_ERROR"   // field-level issues in Issues

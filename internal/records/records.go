@@ -64,6 +64,28 @@ type Actor struct {
 	ID     string // key id, user id
 	// BulkJob names the bulk job the operation is part of (audit detail).
 	BulkJob string
+	// Readable, when set, says which resource types the actor may read
+	// (an API key restricted to some types): _revinclude of other types is
+	// not run and included resources of other types are left out.
+	Readable func(typ string) bool
+}
+
+// narrow drops the reverse includes whose source type the actor may not
+// read, before the search runs.
+func (a Actor) narrow(q *datastore.Query) {
+	if a.Readable == nil {
+		return
+	}
+	q.RevInclude = slices.DeleteFunc(q.RevInclude, func(inc datastore.Include) bool { return !a.Readable(inc.Source) })
+}
+
+// keep leaves out the included resources of types the actor may not read
+// (an _include can point at any type): never leaked, not even counted.
+func (a Actor) keep(res *datastore.Result) {
+	if a.Readable == nil {
+		return
+	}
+	res.Included = slices.DeleteFunc(res.Included, func(r datastore.Record) bool { return !a.Readable(r.Type) })
 }
 
 // Service runs the data operations.
@@ -495,10 +517,12 @@ func (s *Service) Search(ctx context.Context, a Actor, q Search) (Page, error) {
 				Message: "The paging cursor is not valid for this search. Start again without _cursor."}
 		}
 	}
+	a.narrow(&query)
 	res, err := st.Search(ctx, tenant, query)
 	if err != nil {
 		return Page{}, err
 	}
+	a.keep(&res)
 	s.audit(ctx, a, ActionSearch, q.Type, "")
 	s.disclose(ctx, a, disclosure.Search, res.Records)
 	s.disclose(ctx, a, disclosure.Include, res.Included)

@@ -86,10 +86,12 @@ func (s *Service) ReadIncluding(ctx context.Context, a Actor, typ, id string, re
 		return Page{}, fq, err
 	}
 	q.Limit = 1
+	a.narrow(&q)
 	res, err := st.Search(ctx, tenant, q)
 	if err != nil {
 		return Page{}, fq, err
 	}
+	a.keep(&res)
 	if len(res.Records) == 0 {
 		return Page{}, fq, errs.E(errs.NotFound, "%s not found.", typ)
 	}

@@ -49,12 +49,12 @@ func (db *DB) UsageSince(ctx context.Context, afterID int64) (int64, time.Time, 
 	return maxID.Int64, oldest.UTC(), true, nil
 }
 
-const usageSelect = `SELECT id, created_at, org_id, key_id, env, method, route, status, latency_us, bytes_in, bytes_out, request_id, code FROM usage_records`
+const usageSelect = `SELECT id, created_at, org_id, key_id, env, method, route, status, latency_us, bytes_in, bytes_out, request_id, code, resource_type, client_ip, ua_family FROM usage_records`
 
 func scanUsage(rows interface{ Scan(...any) error }) (usage.Record, error) {
 	var r usage.Record
 	var lat int64
-	err := rows.Scan(&r.ID, &r.Time, &r.OrgID, &r.KeyID, &r.Env, &r.Method, &r.Route, &r.Status, &lat, &r.BytesIn, &r.BytesOut, &r.RequestID, &r.Code)
+	err := rows.Scan(&r.ID, &r.Time, &r.OrgID, &r.KeyID, &r.Env, &r.Method, &r.Route, &r.Status, &lat, &r.BytesIn, &r.BytesOut, &r.RequestID, &r.Code, &r.ResourceType, &r.ClientIP, &r.UAFamily)
 	r.Latency = time.Duration(lat) * time.Microsecond
 	r.Time = r.Time.UTC()
 	return r, err

@@ -3,6 +3,8 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
+	"strings"
 	"time"
 
 	"github.com/clinikapi/clinikapi/internal/apikey"
@@ -11,17 +13,38 @@ import (
 
 var _ apikey.Store = (*DB)(nil)
 
-const keyColumns = `k.id, k.org_id, k.name, k.env, k.scope, k.prefix, k.last4, k.created_by, k.created_at, k.expires_at, k.revoked_at, k.last_used_at, COALESCE(k.tenant_id, '')`
+const keyColumns = `k.id, k.org_id, k.name, k.env, k.scope, k.prefix, k.last4, k.created_by, k.created_at, k.expires_at, k.revoked_at, k.last_used_at,
+	k.resource_types, k.ip_allowlist, k.per_minute, k.disabled_at, k.notes, COALESCE(k.tenant_id, '')`
 
 func scanKey(row interface{ Scan(...any) error }, extra ...any) (apikey.Key, error) {
 	var k apikey.Key
-	var exp, rev, used sql.NullTime
-	dest := append([]any{&k.ID, &k.OrgID, &k.Name, &k.Env, &k.Scope, &k.Prefix, &k.Last4, &k.CreatedBy, &k.CreatedAt, &exp, &rev, &used, &k.TenantID}, extra...)
+	var exp, rev, used, dis sql.NullTime
+	var types, ips string
+	dest := append([]any{&k.ID, &k.OrgID, &k.Name, &k.Env, &k.Scope, &k.Prefix, &k.Last4, &k.CreatedBy, &k.CreatedAt, &exp, &rev, &used,
+		&types, &ips, &k.PerMinute, &dis, &k.Notes, &k.TenantID}, extra...)
 	if err := row.Scan(dest...); err != nil {
 		return apikey.Key{}, notFound(err, "API key not found.")
 	}
-	k.ExpiresAt, k.RevokedAt, k.LastUsedAt = exp.Time, rev.Time, used.Time
+	k.ExpiresAt, k.RevokedAt, k.LastUsedAt, k.DisabledAt = exp.Time, rev.Time, used.Time, dis.Time
+	k.Grants, k.AllowIPs = parseGrants(types), splitList(ips)
 	return k, nil
+}
+
+// parseGrants reads the stored form of grants (apikey.FormatGrants).
+func parseGrants(s string) []apikey.Grant {
+	var out []apikey.Grant
+	for _, g := range splitList(s) {
+		t, sc, _ := strings.Cut(g, ":")
+		out = append(out, apikey.Grant{Type: t, Scope: apikey.Scope(sc)})
+	}
+	return out
+}
+
+func splitList(s string) []string {
+	if s == "" {
+		return nil
+	}
+	return strings.Split(s, ",")
 }
 
 func nullTime(t time.Time) sql.NullTime {
@@ -34,9 +57,11 @@ func nullTime(t time.Time) sql.NullTime {
 // CreateKey implements apikey.Store.
 func (db *DB) CreateKey(ctx context.Context, k apikey.Key, s apikey.Secret) error {
 	return db.tx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO api_keys (id, org_id, name, env, scope, prefix, last4, created_by, created_at, expires_at, tenant_id)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
-			k.ID, k.OrgID, k.Name, k.Env, k.Scope, k.Prefix, k.Last4, k.CreatedBy, utc(k.CreatedAt), nullTime(k.ExpiresAt), nullString(k.TenantID)); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO api_keys (id, org_id, name, env, scope, prefix, last4, created_by, created_at, expires_at,
+			resource_types, ip_allowlist, per_minute, notes, tenant_id)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
+			k.ID, k.OrgID, k.Name, k.Env, k.Scope, k.Prefix, k.Last4, k.CreatedBy, utc(k.CreatedAt), nullTime(k.ExpiresAt),
+			apikey.FormatGrants(k.Grants), strings.Join(k.AllowIPs, ","), k.PerMinute, k.Notes, nullString(k.TenantID)); err != nil {
 			return err
 		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO api_key_secrets (hash, key_id, created_at) VALUES ($1, $2, $3)`, s.Hash, k.ID, utc(s.CreatedAt))
@@ -88,7 +113,32 @@ func (db *DB) ListKeys(ctx context.Context, orgID string) ([]apikey.Key, error) 
 
 // FindKey implements apikey.Store.
 func (db *DB) FindKey(ctx context.Context, orgID, keyID string) (apikey.Key, error) {
-	return scanKey(db.sql.QueryRowContext(ctx, `SELECT `+keyColumns+` FROM api_keys k WHERE k.org_id = $1 AND k.id = $2`, orgID, keyID))
+	k, err := scanKey(db.sql.QueryRowContext(ctx, `SELECT `+keyColumns+` FROM api_keys k WHERE k.org_id = $1 AND k.id = $2`, orgID, keyID))
+	if err != nil {
+		return k, err
+	}
+	var until time.Time
+	err = db.sql.QueryRowContext(ctx, `SELECT expires_at FROM api_key_secrets WHERE key_id = $1 AND expires_at IS NOT NULL
+		ORDER BY expires_at DESC LIMIT 1`, keyID).Scan(&until)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return apikey.Key{}, err
+	}
+	k.OldSecretUntil = until
+	return k, nil
+}
+
+// UpdateKey implements apikey.Store.
+func (db *DB) UpdateKey(ctx context.Context, k apikey.Key) error {
+	res, err := db.execWrite(ctx, `UPDATE api_keys SET name = $1, notes = $2, expires_at = $3, scope = $4, resource_types = $5, ip_allowlist = $6,
+		per_minute = $7, disabled_at = $8 WHERE org_id = $9 AND id = $10 AND revoked_at IS NULL`,
+		k.Name, k.Notes, nullTime(k.ExpiresAt), k.Scope, apikey.FormatGrants(k.Grants), strings.Join(k.AllowIPs, ","), k.PerMinute, nullTime(k.DisabledAt), k.OrgID, k.ID)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return errs.E(errs.NotFound, "API key not found.")
+	}
+	return nil
 }
 
 // FindSecret implements apikey.Store.

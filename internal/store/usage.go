@@ -12,7 +12,7 @@ var (
 	_ quota.Store = (*DB)(nil)
 )
 
-const usageColumns = 12
+const usageColumns = 15
 
 // InsertUsage implements usage.Store with one multi-row INSERT.
 func (db *DB) InsertUsage(ctx context.Context, rs []usage.Record) error {
@@ -21,9 +21,9 @@ func (db *DB) InsertUsage(ctx context.Context, rs []usage.Record) error {
 	}
 	args := make([]any, 0, len(rs)*usageColumns)
 	for _, r := range rs {
-		args = append(args, utc(r.Time), r.OrgID, r.KeyID, r.Env, r.Method, r.Route, r.Status, r.Latency.Microseconds(), r.BytesIn, r.BytesOut, r.RequestID, r.Code)
+		args = append(args, utc(r.Time), r.OrgID, r.KeyID, r.Env, r.Method, r.Route, r.Status, r.Latency.Microseconds(), r.BytesIn, r.BytesOut, r.RequestID, r.Code, r.ResourceType, r.ClientIP, r.UAFamily)
 	}
-	return db.insertValues(ctx, `INSERT INTO usage_records (created_at, org_id, key_id, env, method, route, status, latency_us, bytes_in, bytes_out, request_id, code)`, "",
+	return db.insertValues(ctx, `INSERT INTO usage_records (created_at, org_id, key_id, env, method, route, status, latency_us, bytes_in, bytes_out, request_id, code, resource_type, client_ip, ua_family)`, "",
 		len(rs), usageColumns, usage.BatchSize, args)
 }
 

@@ -26,6 +26,12 @@ type Record struct {
 	BytesOut  int64
 	RequestID string
 	Code      string // error code of a refused request (RATE_LIMITED, …); "" otherwise
+	// ResourceType is the FHIR type the request used ("" for none, e.g.
+	// a bulk job's status); ClientIP the client address; UAFamily the
+	// user agent's product name (curl, node, …), never the full string.
+	ResourceType string
+	ClientIP     string
+	UAFamily     string
 }
 
 // Store persists records.

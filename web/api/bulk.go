@@ -9,6 +9,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/clinikapi/clinikapi/internal/apikey"
 	"github.com/clinikapi/clinikapi/internal/audit"
 	"github.com/clinikapi/clinikapi/internal/bulk"
 	"github.com/clinikapi/clinikapi/internal/errs"
@@ -132,6 +133,21 @@ func (h *Bulk) Export(c echo.Context) error {
 		return err
 	}
 	req := bulk.ExportRequest{ResourceTypes: body.ResourceTypes}
+	// A key restricted to some resource types exports only those: each
+	// type asked for must be readable, and "every type" means every type
+	// the key may read.
+	if pr := PrincipalOf(c); pr.RestrictsTypes() {
+		for _, t := range req.ResourceTypes {
+			if !pr.Readable(t) {
+				return apikey.InsufficientScope(t, http.MethodGet)
+			}
+		}
+		if len(req.ResourceTypes) == 0 {
+			if req.ResourceTypes = pr.ReadableTypes(); len(req.ResourceTypes) == 0 {
+				return &errs.Error{Code: errs.Forbidden, Reason: errs.ReasonInsufficientScope, Message: "This key may read no resource type, so it has nothing to export."}
+			}
+		}
+	}
 	if body.Since != "" {
 		t, err := time.Parse(time.RFC3339, body.Since)
 		if err != nil {
@@ -156,6 +172,9 @@ func (h *Bulk) Import(c echo.Context) error {
 	}
 	if err := decodeJSON(c, &body, tooLargeImport); err != nil {
 		return err
+	}
+	if pr := PrincipalOf(c); body.ResourceType != "" && !pr.AllowsType(body.ResourceType, http.MethodPost) {
+		return apikey.InsufficientScope(body.ResourceType, http.MethodPost)
 	}
 	j, err := h.Jobs.StartImport(c.Request().Context(), h.actor(c), body.ResourceType, body.Data)
 	if err != nil {

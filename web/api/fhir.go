@@ -35,7 +35,11 @@ type FHIR struct {
 // environment.
 func actor(c echo.Context) records.Actor {
 	pr := PrincipalOf(c)
-	return records.Actor{OrgID: pr.OrgID, Tenant: pr.TenantID, Env: string(pr.Env), Type: audit.ActorAPIKey, ID: pr.KeyID}
+	a := records.Actor{OrgID: pr.OrgID, Tenant: pr.TenantID, Env: string(pr.Env), Type: audit.ActorAPIKey, ID: pr.KeyID}
+	if pr.RestrictsTypes() {
+		a.Readable = pr.Readable
+	}
+	return a
 }
 
 // ContentType is what FHIR responses are served as.

@@ -10,6 +10,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/clinikapi/clinikapi/internal/apikey"
 	"github.com/clinikapi/clinikapi/internal/datastore"
 	"github.com/clinikapi/clinikapi/internal/fhir"
 )
@@ -31,15 +32,40 @@ type Capabilities struct {
 	// instance starts. Zero means when it is first served.
 	Started time.Time
 
+	// Keys verifies a key sent with the request (none is needed): a key
+	// restricted to some resource types sees only those, with the
+	// interactions its scopes allow. Nil: every request sees everything.
+	Keys *apikey.Service
+
 	once sync.Once
 	body []byte
 }
 
-// Serve writes the CapabilityStatement (built once).
+// Serve writes the CapabilityStatement (built once), or the one a
+// restricted key sees (built for it).
 func (m *Capabilities) Serve(c echo.Context) error {
-	m.once.Do(func() { m.body, _ = json.Marshal(m.build()) })
+	if raw := c.Request().Header.Get("X-Api-Key"); raw != "" && m.Keys != nil {
+		// A key that does not verify gets the public statement: it needs none.
+		if pr, err := m.Keys.Verify(c.Request().Context(), raw); err == nil && (pr.RestrictsTypes() || pr.Scope != apikey.ScopeAll) {
+			body, _ := json.Marshal(m.build(func(method string, typ string) bool {
+				return pr.Scope.Allows(method) && pr.AllowsType(typ, method)
+			}))
+			c.Response().Header().Set("Cache-Control", "private, no-store")
+			c.Response().Header().Set("Vary", "X-Api-Key")
+			return c.Blob(http.StatusOK, ContentType, body)
+		}
+	}
+	m.once.Do(func() { m.body, _ = json.Marshal(m.build(nil)) })
 	c.Response().Header().Set("Cache-Control", "public, max-age=3600")
+	c.Response().Header().Set("Vary", "X-Api-Key")
 	return c.Blob(http.StatusOK, ContentType, m.body)
+}
+
+// interactionMethods are the FHIR interactions, with the HTTP method each
+// is made with.
+var interactionMethods = []struct{ code, method string }{
+	{"read", "GET"}, {"create", "POST"}, {"update", "PUT"}, {"patch", "PATCH"}, {"delete", "DELETE"},
+	{"history-instance", "GET"}, {"search-type", "GET"},
 }
 
 func (m *Capabilities) date() string {
@@ -64,13 +90,20 @@ func searchLimitsDoc() string {
 		searchLimits.Params, searchLimits.OrValues, searchLimits.SortKeys, searchLimits.Includes, datastore.MaxCount, searchLimits.QueryBytes)
 }
 
-func (m *Capabilities) build() map[string]any {
-	interactions := []map[string]string{}
-	for _, code := range []string{"read", "create", "update", "patch", "delete", "history-instance", "search-type"} {
-		interactions = append(interactions, map[string]string{"code": code})
-	}
+// build makes the statement; allows, when not nil, says which methods a
+// key may use on a type (types with none are left out).
+func (m *Capabilities) build(allows func(method, typ string) bool) map[string]any {
 	var resources []map[string]any
 	for _, t := range m.Types {
+		interactions := []map[string]string{}
+		for _, im := range interactionMethods {
+			if allows == nil || allows(im.method, t) {
+				interactions = append(interactions, map[string]string{"code": im.code})
+			}
+		}
+		if len(interactions) == 0 {
+			continue
+		}
 		ps := m.Params.Params(t)
 		sort.Slice(ps, func(i, j int) bool { return ps[i].Code < ps[j].Code })
 		var params []map[string]string

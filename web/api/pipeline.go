@@ -5,6 +5,7 @@ import (
 	"math"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -18,6 +19,7 @@ import (
 	"github.com/clinikapi/clinikapi/internal/quota"
 	"github.com/clinikapi/clinikapi/internal/ratelimit"
 	"github.com/clinikapi/clinikapi/internal/records"
+	"github.com/clinikapi/clinikapi/internal/resource"
 	"github.com/clinikapi/clinikapi/internal/usage"
 )
 
@@ -49,6 +51,7 @@ type Pipeline struct {
 const (
 	keyPrincipal = "api.principal"
 	keyPlan      = "api.plan"
+	keyType      = "api.type"
 )
 
 // PrincipalOf returns who the request acts as (set by Authenticate).
@@ -124,8 +127,55 @@ func Scope(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-// RateLimit applies the plan's per-minute limit across all of an
-// organization's keys, and reports it in X-RateLimit-* headers.
+// AllowAddress refuses a request from outside the key's IP allowlist
+// (403 IP_NOT_ALLOWED). The client address is the connection's, or with
+// CLINIKAPI_TRUST_PROXY the one X-Forwarded-For names (echo's IPExtractor).
+func AllowAddress(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if !PrincipalOf(c).AllowsAddr(c.RealIP()) {
+			return apikey.ErrIPNotAllowed
+		}
+		return next(c)
+	}
+}
+
+// ResourceScope finds the resource type a request uses (the :type of a
+// raw FHIR route, the declared type of a simplified one) and refuses it,
+// 403 INSUFFICIENT_SCOPE naming the type, when the key is restricted to
+// other types or to another scope for this one.
+func ResourceScope(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		typ := requestType(c)
+		if typ == "" {
+			return next(c)
+		}
+		c.Set(keyType, typ)
+		if !PrincipalOf(c).AllowsType(typ, c.Request().Method) {
+			return apikey.InsufficientScope(typ, c.Request().Method)
+		}
+		return next(c)
+	}
+}
+
+// requestType is the resource type of a /v1 route ("" when it has none).
+func requestType(c echo.Context) string {
+	route := strings.TrimPrefix(c.Path(), "/v1/")
+	seg, _, _ := strings.Cut(route, "/")
+	if seg == "fhir" {
+		if t := c.Param("type"); t != "metadata" {
+			return t
+		}
+		return ""
+	}
+	if d, ok := resource.ByPath(seg); ok {
+		return d.Type
+	}
+	return ""
+}
+
+// RateLimit applies the key's own per-minute limit, if it has one, and the
+// plan's across all of an organization's keys, and reports the tighter of
+// the two in X-RateLimit-* headers.
 func (p *Pipeline) RateLimit(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		ctx := c.Request().Context()
@@ -135,11 +185,27 @@ func (p *Pipeline) RateLimit(next echo.HandlerFunc) echo.HandlerFunc {
 			return err
 		}
 		c.Set(keyPlan, pl)
+		var keyRes ratelimit.Result
+		if n := pr.PerMinute(); n > 0 {
+			if keyRes, err = p.Limiter.Allow(ctx, "api:key:"+pr.KeyID, n, time.Minute); err != nil {
+				return err
+			}
+			if !keyRes.Allowed {
+				setRateLimitHeaders(c.Response().Header(), keyRes)
+				return &Error{Status: 429, Code: "RATE_LIMITED",
+					Message: "Rate limit of " + strconv.Itoa(keyRes.Limit) + " requests per minute reached for this key (its own limit, below the organization's). Retry after the Retry-After seconds.",
+					Headers: map[string]string{"Retry-After": strconv.Itoa(max(1, seconds(keyRes.RetryAfter)))}}
+			}
+		}
 		res, err := p.Limiter.Allow(ctx, "api:org:"+pr.OrgID, pl.PerMinute, time.Minute)
 		if err != nil {
 			return err
 		}
-		setRateLimitHeaders(c.Response().Header(), res)
+		if keyRes.Limit > 0 && res.Allowed && keyRes.Remaining < res.Remaining {
+			setRateLimitHeaders(c.Response().Header(), keyRes)
+		} else {
+			setRateLimitHeaders(c.Response().Header(), res)
+		}
 		if !res.Allowed {
 			return &Error{Status: 429, Code: "RATE_LIMITED",
 				Message: "Rate limit of " + strconv.Itoa(res.Limit) + " requests per minute reached for this organization (" + pl.Name + " plan). Retry after the Retry-After seconds.",
@@ -204,10 +270,12 @@ func (p *Pipeline) RecordUsage(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		r = c.Request()
 		pr := PrincipalOf(c)
+		typ, _ := c.Get(keyType).(string)
 		p.Usage.Add(usage.Record{
 			Time: p.Now(), OrgID: pr.OrgID, KeyID: pr.KeyID, Env: string(pr.Env),
 			Method: r.Method, Route: c.Path(), Status: c.Response().Status, Latency: time.Since(start),
 			BytesIn: max(0, r.ContentLength), BytesOut: c.Response().Size, RequestID: logging.RequestID(r.Context()), Code: code,
+			ResourceType: typ, ClientIP: c.RealIP(), UAFamily: usage.AgentFamily(r.UserAgent()),
 		})
 		return nil
 	}

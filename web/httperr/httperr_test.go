@@ -37,6 +37,8 @@ var documented = []struct {
 	{"ReasonInvalidKey", reason(errs.Unauthorized, errs.ReasonInvalidKey), 401, "INVALID_KEY"},
 	{"ReasonKeyRevoked", reason(errs.Unauthorized, errs.ReasonKeyRevoked), 401, "KEY_REVOKED"},
 	{"ReasonKeyExpired", reason(errs.Unauthorized, errs.ReasonKeyExpired), 401, "KEY_EXPIRED"},
+	{"ReasonKeyDisabled", reason(errs.Unauthorized, errs.ReasonKeyDisabled), 401, "KEY_DISABLED"},
+	{"ReasonIPNotAllowed", reason(errs.Forbidden, errs.ReasonIPNotAllowed), 403, "IP_NOT_ALLOWED"},
 	{"ReasonInsufficientScope", reason(errs.Forbidden, errs.ReasonInsufficientScope), 403, "INSUFFICIENT_SCOPE"},
 	{"ReasonInvalidLink", reason(errs.Forbidden, errs.ReasonInvalidLink), 403, "INVALID_DOWNLOAD_LINK"},
 	{"ReasonGone", reason(errs.NotFound, errs.ReasonGone), 410, "GONE"},
