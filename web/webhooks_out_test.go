@@ -1,0 +1,590 @@
+package web_test
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"crypto/subtle"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"math"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/clinikapi/clinikapi/internal/app"
+	"github.com/clinikapi/clinikapi/internal/app/apptest"
+	"github.com/clinikapi/clinikapi/internal/random"
+	"github.com/clinikapi/clinikapi/internal/store/storetest"
+	"github.com/clinikapi/clinikapi/internal/webhook"
+)
+
+// verifyWebhook is the docs' verifyWebhook (guides/webhooks.mdx,
+// "Verifying Signatures") ported line for line, JavaScript semantics
+// included: Object.fromEntries keeps the last value of a repeated key,
+// kv.split('=', 2) drops what follows a second '=', Number() of a missing
+// value is NaN. now stands for Date.now().
+func verifyWebhook(rawBody, header, secret string, now time.Time) bool {
+	const toleranceSeconds = 300
+	parts := map[string]*string{}
+	for _, kv := range strings.Split(header, ",") {
+		s := strings.Split(kv, "=")
+		if len(s) > 1 {
+			v := s[1]
+			parts[s[0]] = &v
+		} else {
+			parts[s[0]] = nil
+		}
+	}
+	timestamp := math.NaN()
+	if p := parts["t"]; p != nil {
+		if *p == "" {
+			timestamp = 0 // Number('') is 0
+		} else if f, err := strconv.ParseFloat(*p, 64); err == nil {
+			timestamp = f
+		}
+	}
+	received := ""
+	if p := parts["v1"]; p != nil {
+		received = *p
+	}
+	if math.IsNaN(timestamp) || math.IsInf(timestamp, 0) || received == "" {
+		return false
+	}
+	if math.Abs(math.Floor(float64(now.UnixMilli())/1000)-timestamp) > toleranceSeconds {
+		return false
+	}
+	m := hmac.New(sha256.New, []byte(secret))
+	m.Write([]byte(strconv.FormatFloat(timestamp, 'f', -1, 64) + "." + rawBody))
+	expected := hex.EncodeToString(m.Sum(nil))
+	a, b := []byte(received), []byte(expected)
+	return len(a) == len(b) && subtle.ConstantTimeCompare(a, b) == 1
+}
+
+// hookRequest is one delivery a receiver got.
+type hookRequest struct {
+	Path   string
+	Header http.Header
+	Body   string
+}
+
+func (h hookRequest) payload(t *testing.T) webhook.Payload {
+	t.Helper()
+	var p webhook.Payload
+	if err := json.Unmarshal([]byte(h.Body), &p); err != nil {
+		t.Fatalf("payload %q: %v", h.Body, err)
+	}
+	return p
+}
+
+// receiver is a local HTTPS webhook receiver. answer gives the status of
+// a request to a path (200 when nil).
+type receiver struct {
+	srv    *httptest.Server
+	mu     sync.Mutex
+	reqs   []hookRequest
+	answer func(path string, n int) int
+}
+
+func newReceiver(t *testing.T) *receiver {
+	t.Helper()
+	r := &receiver{}
+	r.srv = httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		body, _ := io.ReadAll(req.Body)
+		r.mu.Lock()
+		n := 0
+		for _, q := range r.reqs {
+			if q.Path == req.URL.Path {
+				n++
+			}
+		}
+		r.reqs = append(r.reqs, hookRequest{Path: req.URL.Path, Header: req.Header.Clone(), Body: string(body)})
+		answer := r.answer
+		r.mu.Unlock()
+		status := 200
+		if answer != nil {
+			status = answer(req.URL.Path, n)
+		}
+		if status >= 300 && status < 400 {
+			w.Header().Set("Location", "/moved-target")
+		}
+		w.WriteHeader(status)
+		io.WriteString(w, "answer "+strconv.Itoa(status))
+	}))
+	t.Cleanup(r.srv.Close)
+	return r
+}
+
+// url is the receiver's address under the name example.com, which its
+// certificate is for (the test resolver maps it to 127.0.0.1).
+func (r *receiver) url(path string) string {
+	u, _ := url.Parse(r.srv.URL)
+	return "https://example.com:" + u.Port() + path
+}
+
+func (r *receiver) got(path string) []hookRequest {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []hookRequest
+	for _, q := range r.reqs {
+		if path == "" || q.Path == path {
+			out = append(out, q)
+		}
+	}
+	return out
+}
+
+// waitCount waits (up to 15 s) until path has n requests, and fails if it
+// has more.
+func (r *receiver) waitCount(t *testing.T, path string, n int) []hookRequest {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		got := r.got(path)
+		if len(got) > n {
+			t.Fatalf("%s: %d deliveries, want %d", path, len(got), n)
+		}
+		if len(got) == n {
+			return got
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: %d deliveries after 15 s, want %d", path, len(got), n)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// fakeDNS is the resolver of webhook hosts in tests.
+type fakeDNS struct {
+	mu sync.Mutex
+	m  map[string][]netip.Addr
+}
+
+func (f *fakeDNS) set(host string, addrs ...string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.m == nil {
+		f.m = map[string][]netip.Addr{}
+	}
+	f.m[host] = nil
+	for _, a := range addrs {
+		f.m[host] = append(f.m[host], netip.MustParseAddr(a))
+	}
+}
+
+func (f *fakeDNS) LookupNetIP(_ context.Context, _, host string) ([]netip.Addr, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if a, ok := f.m[host]; ok && len(a) > 0 {
+		return a, nil
+	}
+	return nil, &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}
+}
+
+// webhookEnv starts the program with a resolver mapping example.com to
+// the receiver and trusting its certificate; loopback decides whether
+// CLINIKAPI_WEBHOOK_ALLOW_LOOPBACK is on.
+func webhookEnv(t *testing.T, engine string, rcv *receiver, loopback bool, vars map[string]string) (*apptest.Env, *fakeDNS) {
+	t.Helper()
+	dns := &fakeDNS{}
+	dns.set("example.com", "127.0.0.1")
+	pool := x509.NewCertPool()
+	pool.AddCert(rcv.srv.Certificate())
+	if vars == nil {
+		vars = map[string]string{}
+	}
+	if loopback {
+		vars["CLINIKAPI_WEBHOOK_ALLOW_LOOPBACK"] = "true"
+	}
+	return apptest.NewWith(t, engine, vars, app.Options{WebhookResolver: dns, WebhookRoots: pool}), dns
+}
+
+// addEndpoint registers an endpoint and returns it with its secret.
+func addEndpoint(t *testing.T, env *apptest.Env, orgID string, in webhook.Input) (webhook.Endpoint, string) {
+	t.Helper()
+	e, secret, err := env.App.Webhooks.Create(context.Background(), webhook.Actor{OrgID: orgID, UserID: "usr_test"}, in)
+	if err != nil {
+		t.Fatalf("create endpoint %s: %v", in.URL, err)
+	}
+	return e, secret
+}
+
+// checkSigned checks a delivery's headers against the docs: both
+// signatures verify with secret, the timestamp header is the V2 one, the
+// event and delivery id headers match the payload.
+func checkSigned(t *testing.T, h hookRequest, secret string, now time.Time) webhook.Payload {
+	t.Helper()
+	p := h.payload(t)
+	if !verifyWebhook(h.Body, h.Header.Get("X-Clinik-Signature-V2"), secret, now) {
+		t.Fatalf("X-Clinik-Signature-V2 %q does not verify with the docs' code", h.Header.Get("X-Clinik-Signature-V2"))
+	}
+	m := hmac.New(sha256.New, []byte(secret))
+	m.Write([]byte(h.Body))
+	if got := h.Header.Get("X-Clinik-Signature"); got != hex.EncodeToString(m.Sum(nil)) {
+		t.Fatalf("X-Clinik-Signature %q is not the HMAC-SHA256 hex of the body", got)
+	}
+	if ts := h.Header.Get("X-Clinik-Timestamp"); !strings.HasPrefix(h.Header.Get("X-Clinik-Signature-V2"), "t="+ts+",") || ts != strconv.FormatInt(now.Unix(), 10) {
+		t.Fatalf("X-Clinik-Timestamp %q, V2 %q, clock %d", ts, h.Header.Get("X-Clinik-Signature-V2"), now.Unix())
+	}
+	if h.Header.Get("X-Clinik-Event") != p.Event || h.Header.Get("X-Clinik-Delivery-Id") != p.ID || !strings.HasPrefix(p.ID, "evt_") {
+		t.Fatalf("headers event %q delivery %q, payload %+v", h.Header.Get("X-Clinik-Event"), h.Header.Get("X-Clinik-Delivery-Id"), p)
+	}
+	if verifyWebhook(h.Body, h.Header.Get("X-Clinik-Signature-V2"), secret+"x", now) {
+		t.Fatal("a wrong secret verifies")
+	}
+	if verifyWebhook(h.Body, h.Header.Get("X-Clinik-Signature-V2"), secret, now.Add(301*time.Second)) {
+		t.Fatal("a delivery verifies outside the docs' 300 s tolerance")
+	}
+	return p
+}
+
+// TestWebhookEvents: every write path (simplified create, patch and
+// delete, raw FHIR create, bulk import) sends its documented event,
+// signed as the docs verify it, with ids only; deliveries are not API
+// requests and use none of the quota.
+func TestWebhookEvents(t *testing.T) {
+	apptest.Engines(t, func(t *testing.T, engine string) {
+		rcv := newReceiver(t)
+		env, _ := webhookEnv(t, engine, rcv, true, nil)
+		a, _ := twoTenants(t, env)
+		_, secret := addEndpoint(t, env, a.org, webhook.Input{URL: rcv.url("/all"), Events: "*"})
+		if !strings.HasPrefix(secret, "whsec_") || len(secret) < 40 {
+			t.Fatalf("secret %q", secret)
+		}
+		now := env.Clock.Now()
+
+		r := apiCall(t, env, "POST", "/v1/patients", a.test, jsonBody(map[string]any{"firstName": "Quentin", "lastName": "Zebrafish"}), "Content-Type", "application/json")
+		if r.Status != 201 {
+			t.Fatalf("create: %d %s", r.Status, r.Raw)
+		}
+		id := r.Body["data"].(map[string]any)["id"].(string)
+		got := rcv.waitCount(t, "/all", 1)
+		p := checkSigned(t, got[0], secret, now)
+		want := webhook.Data{ResourceType: "patient", ResourceID: id, Action: "created", TenantID: a.org, Environment: "test"}
+		if p.Event != "patient.created" || p.Data != want {
+			t.Fatalf("payload %+v, want patient.created %+v", p, want)
+		}
+		if ts, err := time.Parse("2006-01-02T15:04:05.000Z", p.Timestamp); err != nil || !ts.Equal(now) {
+			t.Fatalf("timestamp %q, want %s", p.Timestamp, now)
+		}
+		if strings.Contains(got[0].Body, "Zebrafish") || strings.Contains(got[0].Body, "Quentin") {
+			t.Fatalf("the payload carries PHI: %s", got[0].Body)
+		}
+
+		if r := apiCall(t, env, "PATCH", "/v1/patients/"+id, a.test, jsonBody(map[string]any{"lastName": "Okapi"}), "Content-Type", "application/json"); r.Status != 200 {
+			t.Fatalf("patch: %d %s", r.Status, r.Raw)
+		}
+		if r := apiCall(t, env, "DELETE", "/v1/patients/"+id, a.test, nil); r.Status/100 != 2 {
+			t.Fatalf("delete: %d %s", r.Status, r.Raw)
+		}
+		if r := fhirCall(t, env, "POST", "/v1/fhir/Observation", a.live, `{"resourceType":"Observation","status":"final","code":{"text":"heart rate"}}`); r.Status != 201 {
+			t.Fatalf("fhir create: %d %s", r.Status, r.Raw)
+		}
+		if r := fhirCall(t, env, "PUT", "/v1/fhir/Procedure/proc-1", a.test, `{"resourceType":"Procedure","id":"proc-1","status":"completed","subject":{"reference":"Patient/x"}}`); r.Status != 201 {
+			t.Fatalf("fhir update-as-create: %d %s", r.Status, r.Raw)
+		}
+		job := startedJob(t, bulkCall(t, env, "/v1/bulk/import", a.test, map[string]any{"resourceType": "Patient",
+			"data": `{"firstName":"Ada","lastName":"One"}` + "\n" + `{"firstName":"Bo","lastName":"Two"}`}))
+		if d := waitJob(t, env, a.test, job); d["status"] != "completed" {
+			t.Fatalf("import: %v", d)
+		}
+		got = rcv.waitCount(t, "/all", 7)
+		var events []string
+		ids := map[string]bool{}
+		for _, h := range got {
+			p := checkSigned(t, h, secret, now)
+			events = append(events, p.Event+"/"+p.Data.Environment)
+			if ids[p.ID] {
+				t.Fatalf("event id %s delivered twice", p.ID)
+			}
+			ids[p.ID] = true
+			if p.Data.TenantID != a.org {
+				t.Fatalf("tenantId %q, want %s", p.Data.TenantID, a.org)
+			}
+		}
+		wantEvents := "patient.created/test patient.updated/test patient.deleted/test observation.created/live procedure.created/test patient.created/test patient.created/test"
+		if strings.Join(events, " ") != wantEvents {
+			t.Fatalf("events\n%s\nwant\n%s", strings.Join(events, " "), wantEvents)
+		}
+
+		// Deliveries are not requests: the quota counts the API calls only.
+		before := apiCall(t, env, "GET", "/v1/patients", a.live, nil).Header.Get("X-Quota-Used")
+		for range 3 {
+			if _, err := env.App.Webhooks.SendTest(context.Background(), webhook.Actor{OrgID: a.org, UserID: "usr_test"}, firstEndpoint(t, env, a.org)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		rcv.waitCount(t, "/all", 10)
+		after := apiCall(t, env, "GET", "/v1/patients", a.live, nil).Header.Get("X-Quota-Used")
+		b, _ := strconv.Atoi(before)
+		if n, _ := strconv.Atoi(after); n != b+1 || before == "" {
+			t.Fatalf("X-Quota-Used %s then %s: deliveries counted against the quota", before, after)
+		}
+	})
+}
+
+func firstEndpoint(t *testing.T, env *apptest.Env, orgID string) string {
+	t.Helper()
+	eps, err := env.App.Webhooks.List(context.Background(), orgID)
+	if err != nil || len(eps) == 0 {
+		t.Fatalf("endpoints: %v %v", eps, err)
+	}
+	return eps[0].ID
+}
+
+// settle lets the background relay and dispatcher run, so that a test can
+// say nothing more arrived.
+func settle() { time.Sleep(400 * time.Millisecond) }
+
+// TestWebhookRetries: a failing endpoint is retried after 30 s, 2 min,
+// 8 min, 32 min and 2 h on the server's clock, with the same delivery id,
+// then marked failed; a 301 is a failure and is not followed; an endpoint
+// that answered is not sent the event again.
+func TestWebhookRetries(t *testing.T) {
+	apptest.Engines(t, func(t *testing.T, engine string) {
+		rcv := newReceiver(t)
+		rcv.answer = func(path string, _ int) int {
+			switch path {
+			case "/fail":
+				return 500
+			case "/moved":
+				return 301
+			}
+			return 200
+		}
+		env, _ := webhookEnv(t, engine, rcv, true, nil)
+		a, _ := twoTenants(t, env)
+		_, failSecret := addEndpoint(t, env, a.org, webhook.Input{URL: rcv.url("/fail"), Events: "patient.created"})
+		addEndpoint(t, env, a.org, webhook.Input{URL: rcv.url("/moved"), Events: "patient.*"})
+		addEndpoint(t, env, a.org, webhook.Input{URL: rcv.url("/ok"), Events: "*"})
+		if r := apiCall(t, env, "POST", "/v1/patients", a.test, jsonBody(map[string]any{"firstName": "R", "lastName": "Etry"}), "Content-Type", "application/json"); r.Status != 201 {
+			t.Fatalf("create: %d %s", r.Status, r.Raw)
+		}
+		start := env.Clock.Now()
+		rcv.waitCount(t, "/fail", 1)
+		rcv.waitCount(t, "/moved", 1)
+		rcv.waitCount(t, "/ok", 1)
+		elapsed := time.Duration(0)
+		for i, delay := range webhook.Retries {
+			env.Clock.Advance(delay - time.Second)
+			settle()
+			rcv.waitCount(t, "/fail", i+1) // not yet
+			env.Clock.Advance(time.Second)
+			elapsed += delay
+			got := rcv.waitCount(t, "/fail", i+2)
+			rcv.waitCount(t, "/moved", i+2)
+			last := got[len(got)-1]
+			if ts := last.Header.Get("X-Clinik-Timestamp"); ts != strconv.FormatInt(start.Add(elapsed).Unix(), 10) {
+				t.Fatalf("retry %d sent at %s, want %d (+%v)", i+1, ts, start.Add(elapsed).Unix(), elapsed)
+			}
+			checkSigned(t, last, failSecret, env.Clock.Now())
+			if last.Header.Get("X-Clinik-Delivery-Id") != got[0].Header.Get("X-Clinik-Delivery-Id") || last.Body != got[0].Body {
+				t.Fatalf("retry %d is not the same delivery", i+1)
+			}
+		}
+		env.Clock.Advance(10 * time.Hour)
+		settle()
+		rcv.waitCount(t, "/fail", 6)
+		rcv.waitCount(t, "/moved", 6)
+		rcv.waitCount(t, "/ok", 1)
+		if n := len(rcv.got("/moved-target")); n != 0 {
+			t.Fatalf("the redirect was followed")
+		}
+		log, err := env.App.Webhooks.Attempts(context.Background(), webhook.AttemptFilter{OrgID: a.org, Outcome: webhook.Failed, Limit: 100})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(log) != 12 {
+			t.Fatalf("%d failed attempts logged, want 12", len(log))
+		}
+		final := 0
+		for _, at := range log {
+			if at.NextAttemptAt.IsZero() {
+				final++
+				if at.Attempt != 6 {
+					t.Fatalf("final attempt is number %d, want 6", at.Attempt)
+				}
+			}
+			if at.StatusCode == 301 && !strings.Contains(at.Error, "redirect") {
+				t.Fatalf("301 logged as %q", at.Error)
+			}
+		}
+		if final != 2 {
+			t.Fatalf("%d final attempts, want 2 (one per failing endpoint)", final)
+		}
+	})
+}
+
+// TestWebhookFilters: environment pins, event patterns, a tenant pin and
+// a disabled endpoint decide who receives what.
+func TestWebhookFilters(t *testing.T) {
+	apptest.Engines(t, func(t *testing.T, engine string) {
+		rcv := newReceiver(t)
+		env, _ := webhookEnv(t, engine, rcv, true, nil)
+		a, b := twoTenants(t, env)
+		addEndpoint(t, env, a.org, webhook.Input{URL: rcv.url("/live-patients"), Events: "patient.*", Env: "live"})
+		addEndpoint(t, env, a.org, webhook.Input{URL: rcv.url("/obs"), Events: "observation.created"})
+		addEndpoint(t, env, a.org, webhook.Input{URL: rcv.url("/test-all"), Events: "*", Env: "test"})
+		addEndpoint(t, env, a.org, webhook.Input{URL: rcv.url("/other-tenant"), Events: "*", TenantID: "org_someoneelse"})
+		addEndpoint(t, env, a.org, webhook.Input{URL: rcv.url("/own-tenant"), Events: "patient.created", TenantID: a.org})
+		off, _ := addEndpoint(t, env, a.org, webhook.Input{URL: rcv.url("/disabled"), Events: "*"})
+		addEndpoint(t, env, b.org, webhook.Input{URL: rcv.url("/org-b"), Events: "*"})
+		if err := env.App.Webhooks.SetDisabled(context.Background(), webhook.Actor{OrgID: a.org, UserID: "usr_test"}, off.ID, true); err != nil {
+			t.Fatal(err)
+		}
+		body := jsonBody(map[string]any{"firstName": "F", "lastName": "Ilter"})
+		for _, key := range []string{a.test, a.live} {
+			if r := apiCall(t, env, "POST", "/v1/patients", key, body, "Content-Type", "application/json"); r.Status != 201 {
+				t.Fatalf("create: %d %s", r.Status, r.Raw)
+			}
+			body = jsonBody(map[string]any{"firstName": "F", "lastName": "Ilter"})
+		}
+		if r := fhirCall(t, env, "POST", "/v1/fhir/Observation", a.test, `{"resourceType":"Observation","status":"final","code":{"text":"t"}}`); r.Status != 201 {
+			t.Fatalf("observation: %d", r.Status)
+		}
+		live := rcv.waitCount(t, "/live-patients", 1)
+		if p := live[0].payload(t); p.Event != "patient.created" || p.Data.Environment != "live" {
+			t.Fatalf("live endpoint got %+v", p)
+		}
+		rcv.waitCount(t, "/obs", 1)
+		for _, h := range rcv.waitCount(t, "/test-all", 2) {
+			if h.payload(t).Data.Environment != "test" {
+				t.Fatalf("test endpoint got %s", h.Body)
+			}
+		}
+		rcv.waitCount(t, "/own-tenant", 2)
+		settle()
+		for _, p := range []string{"/other-tenant", "/disabled", "/org-b"} {
+			rcv.waitCount(t, p, 0)
+		}
+		// Enabled again, it receives what comes next.
+		if err := env.App.Webhooks.SetDisabled(context.Background(), webhook.Actor{OrgID: a.org, UserID: "usr_test"}, off.ID, false); err != nil {
+			t.Fatal(err)
+		}
+		if r := fhirCall(t, env, "POST", "/v1/fhir/Observation", a.test, `{"resourceType":"Observation","status":"final","code":{"text":"t"}}`); r.Status != 201 {
+			t.Fatalf("observation: %d", r.Status)
+		}
+		rcv.waitCount(t, "/disabled", 1)
+	})
+}
+
+// TestWebhookSSRFAtSaveAndDelivery: a URL that resolves to a loopback
+// address is refused when saved; a name that resolved to a public address
+// when saved and to 127.0.0.1 at delivery is refused at delivery, logged
+// with its reason and not retried.
+func TestWebhookSSRFAtSaveAndDelivery(t *testing.T) {
+	apptest.Engines(t, func(t *testing.T, engine string) {
+		rcv := newReceiver(t)
+		env, dns := webhookEnv(t, engine, rcv, false, nil)
+		a, _ := twoTenants(t, env)
+		actor := webhook.Actor{OrgID: a.org, UserID: "usr_test"}
+		_, _, err := env.App.Webhooks.Create(context.Background(), actor, webhook.Input{URL: rcv.url("/x"), Events: "*"})
+		if err == nil || !strings.Contains(err.Error(), "loopback") {
+			t.Fatalf("saving a URL that resolves to 127.0.0.1: %v, want a loopback refusal", err)
+		}
+		dns.set("rebind.example.net", "93.184.216.34")
+		e, _ := addEndpoint(t, env, a.org, webhook.Input{URL: "https://rebind.example.net:" + strings.Split(rcv.url(""), ":")[2] + "/hook", Events: "*"})
+		dns.set("rebind.example.net", "127.0.0.1")
+		if r := apiCall(t, env, "POST", "/v1/patients", a.test, jsonBody(map[string]any{"firstName": "S", "lastName": "Srf"}), "Content-Type", "application/json"); r.Status != 201 {
+			t.Fatalf("create: %d", r.Status)
+		}
+		var log []webhook.Attempt
+		waitFor(t, "the refused attempt", func() bool {
+			log, err = env.App.Webhooks.Attempts(context.Background(), webhook.AttemptFilter{OrgID: a.org, EndpointID: e.ID})
+			return err == nil && len(log) == 1
+		})
+		if log[0].Outcome != webhook.Refused || !strings.Contains(log[0].Error, "127.0.0.1") || !strings.Contains(log[0].Error, "loopback") || !log[0].NextAttemptAt.IsZero() {
+			t.Fatalf("attempt %+v, want refused (loopback, 127.0.0.1), no retry", log[0])
+		}
+		env.Clock.Advance(3 * time.Hour)
+		settle()
+		log, _ = env.App.Webhooks.Attempts(context.Background(), webhook.AttemptFilter{OrgID: a.org, EndpointID: e.ID})
+		if len(log) != 1 || len(rcv.got("")) != 0 {
+			t.Fatalf("%d attempts, %d requests received: a refused delivery was retried or sent", len(log), len(rcv.got("")))
+		}
+	})
+}
+
+// TestWebhookSecretRoll: a roll with overlap signs with both secrets (the
+// docs' code, which reads the last v1, keeps verifying with the old one);
+// after the overlap only the new one signs.
+func TestWebhookSecretRoll(t *testing.T) {
+	apptest.Engines(t, func(t *testing.T, engine string) {
+		rcv := newReceiver(t)
+		env, _ := webhookEnv(t, engine, rcv, true, nil)
+		a, _ := twoTenants(t, env)
+		e, old := addEndpoint(t, env, a.org, webhook.Input{URL: rcv.url("/roll"), Events: "*"})
+		actor := webhook.Actor{OrgID: a.org, UserID: "usr_test"}
+		fresh, err := env.App.Webhooks.RollSecret(context.Background(), actor, e.ID, time.Hour)
+		if err != nil || fresh == old {
+			t.Fatalf("roll: %v", err)
+		}
+		if _, err := env.App.Webhooks.SendTest(context.Background(), actor, e.ID); err != nil {
+			t.Fatal(err)
+		}
+		h := rcv.waitCount(t, "/roll", 1)[0]
+		now := env.Clock.Now()
+		if !verifyWebhook(h.Body, h.Header.Get("X-Clinik-Signature-V2"), old, now) || !webhook.Verify(h.Header.Get("X-Clinik-Signature-V2"), []byte(h.Body), fresh, now, 5*time.Minute) {
+			t.Fatalf("during the overlap both secrets must verify: %s", h.Header.Get("X-Clinik-Signature-V2"))
+		}
+		if p := h.payload(t); p.Event != webhook.TestEvent || p.Data.ResourceID != e.ID {
+			t.Fatalf("test event %+v", p)
+		}
+		env.Clock.Advance(time.Hour)
+		if _, err := env.App.Webhooks.SendTest(context.Background(), actor, e.ID); err != nil {
+			t.Fatal(err)
+		}
+		h = rcv.waitCount(t, "/roll", 2)[1]
+		checkSigned(t, h, fresh, env.Clock.Now())
+		if webhook.Verify(h.Header.Get("X-Clinik-Signature-V2"), []byte(h.Body), old, env.Clock.Now(), 5*time.Minute) {
+			t.Fatal("the old secret still signs after its overlap")
+		}
+	})
+}
+
+// TestWebhookTwoInstances: two servers on one PostgreSQL database, both
+// dispatching: every event is sent once, not once per instance.
+func TestWebhookTwoInstances(t *testing.T) {
+	if os.Getenv(storetest.EnvPostgres) == "" {
+		t.Skip(storetest.EnvPostgres + " is not set")
+	}
+	rcv := newReceiver(t)
+	dbURL, prefix := storetest.DatabaseURL(t, "postgres"), random.ID("test")+":"
+	vars := func() map[string]string { return map[string]string{"DATABASE_URL": dbURL, "CLINIKAPI_REDIS_PREFIX": prefix} }
+	one, _ := webhookEnv(t, "postgres", rcv, true, vars())
+	two, _ := webhookEnv(t, "postgres", rcv, true, vars())
+	orgID, key := newOrgWithKey(t, one, "two@example.com", "*")
+	setPlan(t, one, orgID, "team")
+	addEndpoint(t, one, orgID, webhook.Input{URL: rcv.url("/once"), Events: "*"})
+	const n = 40
+	for i := range n {
+		env := one
+		if i%2 == 1 {
+			env = two
+		}
+		if r := apiCall(t, env, "POST", "/v1/patients", key.Secret, jsonBody(map[string]any{"firstName": "T", "lastName": "Wo"}), "Content-Type", "application/json"); r.Status != 201 {
+			t.Fatalf("create %d: %d %s", i, r.Status, r.Raw)
+		}
+	}
+	got := rcv.waitCount(t, "/once", n)
+	settle()
+	got = rcv.waitCount(t, "/once", n)
+	seen := map[string]bool{}
+	for _, h := range got {
+		id := h.Header.Get("X-Clinik-Delivery-Id")
+		if seen[id] {
+			t.Fatalf("delivery %s sent twice", id)
+		}
+		seen[id] = true
+	}
+}
