@@ -560,7 +560,9 @@ func TestWebhookTwoInstances(t *testing.T) {
 	}
 	rcv := newReceiver(t)
 	dbURL, prefix := storetest.DatabaseURL(t, "postgres"), random.ID("test")+":"
-	vars := func() map[string]string { return map[string]string{"DATABASE_URL": dbURL, "CLINIKAPI_REDIS_PREFIX": prefix} }
+	vars := func() map[string]string {
+		return map[string]string{"DATABASE_URL": dbURL, "CLINIKAPI_REDIS_PREFIX": prefix}
+	}
 	one, _ := webhookEnv(t, "postgres", rcv, true, vars())
 	two, _ := webhookEnv(t, "postgres", rcv, true, vars())
 	orgID, key := newOrgWithKey(t, one, "two@example.com", "*")
