@@ -16,6 +16,8 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
+	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -24,6 +26,7 @@ import (
 
 	"github.com/clinikapi/clinikapi/internal/app"
 	"github.com/clinikapi/clinikapi/internal/app/apptest"
+	"github.com/clinikapi/clinikapi/internal/audit"
 	"github.com/clinikapi/clinikapi/internal/random"
 	"github.com/clinikapi/clinikapi/internal/store/storetest"
 	"github.com/clinikapi/clinikapi/internal/webhook"
@@ -589,4 +592,138 @@ func TestWebhookTwoInstances(t *testing.T) {
 		}
 		seen[id] = true
 	}
+}
+
+var secretRE = regexp.MustCompile(`whsec_[a-z0-9]+`)
+
+// TestWebhooksDashboard: create an endpoint (its secret shown once), send
+// a test event that verifies with that secret, see it in the delivery log
+// and redeliver it (same delivery id), roll, disable, enable and delete;
+// bad URLs are refused with the reason; every action is audited.
+func TestWebhooksDashboard(t *testing.T) {
+	apptest.Engines(t, func(t *testing.T, engine string) {
+		rcv := newReceiver(t)
+		env, _ := webhookEnv(t, engine, rcv, true, nil)
+		b := env.Browser()
+		orgID := b.SignUp("Owner", "hooks@example.com", pw, "Hooks Org")
+		base := "/o/" + orgID + "/webhooks"
+		if r := b.Get(base); r.Status != 200 || !strings.Contains(apptest.Text(r.Body), "No webhooks yet") {
+			t.Fatalf("empty page: %d %s", r.Status, apptest.Text(r.Body))
+		}
+		for _, bad := range []struct{ url, want string }{
+			{"http://example.com/hook", "https://"},
+			{"https://user:pw@example.com/hook", "credentials"},
+			{"https://10.0.0.8/hook", "private"},
+			{"https://metadata.google.internal/x", "internal name"},
+		} {
+			r := b.Post(base, url.Values{"url": {bad.url}, "events": {"*"}})
+			if r.Status != 422 || !strings.Contains(apptest.Text(r.Body), bad.want) {
+				t.Fatalf("%s: %d, want 422 saying %q\n%s", bad.url, r.Status, bad.want, apptest.Text(r.Body))
+			}
+		}
+		if r := b.Post(base, url.Values{"url": {rcv.url("/dash")}, "events": {"patient.read"}}); r.Status != 422 || !strings.Contains(r.Body, "patient.created") {
+			t.Fatalf("bad pattern: %d", r.Status)
+		}
+		r := b.Post(base, url.Values{"url": {rcv.url("/dash")}, "events": {"patient.*, lab.created"}, "environment": {"live"}, "description": {"paging"}})
+		secret := secretRE.FindString(r.Body)
+		if r.Status != 200 || secret == "" {
+			t.Fatalf("create: %d, secret %q\n%s", r.Status, secret, apptest.Text(r.Body))
+		}
+		page := b.Get(base)
+		if strings.Contains(page.Body, secret) || !strings.Contains(page.Body, rcv.url("/dash")) || !strings.Contains(apptest.Text(page.Body), "patient.*, lab.created") {
+			t.Fatalf("list: secret shown again or endpoint missing\n%s", apptest.Text(page.Body))
+		}
+		id := regexp.MustCompile(`/webhooks/(wh_[A-Za-z0-9]+)/test`).FindStringSubmatch(page.Body)
+		if id == nil {
+			t.Fatalf("no test button\n%s", page.Body)
+		}
+		hook := id[1]
+		if r := b.Post(base+"/"+hook+"/test", nil); r.Status != 200 || !strings.Contains(apptest.Text(r.Body), "Test event queued") {
+			t.Fatalf("test: %d %s", r.Status, apptest.Text(r.Body))
+		}
+		h := rcv.waitCount(t, "/dash", 1)[0]
+		p := checkSigned(t, h, secret, env.Clock.Now())
+		if p.Event != "webhook.test" || p.Data.Environment != "live" || p.Data.TenantID != orgID {
+			t.Fatalf("test event %+v", p)
+		}
+		logs := "/o/" + orgID + "/analytics/webhooks"
+		var log *apptest.Response
+		waitFor(t, "the log entry", func() bool {
+			log = b.Get(logs)
+			return strings.Contains(log.Body, "webhook.test") && strings.Contains(log.Body, "succeeded")
+		})
+		if !strings.Contains(log.Body, p.ID) || !strings.Contains(log.Body, "answer 200") {
+			t.Fatalf("log row lacks the event id or the response excerpt\n%s", apptest.Text(log.Body))
+		}
+		if f := b.Get(logs + "?status=failed"); !strings.Contains(apptest.Text(f.Body), "No matching deliveries") {
+			t.Fatalf("status filter: %s", apptest.Text(f.Body))
+		}
+		if f := b.Get(logs + "?event=patient.created"); strings.Contains(f.Body, "webhook.test</div>") {
+			t.Fatalf("event filter kept another event")
+		}
+		if f := b.Get(logs + "?endpoint=" + hook); !strings.Contains(f.Body, p.ID) {
+			t.Fatalf("endpoint filter dropped the endpoint's delivery")
+		}
+		re := regexp.MustCompile(`/analytics/webhooks/(whd_[A-Za-z0-9]+)/redeliver`).FindStringSubmatch(log.Body)
+		if re == nil {
+			t.Fatal("no redeliver button")
+		}
+		if r := b.Post(logs+"/"+re[1]+"/redeliver", nil); r.Status != 200 || !strings.Contains(apptest.Text(r.Body), "queued again") {
+			t.Fatalf("redeliver: %d %s", r.Status, apptest.Text(r.Body))
+		}
+		again := rcv.waitCount(t, "/dash", 2)[1]
+		if again.Header.Get("X-Clinik-Delivery-Id") != p.ID || again.Body != h.Body {
+			t.Fatalf("redelivery is not the same delivery: %s", again.Header.Get("X-Clinik-Delivery-Id"))
+		}
+
+		r = b.Post(base+"/"+hook+"/roll", url.Values{"overlap": {"1h"}})
+		rolled := secretRE.FindString(r.Body)
+		if r.Status != 200 || rolled == "" || rolled == secret {
+			t.Fatalf("roll: %d %q", r.Status, rolled)
+		}
+		if r := b.Post(base+"/"+hook+"/disable", nil); r.Status != 200 || !strings.Contains(apptest.Text(r.Body), "disabled") {
+			t.Fatalf("disable: %d", r.Status)
+		}
+		if r := b.Post(base+"/"+hook+"/enable", nil); r.Status != 200 || !strings.Contains(apptest.Text(r.Body), "enabled") {
+			t.Fatalf("enable: %d", r.Status)
+		}
+		if r := b.Post(base+"/"+hook+"/delete", nil); r.Status != 422 {
+			t.Fatalf("delete without confirmation: %d", r.Status)
+		}
+		if r := b.Post(base+"/"+hook+"/delete", url.Values{"confirm": {"yes"}}); r.Status != 200 || !strings.Contains(apptest.Text(r.Body), "No webhooks yet") {
+			t.Fatalf("delete: %d %s", r.Status, apptest.Text(r.Body))
+		}
+		if r := b.Post(base+"/"+hook+"/test", nil); r.Status != 404 {
+			t.Fatalf("test of a deleted webhook: %d", r.Status)
+		}
+		// Another organization's member cannot touch it.
+		other := env.Browser()
+		other.SignUp("Other", "other-hooks@example.com", pw, "Other Org")
+		if r := other.Post(base, url.Values{"url": {rcv.url("/x")}, "events": {"*"}}); r.Status != 404 && r.Status != 403 {
+			t.Fatalf("another organization's webhooks: %d", r.Status)
+		}
+		if err := env.App.Flush(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		events, err := env.App.Audit.List(context.Background(), audit.Filter{OrgID: orgID, Action: "webhook.", Limit: 50})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var actions []string
+		for _, e := range events {
+			actions = append([]string{e.Action}, actions...)
+			if e.ActorType != audit.ActorUser || e.ActorID == "" || strings.Contains(e.Detail["events"]+e.Detail["delivery"], "whsec_") {
+				t.Fatalf("audit event %+v", e)
+			}
+		}
+		// One of each (the test clock stands still, so they share a time).
+		sort.Strings(actions)
+		want := "webhook.created webhook.deleted webhook.disabled webhook.enabled webhook.redelivered webhook.secret_rolled webhook.test_sent"
+		if strings.Join(actions, " ") != want {
+			t.Fatalf("audit\n%s\nwant\n%s", strings.Join(actions, " "), want)
+		}
+		if strings.Contains(env.Logs.String(), secret) || strings.Contains(env.Logs.String(), rolled) {
+			t.Fatal("a signing secret reached the server log")
+		}
+	})
 }

@@ -201,10 +201,7 @@ type Input struct {
 	TenantID    string
 }
 
-func invalid(field, msg string) error {
-	return &errs.Error{Code: errs.Invalid, Reason: errs.ReasonValidation, Message: msg,
-		Issues: []errs.Issue{{Type: "value", Diagnostics: field + ": " + msg, Expression: field}}}
-}
+func invalid(field, msg string) error { return errs.FieldError(field, "%s", msg) }
 
 // MaxEndpoints bounds the endpoints of one organization.
 const MaxEndpoints = 20
