@@ -8,7 +8,9 @@ import (
 	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
+	"log/slog"
 	"math"
 	"net"
 	"net/http"
@@ -16,6 +18,7 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
+	"os/exec"
 	"regexp"
 	"sort"
 	"strconv"
@@ -27,7 +30,10 @@ import (
 	"github.com/clinikapi/clinikapi/internal/app"
 	"github.com/clinikapi/clinikapi/internal/app/apptest"
 	"github.com/clinikapi/clinikapi/internal/audit"
+	"github.com/clinikapi/clinikapi/internal/config"
 	"github.com/clinikapi/clinikapi/internal/random"
+	"github.com/clinikapi/clinikapi/internal/records"
+	"github.com/clinikapi/clinikapi/internal/resource"
 	"github.com/clinikapi/clinikapi/internal/store/storetest"
 	"github.com/clinikapi/clinikapi/internal/webhook"
 )
@@ -724,6 +730,69 @@ func TestWebhooksDashboard(t *testing.T) {
 		}
 		if strings.Contains(env.Logs.String(), secret) || strings.Contains(env.Logs.String(), rolled) {
 			t.Fatal("a signing secret reached the server log")
+		}
+	})
+}
+
+// TestWebhookCrashChild is the server TestWebhookDeliveredAfterCrash
+// crashes: it commits a create and exits at once, before any background
+// work (the relay, the dispatcher) has run, and without closing.
+func TestWebhookCrashChild(t *testing.T) {
+	dir := os.Getenv("CLINIKAPI_TEST_CRASH_DIR")
+	if dir == "" {
+		t.Skip("run by TestWebhookDeliveredAfterCrash")
+	}
+	ctx := context.Background()
+	cfg, err := config.Load(config.FromMap(map[string]string{"CLINIKAPI_DATA_DIR": dir, "DATABASE_URL": os.Getenv("CLINIKAPI_TEST_CRASH_DB")}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := app.New(ctx, cfg, slog.New(slog.DiscardHandler), app.Options{Server: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var def *resource.Def
+	for _, d := range resource.All {
+		if d.Path == "patients" {
+			def = d
+		}
+	}
+	rec, err := a.Records.CreateSimple(ctx, records.Actor{OrgID: os.Getenv("CLINIKAPI_TEST_CRASH_ORG"), Env: records.Test, Type: audit.ActorAPIKey, ID: "key_crash"},
+		def, map[string]any{"firstName": "Crash", "lastName": "Test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Println("CREATED " + rec.ID)
+	os.Exit(0) // the crash: the event is only in the datastore's outbox
+}
+
+// TestWebhookDeliveredAfterCrash: a server that dies right after
+// committing a change, before sending anything, loses no event: the next
+// server to start delivers it.
+func TestWebhookDeliveredAfterCrash(t *testing.T) {
+	apptest.Engines(t, func(t *testing.T, engine string) {
+		rcv := newReceiver(t)
+		vars := map[string]string{"CLINIKAPI_DATA_DIR": t.TempDir(), "DATABASE_URL": storetest.DatabaseURL(t, engine)}
+		first, _ := webhookEnv(t, engine, rcv, true, vars)
+		orgID := first.Browser().SignUp("", "crash@example.com", pw, "Crash Org")
+		addEndpoint(t, first, orgID, webhook.Input{URL: rcv.url("/crash"), Events: "patient.created"})
+		if err := first.App.Close(); err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command(os.Args[0], "-test.run=^TestWebhookCrashChild$", "-test.count=1")
+		cmd.Env = append(os.Environ(), "CLINIKAPI_TEST_CRASH_DIR="+vars["CLINIKAPI_DATA_DIR"], "CLINIKAPI_TEST_CRASH_DB="+vars["DATABASE_URL"], "CLINIKAPI_TEST_CRASH_ORG="+orgID)
+		out, err := cmd.CombinedOutput()
+		m := regexp.MustCompile(`CREATED (\S+)`).FindStringSubmatch(string(out))
+		if err != nil || m == nil {
+			t.Fatalf("crashing server: %v\n%s", err, out)
+		}
+		if n := len(rcv.got("")); n != 0 {
+			t.Fatalf("%d deliveries before the restart", n)
+		}
+		webhookEnv(t, engine, rcv, true, vars)
+		got := rcv.waitCount(t, "/crash", 1)
+		if p := got[0].payload(t); p.Event != "patient.created" || p.Data.ResourceID != m[1] {
+			t.Fatalf("after the restart: %+v, want patient.created of %s", p, m[1])
 		}
 	})
 }

@@ -30,7 +30,9 @@ var overlapOptions = []form.Option{
 	{Value: "168h", Label: "Signs 7 more days"},
 }
 
-func webhookActor(a org.Actor) webhook.Actor { return webhook.Actor{OrgID: a.Org.ID, UserID: a.User.ID} }
+func webhookActor(a org.Actor) webhook.Actor {
+	return webhook.Actor{OrgID: a.Org.ID, UserID: a.User.ID}
+}
 
 var envLabels = map[string]string{webhook.EnvBoth: "live and test", webhook.EnvLive: "live keys only", webhook.EnvTest: "test keys only"}
 
