@@ -105,7 +105,7 @@ type receiver struct {
 	answer func(path string, n int) int
 }
 
-func newReceiver(t *testing.T) *receiver {
+func newReceiver(t testing.TB) *receiver {
 	t.Helper()
 	r := &receiver{}
 	r.srv = httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
@@ -203,7 +203,7 @@ func (f *fakeDNS) LookupNetIP(_ context.Context, _, host string) ([]netip.Addr, 
 // webhookEnv starts the program with a resolver mapping example.com to
 // the receiver and trusting its certificate; loopback decides whether
 // CLINIKAPI_WEBHOOK_ALLOW_LOOPBACK is on.
-func webhookEnv(t *testing.T, engine string, rcv *receiver, loopback bool, vars map[string]string) (*apptest.Env, *fakeDNS) {
+func webhookEnv(t testing.TB, engine string, rcv *receiver, loopback bool, vars map[string]string) (*apptest.Env, *fakeDNS) {
 	t.Helper()
 	dns := &fakeDNS{}
 	dns.set("example.com", "127.0.0.1")
@@ -219,7 +219,7 @@ func webhookEnv(t *testing.T, engine string, rcv *receiver, loopback bool, vars 
 }
 
 // addEndpoint registers an endpoint and returns it with its secret.
-func addEndpoint(t *testing.T, env *apptest.Env, orgID string, in webhook.Input) (webhook.Endpoint, string) {
+func addEndpoint(t testing.TB, env *apptest.Env, orgID string, in webhook.Input) (webhook.Endpoint, string) {
 	t.Helper()
 	e, secret, err := env.App.Webhooks.Create(context.Background(), webhook.Actor{OrgID: orgID, UserID: "usr_test"}, in)
 	if err != nil {

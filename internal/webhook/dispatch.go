@@ -96,12 +96,9 @@ func (d *Dispatcher) Run(ctx context.Context, tick time.Duration) {
 	defer t.Stop()
 	for {
 		d.Step(ctx)
-		select {
-		case <-ctx.Done():
+		if !pause(ctx, t.C, d.wake) {
 			d.wg.Wait()
 			return
-		case <-t.C:
-		case <-d.wake:
 		}
 	}
 }

@@ -473,8 +473,9 @@ func (s *Service) Purge(ctx context.Context) (int64, error) {
 const RetainDeliveries = 30 * 24 * time.Hour
 
 // Run relays and dispatches until ctx ends: the outboxes are read every
-// tick and whenever a change is reported (Changed), the deliveries sent
-// by the Dispatcher.
+// tick and soon after a change is reported (Changed), the deliveries sent
+// by the Dispatcher. Runs are at least Gap apart, so that under a stream
+// of writes each moves a batch rather than one event.
 func (s *Service) Run(ctx context.Context, tick time.Duration) {
 	done := make(chan struct{})
 	go func() {
@@ -488,13 +489,31 @@ func (s *Service) Run(ctx context.Context, tick time.Duration) {
 		if err := s.Relay(context.WithoutCancel(ctx)); err != nil {
 			s.Log.ErrorContext(ctx, "webhook relay failed; will retry", "err", err)
 		}
-		select {
-		case <-ctx.Done():
+		if !pause(ctx, t.C, s.changes()) {
 			<-done
 			return
-		case <-t.C:
-		case <-s.changes():
 		}
+	}
+}
+
+// Gap is the least time between two runs of the relay, or of the
+// dispatcher's look for due work.
+const Gap = 50 * time.Millisecond
+
+// pause waits for the next tick or wake-up, then Gap more; false when ctx
+// ended.
+func pause(ctx context.Context, tick <-chan time.Time, wake <-chan struct{}) bool {
+	select {
+	case <-ctx.Done():
+		return false
+	case <-tick:
+	case <-wake:
+	}
+	select {
+	case <-ctx.Done():
+		return false
+	case <-time.After(Gap):
+		return true
 	}
 }
 

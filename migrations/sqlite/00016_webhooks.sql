@@ -42,7 +42,7 @@ CREATE TABLE webhook_deliveries (
     UNIQUE (endpoint_id, event_id)
 );
 CREATE INDEX webhook_deliveries_due ON webhook_deliveries (status, next_attempt_at);
-CREATE INDEX webhook_deliveries_endpoint_due ON webhook_deliveries (endpoint_id, status, next_attempt_at);
+CREATE INDEX webhook_deliveries_endpoint_due ON webhook_deliveries (status, endpoint_id, next_attempt_at);
 CREATE INDEX webhook_deliveries_updated ON webhook_deliveries (updated_at);
 
 -- Every send of a delivery: the delivery log (Analytics → Webhook logs).
