@@ -565,12 +565,20 @@ func TestWebhookSecretRoll(t *testing.T) {
 }
 
 // TestWebhookTwoInstances: two servers on one PostgreSQL database, both
-// dispatching: every event is sent once, not once per instance.
+// dispatching: every attempt is sent once, not once per instance — the
+// first attempts, and the retries of an endpoint that failed them.
 func TestWebhookTwoInstances(t *testing.T) {
 	if os.Getenv(storetest.EnvPostgres) == "" {
 		t.Skip(storetest.EnvPostgres + " is not set")
 	}
+	const n = 40
 	rcv := newReceiver(t)
+	rcv.answer = func(path string, seen int) int {
+		if path == "/retry" && seen < n { // every first attempt fails
+			return 500
+		}
+		return 200
+	}
 	dbURL, prefix := storetest.DatabaseURL(t, "postgres"), random.ID("test")+":"
 	vars := func() map[string]string {
 		return map[string]string{"DATABASE_URL": dbURL, "CLINIKAPI_REDIS_PREFIX": prefix}
@@ -580,7 +588,7 @@ func TestWebhookTwoInstances(t *testing.T) {
 	orgID, key := newOrgWithKey(t, one, "two@example.com", "*")
 	setPlan(t, one, orgID, "team")
 	addEndpoint(t, one, orgID, webhook.Input{URL: rcv.url("/once"), Events: "*"})
-	const n = 40
+	addEndpoint(t, one, orgID, webhook.Input{URL: rcv.url("/retry"), Events: "*"})
 	for i := range n {
 		env := one
 		if i%2 == 1 {
@@ -590,9 +598,10 @@ func TestWebhookTwoInstances(t *testing.T) {
 			t.Fatalf("create %d: %d %s", i, r.Status, r.Raw)
 		}
 	}
-	got := rcv.waitCount(t, "/once", n)
+	rcv.waitCount(t, "/once", n)
+	rcv.waitCount(t, "/retry", n)
 	settle()
-	got = rcv.waitCount(t, "/once", n)
+	got := rcv.waitCount(t, "/once", n)
 	seen := map[string]bool{}
 	for _, h := range got {
 		id := h.Header.Get("X-Clinik-Delivery-Id")
@@ -600,6 +609,36 @@ func TestWebhookTwoInstances(t *testing.T) {
 			t.Fatalf("delivery %s sent twice", id)
 		}
 		seen[id] = true
+	}
+	first := map[string]bool{}
+	for _, h := range rcv.waitCount(t, "/retry", n) {
+		first[h.Header.Get("X-Clinik-Delivery-Id")] = true
+	}
+	if len(first) != n {
+		t.Fatalf("%d distinct first attempts on the failing endpoint, want %d", len(first), n)
+	}
+	// Both instances see the first retry fall due.
+	one.Clock.Advance(webhook.Retries[0])
+	two.Clock.Advance(webhook.Retries[0])
+	rcv.waitCount(t, "/retry", 2*n)
+	settle()
+	retries := map[string]int{}
+	for _, h := range rcv.waitCount(t, "/retry", 2*n)[n:] {
+		id := h.Header.Get("X-Clinik-Delivery-Id")
+		if !first[id] {
+			t.Fatalf("retry of unknown delivery %s", id)
+		}
+		if retries[id]++; retries[id] > 1 {
+			t.Fatalf("retry of delivery %s sent twice", id)
+		}
+	}
+	rcv.waitCount(t, "/once", n) // delivered ones are not sent again
+	log, err := one.App.Webhooks.Attempts(context.Background(), webhook.AttemptFilter{OrgID: orgID, Limit: 200})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(log) != 3*n {
+		t.Fatalf("%d attempts logged, want %d (one per send)", len(log), 3*n)
 	}
 }
 
