@@ -27,11 +27,11 @@ func TestAuditOutboxExactlyOnce(t *testing.T) {
 		}
 		var event audit.Event
 		rec, err := st.Create(ctx, tenant, fhir.Resource{"resourceType": "Patient", "name": []any{map[string]any{"family": "Outbox"}}},
-			func(rec datastore.Record) []byte {
+			func(rec datastore.Record) datastore.Events {
 				event = env.App.Audit.Prepare(ctx, audit.Event{OrgID: a.org, ActorType: audit.ActorSystem, ActorID: "test",
 					Action: records.ActionCreate, TargetType: rec.Type, TargetID: rec.ID})
 				b, _ := json.Marshal(event)
-				return b
+				return datastore.Events{Audit: b}
 			})
 		if err != nil {
 			t.Fatal(err)

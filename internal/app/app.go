@@ -5,6 +5,7 @@ package app
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -39,6 +40,7 @@ import (
 	"github.com/clinikapi/clinikapi/internal/store"
 	"github.com/clinikapi/clinikapi/internal/suborg"
 	"github.com/clinikapi/clinikapi/internal/usage"
+	outbound "github.com/clinikapi/clinikapi/internal/webhook"
 	"github.com/clinikapi/clinikapi/web"
 	"github.com/clinikapi/clinikapi/web/api"
 	"github.com/clinikapi/clinikapi/web/dashboard"
@@ -55,6 +57,11 @@ type Options struct {
 	// Subscriptions cancels subscriptions when an organization closes;
 	// billing's (Stripe, or development billing) when nil.
 	Subscriptions privacy.SubscriptionCanceller
+	// WebhookResolver looks up webhook hosts (net.DefaultResolver when
+	// nil); WebhookRoots are the CAs webhook receivers may present (the
+	// system's when nil). Tests point both at a local receiver.
+	WebhookResolver outbound.Resolver
+	WebhookRoots    *x509.CertPool
 	// Server marks the instance that serves requests (serve, bench). On
 	// the embedded SQLite store it holds the data directory's lock while
 	// it is open, so a second server on the same files fails to start
@@ -92,6 +99,7 @@ type App struct {
 	Bulk        *bulk.Service        // bulk export and import jobs
 	Privacy     *privacy.Service     // organization closure, scheduled deletion, account deletion
 	SubOrgs     *suborg.Service      // sub-organizations: a tenant each under one organization
+	Webhooks    *outbound.Service    // outbound webhooks: endpoints, relay, dispatcher
 	HTTP        http.Handler
 
 	// StripeWebhook verifies webhook signatures; nil without STRIPE_WEBHOOK_SECRET.
@@ -233,6 +241,10 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opt Options) 
 			return store.DatastoreNames(ctx, cfg.DatabaseURL, cfg.DataDir)
 		},
 	}
+	if err := a.webhooks(ctx, opt); err != nil {
+		a.Close()
+		return nil, err
+	}
 	// The embedded SQLite store has one server (store.LockDataDir), which
 	// can keep claims in memory; instances sharing PostgreSQL claim in it.
 	a.Idempotency = &idempotency.Service{Store: db, Now: now, Wait: 10 * time.Second, Poll: 20 * time.Millisecond, Stale: 2 * time.Minute,
@@ -261,7 +273,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opt Options) 
 			Billing: a.Billing, Analytics: a.Analytics, Quota: a.Quota,
 			BaseURL: cfg.BaseURL, SecureCookies: cfg.SecureCookies(), SessionMaxAge: cfg.SessionMaxAge, Now: now,
 			Product: a.Product, Consents: a.Consents,
-			Bulk: a.Bulk, Privacy: a.Privacy, SubOrgs: a.SubOrgs,
+			Bulk: a.Bulk, Privacy: a.Privacy, SubOrgs: a.SubOrgs, Webhooks: a.Webhooks,
 		},
 		API: &api.Pipeline{
 			Keys:        a.Keys,

@@ -22,6 +22,7 @@ func (a *App) flushers() []flusher {
 		{"quota counters", time.Second, a.Quota.Flush},
 		{"key last-used", 15 * time.Second, a.Keys.FlushLastUsed},
 		{"audit outbox", time.Second, a.Records.RelayAudit},
+		{"webhook outbox", 5 * time.Second, a.Webhooks.Relay}, // also run at once on every change (Webhooks.Run)
 		{"audit events", time.Second, a.Audit.Flush},
 		{"disclosures", time.Second, a.Disclosures.Flush},
 		{"idempotency answers", 100 * time.Millisecond, a.Idempotency.Flush},
@@ -93,6 +94,11 @@ func (a *App) Start(ctx context.Context) {
 	go func() {
 		defer wg.Done()
 		a.Bulk.Run(ctx, time.Second)
+	}()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		a.Webhooks.Run(ctx, 200*time.Millisecond)
 	}()
 	stopJobs := a.Jobs.Start(ctx)
 	a.stopWorkers = func() {

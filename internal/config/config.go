@@ -66,6 +66,31 @@ type Config struct {
 	// MetricsToken is the bearer token /metrics asks for; without one
 	// /metrics answers 404.
 	MetricsToken string
+
+	// WebhookAllowLoopback lets outbound webhooks go to loopback addresses
+	// (a local test receiver): CLINIKAPI_WEBHOOK_ALLOW_LOOPBACK, off by
+	// default, refused in production (Production).
+	WebhookAllowLoopback bool
+}
+
+// Production reports whether the configuration is a production one: a
+// public https:// base URL (not localhost), or a live Stripe key.
+func (c Config) Production() bool {
+	if strings.HasPrefix(c.Stripe.SecretKey, "sk_live_") || strings.HasPrefix(c.Stripe.SecretKey, "rk_live_") {
+		return true
+	}
+	u, err := url.Parse(c.BaseURL)
+	if err != nil || u.Scheme != "https" {
+		return false
+	}
+	host := u.Hostname()
+	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
+		return false
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		return false
+	}
+	return true
 }
 
 // Supabase holds the Supabase Auth settings; Enabled reports whether they are set.
@@ -174,11 +199,17 @@ func Load(getenv Getenv) (Config, error) {
 	default:
 		return Config{}, fmt.Errorf("CLINIKAPI_SEARCH_INDEX: must be compact or every-parameter, not %q", v)
 	}
+	if c.WebhookAllowLoopback, err = parseBool(get, "CLINIKAPI_WEBHOOK_ALLOW_LOOPBACK"); err != nil {
+		return Config{}, err
+	}
 	if c.PostHog, err = loadPostHog(get); err != nil {
 		return Config{}, err
 	}
 	if err := c.validate(get); err != nil {
 		return Config{}, err
+	}
+	if c.WebhookAllowLoopback && c.Production() {
+		return Config{}, fmt.Errorf("CLINIKAPI_WEBHOOK_ALLOW_LOOPBACK: refused in production (a public https:// CLINIKAPI_BASE_URL or a live Stripe key): it would let webhooks reach this machine's own services")
 	}
 	if c.MetricsToken != "" && len(c.MetricsToken) < 16 {
 		return Config{}, fmt.Errorf("CLINIKAPI_METRICS_TOKEN must be at least 16 characters (e.g. openssl rand -hex 24)")

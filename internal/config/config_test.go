@@ -66,3 +66,30 @@ func TestHTTPSBaseURLMakesCookiesSecure(t *testing.T) {
 		t.Fatalf("%+v %v", c, err)
 	}
 }
+
+// TestWebhookLoopbackOnlyOutsideProduction: the local-receiver setting is
+// off by default, works in development, and stops start-up in production.
+func TestWebhookLoopbackOnlyOutsideProduction(t *testing.T) {
+	c, err := Load(FromMap(map[string]string{}))
+	if err != nil || c.WebhookAllowLoopback || c.Production() {
+		t.Fatalf("default: allow %v production %v err %v", c.WebhookAllowLoopback, c.Production(), err)
+	}
+	for _, dev := range []map[string]string{
+		{"CLINIKAPI_WEBHOOK_ALLOW_LOOPBACK": "true"},
+		{"CLINIKAPI_WEBHOOK_ALLOW_LOOPBACK": "true", "CLINIKAPI_BASE_URL": "https://localhost:8443"},
+		{"CLINIKAPI_WEBHOOK_ALLOW_LOOPBACK": "true", "STRIPE_SECRET_KEY": "sk_test_123"},
+	} {
+		if c, err := Load(FromMap(dev)); err != nil || !c.WebhookAllowLoopback {
+			t.Fatalf("%v: %v", dev, err)
+		}
+	}
+	for _, prod := range []map[string]string{
+		{"CLINIKAPI_WEBHOOK_ALLOW_LOOPBACK": "true", "CLINIKAPI_BASE_URL": "https://dashboard.example.com"},
+		{"CLINIKAPI_WEBHOOK_ALLOW_LOOPBACK": "true", "STRIPE_SECRET_KEY": "sk_live_123"},
+	} {
+		_, err := Load(FromMap(prod))
+		if err == nil || !strings.Contains(err.Error(), "CLINIKAPI_WEBHOOK_ALLOW_LOOPBACK") {
+			t.Fatalf("%v: %v, want start-up refused naming the variable", prod, err)
+		}
+	}
+}

@@ -36,13 +36,25 @@ type Record struct {
 	// Outbox, on a write, is an event to store in the same transaction
 	// (the audit event of the change; see Outbox).
 	Outbox []byte
+	// Webhook, on a write, is the webhook event of the change, stored in
+	// the same transaction in its own outbox (WebhookBackend).
+	Webhook []byte
+	// Created, on a write, says it brought the resource into existence:
+	// a create, an update-as-create, or an update of a deleted resource.
+	Created bool
 }
 
-// Outbox makes the event of a write once its record is known (its id and
-// version): the audit event of the change, stored in the same transaction
-// as the change, and moved to the audit log afterwards (OutboxBackend).
-// Nil writes none.
-type Outbox func(rec Record) []byte
+// Events are the events of one write.
+type Events struct {
+	Audit   []byte // the audit event of the change
+	Webhook []byte // the webhook event of the change (internal/webhook); nil for none
+}
+
+// Outbox makes the events of a write once its record is known (its id and
+// version): the audit event of the change and its webhook event, stored
+// in the same transaction as the change and moved on afterwards
+// (OutboxBackend, WebhookBackend). Nil writes none.
+type Outbox func(rec Record) Events
 
 // OutboxEvent is one stored event of the outbox.
 type OutboxEvent struct {
@@ -57,6 +69,15 @@ type OutboxBackend interface {
 	OutboxEvents(ctx context.Context, limit int) ([]OutboxEvent, error)
 	// DeleteOutbox deletes the events numbered seqs.
 	DeleteOutbox(ctx context.Context, seqs []int64) error
+}
+
+// WebhookBackend keeps the webhook events written with changes until the
+// webhook relay has turned them into deliveries.
+type WebhookBackend interface {
+	// WebhookEvents returns up to limit events, oldest first.
+	WebhookEvents(ctx context.Context, limit int) ([]OutboxEvent, error)
+	// DeleteWebhookEvents deletes the events numbered seqs.
+	DeleteWebhookEvents(ctx context.Context, seqs []int64) error
 }
 
 // Backend is the SQL side of one datastore. Every method is scoped to tenant.
@@ -363,13 +384,20 @@ func (s *Store) Create(ctx context.Context, tenant Tenant, res fhir.Resource, ob
 	if err != nil {
 		return Record{}, err
 	}
-	rec := Record{Type: typ, ID: id, Version: 1, LastUpdated: now, Content: b}
-	if ob != nil {
-		rec.Outbox = ob(rec)
-	}
+	rec := Record{Type: typ, ID: id, Version: 1, LastUpdated: now, Content: b, Created: true}
+	rec.events(ob)
 	err = s.backend.Insert(ctx, tenant, rec, idx)
-	rec.Outbox = nil
+	rec.Outbox, rec.Webhook = nil, nil
 	return rec, err
+}
+
+// events fills in the events ob makes of the write rec.
+func (rec *Record) events(ob Outbox) {
+	if ob == nil {
+		return
+	}
+	ev := ob(*rec)
+	rec.Outbox, rec.Webhook = ev.Audit, ev.Webhook
 }
 
 // Read returns the current version; deleted resources give ErrGone.
@@ -418,15 +446,13 @@ func (s *Store) Update(ctx context.Context, tenant Tenant, typ, id string, res f
 	if err != nil {
 		return Record{}, false, err
 	}
-	rec := Record{Type: typ, ID: id, Version: prev + 1, LastUpdated: now, Content: b}
-	if ob != nil {
-		rec.Outbox = ob(rec)
-	}
+	rec := Record{Type: typ, ID: id, Version: prev + 1, LastUpdated: now, Content: b, Created: prev == 0 || cur.Deleted}
+	rec.events(ob)
 	if err := s.backend.Replace(ctx, tenant, rec, prev, idx); err != nil {
 		return Record{}, false, err
 	}
-	rec.Outbox = nil
-	return rec, prev == 0 || cur.Deleted, nil
+	rec.Outbox, rec.Webhook = nil, nil
+	return rec, rec.Created, nil
 }
 
 // Delete marks a resource deleted (history is kept). Deleting a missing or
@@ -441,9 +467,7 @@ func (s *Store) Delete(ctx context.Context, tenant Tenant, typ, id string, ifMat
 	}
 	now := s.now().UTC().Truncate(time.Millisecond)
 	rec := Record{Type: typ, ID: id, Version: cur.Version + 1, LastUpdated: now, Deleted: true, Content: cur.Content}
-	if ob != nil {
-		rec.Outbox = ob(rec)
-	}
+	rec.events(ob)
 	return s.backend.Replace(ctx, tenant, rec, cur.Version, nil)
 }
 
@@ -489,6 +513,25 @@ func (s *Store) DeleteOutbox(ctx context.Context, seqs []int64) error {
 		return nil
 	}
 	return ob.DeleteOutbox(ctx, seqs)
+}
+
+// WebhookEvents returns up to limit webhook events of the outbox, oldest
+// first (none when the backend keeps no such outbox).
+func (s *Store) WebhookEvents(ctx context.Context, limit int) ([]OutboxEvent, error) {
+	ob, ok := s.backend.(WebhookBackend)
+	if !ok {
+		return nil, nil
+	}
+	return ob.WebhookEvents(ctx, limit)
+}
+
+// DeleteWebhookEvents deletes the webhook events numbered seqs.
+func (s *Store) DeleteWebhookEvents(ctx context.Context, seqs []int64) error {
+	ob, ok := s.backend.(WebhookBackend)
+	if !ok {
+		return nil
+	}
+	return ob.DeleteWebhookEvents(ctx, seqs)
 }
 
 // Decode parses a stored record's content.

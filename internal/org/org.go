@@ -90,12 +90,14 @@ const (
 	CloseOrg      Permission = "organization.close"
 	// ViewRequestLog: the API request log (metadata only; not for billing admins).
 	ViewRequestLog Permission = "requests.view"
+	// ManageWebhooks: outbound webhook endpoints and their delivery log.
+	ManageWebhooks Permission = "webhooks.manage"
 )
 
 var grants = map[Role][]Permission{
-	Owner:     {ViewOverview, ManageKeys, ViewAnalytics, ViewBilling, ManageBilling, ManageMembers, ViewMembers, RenameOrg, ViewAuditLog, CloseOrg, ViewRequestLog},
-	Admin:     {ViewOverview, ManageKeys, ViewAnalytics, ViewBilling, ManageBilling, ManageMembers, ViewMembers, RenameOrg, ViewAuditLog, ViewRequestLog},
-	Developer: {ViewOverview, ManageKeys, ViewAnalytics, ViewBilling, ViewMembers, ViewRequestLog},
+	Owner:     {ViewOverview, ManageKeys, ViewAnalytics, ViewBilling, ManageBilling, ManageMembers, ViewMembers, RenameOrg, ViewAuditLog, CloseOrg, ViewRequestLog, ManageWebhooks},
+	Admin:     {ViewOverview, ManageKeys, ViewAnalytics, ViewBilling, ManageBilling, ManageMembers, ViewMembers, RenameOrg, ViewAuditLog, ViewRequestLog, ManageWebhooks},
+	Developer: {ViewOverview, ManageKeys, ViewAnalytics, ViewBilling, ViewMembers, ViewRequestLog, ManageWebhooks},
 	Billing:   {ViewOverview, ViewBilling, ManageBilling, ViewMembers},
 }
 

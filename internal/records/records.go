@@ -28,6 +28,7 @@ import (
 	"github.com/clinikapi/clinikapi/internal/fhir"
 	"github.com/clinikapi/clinikapi/internal/plan"
 	"github.com/clinikapi/clinikapi/internal/resource"
+	"github.com/clinikapi/clinikapi/internal/webhook"
 )
 
 // Audit actions of data operations.
@@ -103,6 +104,9 @@ type Service struct {
 	Now         func() time.Time
 	// Names lists the datastores that exist (opened or not).
 	Names func(ctx context.Context) ([]string, error)
+	// Changed, when set, is called after every committed change (it
+	// wakes the webhook relay); it must not block.
+	Changed func()
 }
 
 // Datastore returns where an organization's data of an environment lives
@@ -216,17 +220,34 @@ func (s *Service) DiscloseExport(ctx context.Context, a Actor, recs []datastore.
 	s.disclose(ctx, a, disclosure.Export, recs)
 }
 
-// outbox is the audit event of a change, stored in the change's own
-// transaction (datastore.Outbox) and moved to the audit log by RelayAudit:
-// a change is never without its event, nor an event without its change.
-func (s *Service) outbox(ctx context.Context, a Actor, action string) datastore.Outbox {
-	return func(rec datastore.Record) []byte {
+// outbox makes the events of a change, stored in the change's own
+// transaction (datastore.Outbox): its audit event, moved to the audit log
+// by RelayAudit, and its webhook event (ids only), moved to deliveries by
+// the webhook relay. A change is never without its events, nor an event
+// without its change. tenant is the tenant the record is stored under,
+// the webhook's data.tenantId.
+func (s *Service) outbox(ctx context.Context, a Actor, tenant datastore.Tenant, action string) datastore.Outbox {
+	return func(rec datastore.Record) datastore.Events {
 		e := s.Audit.Prepare(ctx, s.event(a, action, rec.Type, rec.ID))
 		b, err := json.Marshal(e)
 		if err != nil {
 			panic("records: an audit event does not encode: " + err.Error()) // plain strings and a time
 		}
-		return b
+		change := webhook.Updated
+		switch {
+		case rec.Deleted:
+			change = webhook.Deleted
+		case rec.Created:
+			change = webhook.Created
+		}
+		return datastore.Events{Audit: b, Webhook: webhook.Change(a.OrgID, string(tenant), a.Env, rec.Type, rec.ID, change, rec.LastUpdated)}
+	}
+}
+
+// changed reports a committed change (see Changed).
+func (s *Service) changed() {
+	if s.Changed != nil {
+		s.Changed()
 	}
 }
 
@@ -328,11 +349,12 @@ func (s *Service) create(ctx context.Context, a Actor, res fhir.Resource, invali
 	if err != nil {
 		return datastore.Record{}, err
 	}
-	rec, err := st.Create(ctx, tenant, res, s.outbox(ctx, a, ActionCreate))
+	rec, err := st.Create(ctx, tenant, res, s.outbox(ctx, a, tenant, ActionCreate))
 	if err != nil {
 		return rec, invalid(err)
 	}
 	s.disclose(ctx, a, disclosure.Create, []datastore.Record{rec})
+	s.changed()
 	return rec, nil
 }
 
@@ -348,11 +370,12 @@ func (s *Service) Update(ctx context.Context, a Actor, typ, id string, res fhir.
 	if err != nil {
 		return rec, false, err
 	}
-	rec, created, err = st.Update(ctx, tenant, typ, id, res, match, s.outbox(ctx, a, ActionUpdate))
+	rec, created, err = st.Update(ctx, tenant, typ, id, res, match, s.outbox(ctx, a, tenant, ActionUpdate))
 	if err != nil {
 		return rec, false, invalidFHIR(err)
 	}
 	s.disclose(ctx, a, disclosure.Update, []datastore.Record{rec})
+	s.changed()
 	return rec, created, nil
 }
 
@@ -385,11 +408,12 @@ func (s *Service) Patch(ctx context.Context, a Actor, typ, id string, patch []by
 	if match == 0 {
 		match = cur.Version // the patch was computed against this version
 	}
-	rec, _, err := st.Update(ctx, tenant, typ, id, patched, match, s.outbox(ctx, a, ActionPatch))
+	rec, _, err := st.Update(ctx, tenant, typ, id, patched, match, s.outbox(ctx, a, tenant, ActionPatch))
 	if err != nil {
 		return rec, invalidFHIR(err)
 	}
 	s.disclose(ctx, a, disclosure.Patch, []datastore.Record{rec})
+	s.changed()
 	return rec, nil
 }
 
@@ -407,7 +431,7 @@ func (s *Service) Delete(ctx context.Context, a Actor, typ, id string, match int
 	}
 	// The deleted resource's patients, read before it goes.
 	cur, _ := st.Read(ctx, tenant, typ, id)
-	if err := st.Delete(ctx, tenant, typ, id, match, s.outbox(ctx, a, ActionDelete)); err != nil {
+	if err := st.Delete(ctx, tenant, typ, id, match, s.outbox(ctx, a, tenant, ActionDelete)); err != nil {
 		if errs.ReasonOf(err) == errs.ReasonGone {
 			return &errs.Error{Code: errs.NotFound, Reason: errs.ReasonGone, Message: typ + "/" + id + " was already deleted."}
 		}
@@ -416,6 +440,7 @@ func (s *Service) Delete(ctx context.Context, a Actor, typ, id string, match int
 	if cur.ID != "" {
 		s.disclose(ctx, a, disclosure.Delete, []datastore.Record{cur})
 	}
+	s.changed()
 	return nil
 }
 

@@ -149,11 +149,12 @@ func (s *Service) PatchSimple(ctx context.Context, a Actor, d *resource.Def, id 
 	if match == 0 {
 		match = cur.Version // the merge was computed against this version
 	}
-	rec, _, err := st.Update(ctx, tenant, d.Type, id, res, match, s.outbox(ctx, a, ActionPatch))
+	rec, _, err := st.Update(ctx, tenant, d.Type, id, res, match, s.outbox(ctx, a, tenant, ActionPatch))
 	if err != nil {
 		return rec, invalidSimple(d, err)
 	}
 	s.disclose(ctx, a, disclosure.Patch, []datastore.Record{rec})
+	s.changed()
 	return rec, nil
 }
 

@@ -262,20 +262,50 @@ func (d *Datastore) Insert(ctx context.Context, tenant datastore.Tenant, rec dat
 	}, nil)
 }
 
-// insertOutbox stores a write's event in its transaction.
+// insertOutbox stores a write's events in its transaction: its audit
+// event and its webhook event, each in its own outbox.
 func (d *Datastore) insertOutbox(ctx context.Context, tx *sql.Tx, rec datastore.Record) error {
-	if len(rec.Outbox) == 0 {
-		return nil
+	if len(rec.Outbox) > 0 {
+		if _, err := d.exec(ctx, tx, true, `INSERT INTO audit_outbox (event) VALUES ($1)`, string(rec.Outbox)); err != nil {
+			return err
+		}
 	}
-	_, err := d.exec(ctx, tx, true, `INSERT INTO audit_outbox (event) VALUES ($1)`, string(rec.Outbox))
-	return err
+	if len(rec.Webhook) > 0 {
+		if _, err := d.exec(ctx, tx, true, `INSERT INTO webhook_outbox (event) VALUES ($1)`, string(rec.Webhook)); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
-var _ datastore.OutboxBackend = (*Datastore)(nil)
+var (
+	_ datastore.OutboxBackend  = (*Datastore)(nil)
+	_ datastore.WebhookBackend = (*Datastore)(nil)
+)
 
 // OutboxEvents implements datastore.OutboxBackend.
 func (d *Datastore) OutboxEvents(ctx context.Context, limit int) ([]datastore.OutboxEvent, error) {
-	rows, err := d.db.sql.QueryContext(ctx, `SELECT seq, event FROM audit_outbox ORDER BY seq LIMIT $1`, limit)
+	return d.outboxEvents(ctx, "audit_outbox", limit)
+}
+
+// DeleteOutbox implements datastore.OutboxBackend.
+func (d *Datastore) DeleteOutbox(ctx context.Context, seqs []int64) error {
+	return d.deleteOutbox(ctx, "audit_outbox", seqs)
+}
+
+// WebhookEvents implements datastore.WebhookBackend.
+func (d *Datastore) WebhookEvents(ctx context.Context, limit int) ([]datastore.OutboxEvent, error) {
+	return d.outboxEvents(ctx, "webhook_outbox", limit)
+}
+
+// DeleteWebhookEvents implements datastore.WebhookBackend.
+func (d *Datastore) DeleteWebhookEvents(ctx context.Context, seqs []int64) error {
+	return d.deleteOutbox(ctx, "webhook_outbox", seqs)
+}
+
+// outboxEvents reads the oldest events of an outbox table.
+func (d *Datastore) outboxEvents(ctx context.Context, table string, limit int) ([]datastore.OutboxEvent, error) {
+	rows, err := d.db.sql.QueryContext(ctx, `SELECT seq, event FROM `+table+` ORDER BY seq LIMIT $1`, limit)
 	if err != nil {
 		return nil, err
 	}
@@ -293,10 +323,10 @@ func (d *Datastore) OutboxEvents(ctx context.Context, limit int) ([]datastore.Ou
 	return out, rows.Err()
 }
 
-// DeleteOutbox implements datastore.OutboxBackend. It deletes the events
-// by their numbers, not a range of them: on PostgreSQL a transaction that
-// took a lower number may commit after a higher one was read.
-func (d *Datastore) DeleteOutbox(ctx context.Context, seqs []int64) error {
+// deleteOutbox deletes events of an outbox table by their numbers, not a
+// range of them: on PostgreSQL a transaction that took a lower number may
+// commit after a higher one was read.
+func (d *Datastore) deleteOutbox(ctx context.Context, table string, seqs []int64) error {
 	if len(seqs) == 0 {
 		return nil
 	}
@@ -310,7 +340,7 @@ func (d *Datastore) DeleteOutbox(ctx context.Context, seqs []int64) error {
 		args[i] = seq
 	}
 	return d.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		_, err := d.exec(ctx, tx, false, `DELETE FROM audit_outbox WHERE seq IN (`+b.String()+`)`, args...)
+		_, err := d.exec(ctx, tx, false, `DELETE FROM `+table+` WHERE seq IN (`+b.String()+`)`, args...)
 		return err
 	}, nil)
 }

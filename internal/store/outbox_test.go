@@ -24,7 +24,7 @@ func TestOutboxIsTheWritesTransaction(t *testing.T) {
 		now := time.Now().UTC()
 		rec := func(id string, v int, event string) datastore.Record {
 			return datastore.Record{Type: "Patient", ID: id, Version: v, LastUpdated: now,
-				Content: []byte(`{"resourceType":"Patient","id":"` + id + `"}`), Outbox: []byte(event)}
+				Content: []byte(`{"resourceType":"Patient","id":"` + id + `"}`), Outbox: []byte(event), Webhook: []byte(event)}
 		}
 		if err := d.Insert(ctx, "org_a", rec("shared", 1, `"create shared"`), nil); err != nil {
 			t.Fatal(err)
@@ -61,6 +61,18 @@ func TestOutboxIsTheWritesTransaction(t *testing.T) {
 		}
 		if len(evs) != 2 || string(evs[0].Event) != `"create shared"` || string(evs[1].Event) != `"update shared"` || evs[0].Seq >= evs[1].Seq {
 			t.Fatalf("outbox = %s, want the create then the one update that won", events(evs))
+		}
+		// The webhook outbox is the same transaction's: the 19 updates
+		// that lost (rolled back) left no webhook event either.
+		wh, err := d.WebhookEvents(ctx, 100)
+		if err != nil || len(wh) != 2 || string(wh[0].Event) != `"create shared"` || string(wh[1].Event) != `"update shared"` {
+			t.Fatalf("webhook outbox = %s (%v), want the create then the one update that won", events(wh), err)
+		}
+		if err := d.DeleteWebhookEvents(ctx, []int64{wh[0].Seq, wh[1].Seq}); err != nil {
+			t.Fatal(err)
+		}
+		if wh, _ = d.WebhookEvents(ctx, 100); len(wh) != 0 {
+			t.Fatalf("webhook outbox after deleting both: %s", events(wh))
 		}
 		if err := d.DeleteOutbox(ctx, []int64{evs[0].Seq}); err != nil {
 			t.Fatal(err)

@@ -28,6 +28,7 @@ import (
 	"github.com/clinikapi/clinikapi/internal/product"
 	"github.com/clinikapi/clinikapi/internal/quota"
 	"github.com/clinikapi/clinikapi/internal/suborg"
+	"github.com/clinikapi/clinikapi/internal/webhook"
 	"github.com/clinikapi/clinikapi/views/components/form"
 	"github.com/clinikapi/clinikapi/web/httperr"
 )
@@ -52,6 +53,7 @@ type Handler struct {
 	Bulk          *bulk.Service     // data & privacy: exports
 	Privacy       *privacy.Service  // closing the organization, deleting the account
 	SubOrgs       *suborg.Service   // sub-organizations and their tenants
+	Webhooks      *webhook.Service  // outbound webhooks: endpoints, delivery log
 }
 
 // render writes a templ component with status.

@@ -37,6 +37,8 @@ var mainNav = []navEntry{
 	{PageKeys, "API Keys", "/keys", icon.Key, org.ManageKeys},
 	{PageAnalytics, "Analytics", "/analytics", icon.Chart, org.ViewAnalytics},
 	{PageRequests, "Request log", "/requests", icon.List, org.ViewRequestLog},
+	{PageWebhooks, "Webhooks", "/webhooks", icon.Mail, org.ManageWebhooks},
+	{PageWebhookLogs, "Webhook logs", "/analytics/webhooks", icon.List, org.ManageWebhooks},
 	{PageBilling, "Billing", "/billing", icon.Card, org.ViewBilling},
 }
 

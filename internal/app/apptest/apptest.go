@@ -108,6 +108,13 @@ func (l *LogBuffer) String() string {
 // extra environment variables.
 func New(t testing.TB, engine string, env map[string]string) *Env {
 	t.Helper()
+	return NewWith(t, engine, env, app.Options{})
+}
+
+// NewWith is New with options for the parts of the world a test replaces
+// (its clock, mailer and server flag are set here).
+func NewWith(t testing.TB, engine string, env map[string]string, opt app.Options) *Env {
+	t.Helper()
 	vars := map[string]string{
 		"CLINIKAPI_DATA_DIR": t.TempDir(),
 		"DATABASE_URL":       storetest.DatabaseURL(t, engine),
@@ -136,7 +143,8 @@ func New(t testing.TB, engine string, env map[string]string) *Env {
 		t.Fatalf("config: %v", err)
 	}
 	log := slog.New(slog.NewJSONHandler(e.Logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	a, err := app.New(context.Background(), cfg, log, app.Options{Now: e.Clock.Now, Mailer: e.Mail, Server: true})
+	opt.Now, opt.Mailer, opt.Server = e.Clock.Now, e.Mail, true
+	a, err := app.New(context.Background(), cfg, log, opt)
 	if err != nil {
 		t.Fatalf("app.New: %v", err)
 	}
