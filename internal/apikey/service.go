@@ -107,7 +107,7 @@ type CreateInput struct {
 	// TenantID makes the key a sub-organization's ("" for the
 	// organization itself).
 	TenantID string
-	Notes     string
+	Notes    string
 	// Restrictions, in the text forms ParseGrants and ParseAllowlist read.
 	ResourceTypes string
 	AllowIPs      string
