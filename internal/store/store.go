@@ -511,11 +511,12 @@ func (db *DB) ReplaceServerSecrets(ctx context.Context, old, new map[string]stri
 }
 
 // VacuumInto writes a consistent copy of the SQLite database to path (a
-// new file), beside running readers and writers.
+// new file), beside running readers and writers (this process's writers
+// wait for it: it runs under the write lock).
 func (db *DB) VacuumInto(ctx context.Context, path string) error {
 	if db.dialect != SQLite {
 		return errors.New("backups of PostgreSQL are made with its own tools")
 	}
-	_, err := db.sql.ExecContext(ctx, `VACUUM INTO $1`, path)
+	_, err := db.execWrite(ctx, `VACUUM INTO $1`, path)
 	return err
 }
