@@ -6,13 +6,16 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 
+	"github.com/clinikapi/clinikapi/internal/analytics"
 	"github.com/clinikapi/clinikapi/internal/apikey"
 	"github.com/clinikapi/clinikapi/internal/app/apptest"
 	"github.com/clinikapi/clinikapi/internal/suborg"
@@ -267,5 +270,175 @@ func TestBrowserLayoutAndAccessibility(t *testing.T) {
 				t.Fatalf("Escape did not close the organization switcher (open %v, %v)", open, err)
 			}
 		}
+	}
+}
+
+// TestBrowserLayoutStates covers the pages and states the page tour above
+// does not reach: an invitation (signed out and signed in), a password
+// reset link, an error page, a request's detail, analytics with its numbers
+// table and a chart tooltip open, filtered logs, an export job, the roll
+// dialog, and forms answered with errors (the focus on the first invalid
+// field). At desktop and phone sizes: no horizontal overflow, no axe-core
+// violation.
+func TestBrowserLayoutStates(t *testing.T) {
+	env := apptest.New(t, "sqlite", nil)
+	ctx, shot := browser(t, 4*time.Minute)
+	axe := axeSource(t)
+	base := env.Server.URL
+	bg := context.Background()
+
+	ada := env.Browser()
+	orgID := ada.SignUp("Ada Lovelace", "ada@example.com", pw, "States Clinic")
+	o := "/o/" + orgID
+	link := strings.TrimPrefix(invite(t, ada, orgID, "grace.hopper.of.the.compliance.office@example-hospital.org", "developer"), base)
+	k, err := env.App.Keys.Create(bg, apikey.Actor{OrgID: orgID}, apikey.CreateInput{Name: "backend", Env: apikey.Test, Scope: apikey.ScopeAll})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		fhirCall(t, env, "POST", "/v1/fhir/Patient", k.Secret, `{"resourceType":"Patient","name":[{"family":"State"}]}`)
+		apiCall(t, env, "GET", "/v1/patients/pt_missing", k.Secret, nil)
+	}
+	runJob(t, env, analytics.JobRollup)
+	recs, _, err := env.App.Analytics.RequestLog(bg, analytics.LogFilter{OrgID: orgID, Limit: 1})
+	if err != nil || len(recs) == 0 {
+		t.Fatalf("no request in the log: %v", err)
+	}
+	detail := o + "/requests/" + strconv.FormatInt(recs[0].ID, 10)
+
+	visit := func(sc screen, path, wait, name string) {
+		t.Helper()
+		if err := chromedp.Run(ctx, chromedp.Navigate(base+path), chromedp.WaitVisible(wait, chromedp.ByQuery)); err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		checkPage(t, ctx, axe, fmt.Sprintf("%s at %dpx", name, sc.width))
+		shot(sc.name + "-" + name)
+	}
+	// focusAfter submits a form and checks where the focus lands.
+	focusAfter := func(sc screen, name, wantFocus string, actions ...chromedp.Action) {
+		t.Helper()
+		var id string
+		actions = append(actions,
+			chromedp.WaitVisible(`#`+wantFocus+`[aria-invalid=true]`, chromedp.ByQuery),
+			chromedp.Sleep(150*time.Millisecond), // htmx settles, then focuses
+			chromedp.Evaluate(`document.activeElement.id`, &id),
+		)
+		if err := chromedp.Run(ctx, actions...); err != nil {
+			t.Fatalf("%s at %dpx: %v", name, sc.width, err)
+		}
+		if id != wantFocus {
+			t.Errorf("%s at %dpx: the focus is on %q, want the first invalid field %q", name, sc.width, id, wantFocus)
+		}
+		checkPage(t, ctx, axe, fmt.Sprintf("%s at %dpx", name, sc.width))
+		shot(sc.name + "-" + name)
+	}
+
+	for _, sc := range screens {
+		if err := chromedp.Run(ctx, chromedp.EmulateViewport(sc.width, sc.height)); err != nil {
+			t.Fatal(err)
+		}
+		visit(sc, link, `main, form, h1`, "invite-signed-out")
+		visit(sc, "/reset-password?token=not-a-real-token", `h1`, "reset-bad-token")
+		visit(sc, "/no-such-page", `h1`, "not-found")
+	}
+
+	err = chromedp.Run(ctx,
+		chromedp.Navigate(base+"/signin"),
+		chromedp.WaitVisible(`#email`, chromedp.ByQuery),
+		chromedp.SendKeys(`#email`, "ada@example.com", chromedp.ByQuery),
+		chromedp.SendKeys(`#password`, pw, chromedp.ByQuery),
+		chromedp.Click(`button[type=submit]`, chromedp.ByQuery),
+		chromedp.WaitVisible(`[data-testid=current-org]`, chromedp.ByQuery),
+	)
+	if err != nil {
+		t.Fatalf("sign-in: %v", err)
+	}
+	for _, sc := range screens {
+		if err := chromedp.Run(ctx, chromedp.EmulateViewport(sc.width, sc.height)); err != nil {
+			t.Fatal(err)
+		}
+		visit(sc, link, `h1`, "invite-other-account")
+		visit(sc, detail, `#main`, "request-detail")
+		visit(sc, o+"/analytics?range=1h&table=1", `[data-testid=series-table]`, "analytics-numbers")
+		visit(sc, o+"/requests?range=24h&status=err&code=NOT_FOUND", `#main`, "requests-filtered")
+		visit(sc, o+"/audit?category=keys", `#main`, "audit-filtered")
+
+		// A chart tooltip, opened from the keyboard, stays on the screen.
+		var inside bool
+		err := chromedp.Run(ctx,
+			chromedp.Navigate(base+o+"/analytics?range=1h"),
+			chromedp.WaitVisible(`[data-chart=chart-requests] .chart-hit`, chromedp.ByQuery),
+			chromedp.Focus(`[data-chart=chart-requests] .chart-hit`, chromedp.ByQuery),
+			chromedp.KeyEvent(kb.End),
+			chromedp.WaitVisible(`[data-chart-tip]:not([hidden])`, chromedp.ByQuery),
+			chromedp.Evaluate(`(() => { const r = document.querySelector('[data-chart-tip]:not([hidden])').getBoundingClientRect(); return r.left >= 0 && r.right <= window.innerWidth; })()`, &inside),
+		)
+		if err != nil {
+			t.Fatalf("chart tooltip at %dpx: %v", sc.width, err)
+		}
+		if !inside {
+			t.Errorf("chart tooltip at %dpx: outside the screen", sc.width)
+		}
+		checkPage(t, ctx, axe, fmt.Sprintf("chart tooltip at %dpx", sc.width))
+		shot(sc.name + "-chart-tooltip")
+
+		// The roll dialog.
+		err = chromedp.Run(ctx,
+			chromedp.Navigate(base+o+"/keys"),
+			chromedp.Click(`[data-dialog-open^="roll-"]`, chromedp.ByQuery),
+			chromedp.WaitVisible(`dialog[id^="roll-"]:modal`, chromedp.ByQuery),
+		)
+		if err != nil {
+			t.Fatalf("roll dialog at %dpx: %v", sc.width, err)
+		}
+		checkPage(t, ctx, axe, fmt.Sprintf("roll dialog at %dpx", sc.width))
+		shot(sc.name + "-roll-dialog")
+
+		// Forms answered with errors.
+		focusAfter(sc, "key-form-errors", "name",
+			chromedp.Navigate(base+o+"/keys"),
+			chromedp.WaitVisible(`#create-key`, chromedp.ByQuery),
+			chromedp.SetValue(`#expires_at`, "2001-01-01", chromedp.ByQuery),
+			chromedp.Click(`#create-key button[type=submit]`, chromedp.ByQuery),
+			chromedp.WaitVisible(`#expires_at[aria-invalid=true]`, chromedp.ByQuery),
+		)
+		focusAfter(sc, "invite-form-errors", "email",
+			chromedp.Navigate(base+o+"/members"),
+			chromedp.WaitVisible(`#email`, chromedp.ByQuery),
+			chromedp.SendKeys(`#email`, "not-an-address", chromedp.ByQuery),
+			chromedp.Click(`#invites form[hx-post$="/invites"] button[type=submit]`, chromedp.ByQuery),
+		)
+		focusAfter(sc, "close-form-errors", "confirm_name",
+			chromedp.Navigate(base+o+"/privacy"),
+			chromedp.WaitVisible(`#confirm_name`, chromedp.ByQuery),
+			chromedp.SendKeys(`#confirm_name`, "Another Clinic", chromedp.ByQuery),
+			chromedp.Click(`[data-testid=close-org]`, chromedp.ByQuery),
+			chromedp.WaitVisible(`#password[aria-invalid=true]`, chromedp.ByQuery),
+		)
+		focusAfter(sc, "password-form-errors", "current_password",
+			chromedp.Navigate(base+"/account"),
+			chromedp.WaitVisible(`#current_password`, chromedp.ByQuery),
+			chromedp.SendKeys(`#password`, "password", chromedp.ByQuery),
+			chromedp.Click(`form[action="/account/password"] button[type=submit]`, chromedp.ByQuery),
+			chromedp.WaitVisible(`#password[aria-invalid=true]`, chromedp.ByQuery),
+		)
+	}
+
+	// An export job in the list (once: the bulk limit is per hour).
+	for _, sc := range screens {
+		if err := chromedp.Run(ctx, chromedp.EmulateViewport(sc.width, sc.height)); err != nil {
+			t.Fatal(err)
+		}
+		if sc.name == "desktop" {
+			err := chromedp.Run(ctx,
+				chromedp.Navigate(base+o+"/privacy"),
+				chromedp.Click(`[data-testid=start-export]`, chromedp.ByQuery),
+				chromedp.WaitVisible(`#main`, chromedp.ByQuery),
+			)
+			if err != nil {
+				t.Fatalf("start export: %v", err)
+			}
+		}
+		visit(sc, o+"/privacy", `#main table`, "privacy-job")
 	}
 }

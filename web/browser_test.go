@@ -16,7 +16,8 @@ import (
 
 // browser starts headless Chromium for one test. Screenshots go to
 // $CLINIKAPI_ARTIFACTS (default testdata/artifacts) so CI can keep them.
-func browser(t *testing.T) (context.Context, func(name string)) {
+// The browser gets 90 s, or the time given.
+func browser(t *testing.T, timeout ...time.Duration) (context.Context, func(name string)) {
 	t.Helper()
 	path := os.Getenv("CHROMIUM_PATH")
 	if path == "" {
@@ -52,7 +53,11 @@ func browser(t *testing.T) (context.Context, func(name string)) {
 		}
 	}
 	ctx, cancelCtx := chromedp.NewContext(actx, chromedp.WithErrorf(quiet))
-	ctx, cancelTimeout := context.WithTimeout(ctx, 90*time.Second)
+	limit := 90 * time.Second
+	if len(timeout) > 0 {
+		limit = timeout[0]
+	}
+	ctx, cancelTimeout := context.WithTimeout(ctx, limit)
 	t.Cleanup(func() { cancelTimeout(); cancelCtx(); cancelAlloc() })
 
 	dir := os.Getenv("CLINIKAPI_ARTIFACTS")

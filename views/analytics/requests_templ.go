@@ -130,7 +130,7 @@ func RequestLog(p LogProps) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = form.Select(form.SelectProps{Name: "status", Label: "Status", Options: statusOptions, Selected: p.Filters.Status, Class: "w-32"}).Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = form.Select(form.SelectProps{Name: "status", Label: "Status", Options: statusOptions, Selected: p.Filters.Status, Class: "w-40"}).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -213,7 +213,7 @@ func RequestLog(p LogProps) templ.Component {
 			}
 			if len(p.Requests) == 0 {
 				if p.Filtered {
-					templ_7745c5c3_Err = empty.State(empty.Props{Icon: icon.List, Title: "No matching requests", Message: "Nothing in the last 90 days matches these filters."}).Render(ctx, templ_7745c5c3_Buffer)
+					templ_7745c5c3_Err = empty.State(empty.Props{Icon: icon.List, Title: "No matching requests", Message: "No request kept (90 days) matches these filters and this time range."}).Render(ctx, templ_7745c5c3_Buffer)
 					if templ_7745c5c3_Err != nil {
 						return templ_7745c5c3_Err
 					}

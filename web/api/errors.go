@@ -118,9 +118,13 @@ func toError(err error) *Error {
 	return e
 }
 
+// keyErrorCode holds the error code a response was answered with.
+const keyErrorCode = "api.error_code"
+
 // WriteError answers err as the JSON error body.
 func WriteError(c echo.Context, err error) {
 	e := toError(err)
+	c.Set(keyErrorCode, e.Code) // for the usage record, whoever answered
 	if c.Response().Committed {
 		return
 	}

@@ -267,6 +267,8 @@ func (p *Pipeline) RecordUsage(next echo.HandlerFunc) echo.HandlerFunc {
 		if err := next(c); err != nil {
 			code = toError(err).Code
 			c.Error(err)
+		} else if s, ok := c.Get(keyErrorCode).(string); ok {
+			code = s // an error answered inside the handler chain
 		}
 		r = c.Request()
 		pr := PrincipalOf(c)
