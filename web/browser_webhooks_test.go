@@ -10,8 +10,10 @@ import (
 
 // TestBrowserWebhooks: create an endpoint, see its secret once, send a
 // test event (it arrives signed with that secret), and find it in
-// Analytics → Webhook logs.
+// Analytics → Webhook logs; the secret dialog, the list and the log fit
+// the screen and axe-core finds no violation on them.
 func TestBrowserWebhooks(t *testing.T) {
+	axe := axeSource(t)
 	rcv := newReceiver(t)
 	env, _ := webhookEnv(t, "sqlite", rcv, true, nil)
 	ctx, shot := browser(t)
@@ -35,6 +37,7 @@ func TestBrowserWebhooks(t *testing.T) {
 	if !strings.HasPrefix(secret, "whsec_") {
 		t.Fatalf("secret %q", secret)
 	}
+	checkPage(t, ctx, axe, "the webhook secret")
 	shot("secret")
 	var html string
 	err = chromedp.Run(ctx,
@@ -48,6 +51,7 @@ func TestBrowserWebhooks(t *testing.T) {
 	if strings.Contains(html, secret) || !strings.Contains(html, "Lab result pager") {
 		t.Fatal("the list shows the secret again, or not the endpoint")
 	}
+	checkPage(t, ctx, axe, "the webhooks page")
 	if err := chromedp.Run(ctx,
 		chromedp.Click(`form[action$="/test"] button`, chromedp.ByQuery),
 		chromedp.WaitVisible(`[data-testid=webhook-row]`, chromedp.ByQuery),
@@ -73,5 +77,6 @@ func TestBrowserWebhooks(t *testing.T) {
 	if !strings.Contains(log, "webhook.test") || !strings.Contains(log, "succeeded") || !strings.Contains(log, "200") {
 		t.Fatalf("the log does not show the delivered test event:\n%s", log)
 	}
+	checkPage(t, ctx, axe, "the webhook logs")
 	shot("log")
 }
