@@ -26,7 +26,8 @@ type Datastore struct {
 	db     *DB
 	get    *sql.Stmt // the read by id, prepared once: parsing it costs more than running it
 	writes *committer
-	cache  *readCache // SQLite only; nil when disabled
+	cache  *readCache   // SQLite only; nil when disabled
+	reads  *readBatcher // PostgreSQL only
 }
 
 // maxCachedRows bounds the multi-row index INSERTs kept prepared: a
@@ -93,6 +94,8 @@ func OpenDatastore(ctx context.Context, databaseURL, dataDir, name string, readC
 		// itself.
 		d.writes = newCommitter(db)
 		d.cache = newReadCache(readCache)
+	} else {
+		d.reads = &readBatcher{db: db}
 	}
 	return d, nil
 }
@@ -202,10 +205,18 @@ func (d *Datastore) CacheSize() (entries int, bytes int64) {
 	return d.cache.size()
 }
 
-// Analyze implements datastore.Backend.
+// Analyze implements datastore.Backend. On PostgreSQL it vacuums too:
+// rows written since the last vacuum are not yet marked visible to all,
+// so an index-only scan (a search's ids, the order of its page) would
+// visit each of their table rows; autovacuum gets there, but only some
+// time after a bulk load.
 func (d *Datastore) Analyze(ctx context.Context) error {
+	stmt := `ANALYZE`
+	if d.db.dialect == Postgres {
+		stmt = `VACUUM (ANALYZE)`
+	}
 	return d.db.writing(func() error {
-		_, err := d.db.sql.ExecContext(ctx, `ANALYZE`)
+		_, err := d.db.sql.ExecContext(ctx, stmt)
 		return err
 	})
 }
@@ -244,6 +255,9 @@ func scanRecords(rows *sql.Rows) ([]datastore.Record, error) {
 // A new resource has nothing to invalidate in the read cache: misses are
 // not cached.
 func (d *Datastore) Insert(ctx context.Context, tenant datastore.Tenant, rec datastore.Record, idx []fhir.Value) error {
+	if d.db.dialect == Postgres {
+		return d.insertPipelined(ctx, tenant, rec, idx)
+	}
 	return d.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		if _, err := d.exec(ctx, tx, true, `INSERT INTO resources (tenant, `+recordColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
 			string(tenant), rec.Type, rec.ID, rec.Version, rec.LastUpdated.UnixMicro(), rec.Deleted, string(rec.Content)); err != nil {
@@ -374,6 +388,9 @@ func (d *Datastore) Get(ctx context.Context, tenant datastore.Tenant, typ, id st
 		}
 		gen = d.cache.begin(k)
 	}
+	if d.reads != nil {
+		return d.reads.get(ctx, string(tenant), typ, id)
+	}
 	r, err := scanRecord(d.get.QueryRowContext(ctx, string(tenant), typ, id))
 	if err != nil {
 		return r, notFound(err, typ+" not found.")
@@ -477,8 +494,16 @@ func micros(t time.Time) int64 {
 	return t.UnixMicro()
 }
 
-// insertIndex writes the index rows, one multi-row INSERT per table.
-func (d *Datastore) insertIndex(ctx context.Context, tx *sql.Tx, tenant datastore.Tenant, rec datastore.Record, idx []fhir.Value) error {
+// indexStatement is one multi-row INSERT of index rows.
+type indexStatement struct {
+	query string
+	args  []any
+	rows  int
+}
+
+// indexStatements gives the INSERTs of rec's index rows, one multi-row
+// INSERT per table (of at most 200 rows).
+func (d *Datastore) indexStatements(tenant datastore.Tenant, rec datastore.Record, idx []fhir.Value) []indexStatement {
 	byTable := map[string][]indexRow{}
 	var order []string
 	for _, v := range idx {
@@ -495,6 +520,7 @@ func (d *Datastore) insertIndex(ctx context.Context, tx *sql.Tx, tenant datastor
 		}
 		byTable[row.table] = append(byTable[row.table], row)
 	}
+	var out []indexStatement
 	for _, table := range order {
 		rows := byTable[table]
 		for len(rows) > 0 {
@@ -506,10 +532,18 @@ func (d *Datastore) insertIndex(ctx context.Context, tx *sql.Tx, tenant datastor
 				args = append(args, r.vals...)
 			}
 			d.db.values(&q, n, len(rows[0].vals)) // rows of one table have the same columns
-			if _, err := d.exec(ctx, tx, n <= maxCachedRows, q.String(), args...); err != nil {
-				return err
-			}
+			out = append(out, indexStatement{query: q.String(), args: args, rows: n})
 			rows = rows[n:]
+		}
+	}
+	return out
+}
+
+// insertIndex writes the index rows, one multi-row INSERT per table.
+func (d *Datastore) insertIndex(ctx context.Context, tx *sql.Tx, tenant datastore.Tenant, rec datastore.Record, idx []fhir.Value) error {
+	for _, st := range d.indexStatements(tenant, rec, idx) {
+		if _, err := d.exec(ctx, tx, st.rows <= maxCachedRows, st.query, st.args...); err != nil {
+			return err
 		}
 	}
 	return nil

@@ -58,6 +58,15 @@ func (d *Datastore) Search(ctx context.Context, tenant datastore.Tenant, q datas
 	// Two steps: the page's ids from the indexes alone (sorting and
 	// skipping never read resource bodies), then the bodies of that page.
 	order := b.order(q.Sort)
+	if d.db.dialect == Postgres {
+		// One round trip: the page's ids (numbered in page order) from
+		// the indexes, joined to their rows.
+		sel := "SELECT p.n, " + prefixed("r", recordColumns) + " FROM (SELECT r.id, row_number() OVER (ORDER BY " + order + ") AS n" + from +
+			" ORDER BY " + order + " LIMIT " + b.arg(q.Limit) + " OFFSET " + b.arg(q.Offset) + ") p JOIN resources r ON r.tenant = " + b.tenant +
+			" AND r.type = " + b.typ + " AND r.id = p.id ORDER BY p.n"
+		recs, err := d.queryNumbered(ctx, sel, b.args)
+		return recs, total, err
+	}
 	sel := "SELECT r.id" + from + " ORDER BY " + order + " LIMIT " + b.arg(q.Limit) + " OFFSET " + b.arg(q.Offset)
 	rows, err := d.db.sql.QueryContext(ctx, sel, b.args...)
 	if err != nil {
