@@ -72,6 +72,12 @@ func (s *Server) routes(e *echo.Echo) {
 	o.POST("/keys", d.CreateKey, d.RequireOrg(org.ManageKeys), d.RequireOpen)
 	o.POST("/keys/:key/roll", d.RollKey, d.RequireOrg(org.ManageKeys))
 	o.POST("/keys/:key/revoke", d.RevokeKey, d.RequireOrg(org.ManageKeys))
+	o.GET("/keys/:key", d.KeyPage, d.RequireOrg(org.ManageKeys))
+	o.POST("/keys/:key/details", d.EditKey, d.RequireOrg(org.ManageKeys))          // name, notes, expiry
+	o.POST("/keys/:key/restrictions", d.RestrictKey, d.RequireOrg(org.ManageKeys)) // scope, resource types, allowlist, own limit
+	o.POST("/keys/:key/hint", d.ApplyKeyHint, d.RequireOrg(org.ManageKeys))        // the least-privilege hint, applied
+	o.POST("/keys/:key/disable", d.DisableKey, d.RequireOrg(org.ManageKeys))       // disabled=true|false
+	o.POST("/keys/:key/leaked", d.LeakedKey, d.RequireOrg(org.ManageKeys))         // roll or revoke now, list requests since
 	o.GET("/billing", d.BillingPage, d.RequireOrg(org.ViewBilling))
 	o.POST("/billing/plan", d.ChangePlan, d.RequireOrg(org.ManageBilling))
 	o.POST("/billing/portal", d.BillingPortal, d.RequireOrg(org.ManageBilling))

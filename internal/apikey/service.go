@@ -55,6 +55,8 @@ type Service struct {
 	// PlanLimit is an organization's plan rate limit per minute, which a
 	// key's own limit must stay below; nil: no check.
 	PlanLimit func(ctx context.Context, orgID string) (int, error)
+	// Uses reads keys' usage for the least-privilege hint; nil: no hint.
+	Uses UseStore
 }
 
 // NewService assembles the key service. inval may be nil for one instance.

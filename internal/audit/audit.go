@@ -77,6 +77,7 @@ type Filter struct {
 	// Category keeps the events of one Categories entry ("" for all).
 	Category string
 	Actor    string
+	TargetID string    // "" for every target
 	Before   time.Time // exclusive; zero means now
 	// BeforeID, with Before, continues a listing exactly after the event
 	// (Before, BeforeID): events at the same instant with a smaller id follow.

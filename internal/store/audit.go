@@ -119,6 +119,9 @@ func (db *DB) ListAuditEvents(ctx context.Context, f audit.Filter) ([]audit.Even
 	if f.Actor != "" {
 		add("actor_id = ?", f.Actor)
 	}
+	if f.TargetID != "" {
+		add("target_id = ?", f.TargetID)
+	}
 	if !f.Before.IsZero() && f.BeforeID != "" {
 		args = append(args, utc(f.Before), f.BeforeID)
 		n := len(args)
