@@ -176,7 +176,9 @@ func TestBrowserLayoutAndAccessibility(t *testing.T) {
 		// The one-time secret dialog.
 		err := chromedp.Run(ctx,
 			chromedp.Navigate(base+o+"/keys"),
-			chromedp.WaitVisible(`#create-key`, chromedp.ByQuery),
+			chromedp.WaitVisible(`[data-testid=open-create-key]`, chromedp.ByQuery),
+			chromedp.Click(`[data-testid=open-create-key]`, chromedp.ByQuery),
+			chromedp.WaitVisible(`#create-key:modal`, chromedp.ByQuery),
 			chromedp.SendKeys(`#name`, "svc-"+sc.name, chromedp.ByQuery),
 			chromedp.Click(`#create-key button[type=submit]`, chromedp.ByQuery),
 			chromedp.WaitVisible(`#key-secret:modal`, chromedp.ByQuery),

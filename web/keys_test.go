@@ -225,7 +225,7 @@ func TestKeysCreateListRollRevoke(t *testing.T) {
 			t.Fatalf("rolled row does not show the new secret's display %s", newMasked)
 		}
 		// The list keeps saying so after the dialog is gone, until the end.
-		if row := keyRow(t, owner.Get(keysURL), backendID); !strings.Contains(apptest.Text(row), "Old secret works until Nov 23, 10:01 UTC") {
+		if row := keyRow(t, owner.Get(keysURL), backendID); !strings.Contains(apptest.Text(row), "Old secret expires Nov 23, 10:01 UTC") {
 			t.Fatalf("the key's row does not say until when the old secret works:\n%s", apptest.Text(row))
 		}
 		wantVerify(t, env, "old secret during the grace", secret, "")
@@ -412,7 +412,9 @@ func TestBrowserAPIKeys(t *testing.T) {
 	}
 	err = chromedp.Run(ctx,
 		chromedp.Click(`nav a[href="/o/`+orgID+`/keys"]`, chromedp.ByQuery),
-		chromedp.WaitVisible(`#create-key`, chromedp.ByQuery),
+		chromedp.WaitVisible(`[data-testid=open-create-key]`, chromedp.ByQuery),
+		chromedp.Click(`[data-testid=open-create-key]`, chromedp.ByQuery),
+		chromedp.WaitVisible(`#create-key:modal`, chromedp.ByQuery),
 	)
 	if err != nil {
 		t.Fatalf("keys page: %v", err)
@@ -442,6 +444,8 @@ func TestBrowserAPIKeys(t *testing.T) {
 	err = chromedp.Run(ctx,
 		chromedp.Click(`#key-secret form[method=dialog] button`, chromedp.ByQuery),
 		chromedp.WaitNotVisible(`#key-secret`, chromedp.ByQuery),
+		chromedp.Click(`[data-testid=open-create-key]`, chromedp.ByQuery),
+		chromedp.WaitVisible(`#create-key:modal`, chromedp.ByQuery),
 		chromedp.SetValue(`#name`, "reporting", chromedp.ByQuery),
 		chromedp.SetValue(`#scope`, "read", chromedp.ByQuery),
 		chromedp.Click(`#create-key button[type=submit]`, chromedp.ByQuery),
@@ -456,7 +460,7 @@ func TestBrowserAPIKeys(t *testing.T) {
 
 	// Roll the second key through its dialog, keeping the old secret an hour.
 	err = chromedp.Run(ctx,
-		chromedp.Click(`//tr[.//div[text()="reporting"]]//a[text()="Roll"]`, chromedp.BySearch),
+		chromedp.Click(`//tr[.//a[text()="reporting"]]//a[text()="Roll"]`, chromedp.BySearch),
 		chromedp.WaitVisible(`dialog[id^="roll-"]:modal`, chromedp.ByQuery),
 		chromedp.Click(`dialog[id^="roll-"]:modal input[value="1h"]`, chromedp.ByQuery),
 	)
@@ -489,24 +493,24 @@ func TestBrowserAPIKeys(t *testing.T) {
 	// Revoke the first key through its confirmation dialog: Cancel keeps
 	// the key, "Revoke key" revokes it.
 	err = chromedp.Run(ctx,
-		chromedp.Click(`//tr[.//div[text()="billing-service"]]//a[contains(@href,"revoke=")]`, chromedp.BySearch),
-		chromedp.WaitVisible(`//tr[.//div[text()="billing-service"]]//dialog[starts-with(@id,"revoke-")]`, chromedp.BySearch),
+		chromedp.Click(`//tr[.//a[text()="billing-service"]]//a[contains(@href,"revoke=")]`, chromedp.BySearch),
+		chromedp.WaitVisible(`//tr[.//a[text()="billing-service"]]//dialog[starts-with(@id,"revoke-")]`, chromedp.BySearch),
 	)
 	if err != nil {
 		t.Fatalf("revoke confirmation: %v", err)
 	}
 	shot("revoke-confirmation")
 	err = chromedp.Run(ctx,
-		chromedp.Click(`//tr[.//div[text()="billing-service"]]//dialog[starts-with(@id,"revoke-")]//a[text()="Cancel"]`, chromedp.BySearch),
-		chromedp.WaitNotVisible(`//tr[.//div[text()="billing-service"]]//dialog[starts-with(@id,"revoke-")]`, chromedp.BySearch),
+		chromedp.Click(`//tr[.//a[text()="billing-service"]]//dialog[starts-with(@id,"revoke-")]//a[text()="Cancel"]`, chromedp.BySearch),
+		chromedp.WaitNotVisible(`//tr[.//a[text()="billing-service"]]//dialog[starts-with(@id,"revoke-")]`, chromedp.BySearch),
 	)
 	if err != nil {
 		t.Fatalf("cancel the revoke: %v", err)
 	}
 	err = chromedp.Run(ctx,
-		chromedp.Click(`//tr[.//div[text()="billing-service"]]//a[contains(@href,"revoke=")]`, chromedp.BySearch),
-		chromedp.Click(`//tr[.//div[text()="billing-service"]]//dialog//button[@data-testid="confirm-revoke"]`, chromedp.BySearch),
-		chromedp.WaitVisible(`//tr[@data-status="revoked"][.//div[text()="billing-service"]]`, chromedp.BySearch),
+		chromedp.Click(`//tr[.//a[text()="billing-service"]]//a[contains(@href,"revoke=")]`, chromedp.BySearch),
+		chromedp.Click(`//tr[.//a[text()="billing-service"]]//dialog//button[@data-testid="confirm-revoke"]`, chromedp.BySearch),
+		chromedp.WaitVisible(`//tr[@data-status="revoked"][.//a[text()="billing-service"]]`, chromedp.BySearch),
 	)
 	if err != nil {
 		t.Fatalf("revoke: %v", err)
@@ -519,7 +523,7 @@ func TestBrowserAPIKeys(t *testing.T) {
 	var href string
 	var ok bool
 	err = chromedp.Run(ctx,
-		chromedp.AttributeValue(`//tr[.//div[text()="reporting"]]//a[text()="Roll"]`, "href", &href, &ok, chromedp.BySearch),
+		chromedp.AttributeValue(`//tr[.//a[text()="reporting"]]//a[text()="Roll"]`, "href", &href, &ok, chromedp.BySearch),
 	)
 	if err != nil || !ok {
 		t.Fatalf("roll link: %v", err)

@@ -83,6 +83,12 @@ func (s *Server) routes(e *echo.Echo) {
 	o.POST("/webhooks/:hook/delete", d.DeleteWebhook, d.RequireOrg(org.ManageWebhooks))
 	o.GET("/analytics/webhooks", d.WebhookLogs, d.RequireOrg(org.ManageWebhooks)) // Analytics → Webhook logs
 	o.POST("/analytics/webhooks/:delivery/redeliver", d.RedeliverWebhook, d.RequireOrg(org.ManageWebhooks))
+	o.GET("/keys/:key", d.KeyPage, d.RequireOrg(org.ManageKeys))
+	o.POST("/keys/:key/details", d.EditKey, d.RequireOrg(org.ManageKeys))          // name, notes, expiry
+	o.POST("/keys/:key/restrictions", d.RestrictKey, d.RequireOrg(org.ManageKeys)) // scope, resource types, allowlist, own limit
+	o.POST("/keys/:key/hint", d.ApplyKeyHint, d.RequireOrg(org.ManageKeys))        // the least-privilege hint, applied
+	o.POST("/keys/:key/disable", d.DisableKey, d.RequireOrg(org.ManageKeys))       // disabled=true|false
+	o.POST("/keys/:key/leaked", d.LeakedKey, d.RequireOrg(org.ManageKeys))         // roll or revoke now, list requests since
 	o.GET("/billing", d.BillingPage, d.RequireOrg(org.ViewBilling))
 	o.POST("/billing/plan", d.ChangePlan, d.RequireOrg(org.ManageBilling))
 	o.POST("/billing/portal", d.BillingPortal, d.RequireOrg(org.ManageBilling))

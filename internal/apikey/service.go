@@ -59,6 +59,8 @@ type Service struct {
 	// PlanLimit is an organization's plan rate limit per minute, which a
 	// key's own limit must stay below; nil: no check.
 	PlanLimit func(ctx context.Context, orgID string) (int, error)
+	// Uses reads keys' usage for the least-privilege hint; nil: no hint.
+	Uses UseStore
 }
 
 // TenantChecker vouches for the sub-organization a new key belongs to.

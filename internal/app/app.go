@@ -225,6 +225,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opt Options) 
 		return o.Plan, o.RateLimitPerMin, err
 	}}
 	a.Keys.Types = resource.Names{FHIR: index.Types()}
+	a.Keys.Uses = db
 	a.Keys.PlanLimit = func(ctx context.Context, orgID string) (int, error) {
 		pl, err := orgPlans.PlanOf(ctx, orgID)
 		return pl.PerMinute, err

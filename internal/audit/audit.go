@@ -84,8 +84,9 @@ type Filter struct {
 	Actor    string
 	// Tenant keeps the events of one sub-organization (its id): what its
 	// keys did, and what was done to it and to its keys.
-	Tenant string
-	Before time.Time // exclusive; zero means now
+	Tenant   string
+	TargetID string    // "" for every target
+	Before   time.Time // exclusive; zero means now
 	// BeforeID, with Before, continues a listing exactly after the event
 	// (Before, BeforeID): events at the same instant with a smaller id follow.
 	BeforeID string

@@ -193,3 +193,24 @@ func (db *DB) TouchKeys(ctx context.Context, lastUsed map[string]time.Time) erro
 		return nil
 	})
 }
+
+// KeyUses implements apikey.UseStore from the usage records (kept 90
+// days): requests its restrictions refused are left out.
+func (db *DB) KeyUses(ctx context.Context, orgID, keyID string, since time.Time) ([]apikey.Use, error) {
+	rows, err := db.sql.QueryContext(ctx, `SELECT resource_type, method, COUNT(*) FROM usage_records
+		WHERE org_id = $1 AND key_id = $2 AND created_at >= $3 AND resource_type <> '' AND code NOT IN ('INSUFFICIENT_SCOPE', 'IP_NOT_ALLOWED')
+		GROUP BY resource_type, method`, orgID, keyID, utc(since))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []apikey.Use
+	for rows.Next() {
+		var u apikey.Use
+		if err := rows.Scan(&u.Type, &u.Method, &u.Count); err != nil {
+			return nil, err
+		}
+		out = append(out, u)
+	}
+	return out, rows.Err()
+}

@@ -322,6 +322,9 @@ func (db *DB) ListAuditEvents(ctx context.Context, f audit.Filter) ([]audit.Even
 		add(`(target_id = ? OR actor_id IN (SELECT id FROM api_keys WHERE tenant_id = ?)
 			OR (target_type = 'api_key' AND target_id IN (SELECT id FROM api_keys WHERE tenant_id = ?)))`, f.Tenant)
 	}
+	if f.TargetID != "" {
+		add("target_id = ?", f.TargetID)
+	}
 	if !f.Before.IsZero() && f.BeforeID != "" {
 		args = append(args, utc(f.Before), f.BeforeID)
 		n := len(args)

@@ -20,6 +20,12 @@ var scopeOptions = []form.Option{
 	{Value: "write", Label: "Write only"},
 }
 
+var sortOptions = []form.Option{
+	{Value: "created", Label: "Newest first"},
+	{Value: "name", Label: "Name"},
+	{Value: "last_used", Label: "Last used"},
+}
+
 func statusTone(status string) badge.Tone {
 	switch status {
 	case "active":
@@ -42,6 +48,17 @@ func statusLabel(status string) string {
 		return "Expired"
 	case "revoked":
 		return "Revoked"
+	case "disabled":
+		return "Disabled"
 	}
 	return status
+}
+
+func orDash(s string) string { return orText(s, "—") }
+
+func orText(s, none string) string {
+	if s == "" {
+		return none
+	}
+	return s
 }

@@ -3,6 +3,9 @@ package dashboard
 import (
 	"context"
 	"net/http"
+	"net/url"
+	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -40,6 +43,31 @@ type keysView struct {
 	roll   string // key whose roll dialog is open (the no-JavaScript path)
 	revoke string // key whose revoke confirmation is open (likewise)
 	tenant string // list only this sub-organization's keys ("" for all)
+	create bool   // the create dialog is open (likewise, and after errors)
+	query  string // search of names and prefixes
+	sort   string // created (default), name, last_used
+	page   int    // 1-based
+}
+
+// keysPerPage is the page size of the keys list.
+const keysPerPage = 25
+
+// listKeys keeps the keys of env that match the search, sorted.
+func listKeys(all []apikey.Key, env apikey.Env, query, order string) []apikey.Key {
+	q := strings.ToLower(strings.TrimSpace(query))
+	var out []apikey.Key
+	for _, k := range all {
+		if k.Env == env && (q == "" || strings.Contains(strings.ToLower(k.Name), q) || strings.Contains(strings.ToLower(k.Prefix+"…"+k.Last4), q)) {
+			out = append(out, k)
+		}
+	}
+	switch order {
+	case "name":
+		sort.SliceStable(out, func(i, j int) bool { return strings.ToLower(out[i].Name) < strings.ToLower(out[j].Name) })
+	case "last_used":
+		sort.SliceStable(out, func(i, j int) bool { return out[i].LastUsedAt.After(out[j].LastUsedAt) })
+	}
+	return out
 }
 
 func (h *Handler) clock() time.Time {
@@ -155,7 +183,8 @@ func (h *Handler) keysSection(ctx context.Context, a org.Actor, v keysView) (key
 		p.Form.Scope = string(apikey.ScopeAll)
 	}
 	p.Form.MinDate = now.UTC().AddDate(0, 0, 1).Format(time.DateOnly)
-	by := &creators{h: h, ctx: ctx, names: map[string]string{}}
+	p.CreateOpen = (v.create || len(v.form.Errors) > 0) && v.secret == nil
+	var inTenant []apikey.Key
 	for _, k := range list {
 		if v.tenant != "" && k.TenantID != v.tenant {
 			continue
@@ -165,13 +194,42 @@ func (h *Handler) keysSection(ctx context.Context, a org.Actor, v keysView) (key
 		} else {
 			p.TestCount++
 		}
-		if k.Env == v.env {
-			row := h.keyRow(k, now, by)
-			row.TenantName = names[k.TenantID]
-			row.RollOpen = row.CanRoll && k.ID == v.roll && v.secret == nil
-			row.RevokeOpen = row.CanRevoke && k.ID == v.revoke && v.secret == nil
-			p.Keys = append(p.Keys, row)
+		inTenant = append(inTenant, k)
+	}
+	if v.sort != "name" && v.sort != "last_used" {
+		v.sort = "created"
+	}
+	p.Query, p.Sort = v.query, v.sort
+	shown := listKeys(inTenant, v.env, v.query, v.sort)
+	p.Matching = len(shown)
+	p.Pages = max(1, (len(shown)+keysPerPage-1)/keysPerPage)
+	p.Page = min(max(v.page, 1), p.Pages)
+	href := func(page int) string {
+		q := url.Values{"env": {string(v.env)}, "page": {strconv.Itoa(page)}}
+		if v.tenant != "" {
+			q.Set("tenant", v.tenant)
 		}
+		if v.query != "" {
+			q.Set("q", v.query)
+		}
+		if v.sort != "created" {
+			q.Set("sort", v.sort)
+		}
+		return "/o/" + a.Org.ID + "/keys?" + q.Encode()
+	}
+	if p.Page > 1 {
+		p.PrevHref = href(p.Page - 1)
+	}
+	if p.Page < p.Pages {
+		p.NextHref = href(p.Page + 1)
+	}
+	by := &creators{h: h, ctx: ctx, names: map[string]string{}}
+	for _, k := range shown[(p.Page-1)*keysPerPage : min(len(shown), p.Page*keysPerPage)] {
+		row := h.keyRow(k, now, by)
+		row.TenantName = names[k.TenantID]
+		row.RollOpen = row.CanRoll && k.ID == v.roll && v.secret == nil
+		row.RevokeOpen = row.CanRevoke && k.ID == v.revoke && v.secret == nil
+		p.Keys = append(p.Keys, row)
 	}
 	return p, nil
 }
@@ -223,7 +281,9 @@ func (h *Handler) KeysPage(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return h.keysPage(c, a, http.StatusOK, keysView{env: envParam(c.QueryParam("env")), roll: c.QueryParam("roll"), revoke: c.QueryParam("revoke"), tenant: tenant})
+	page, _ := strconv.Atoi(c.QueryParam("page"))
+	return h.keysPage(c, a, http.StatusOK, keysView{env: envParam(c.QueryParam("env")), roll: c.QueryParam("roll"), revoke: c.QueryParam("revoke"), tenant: tenant,
+		create: c.QueryParam("create") == "1", query: c.QueryParam("q"), sort: c.QueryParam("sort"), page: page})
 }
 
 // tenantParam reads ?tenant=: "" or one of the organization's
@@ -244,13 +304,19 @@ func (h *Handler) CreateKey(c echo.Context) error {
 	a := currentActor(c)
 	f := keys.CreateForm{
 		Name: c.FormValue("name"), Env: c.FormValue("env"), Scope: c.FormValue("scope"),
-		ExpiresAt: strings.TrimSpace(c.FormValue("expires_at")), Tenant: c.FormValue("tenant"),
+		ExpiresAt:     strings.TrimSpace(c.FormValue("expires_at")), Tenant: c.FormValue("tenant"),
+		ResourceTypes: c.FormValue("resource_types"), AllowIPs: c.FormValue("ip_allowlist"), PerMinute: strings.TrimSpace(c.FormValue("per_minute")),
 	}
 	env := envParam(f.Env)
 	var cr apikey.Created
-	in := apikey.CreateInput{Name: f.Name, Env: apikey.Env(f.Env), Scope: apikey.Scope(f.Scope), TenantID: f.Tenant}
+	in := apikey.CreateInput{Name: f.Name, Env: apikey.Env(f.Env), Scope: apikey.Scope(f.Scope), TenantID: f.Tenant, ResourceTypes: f.ResourceTypes, AllowIPs: f.AllowIPs}
 	var err error
-	if f.ExpiresAt != "" {
+	if f.PerMinute != "" {
+		if in.PerMinute, err = strconv.Atoi(f.PerMinute); err != nil || in.PerMinute < 1 {
+			err = errs.FieldError("per_minute", "Enter a rate limit of 1 or more requests per minute, or leave it empty.")
+		}
+	}
+	if err == nil && f.ExpiresAt != "" {
 		// A date means the key works through the day before it, until 00:00 UTC.
 		in.ExpiresAt, err = time.Parse(time.DateOnly, f.ExpiresAt)
 		if err != nil {

@@ -1,0 +1,62 @@
+package web_test
+
+import (
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/clinikapi/clinikapi/internal/apikey"
+	"github.com/clinikapi/clinikapi/internal/app/apptest"
+	"github.com/clinikapi/clinikapi/internal/errs"
+)
+
+func TestKeyPageRestrictHintAndLeak(t *testing.T) {
+	apptest.Engines(t, func(t *testing.T, engine string) {
+		env := apptest.New(t, engine, nil)
+		owner := env.Browser()
+		orgID := owner.SignUp("", "keypage@example.com", pw, "Key Page Org")
+		k := restrictedKey(t, env, orgID, "reminders", apikey.CreateInput{})
+		id := keyIDOf(t, env, orgID, "reminders")
+		page := "/o/" + orgID + "/keys/" + id
+
+		// Restrict it from its page: the next request is held to it.
+		r := owner.Post(page+"/restrictions", url.Values{"scope": {"*"}, "resource_types": {"patients:read"}, "ip_allowlist": {""}, "per_minute": {""}})
+		if r.Status != 200 || !strings.Contains(apptest.Text(r.Body), "Patient (Read only)") {
+			t.Fatalf("restrict: %d %s", r.Status, apptest.Text(r.Body))
+		}
+		if res := apiCall(t, env, "GET", "/v1/fhir/Observation", k, nil); res.Status != 403 {
+			t.Fatalf("after restricting from the page: %d", res.Status)
+		}
+		if bad := owner.Post(page+"/restrictions", url.Values{"scope": {"*"}, "ip_allowlist": {"not-a-network"}}); bad.Status != 422 || !strings.Contains(bad.Body, "CIDR") {
+			t.Fatalf("bad allowlist: %d", bad.Status)
+		}
+
+		// Widen it, use it for patients only, follow the hint.
+		owner.Post(page+"/restrictions", url.Values{"scope": {"*"}})
+		for i := 0; i < 3; i++ {
+			apiCall(t, env, "GET", "/v1/patients", k, nil)
+		}
+		if err := env.App.Usage.Flush(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		r = owner.Get(page)
+		if !strings.Contains(apptest.Text(r.Body), "needed only scope read on Patient (Read only)") {
+			t.Fatalf("no hint: %s", apptest.Text(r.Body))
+		}
+		owner.Post(page+"/hint", nil)
+		k2, err := env.App.Keys.Find(t.Context(), orgID, id)
+		if err != nil || k2.Scope != apikey.ScopeRead || apikey.FormatGrants(k2.Grants) != "Patient:read" {
+			t.Fatalf("after the hint: %+v %v", k2, err)
+		}
+		if !strings.Contains(owner.Get(page).Body, "via: hint") {
+			t.Fatal("the applied hint is not in the key's history")
+		}
+
+		// Leaked: roll at once, list the requests since.
+		r = owner.Post(page+"/leaked", url.Values{"since": {"2000-01-01T00:00"}, "response": {"roll"}})
+		if r.Status != 200 || strings.Count(r.Body, "/v1/patients") < 3 || !testSecret.MatchString(r.Body) {
+			t.Fatalf("leak report: %d %s", r.Status, apptest.Text(r.Body))
+		}
+		wantVerify(t, env, "the leaked secret", k, errs.ReasonKeyExpired)
+	})
+}
