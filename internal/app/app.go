@@ -73,6 +73,7 @@ type App struct {
 	Redis       *redis.Client        // nil without REDIS_URL
 	Data        *datastore.Router    // the FHIR datastores
 	Records     *records.Service     // every data operation on FHIR resources
+	Mover       *records.Mover       // moves live data when a plan changes datastore
 	Idempotency *idempotency.Service // answers kept for retries with an Idempotency-Key
 	Jobs        *jobs.Runner         // periodic background jobs
 	Product     product.Tracker      // product analytics (PostHog or none)
@@ -184,9 +185,13 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opt Options) 
 	}
 	a.Data = data
 	a.closers = append(a.closers, data.Close)
-	orgPlans := &api.OrgPlans{Now: now, TTL: 10 * time.Second, Lookup: func(ctx context.Context, orgID string) (string, int, error) {
+	orgPlans := &api.OrgPlans{Now: now, TTL: 10 * time.Second, Lookup: func(ctx context.Context, orgID string) (api.OrgPlan, error) {
 		o, err := db.FindOrg(ctx, orgID)
-		return o.Plan, o.RateLimitPerMin, err
+		if err != nil {
+			return api.OrgPlan{}, err
+		}
+		live, err := db.LiveDatastore(ctx, orgID)
+		return api.OrgPlan{Plan: o.Plan, PerMinute: o.RateLimitPerMin, LiveDatastore: live}, err
 	}}
 	contract, err := resource.LoadDefaultContract()
 	if err != nil {
@@ -195,7 +200,8 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opt Options) 
 	}
 	a.Records = &records.Service{
 		Data: data, Plans: orgPlans, Contract: contract, Index: index, Normalize: searchparam.Normalize,
-		Cursors: datastore.Cursors{Secret: cursorSecret}, Audit: a.Audit, Now: now,
+		Placement: orgPlans,
+		Cursors:   datastore.Cursors{Secret: cursorSecret}, Audit: a.Audit, Now: now,
 		Names: func(ctx context.Context) ([]string, error) {
 			return store.DatastoreNames(ctx, cfg.DatabaseURL, cfg.DataDir)
 		},
@@ -213,6 +219,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opt Options) 
 		return jobs.Result{Summary: "deleted " + strconv.FormatInt(n, 10) + " idempotency keys older than 24 hours", Counts: map[string]int64{"keys": n}}, err
 	}})
 	a.newBilling(cfg, orgPlans, inval)
+	a.Mover = &records.Mover{Records: a.Records, Store: db, Log: log, Now: now, Grace: 30 * time.Second, Changed: a.planChanged}
 	subs := opt.Subscriptions
 	if subs == nil {
 		subs = a.Billing
@@ -228,7 +235,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opt Options) 
 			Billing: a.Billing, Analytics: a.Analytics, Quota: a.Quota,
 			BaseURL: cfg.BaseURL, SecureCookies: cfg.SecureCookies(), SessionMaxAge: cfg.SessionMaxAge, Now: now,
 			Product: a.Product, Consents: a.Consents,
-			Bulk: a.Bulk, Privacy: a.Privacy,
+			Bulk: a.Bulk, Privacy: a.Privacy, Moves: a.Mover,
 		},
 		API: &api.Pipeline{
 			Keys:        a.Keys,

@@ -93,6 +93,11 @@ func (a *App) Start(ctx context.Context) {
 		defer wg.Done()
 		a.Bulk.Run(ctx, time.Second)
 	}()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		a.Mover.Run(ctx, time.Second)
+	}()
 	stopJobs := a.Jobs.Start(ctx)
 	a.stopWorkers = func() {
 		cancel()

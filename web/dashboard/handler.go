@@ -26,6 +26,7 @@ import (
 	"github.com/clinikapi/clinikapi/internal/privacy"
 	"github.com/clinikapi/clinikapi/internal/product"
 	"github.com/clinikapi/clinikapi/internal/quota"
+	"github.com/clinikapi/clinikapi/internal/records"
 	"github.com/clinikapi/clinikapi/views/components/form"
 	"github.com/clinikapi/clinikapi/web/httperr"
 )
@@ -48,6 +49,7 @@ type Handler struct {
 	Consents      *product.Consents // who refused product analytics
 	Bulk          *bulk.Service     // data & privacy: exports
 	Privacy       *privacy.Service  // closing the organization, deleting the account
+	Moves         *records.Mover    // the move of live data after a plan change (Billing)
 }
 
 // render writes a templ component with status.
