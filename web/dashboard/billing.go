@@ -478,8 +478,8 @@ func datastoreLabel(name string) string {
 	return "the organization's dedicated datastore"
 }
 
-// moveProps shows the latest move of the live data (nil when none ran, or
-// the last one ended more than a week ago or was cancelled).
+// moveProps shows the latest move of the live data (nil when none ran or
+// the last one was cancelled).
 func moveProps(mv records.Move) *billingview.Move {
 	to := datastoreLabel(mv.To)
 	m := &billingview.Move{Active: mv.Active()}
