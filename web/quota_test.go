@@ -8,14 +8,49 @@ import (
 
 	"github.com/clinikapi/clinikapi/internal/apikey"
 	"github.com/clinikapi/clinikapi/internal/app/apptest"
+	"github.com/clinikapi/clinikapi/internal/datastore"
 	"github.com/clinikapi/clinikapi/internal/quota"
 	"github.com/clinikapi/clinikapi/internal/store"
 )
 
+// setPlan puts the organization on plan at once and, when that plan keeps
+// live data in another datastore, waits until the data has moved there.
 func setPlan(t *testing.T, env *apptest.Env, orgID, plan string) {
+	t.Helper()
+	setPlanSQL(t, env, orgID, plan)
+	waitPlacement(t, env, orgID)
+}
+
+// setPlanSQL changes the plan in the database only.
+func setPlanSQL(t *testing.T, env *apptest.Env, orgID, plan string) {
 	t.Helper()
 	if _, err := env.App.DB.SQL().Exec(`UPDATE organizations SET plan = $1 WHERE id = $2`, plan, orgID); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// waitPlacement runs the data mover until the organization's live data is
+// in the datastore its plan puts it in.
+func waitPlacement(t *testing.T, env *apptest.Env, orgID string) {
+	t.Helper()
+	ctx := context.Background()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		planID, live, err := env.App.DB.Placement(ctx, orgID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if live == datastore.Name("live", orgID, planID == "enterprise") {
+			env.App.Mover.Changed(ctx, orgID) // as the switch does; a plan set in SQL has not said so
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the live data of %s did not reach its plan's datastore (at %s, plan %s)", orgID, live, planID)
+		}
+		if err := env.App.Mover.Step(ctx); err != nil {
+			t.Logf("mover: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 

@@ -90,6 +90,7 @@ type App struct {
 	Redis       *redis.Client        // nil without REDIS_URL
 	Data        *datastore.Router    // the FHIR datastores
 	Records     *records.Service     // every data operation on FHIR resources
+	Mover       *records.Mover       // moves live data when a plan changes datastore
 	Idempotency *idempotency.Service // answers kept for retries with an Idempotency-Key
 	Jobs        *jobs.Runner         // periodic background jobs
 	Product     product.Tracker      // product analytics (PostHog or none)
@@ -220,9 +221,13 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opt Options) 
 	}
 	a.Data = data
 	a.closers = append(a.closers, data.Close)
-	orgPlans := &api.OrgPlans{Now: now, TTL: 10 * time.Second, Lookup: func(ctx context.Context, orgID string) (string, int, error) {
+	orgPlans := &api.OrgPlans{Now: now, TTL: 10 * time.Second, Lookup: func(ctx context.Context, orgID string) (api.OrgPlan, error) {
 		o, err := db.FindOrg(ctx, orgID)
-		return o.Plan, o.RateLimitPerMin, err
+		if err != nil {
+			return api.OrgPlan{}, err
+		}
+		live, err := db.LiveDatastore(ctx, orgID)
+		return api.OrgPlan{Plan: o.Plan, PerMinute: o.RateLimitPerMin, LiveDatastore: live}, err
 	}}
 	a.Keys.Types = resource.Names{FHIR: index.Types()}
 	a.Keys.Uses = db
@@ -237,7 +242,8 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opt Options) 
 	}
 	a.Records = &records.Service{
 		Data: data, Plans: orgPlans, Contract: contract, Index: index, Normalize: searchparam.Normalize,
-		Cursors: datastore.Cursors{Secret: cursorSecret}, Audit: a.Audit, Disclosures: a.Disclosures, Now: now,
+		Placement: orgPlans,
+		Cursors:   datastore.Cursors{Secret: cursorSecret}, Audit: a.Audit, Disclosures: a.Disclosures, Now: now,
 		Names: func(ctx context.Context) ([]string, error) {
 			return store.DatastoreNames(ctx, cfg.DatabaseURL, cfg.DataDir)
 		},
@@ -259,6 +265,15 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opt Options) 
 		return jobs.Result{Summary: "deleted " + strconv.FormatInt(n, 10) + " idempotency keys older than 24 hours", Counts: map[string]int64{"keys": n}}, err
 	}})
 	a.newBilling(cfg, orgPlans, inval)
+	a.Mover = &records.Mover{Records: a.Records, Store: db, Log: log, Now: now, Grace: 30 * time.Second, Changed: a.planChanged,
+		SubTenants: func(ctx context.Context, orgID string) ([]string, error) {
+			subs, err := a.SubOrgs.List(ctx, orgID)
+			ids := make([]string, len(subs))
+			for i, so := range subs {
+				ids[i] = so.ID
+			}
+			return ids, err
+		}}
 	subs := opt.Subscriptions
 	if subs == nil {
 		subs = a.Billing
@@ -274,7 +289,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opt Options) 
 			Billing: a.Billing, Analytics: a.Analytics, Quota: a.Quota,
 			BaseURL: cfg.BaseURL, SecureCookies: cfg.SecureCookies(), SessionMaxAge: cfg.SessionMaxAge, Now: now,
 			Product: a.Product, Consents: a.Consents,
-			Bulk: a.Bulk, Privacy: a.Privacy, SubOrgs: a.SubOrgs, Webhooks: a.Webhooks,
+			Bulk: a.Bulk, Privacy: a.Privacy, SubOrgs: a.SubOrgs, Webhooks: a.Webhooks, Moves: a.Mover,
 		},
 		API: &api.Pipeline{
 			Keys:        a.Keys,

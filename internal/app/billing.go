@@ -37,12 +37,9 @@ func (a *App) newBilling(cfg config.Config, plans *api.OrgPlans, inval apikey.In
 		Prices: cfg.Stripe.Prices,
 		Now:    a.now,
 		Invalidate: func(ctx context.Context, orgID string) {
-			plans.Forget(orgID)
-			if inval != nil {
-				if err := inval.Publish(context.WithoutCancel(ctx), planPrefix+orgID); err != nil {
-					a.Log.WarnContext(ctx, "billing: publishing plan change failed; other instances catch up within 10 s", "err", err)
-				}
-			}
+			a.planChanged(ctx, orgID)
+			// A plan with another datastore moves the live data there.
+			a.Mover.Wake()
 		},
 	})
 	a.forgetPlan = func(orgID string) {
@@ -57,6 +54,17 @@ func (a *App) newBilling(cfg config.Config, plans *api.OrgPlans, inval apikey.In
 		n, err := a.Billing.ReportOverage(ctx)
 		return jobs.Result{Summary: "reported " + strconv.FormatInt(n, 10) + " overage requests", Counts: map[string]int64{"requests": n}}, err
 	}})
+}
+
+// planChanged drops the organization's cached plan and live datastore
+// here at once and on the other instances through the invalidation channel.
+func (a *App) planChanged(ctx context.Context, orgID string) {
+	a.forgetPlan(orgID)
+	if a.planInval != nil {
+		if err := a.planInval.Publish(context.WithoutCancel(ctx), planPrefix+orgID); err != nil {
+			a.Log.WarnContext(ctx, "publishing a plan change failed; other instances catch up within 10 s", "err", err)
+		}
+	}
 }
 
 // listenPlans drops cached plans when another instance changes one.

@@ -100,6 +100,11 @@ func (a *App) Start(ctx context.Context) {
 		defer wg.Done()
 		a.Webhooks.Run(ctx, 200*time.Millisecond)
 	}()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		a.Mover.Run(ctx, time.Second)
+	}()
 	stopJobs := a.Jobs.Start(ctx)
 	a.stopWorkers = func() {
 		cancel()

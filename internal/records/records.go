@@ -93,6 +93,7 @@ func (a Actor) keep(res *datastore.Result) {
 type Service struct {
 	Data      *datastore.Router
 	Plans     Plans
+	Placement Placements // where live data is; from the plan when nil
 	Contract  *resource.Contract
 	Index     datastore.Indexer
 	Normalize func(string) string
@@ -109,26 +110,35 @@ type Service struct {
 	Changed func()
 }
 
+// Placements tells which datastore an organization's live data is in:
+// "live" (the shared one) or its dedicated one ("org_…"). It follows the
+// plan once a move has copied the data (see Mover).
+type Placements interface {
+	LiveDatastore(ctx context.Context, orgID string) (string, error)
+}
+
 // Datastore returns where an organization's data of an environment lives
 // and the tenant it is kept under: test data in the shared test
-// datastore; live data in the shared live datastore, or in the
-// organization's dedicated one on a plan that has it (Enterprise). This
-// is the one place that decides it.
+// datastore; live data where Placement says, which is the shared live
+// datastore, or the organization's dedicated one on a plan that has it
+// (Enterprise) once its data has been moved there (Mover). This is the
+// one place that decides it.
 func (s *Service) Datastore(ctx context.Context, orgID, env string) (*datastore.Store, datastore.Tenant, error) {
 	if orgID == "" {
 		return nil, "", errs.E(errs.Internal, "records: no organization")
 	}
-	dedicated := false
-	if env == Live {
-		pl, err := s.Plans.PlanOf(ctx, orgID)
-		if err != nil {
+	name := datastore.Name(Test, orgID, false)
+	switch env {
+	case Live:
+		var err error
+		if name, err = s.liveDatastore(ctx, orgID); err != nil {
 			return nil, "", err
 		}
-		dedicated = pl.Dedicated
-	} else if env != Test {
+	case Test:
+	default:
 		return nil, "", errs.E(errs.Internal, "records: unknown environment %q", env)
 	}
-	st, err := s.Data.Named(ctx, datastore.Name(env, orgID, dedicated))
+	st, err := s.Data.Named(ctx, name)
 	return st, datastore.Tenant(orgID), err
 }
 
@@ -143,10 +153,30 @@ func (s *Service) DatastoreOf(ctx context.Context, a Actor) (*datastore.Store, d
 	return st, tenant, err
 }
 
+// liveDatastore names the datastore of the organization's live data.
+func (s *Service) liveDatastore(ctx context.Context, orgID string) (string, error) {
+	if s.Placement != nil {
+		name, err := s.Placement.LiveDatastore(ctx, orgID)
+		if err != nil || name != "" {
+			return name, err
+		}
+	}
+	pl, err := s.Plans.PlanOf(ctx, orgID)
+	if err != nil {
+		return "", err
+	}
+	return wantLive(orgID, pl), nil
+}
+
+// wantLive names the datastore the organization's plan puts its live
+// data in; a move takes the data there when it is elsewhere.
+func wantLive(orgID string, pl plan.Plan) string { return datastore.Name(Live, orgID, pl.Dedicated) }
+
 // Datastores lists every datastore that may hold an organization's data:
 // the shared test and live ones, and its dedicated one if its plan has one
 // or it exists (a plan that changed since, as when a closed organization's
-// subscription ended before its data is deleted).
+// subscription ended before its data is deleted, or data on its way
+// between the two).
 func (s *Service) Datastores(ctx context.Context, orgID string) ([]*datastore.Store, error) {
 	names := []string{datastore.Name(Test, orgID, false), datastore.Name(Live, orgID, false)}
 	pl, err := s.Plans.PlanOf(ctx, orgID)
@@ -154,7 +184,7 @@ func (s *Service) Datastores(ctx context.Context, orgID string) ([]*datastore.St
 		return nil, err
 	}
 	dedicated := datastore.Name(Live, orgID, true)
-	if pl.Dedicated {
+	if wantLive(orgID, pl) == dedicated {
 		names = append(names, dedicated)
 	} else if s.Names != nil {
 		existing, err := s.Names(ctx)

@@ -259,6 +259,9 @@ func (d *Datastore) Insert(ctx context.Context, tenant datastore.Tenant, rec dat
 		return d.insertPipelined(ctx, tenant, rec, idx)
 	}
 	return d.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		if err := d.fenced(ctx, tx, tenant); err != nil {
+			return err
+		}
 		if _, err := d.exec(ctx, tx, true, `INSERT INTO resources (tenant, `+recordColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
 			string(tenant), rec.Type, rec.ID, rec.Version, rec.LastUpdated.UnixMicro(), rec.Deleted, string(rec.Content)); err != nil {
 			if isUnique(err) {
@@ -404,6 +407,9 @@ func (d *Datastore) Get(ctx context.Context, tenant datastore.Tenant, typ, id st
 // Replace implements datastore.Backend.
 func (d *Datastore) Replace(ctx context.Context, tenant datastore.Tenant, rec datastore.Record, prev int, idx []fhir.Value) error {
 	return d.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		if err := d.fenced(ctx, tx, tenant); err != nil {
+			return err
+		}
 		if prev == 0 {
 			if _, err := d.exec(ctx, tx, true, `INSERT INTO resources (tenant, `+recordColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
 				string(tenant), rec.Type, rec.ID, rec.Version, rec.LastUpdated.UnixMicro(), rec.Deleted, string(rec.Content)); err != nil {

@@ -291,11 +291,12 @@ func NotFound(c echo.Context) error {
 }
 
 // OrgPlans reads organizations' plans through a short-lived cache, so the
-// rate limiter does not query the database on every request.
+// rate limiter does not query the database on every request; and with
+// them where their live data is (LiveDatastore).
 type OrgPlans struct {
-	// Lookup returns the organization's plan id and its rate-limit override
-	// (0: the plan's limit).
-	Lookup func(ctx context.Context, orgID string) (planID string, perMinute int, err error)
+	// Lookup returns the organization's plan id, its rate-limit override
+	// (0: the plan's limit) and its live datastore.
+	Lookup func(ctx context.Context, orgID string) (OrgPlan, error)
 	Now    func() time.Time
 	TTL    time.Duration
 
@@ -303,13 +304,20 @@ type OrgPlans struct {
 	cache map[string]cachedPlan
 }
 
-type cachedPlan struct {
-	p  plan.Plan
-	at time.Time
+// OrgPlan is what OrgPlans looks up of an organization.
+type OrgPlan struct {
+	Plan          string
+	PerMinute     int
+	LiveDatastore string
 }
 
-// PlanOf implements PlanSource.
-func (o *OrgPlans) PlanOf(ctx context.Context, orgID string) (plan.Plan, error) {
+type cachedPlan struct {
+	p    plan.Plan
+	live string
+	at   time.Time
+}
+
+func (o *OrgPlans) get(ctx context.Context, orgID string) (cachedPlan, error) {
 	now := o.Now()
 	o.mu.Lock()
 	if o.cache == nil {
@@ -318,20 +326,34 @@ func (o *OrgPlans) PlanOf(ctx context.Context, orgID string) (plan.Plan, error) 
 	c, ok := o.cache[orgID]
 	o.mu.Unlock()
 	if ok && now.Sub(c.at) < o.TTL {
-		return c.p, nil
+		return c, nil
 	}
-	id, perMinute, err := o.Lookup(ctx, orgID)
+	row, err := o.Lookup(ctx, orgID)
 	if err != nil {
-		return plan.Plan{}, err
+		return cachedPlan{}, err
 	}
-	p := plan.Of(id)
-	if perMinute > 0 {
-		p.PerMinute = perMinute
+	p := plan.Of(row.Plan)
+	if row.PerMinute > 0 {
+		p.PerMinute = row.PerMinute
 	}
+	c = cachedPlan{p: p, live: row.LiveDatastore, at: now}
 	o.mu.Lock()
-	o.cache[orgID] = cachedPlan{p: p, at: now}
+	o.cache[orgID] = c
 	o.mu.Unlock()
-	return p, nil
+	return c, nil
+}
+
+// PlanOf implements PlanSource.
+func (o *OrgPlans) PlanOf(ctx context.Context, orgID string) (plan.Plan, error) {
+	c, err := o.get(ctx, orgID)
+	return c.p, err
+}
+
+// LiveDatastore returns the name of the datastore the organization's live
+// data is in (records.Placements).
+func (o *OrgPlans) LiveDatastore(ctx context.Context, orgID string) (string, error) {
+	c, err := o.get(ctx, orgID)
+	return c.live, err
 }
 
 // Forget drops an organization's cached plan (after a plan change).

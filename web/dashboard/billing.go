@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/labstack/echo/v4"
@@ -14,6 +15,7 @@ import (
 	"github.com/clinikapi/clinikapi/internal/org"
 	"github.com/clinikapi/clinikapi/internal/plan"
 	"github.com/clinikapi/clinikapi/internal/quota"
+	"github.com/clinikapi/clinikapi/internal/records"
 	billingview "github.com/clinikapi/clinikapi/views/billing"
 	"github.com/clinikapi/clinikapi/views/components/alert"
 	"github.com/clinikapi/clinikapi/views/components/badge"
@@ -163,6 +165,13 @@ func (h *Handler) billingProps(c echo.Context, a org.Actor) (billingview.Props, 
 				p.NextInvoice = dateString(st.CurrentPeriodEnd)
 			}
 		}
+	}
+	if h.Moves != nil {
+		mv, err := h.Moves.Status(ctx, a.Org.ID)
+		if err != nil {
+			return billingview.Props{}, err
+		}
+		p.Move = moveProps(mv)
 	}
 	pools, err := h.Billing.Usage(ctx, a.Org.ID, cur)
 	if err != nil {
@@ -459,4 +468,46 @@ func openDowngrade(id string) func(*billingview.Props) {
 			}
 		}
 	}
+}
+
+// datastoreLabel names a datastore for people.
+func datastoreLabel(name string) string {
+	if name == "live" {
+		return "the shared live datastore"
+	}
+	return "the organization's dedicated datastore"
+}
+
+// moveProps shows the latest move of the live data (nil when none ran or
+// the last one was cancelled).
+func moveProps(mv records.Move) *billingview.Move {
+	to := datastoreLabel(mv.To)
+	m := &billingview.Move{Active: mv.Active()}
+	switch mv.Phase {
+	case records.MoveCopying:
+		m.Title = "Moving live data to " + to
+		verb := "Copied"
+		if mv.Pass > 1 {
+			verb = "Catch-up pass " + strconv.Itoa(mv.Pass-1) + ": checked"
+		}
+		m.Detail = verb + " " + formatCount(mv.Done) + " of " + formatCount(mv.Total) + " resources, with every version. Requests use " + datastoreLabel(mv.From) + " until the copy is verified."
+		if mv.Total > 0 {
+			m.Percent = int(min(95, mv.Done*90/max(1, mv.Total)))
+		}
+	case records.MoveFenced:
+		m.Title, m.Percent = "Moving live data to "+to, 95
+		m.Detail = "Copying the last changes and verifying the copy; writes pause for a moment (503 with Retry-After)."
+	case records.MoveSwitched:
+		m.Title, m.Percent = "Live data moved to "+to, 99
+		m.Detail = formatCount(mv.Done) + " resources verified and in use; the old copy is deleted shortly."
+	case records.MoveDone:
+		m.Title = "Live data moved to " + to
+		m.Detail = formatCount(mv.Total) + " resources with every version, moved and verified on " + dateString(mv.FinishedAt) + "; the old copy is deleted."
+	default:
+		return nil
+	}
+	if mv.Error != "" && m.Active {
+		m.Failed = "The last step failed and is retried: " + mv.Error
+	}
+	return m
 }

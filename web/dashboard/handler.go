@@ -27,6 +27,7 @@ import (
 	"github.com/clinikapi/clinikapi/internal/privacy"
 	"github.com/clinikapi/clinikapi/internal/product"
 	"github.com/clinikapi/clinikapi/internal/quota"
+	"github.com/clinikapi/clinikapi/internal/records"
 	"github.com/clinikapi/clinikapi/internal/suborg"
 	"github.com/clinikapi/clinikapi/internal/webhook"
 	"github.com/clinikapi/clinikapi/views/components/form"
@@ -54,6 +55,7 @@ type Handler struct {
 	Privacy       *privacy.Service  // closing the organization, deleting the account
 	SubOrgs       *suborg.Service   // sub-organizations and their tenants
 	Webhooks      *webhook.Service  // outbound webhooks: endpoints, delivery log
+	Moves         *records.Mover    // the move of live data after a plan change (Billing)
 }
 
 // render writes a templ component with status.
