@@ -15,6 +15,7 @@ import (
 	"github.com/clinikapi/clinikapi/internal/app/apptest"
 	"github.com/clinikapi/clinikapi/internal/datastore"
 	"github.com/clinikapi/clinikapi/internal/quota"
+	"github.com/clinikapi/clinikapi/internal/records"
 	"github.com/clinikapi/clinikapi/internal/suborg"
 )
 
@@ -416,4 +417,62 @@ func TestSubOrgsShareRateLimitThroughRedis(t *testing.T) {
 	for i, k := range keys {
 		wantAPIError(t, "101st request of the organization", apiCall(t, envs[i], "GET", "/v1/patients", k, nil), 429, "RATE_LIMITED")
 	}
+}
+
+// TestSubOrgDataMovesWithPlanChange: a plan change moves the live data of
+// every sub-organization with the organization's own, both ways, and
+// each stays in its tenant.
+func TestSubOrgDataMovesWithPlanChange(t *testing.T) {
+	apptest.Engines(t, func(t *testing.T, engine string) {
+		env := apptest.New(t, engine, nil)
+		ctx := context.Background()
+		env.App.Mover.Grace = 0 // the source copy goes as soon as the switch is made
+		parent := env.Browser().SignUp("", "mover@example.com", pw, "Moving Platform")
+		setPlan(t, env, parent, "team")
+		so, err := env.App.SubOrgs.Create(ctx, suborg.Actor{OrgID: parent}, "Clinic")
+		if err != nil {
+			t.Fatal(err)
+		}
+		subKey, err := env.App.Keys.Create(ctx, apikey.Actor{OrgID: parent}, apikey.CreateInput{Name: "clinic live", Env: apikey.Live, TenantID: so.ID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ownKey, err := env.App.Keys.Create(ctx, apikey.Actor{OrgID: parent}, apikey.CreateInput{Name: "own live", Env: apikey.Live})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sub := fhirCall(t, env, "POST", "/v1/fhir/Patient", subKey.Secret, patientJSON)
+		own := fhirCall(t, env, "POST", "/v1/fhir/Patient", ownKey.Secret, patientJSON)
+		if sub.Status != 201 || own.Status != 201 {
+			t.Fatalf("creates: %d %d", sub.Status, own.Status)
+		}
+		subID, ownID := sub.Body["id"].(string), own.Body["id"].(string)
+		check := func(when string) {
+			t.Helper()
+			for _, c := range []struct {
+				key, id string
+				want    int
+			}{{subKey.Secret, subID, 200}, {ownKey.Secret, ownID, 200}, {subKey.Secret, ownID, 404}, {ownKey.Secret, subID, 404}} {
+				if r := fhirCall(t, env, "GET", "/v1/fhir/Patient/"+c.id, c.key, ""); r.Status != c.want {
+					t.Fatalf("%s: read %s: %d, want %d", when, c.id, r.Status, c.want)
+				}
+			}
+		}
+		setPlan(t, env, parent, "enterprise")
+		waitMove(t, env, parent, datastore.Name("live", parent, true), records.MoveDone)
+		check("after the move to the dedicated datastore")
+		ded, err := env.App.Data.Named(ctx, datastore.Name("live", parent, true))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ded.Read(ctx, datastore.Tenant(so.ID), "Patient", subID); err != nil {
+			t.Fatalf("the sub-organization's patient is not in the dedicated datastore: %v", err)
+		}
+		setPlan(t, env, parent, "team")
+		waitMove(t, env, parent, "live", records.MoveDone)
+		check("after the move back to the shared datastore")
+		if _, err := ded.Read(ctx, datastore.Tenant(so.ID), "Patient", subID); err == nil {
+			t.Fatal("the sub-organization's patient stayed in the dedicated datastore after the move back")
+		}
+	})
 }
