@@ -31,6 +31,7 @@ func (a *App) webhooks(ctx context.Context, opt Options) error {
 	if err != nil {
 		return err
 	}
+	a.Webhooks.Tenants = a.SubOrgs // set before: sub-organizations come first
 	a.Records.Changed = a.Webhooks.Changed
 	a.Jobs.Register(jobs.Job{Kind: "retention.webhook_deliveries", Every: 24 * time.Hour, Run: func(ctx context.Context) (jobs.Result, error) {
 		n, err := a.Webhooks.Purge(ctx)

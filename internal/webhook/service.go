@@ -176,9 +176,19 @@ type Service struct {
 	Log      *slog.Logger
 	Outboxes func() []Outbox // the open datastores' outboxes
 	Dispatch *Dispatcher
-	seal     *sealer
-	once     sync.Once
-	changed  chan struct{}
+	// Tenants vouches for the sub-organization an endpoint is pinned to;
+	// nil: endpoints can be pinned to the organization's own keys only.
+	Tenants TenantChecker
+	seal    *sealer
+	once    sync.Once
+	changed chan struct{}
+}
+
+// TenantChecker vouches for a sub-organization of an organization.
+type TenantChecker interface {
+	// CheckTenant returns nil when tenantID is an open sub-organization of
+	// orgID; NotFound when it is not one of orgID's.
+	CheckTenant(ctx context.Context, orgID, tenantID string) error
 }
 
 // New assembles the service; key seals signing secrets at rest.
@@ -226,6 +236,20 @@ func (s *Service) Create(ctx context.Context, a Actor, in Input) (Endpoint, stri
 	default:
 		return Endpoint{}, "", invalid("environment", "Environment must be both, live or test.")
 	}
+	in.TenantID = strings.TrimSpace(in.TenantID)
+	// A pin names a sub-organization, or the organization itself for the
+	// events of its own keys (their tenantId is the organization's id).
+	if in.TenantID != "" && in.TenantID != a.OrgID {
+		if s.Tenants == nil {
+			return Endpoint{}, "", invalid("tenant", "This server has no sub-organizations.")
+		}
+		if err := s.Tenants.CheckTenant(ctx, a.OrgID, in.TenantID); err != nil {
+			if errs.Is(err, errs.NotFound) {
+				return Endpoint{}, "", invalid("tenant", "Choose one of this organization's sub-organizations.")
+			}
+			return Endpoint{}, "", err
+		}
+	}
 	desc := strings.TrimSpace(in.Description)
 	if len([]rune(desc)) > 200 {
 		return Endpoint{}, "", invalid("description", "The description is longer than 200 characters.")
@@ -241,7 +265,7 @@ func (s *Service) Create(ctx context.Context, a Actor, in Input) (Endpoint, stri
 	secret := NewSecret()
 	e := Endpoint{
 		ID: random.SortableID("wh", now), OrgID: a.OrgID, URL: in.URL, Description: desc, Events: patterns,
-		Env: in.Env, TenantID: strings.TrimSpace(in.TenantID), Secret: s.seal.seal(secret), CreatedBy: a.UserID, CreatedAt: now, UpdatedAt: now,
+		Env: in.Env, TenantID: in.TenantID, Secret: s.seal.seal(secret), CreatedBy: a.UserID, CreatedAt: now, UpdatedAt: now,
 	}
 	if err := s.Store.InsertWebhookEndpoint(ctx, e); err != nil {
 		return Endpoint{}, "", err
@@ -250,7 +274,11 @@ func (s *Service) Create(ctx context.Context, a Actor, in Input) (Endpoint, stri
 	if env == "" {
 		env = "both"
 	}
-	s.Audit.Record(ctx, a.event(ActionCreated, e.ID, map[string]string{"events": strings.Join(patterns, " "), "env": env}))
+	detail := map[string]string{"events": strings.Join(patterns, " "), "env": env}
+	if e.TenantID != "" {
+		detail["tenant"] = e.TenantID
+	}
+	s.Audit.Record(ctx, a.event(ActionCreated, e.ID, detail))
 	return e, secret, nil
 }
 

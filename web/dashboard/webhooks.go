@@ -58,9 +58,23 @@ func (h *Handler) webhooksPage(c echo.Context, a org.Actor, status int, v webhoo
 	if p.Form.Events == "" {
 		p.Form.Events = "*"
 	}
+	if p.Tenants, err = h.tenantOptions(ctx, a, true); err != nil {
+		return err
+	}
+	tenantNames := map[string]string{}
+	for _, o := range p.Tenants {
+		tenantNames[o.Value] = o.Label
+	}
+	if len(p.Tenants) > 0 {
+		p.Tenants[0].Label = "Every tenant"
+	}
 	for _, e := range list {
+		tenant := tenantNames[e.TenantID]
+		if tenant == "" {
+			tenant = e.TenantID
+		}
 		row := webhooks.Endpoint{
-			ID: e.ID, URL: e.URL, Description: e.Description, Env: envLabels[e.Env], Tenant: e.TenantID,
+			ID: e.ID, URL: e.URL, Description: e.Description, Env: envLabels[e.Env], Tenant: tenant,
 			Disabled: e.Disabled, Created: dateString(e.CreatedAt),
 		}
 		for i, ev := range e.Events {
@@ -86,8 +100,9 @@ func (h *Handler) WebhooksPage(c echo.Context) error {
 // The secret goes into this response only: never a URL, a cookie or a log.
 func (h *Handler) CreateWebhook(c echo.Context) error {
 	a := currentActor(c)
-	f := webhooks.CreateForm{URL: c.FormValue("url"), Description: c.FormValue("description"), Events: c.FormValue("events"), Env: c.FormValue("environment")}
-	e, secret, err := h.Webhooks.Create(c.Request().Context(), webhookActor(a), webhook.Input{URL: f.URL, Description: f.Description, Events: f.Events, Env: f.Env})
+	f := webhooks.CreateForm{URL: c.FormValue("url"), Description: c.FormValue("description"), Events: c.FormValue("events"), Env: c.FormValue("environment"),
+		Tenant: c.FormValue("tenant")}
+	e, secret, err := h.Webhooks.Create(c.Request().Context(), webhookActor(a), webhook.Input{URL: f.URL, Description: f.Description, Events: f.Events, Env: f.Env, TenantID: f.Tenant})
 	if err != nil {
 		fe, status, err := formErrors(err)
 		if err != nil {
