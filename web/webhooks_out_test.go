@@ -27,14 +27,17 @@ import (
 	"testing"
 	"time"
 
+	"github.com/clinikapi/clinikapi/internal/apikey"
 	"github.com/clinikapi/clinikapi/internal/app"
 	"github.com/clinikapi/clinikapi/internal/app/apptest"
 	"github.com/clinikapi/clinikapi/internal/audit"
 	"github.com/clinikapi/clinikapi/internal/config"
+	"github.com/clinikapi/clinikapi/internal/errs"
 	"github.com/clinikapi/clinikapi/internal/random"
 	"github.com/clinikapi/clinikapi/internal/records"
 	"github.com/clinikapi/clinikapi/internal/resource"
 	"github.com/clinikapi/clinikapi/internal/store/storetest"
+	"github.com/clinikapi/clinikapi/internal/suborg"
 	"github.com/clinikapi/clinikapi/internal/webhook"
 )
 
@@ -447,7 +450,22 @@ func TestWebhookFilters(t *testing.T) {
 		addEndpoint(t, env, a.org, webhook.Input{URL: rcv.url("/live-patients"), Events: "patient.*", Env: "live"})
 		addEndpoint(t, env, a.org, webhook.Input{URL: rcv.url("/obs"), Events: "observation.created"})
 		addEndpoint(t, env, a.org, webhook.Input{URL: rcv.url("/test-all"), Events: "*", Env: "test"})
-		addEndpoint(t, env, a.org, webhook.Input{URL: rcv.url("/other-tenant"), Events: "*", TenantID: "org_someoneelse"})
+		// A pin names one of the organization's sub-organizations, or the
+		// organization itself; another organization's id is refused.
+		ctx := context.Background()
+		if _, _, err := env.App.Webhooks.Create(ctx, webhook.Actor{OrgID: a.org, UserID: "usr_test"},
+			webhook.Input{URL: rcv.url("/other-tenant"), Events: "*", TenantID: b.org}); errs.FieldOf(err) != "tenant" {
+			t.Fatalf("a pin to another organization: %v, want a tenant field error", err)
+		}
+		so, err := env.App.SubOrgs.Create(ctx, suborg.Actor{OrgID: a.org}, "Clinic")
+		if err != nil {
+			t.Fatal(err)
+		}
+		subKey, err := env.App.Keys.Create(ctx, apikey.Actor{OrgID: a.org}, apikey.CreateInput{Name: "clinic", Env: apikey.Live, TenantID: so.ID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		addEndpoint(t, env, a.org, webhook.Input{URL: rcv.url("/sub-tenant"), Events: "*", TenantID: so.ID})
 		addEndpoint(t, env, a.org, webhook.Input{URL: rcv.url("/own-tenant"), Events: "patient.created", TenantID: a.org})
 		off, _ := addEndpoint(t, env, a.org, webhook.Input{URL: rcv.url("/disabled"), Events: "*"})
 		addEndpoint(t, env, b.org, webhook.Input{URL: rcv.url("/org-b"), Events: "*"})
@@ -464,6 +482,12 @@ func TestWebhookFilters(t *testing.T) {
 		if r := fhirCall(t, env, "POST", "/v1/fhir/Observation", a.test, `{"resourceType":"Observation","status":"final","code":{"text":"t"}}`); r.Status != 201 {
 			t.Fatalf("observation: %d", r.Status)
 		}
+		if r := fhirCall(t, env, "POST", "/v1/fhir/Encounter", subKey.Secret, `{"resourceType":"Encounter","status":"finished","class":{"code":"AMB"}}`); r.Status != 201 {
+			t.Fatalf("sub-organization's encounter: %d %s", r.Status, r.Raw)
+		}
+		if p := rcv.waitCount(t, "/sub-tenant", 1)[0].payload(t); p.Event != "encounter.created" || p.Data.TenantID != so.ID {
+			t.Fatalf("the sub-organization's endpoint got %+v, want its encounter with tenantId %s", p, so.ID)
+		}
 		live := rcv.waitCount(t, "/live-patients", 1)
 		if p := live[0].payload(t); p.Event != "patient.created" || p.Data.Environment != "live" {
 			t.Fatalf("live endpoint got %+v", p)
@@ -479,6 +503,7 @@ func TestWebhookFilters(t *testing.T) {
 		for _, p := range []string{"/other-tenant", "/disabled", "/org-b"} {
 			rcv.waitCount(t, p, 0)
 		}
+		rcv.waitCount(t, "/sub-tenant", 1) // the organization's own events never reach it
 		// Enabled again, it receives what comes next.
 		if err := env.App.Webhooks.SetDisabled(context.Background(), webhook.Actor{OrgID: a.org, UserID: "usr_test"}, off.ID, false); err != nil {
 			t.Fatal(err)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/clinikapi/clinikapi/internal/datastore"
@@ -192,11 +193,17 @@ func (db *DB) raw(ctx context.Context, fn func(*pgx.Conn) error) error {
 	return conn.Raw(func(dc any) error { return fn(dc.(*stdlib.Conn).Conn()) })
 }
 
+// fencedCode is the SQLSTATE tenant_write_check raises for a fenced tenant.
+const fencedCode = "CK001"
+
 // insertPipelined is Insert on PostgreSQL: every statement of the create
 // in one pipeline, run by PostgreSQL as one implicit transaction (the
 // first failure rolls it all back).
 func (d *Datastore) insertPipelined(ctx context.Context, tenant datastore.Tenant, rec datastore.Record, idx []fhir.Value) error {
 	b := &pgx.Batch{}
+	// The fence check first: a tenant being moved refuses the write
+	// (see tenant_write_check), as Insert's transaction does elsewhere.
+	b.Queue(`SELECT tenant_write_check($1)`, string(tenant))
 	b.Queue(`INSERT INTO resources (tenant, `+recordColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
 		string(tenant), rec.Type, rec.ID, rec.Version, rec.LastUpdated.UnixMicro(), rec.Deleted, string(rec.Content))
 	b.Queue(`INSERT INTO resource_history (tenant, `+recordColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
@@ -204,12 +211,18 @@ func (d *Datastore) insertPipelined(ctx context.Context, tenant datastore.Tenant
 	if len(rec.Outbox) > 0 {
 		b.Queue(`INSERT INTO audit_outbox (event) VALUES ($1)`, string(rec.Outbox))
 	}
+	if len(rec.Webhook) > 0 {
+		b.Queue(`INSERT INTO webhook_outbox (event) VALUES ($1)`, string(rec.Webhook))
+	}
 	for _, st := range d.indexStatements(tenant, rec, idx) {
 		b.Queue(st.query, st.args...)
 	}
 	err := d.db.raw(ctx, func(c *pgx.Conn) error { return c.SendBatch(ctx, b).Close() })
 	if isUnique(err) {
 		return errs.E(errs.Conflict, "%s/%s already exists.", rec.Type, rec.ID)
+	}
+	if pe := (*pgconn.PgError)(nil); errors.As(err, &pe) && pe.Code == fencedCode {
+		return datastore.ErrFenced
 	}
 	return err
 }

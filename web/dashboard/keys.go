@@ -304,7 +304,7 @@ func (h *Handler) CreateKey(c echo.Context) error {
 	a := currentActor(c)
 	f := keys.CreateForm{
 		Name: c.FormValue("name"), Env: c.FormValue("env"), Scope: c.FormValue("scope"),
-		ExpiresAt:     strings.TrimSpace(c.FormValue("expires_at")), Tenant: c.FormValue("tenant"),
+		ExpiresAt: strings.TrimSpace(c.FormValue("expires_at")), Tenant: c.FormValue("tenant"),
 		ResourceTypes: c.FormValue("resource_types"), AllowIPs: c.FormValue("ip_allowlist"), PerMinute: strings.TrimSpace(c.FormValue("per_minute")),
 	}
 	env := envParam(f.Env)
