@@ -11,7 +11,7 @@ test: ## run every test (PostgreSQL too when CLINIKAPI_TEST_POSTGRES_URL is set)
 	@test -n "$$CHROMIUM_PATH" || command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || command -v google-chrome >/dev/null 2>&1 || \
 		echo 'note: Chromium is not installed: the browser tests (web/browser_*_test.go) will be skipped (apt-get install chromium)'
 	@test -f node_modules/axe-core/axe.min.js || echo 'note: node_modules/axe-core is missing: the accessibility checks will be skipped (npm ci)'
-	$(GO) test -count=1 ./...
+	$(GO) test -count=1 -timeout 20m ./...
 
 build: ## build the binary into ./bin/clinikapi
 	$(GO) build -trimpath -o bin/clinikapi ./cmd/clinikapi

@@ -398,7 +398,7 @@ func TestBrowserLayoutStates(t *testing.T) {
 
 		// Forms answered with errors.
 		focusAfter(sc, "key-form-errors", "name",
-			chromedp.Navigate(base+o+"/keys"),
+			chromedp.Navigate(base+o+"/keys?create=1"), // the create dialog, open (the no-JavaScript path)
 			chromedp.WaitVisible(`#create-key`, chromedp.ByQuery),
 			chromedp.SetValue(`#expires_at`, "2001-01-01", chromedp.ByQuery),
 			chromedp.Click(`#create-key button[type=submit]`, chromedp.ByQuery),

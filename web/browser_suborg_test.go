@@ -48,6 +48,8 @@ func TestBrowserSubOrg(t *testing.T) {
 	}
 	var tenant string
 	err = chromedp.Run(ctx,
+		chromedp.Click(`[data-testid=open-create-key]`, chromedp.ByQuery),
+		chromedp.WaitVisible(`#create-key:modal`, chromedp.ByQuery),
 		chromedp.Value(`#create-key select[name=tenant]`, &tenant, chromedp.ByQuery),
 		chromedp.SendKeys(`#create-key input[name=name]`, "lakeside-ehr", chromedp.ByQuery),
 		chromedp.Click(`#create-key button[type=submit]`, chromedp.ByQuery),
@@ -111,6 +113,8 @@ func TestBrowserSubOrg(t *testing.T) {
 	err = chromedp.Run(ctx,
 		chromedp.SetValue(`select[name=tenant]`, orgID, chromedp.ByQuery),
 		chromedp.Click(`form[aria-label=Filters] button[type=submit]`, chromedp.ByQuery),
+		// The filtered page has loaded when the address names the filter.
+		chromedp.Poll(`location.search.includes("tenant=`+orgID+`")`, nil),
 		chromedp.WaitVisible(`[data-stat=Requests]`, chromedp.ByQuery),
 	)
 	if err != nil {

@@ -53,7 +53,7 @@ func TestBrowserAnalyticsBanner(t *testing.T) {
 	shot("dashboard")
 	err = chromedp.Run(ctx,
 		chromedp.Click(`nav a[href="/o/`+orgID+`/keys"]`, chromedp.ByQuery),
-		chromedp.WaitVisible(`#create-key`, chromedp.ByQuery),
+		chromedp.WaitVisible(`[data-testid=open-create-key]`, chromedp.ByQuery),
 		chromedp.WaitVisible(`[data-testid=analytics-consent]`, chromedp.ByQuery),
 	)
 	if err != nil {
