@@ -25,8 +25,8 @@ func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-// metrics serves the Prometheus text format to holders of the metrics
-// token. Without a configured token the endpoint does not exist.
+// metrics serves the Prometheus exposition (text format unless the
+// scraper asks for another) to holders of the metrics token. Without a configured token the endpoint does not exist.
 func (s *Server) metrics(c echo.Context) error {
 	if s.MetricsToken == "" || s.Metrics == nil {
 		return errs.E(errs.NotFound, "There is nothing at this address.")
@@ -41,8 +41,7 @@ func (s *Server) metrics(c echo.Context) error {
 	if s.Jobs != nil {
 		runs, _ = s.Jobs.Status(c.Request().Context())
 	}
-	c.Response().Header().Set(echo.HeaderContentType, "text/plain; version=0.0.4; charset=utf-8")
 	c.Response().Header().Set("Cache-Control", "no-store")
-	c.Response().WriteHeader(http.StatusOK)
-	return s.Metrics.Write(c.Response(), runs)
+	s.Metrics.Handler(runs).ServeHTTP(c.Response(), c.Request())
+	return nil
 }

@@ -2,7 +2,10 @@ package apikey
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
+
+	"github.com/clinikapi/clinikapi/internal/memory"
 )
 
 // Cache lifetimes. Invalidation on revoke and rotate is explicit (locally at
@@ -31,6 +34,25 @@ type cache struct {
 	byHash map[string]entry
 	byKey  map[string][]string // key id → hashes cached for it
 	gen    uint64              // bumped by every invalidation
+
+	hits, misses, evictions atomic.Uint64
+}
+
+// entryBytes approximates the memory of one cached verification: the
+// hash, the map slots of both maps and the principal's strings (a key's
+// limits are shared with the store's answer).
+const entryBytes = 320
+
+// entriesFor is how many verifications fit in a budget of bytes.
+func entriesFor(bytes int64) int { return int(max(bytes/entryBytes, 100)) }
+
+// stats reports the cache's figures.
+func (c *cache) stats() memory.Stats {
+	c.mu.RLock()
+	n, limit := len(c.byHash), c.max
+	c.mu.RUnlock()
+	return memory.Stats{Kind: "api_key_cache", Entries: int64(n), Bytes: int64(n) * entryBytes, Budget: int64(limit) * entryBytes,
+		Hits: c.hits.Load(), Misses: c.misses.Load(), Evictions: c.evictions.Load()}
 }
 
 // generation is read before a database lookup; put refuses to cache the
@@ -49,16 +71,15 @@ func (c *cache) get(hash string, now time.Time) (entry, bool) {
 	c.mu.RLock()
 	e, ok := c.byHash[hash]
 	c.mu.RUnlock()
-	if !ok {
-		return entry{}, false
-	}
 	ttl := hitTTL
 	if e.missing {
 		ttl = missTTL
 	}
-	if now.Sub(e.at) >= ttl {
+	if !ok || now.Sub(e.at) >= ttl {
+		c.misses.Add(1)
 		return entry{}, false
 	}
+	c.hits.Add(1)
 	return e, true
 }
 
@@ -71,7 +92,9 @@ func (c *cache) put(hash string, e entry, now time.Time, gen uint64) {
 	}
 	if len(c.byHash) >= c.max {
 		// Evict about a tenth, in map order (effectively random).
-		n := c.max / 10
+		n := max(c.max/10, 1)
+		before := len(c.byHash)
+		defer func() { c.evictions.Add(uint64(max(before+1-len(c.byHash), 0))) }()
 		for h, old := range c.byHash {
 			if old.missing {
 				delete(c.byHash, h)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/clinikapi/clinikapi/internal/audit"
 	"github.com/clinikapi/clinikapi/internal/errs"
+	"github.com/clinikapi/clinikapi/internal/memory"
 	"github.com/clinikapi/clinikapi/internal/random"
 )
 
@@ -75,8 +76,19 @@ func NewService(s Store, a *audit.Log, inval Invalidator, log *slog.Logger, now 
 	if now == nil {
 		now = time.Now
 	}
-	return &Service{store: s, audit: a, log: log, now: now, cache: newCache(100_000), inval: inval, touched: map[string]time.Time{}}
+	return &Service{store: s, audit: a, log: log, now: now, cache: newCache(entriesFor(memory.Budget(memory.DefaultBudget).APIKeys())), inval: inval, touched: map[string]time.Time{}}
 }
+
+// SetCacheBudget bounds the verification cache to about bytes (the API
+// key share of CLINIKAPI_CACHE_MEMORY); call it before serving.
+func (s *Service) SetCacheBudget(bytes int64) {
+	s.cache.mu.Lock()
+	s.cache.max = entriesFor(bytes)
+	s.cache.mu.Unlock()
+}
+
+// CacheStats reports the verification cache's figures.
+func (s *Service) CacheStats() memory.Stats { return s.cache.stats() }
 
 // Listen keeps this instance's cache in step with the others until ctx ends.
 func (s *Service) Listen(ctx context.Context) error {

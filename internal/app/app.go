@@ -89,6 +89,7 @@ type App struct {
 	Builtin     *builtin.Provider    // nil when Supabase Auth signs people in
 	Redis       *redis.Client        // nil without REDIS_URL
 	Data        *datastore.Router    // the FHIR datastores
+	ReadCache   *store.ReadCache     // reads by id of every SQLite datastore; nil on PostgreSQL or when off
 	Records     *records.Service     // every data operation on FHIR resources
 	Mover       *records.Mover       // moves live data when a plan changes datastore
 	Idempotency *idempotency.Service // answers kept for retries with an Idempotency-Key
@@ -124,6 +125,10 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opt Options) 
 		now = time.Now
 	}
 	a := &App{Config: cfg, Log: log, now: now}
+	// SQLite's page caches share one budget in the process, whatever the
+	// number of databases (the read cache and API key cache take theirs
+	// below).
+	store.SetSQLitePageBudget(cfg.CacheMemory.SQLitePages())
 	if opt.Server && cfg.DatabaseURL == "" {
 		release, err := store.LockDataDir(cfg.DataDir)
 		if err != nil {
@@ -197,6 +202,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opt Options) 
 	a.Accounts = account.NewService(provider, db, a.Audit, limiter, log, now)
 	a.Orgs = org.NewService(db, a.Audit, mailer, cfg.BaseURL, log, now)
 	a.Keys = apikey.NewService(db, a.Audit, inval, log, now)
+	a.Keys.SetCacheBudget(cfg.CacheMemory.APIKeys())
 	a.SubOrgs = &suborg.Service{Store: db, Audit: a.Audit, Now: now}
 	a.Keys.Tenants = a.SubOrgs
 	a.Usage = usage.NewRecorder(db, log)

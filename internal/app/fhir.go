@@ -71,8 +71,11 @@ func (a *App) fhirParts(ctx context.Context) (*datastore.Router, resource.Index,
 		}
 	}()
 	cfg := a.Config
+	if cfg.DatabaseURL == "" && !cfg.ReadCacheOff {
+		a.ReadCache = store.NewReadCache(cfg.CacheMemory.ReadCache())
+	}
 	router := datastore.NewRouter(func(ctx context.Context, name string) (datastore.Backend, error) {
-		return store.OpenDatastore(ctx, cfg.DatabaseURL, cfg.DataDir, name, int64(cfg.ReadCacheMB)<<20, a.Log)
+		return store.OpenDatastore(ctx, cfg.DatabaseURL, cfg.DataDir, name, a.ReadCache, a.Log)
 	}, val, reg, a.now)
 	router.SetBudget(cfg.QueryTimeout)
 	secret, err := a.DB.ServerSecret(ctx, "cursor")

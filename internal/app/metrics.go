@@ -5,12 +5,15 @@ import (
 	"sync"
 	"time"
 
+	"github.com/clinikapi/clinikapi/internal/memory"
 	"github.com/clinikapi/clinikapi/internal/metrics"
+	"github.com/clinikapi/clinikapi/internal/store"
 )
 
 // metrics builds the operator metrics registry with the program's gauges:
-// buffers waiting to be written, the read caches, and the Go runtime's
-// memory and goroutines.
+// buffers waiting to be written, the caches against their shares of the
+// process's cache memory budget, and (besides the Go runtime and process
+// collectors of metrics.New) the count of garbage collections.
 func (a *App) metrics() *metrics.Registry {
 	r := metrics.New()
 	usage := a.Usage
@@ -20,27 +23,30 @@ func (a *App) metrics() *metrics.Registry {
 	r.Gauge("clinikapi_datastores_open", "FHIR datastores this instance has open.", func() float64 {
 		return float64(len(a.Data.Open()))
 	})
-	cache := func(bytes bool) float64 {
-		var n float64
-		for _, s := range a.Data.Open() {
-			e, b := s.CacheSize()
-			if bytes {
-				n += float64(b)
-			} else {
-				n += float64(e)
-			}
-		}
-		return n
-	}
-	r.Gauge("clinikapi_read_cache_bytes", "Bytes of resources held by the read caches of the open datastores.", func() float64 { return cache(true) })
-	r.Gauge("clinikapi_read_cache_entries", "Resources held by the read caches of the open datastores.", func() float64 { return cache(false) })
-	r.Gauge("go_goroutines", "Goroutines that currently exist.", func() float64 { return float64(runtime.NumGoroutine()) })
+	r.Gauge("clinikapi_read_cache_bytes", "Bytes of resources held by the read cache of the open SQLite datastores.", func() float64 {
+		return float64(a.ReadCache.Stats().Bytes)
+	})
+	r.Gauge("clinikapi_read_cache_entries", "Resources held by the read cache of the open SQLite datastores.", func() float64 {
+		return float64(a.ReadCache.Stats().Entries)
+	})
+	r.Caches(a.Config.CacheMemory, a.CacheStats)
 	mem := memStats()
-	r.Gauge("go_memstats_heap_inuse_bytes", "Bytes in in-use heap spans.", func() float64 { return float64(mem().HeapInuse) })
-	r.Gauge("go_memstats_heap_alloc_bytes", "Bytes of allocated heap objects.", func() float64 { return float64(mem().HeapAlloc) })
-	r.Gauge("go_memstats_sys_bytes", "Bytes of memory obtained from the operating system.", func() float64 { return float64(mem().Sys) })
-	r.Gauge("go_gc_cycles_total", "Completed garbage-collection cycles.", func() float64 { return float64(mem().NumGC) })
+	r.Counter("go_gc_cycles_total", "Completed garbage-collection cycles.", func() float64 { return float64(mem().NumGC) })
 	return r
+}
+
+// CacheStats reports the figures of every cache that shares the cache
+// memory budget.
+func (a *App) CacheStats() []memory.Stats {
+	rc := a.ReadCache.Stats()
+	if a.ReadCache == nil {
+		rc.Budget = 0 // turned off (CLINIKAPI_READ_CACHE_MB=0)
+	}
+	pages := store.SQLitePageStats()
+	if a.Config.DatabaseURL != "" {
+		pages.Budget = 0 // no SQLite database: PostgreSQL caches pages itself
+	}
+	return []memory.Stats{rc, pages, a.Keys.CacheStats()}
 }
 
 // memStats reads the runtime's memory statistics at most once a second,

@@ -11,9 +11,10 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
+
+	"github.com/clinikapi/clinikapi/internal/memory"
 )
 
 // Config is everything the program reads from its environment.
@@ -35,10 +36,16 @@ type Config struct {
 	TrustProxy bool
 
 	DatabaseURL string // postgres://… ; empty means SQLite under DataDir
-	// ReadCacheMB is the memory, per SQLite FHIR datastore, for resources
-	// served to reads by id without a query (CLINIKAPI_READ_CACHE_MB;
-	// default 64, 0 turns it off). PostgreSQL datastores are always read.
-	ReadCacheMB int
+	// CacheMemory is the memory every cache of the process shares
+	// (CLINIKAPI_CACHE_MEMORY, a size such as 256MiB; default 256 MiB):
+	// the read cache of the SQLite datastores, SQLite's page caches and
+	// the API key cache, whatever the number of datastores (see
+	// memory.Budget).
+	CacheMemory memory.Budget
+	// ReadCacheOff turns off the cache of resources served to reads by id
+	// (CLINIKAPI_READ_CACHE_MB=0, kept for measurements without it).
+	// PostgreSQL datastores are always read.
+	ReadCacheOff bool
 	// SearchIndexEveryParameter stores each search value under every
 	// parameter that has it, as servers before values were kept once did
 	// (CLINIKAPI_SEARCH_INDEX=every-parameter; default compact): for a
@@ -186,8 +193,15 @@ func Load(getenv Getenv) (Config, error) {
 	if c.TrustProxy, err = parseBool(get, "CLINIKAPI_TRUST_PROXY"); err != nil {
 		return Config{}, err
 	}
-	if c.ReadCacheMB, err = parseInt(get, "CLINIKAPI_READ_CACHE_MB", 64, 0, 1<<20); err != nil {
+	if c.CacheMemory, err = parseCacheMemory(get("CLINIKAPI_CACHE_MEMORY")); err != nil {
 		return Config{}, err
+	}
+	switch v := get("CLINIKAPI_READ_CACHE_MB"); v {
+	case "":
+	case "0":
+		c.ReadCacheOff = true
+	default:
+		return Config{}, fmt.Errorf("CLINIKAPI_READ_CACHE_MB: %q is no longer a size: every cache shares CLINIKAPI_CACHE_MEMORY (default 256MiB) whatever the number of datastores; set that instead, or 0 here to turn the read cache off", v)
 	}
 	if c.QueryTimeout, err = parseDuration(get, "CLINIKAPI_QUERY_TIMEOUT", DefaultQueryTimeout, 10*time.Millisecond, time.Minute); err != nil {
 		return Config{}, err
@@ -335,7 +349,6 @@ func parseBool(get func(string) string, key string) (bool, error) {
 	return false, fmt.Errorf("%s: %q is not a boolean (true or false)", key, get(key))
 }
 
-// parseInt reads a whole number in [lo, hi]; def when unset.
 // DefaultQueryTimeout is the time budget of a datastore read or search.
 const DefaultQueryTimeout = 2 * time.Second
 
@@ -352,16 +365,20 @@ func parseDuration(get func(string) string, key string, def, lo, hi time.Duratio
 	return d, nil
 }
 
-func parseInt(get func(string) string, key string, def, lo, hi int) (int, error) {
-	v := get(key)
+// parseCacheMemory reads CLINIKAPI_CACHE_MEMORY: a size with a unit from
+// memory.MinBudget to 1 TiB.
+func parseCacheMemory(v string) (memory.Budget, error) {
 	if v == "" {
-		return def, nil
+		return memory.DefaultBudget, nil
 	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n < lo || n > hi {
-		return 0, fmt.Errorf("%s: %q is not a whole number from %d to %d", key, v, lo, hi)
+	n, err := memory.ParseSize(v)
+	if err != nil {
+		return 0, fmt.Errorf("CLINIKAPI_CACHE_MEMORY: %w", err)
 	}
-	return n, nil
+	if n < memory.MinBudget || n > 1<<40 {
+		return 0, fmt.Errorf("CLINIKAPI_CACHE_MEMORY: %q is outside 16MiB to 1TiB", v)
+	}
+	return memory.Budget(n), nil
 }
 
 func or(v, def string) string {

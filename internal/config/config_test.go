@@ -11,11 +11,21 @@ func TestDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Addr != ":8080" || c.BaseURL != "http://localhost:8080" || !strings.HasSuffix(c.DataDir, "/data") || c.DatabaseURL != "" || c.Supabase.Enabled() || c.SecureCookies() || c.ReadCacheMB != 64 {
+	if c.Addr != ":8080" || c.BaseURL != "http://localhost:8080" || !strings.HasSuffix(c.DataDir, "/data") || c.DatabaseURL != "" || c.Supabase.Enabled() || c.SecureCookies() || c.CacheMemory != 256<<20 || c.ReadCacheOff {
 		t.Fatalf("defaults: %+v", c)
 	}
-	if c, err := Load(FromMap(map[string]string{"CLINIKAPI_READ_CACHE_MB": "0"})); err != nil || c.ReadCacheMB != 0 {
-		t.Fatalf("read cache off: %d, %v", c.ReadCacheMB, err)
+	if c, err := Load(FromMap(map[string]string{"CLINIKAPI_READ_CACHE_MB": "0"})); err != nil || !c.ReadCacheOff {
+		t.Fatalf("read cache off: %v, %v", c.ReadCacheOff, err)
+	}
+	for v, want := range map[string]int64{"1GiB": 1 << 30, "64MiB": 64 << 20, "300MB": 300e6, "512 MiB": 512 << 20} {
+		if c, err := Load(FromMap(map[string]string{"CLINIKAPI_CACHE_MEMORY": v})); err != nil || int64(c.CacheMemory) != want {
+			t.Errorf("CLINIKAPI_CACHE_MEMORY=%s: %d, %v; want %d", v, c.CacheMemory, err, want)
+		}
+	}
+	for v, want := range map[string]string{"1MiB": `"1MiB" is outside 16MiB to 1TiB`, "2XB": `unknown unit "XB"`, "-5MiB": "is not a size", "99999999999TiB": "too large"} {
+		if _, err := Load(FromMap(map[string]string{"CLINIKAPI_CACHE_MEMORY": v})); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("CLINIKAPI_CACHE_MEMORY=%s: error %v, want it to say %s", v, err, want)
+		}
 	}
 	if c.SearchIndexEveryParameter {
 		t.Fatal("the search index stores every parameter by default")
@@ -50,7 +60,8 @@ func TestErrorsNameTheVariable(t *testing.T) {
 		"SUPABASE_GITHUB_ENABLED":     {"SUPABASE_GITHUB_ENABLED": "maybe"},
 		"CLINIKAPI_LOG_LEVEL":         {"CLINIKAPI_LOG_LEVEL": "loud"},
 		"TLS_CERT_FILE, TLS_KEY_FILE": {"TLS_CERT_FILE": "/x.pem"},
-		"CLINIKAPI_READ_CACHE_MB":     {"CLINIKAPI_READ_CACHE_MB": "-1"},
+		"CLINIKAPI_READ_CACHE_MB":     {"CLINIKAPI_READ_CACHE_MB": "64"},
+		"CLINIKAPI_CACHE_MEMORY":      {"CLINIKAPI_CACHE_MEMORY": "lots"},
 		"CLINIKAPI_QUERY_TIMEOUT":     {"CLINIKAPI_QUERY_TIMEOUT": "2"},
 	} {
 		_, err := Load(FromMap(vars))

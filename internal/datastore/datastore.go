@@ -487,15 +487,6 @@ func (s *Store) History(ctx context.Context, tenant Tenant, typ, id string) ([]R
 	return h, err
 }
 
-// CacheSize reports the entries and bytes of the datastore's read cache
-// (zero when its backend keeps none).
-func (s *Store) CacheSize() (entries int, bytes int64) {
-	if c, ok := s.backend.(interface{ CacheSize() (int, int64) }); ok {
-		return c.CacheSize()
-	}
-	return 0, 0
-}
-
 // OutboxEvents returns up to limit events of the outbox, oldest first
 // (none when the backend keeps no outbox).
 func (s *Store) OutboxEvents(ctx context.Context, limit int) ([]OutboxEvent, error) {

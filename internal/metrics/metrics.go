@@ -1,46 +1,54 @@
-// Package metrics keeps operator metrics in memory and writes them in the
-// Prometheus text exposition format (version 0.0.4): HTTP request counts
-// and latency by route class, gauges such as the usage buffer depth, and
-// the background jobs' last results.
+// Package metrics keeps the operator metrics and serves them through the
+// Prometheus client library: HTTP request counts and latency by route
+// class, gauges such as the usage buffer depth, the caches' figures
+// against the process's cache memory budget, the background jobs' last
+// results, and the Go runtime's and the process's own collectors
+// (go_memstats_*, go_gc_*, process_resident_memory_bytes, …).
 package metrics
 
 import (
-	"fmt"
-	"io"
-	"sort"
+	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
 	"github.com/clinikapi/clinikapi/internal/jobs"
+	"github.com/clinikapi/clinikapi/internal/memory"
 )
 
 // Bounds are the latency histogram's upper bounds, in seconds.
 var Bounds = []float64{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5}
 
-type histogram struct {
-	counts []uint64 // per bound, not cumulative; last is +Inf
-	sum    float64
-	count  uint64
-}
-
-type gauge struct {
-	name, help string
-	read       func() float64
-}
-
 // Registry holds the metrics.
 type Registry struct {
-	mu       sync.Mutex
-	requests map[[2]string]uint64 // class, status class → count
-	latency  map[string]*histogram
-	gauges   []gauge
+	reg      *prometheus.Registry
+	requests *prometheus.CounterVec
+	latency  *prometheus.HistogramVec
 }
 
-// New returns an empty Registry.
+// New returns a Registry with the request metrics and the Go runtime and
+// process collectors.
 func New() *Registry {
-	return &Registry{requests: map[[2]string]uint64{}, latency: map[string]*histogram{}}
+	r := &Registry{
+		reg: prometheus.NewRegistry(),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "clinikapi_http_requests_total",
+			Help: "HTTP requests answered, by route class and status class.",
+		}, []string{"class", "code"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "clinikapi_http_request_duration_seconds",
+			Help:    "HTTP request latency by route class.",
+			Buckets: Bounds,
+		}, []string{"class"}),
+	}
+	r.reg.MustRegister(r.requests, r.latency,
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return r
 }
 
 // Class names the kind of route a path belongs to.
@@ -62,89 +70,97 @@ func Class(path string) string {
 
 // Observe counts one request.
 func (r *Registry) Observe(class string, status int, d time.Duration) {
-	sc := strconv.Itoa(status/100) + "xx"
-	s := d.Seconds()
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.requests[[2]string{class, sc}]++
-	h := r.latency[class]
-	if h == nil {
-		h = &histogram{counts: make([]uint64, len(Bounds)+1)}
-		r.latency[class] = h
-	}
-	i := sort.SearchFloat64s(Bounds, s)
-	h.counts[i]++
-	h.sum += s
-	h.count++
+	r.requests.WithLabelValues(class, strconv.Itoa(status/100)+"xx").Inc()
+	r.latency.WithLabelValues(class).Observe(d.Seconds())
 }
 
 // Gauge adds a gauge read at each scrape.
 func (r *Registry) Gauge(name, help string, read func() float64) {
-	r.mu.Lock()
-	r.gauges = append(r.gauges, gauge{name, help, read})
-	r.mu.Unlock()
+	r.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, read))
 }
 
-// Write writes every metric, and the jobs' last runs, to w.
-func (r *Registry) Write(w io.Writer, runs []jobs.Run) error {
-	var b strings.Builder
-	r.mu.Lock()
-	b.WriteString("# HELP clinikapi_http_requests_total HTTP requests answered, by route class and status class.\n# TYPE clinikapi_http_requests_total counter\n")
-	keys := make([][2]string, 0, len(r.requests))
-	for k := range r.requests {
-		keys = append(keys, k)
+// Counter adds a counter read at each scrape.
+func (r *Registry) Counter(name, help string, read func() float64) {
+	r.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, read))
+}
+
+// Caches adds the figures of the process's caches, read at each scrape,
+// labelled by cache kind (memory.Stats.Kind), and the budget they share.
+func (r *Registry) Caches(budget memory.Budget, read func() []memory.Stats) {
+	r.reg.MustRegister(&cacheCollector{budget: budget, read: read})
+	r.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "clinikapi_cache_memory_budget_bytes",
+		Help: "The memory every cache of the process shares (CLINIKAPI_CACHE_MEMORY).",
+	}, func() float64 { return float64(budget) }))
+}
+
+var (
+	cacheBytes     = prometheus.NewDesc("clinikapi_cache_bytes", "Bytes a cache holds now (estimated for the Go caches; SQLite's heap for its page caches).", []string{"cache"}, nil)
+	cacheBudget    = prometheus.NewDesc("clinikapi_cache_budget_bytes", "A cache's share of CLINIKAPI_CACHE_MEMORY.", []string{"cache"}, nil)
+	cacheEntries   = prometheus.NewDesc("clinikapi_cache_entries", "Entries a cache holds now.", []string{"cache"}, nil)
+	cacheHits      = prometheus.NewDesc("clinikapi_cache_hits_total", "Lookups a cache answered.", []string{"cache"}, nil)
+	cacheMisses    = prometheus.NewDesc("clinikapi_cache_misses_total", "Lookups a cache could not answer.", []string{"cache"}, nil)
+	cacheEvictions = prometheus.NewDesc("clinikapi_cache_evictions_total", "Entries a cache dropped to stay within its budget.", []string{"cache"}, nil)
+)
+
+type cacheCollector struct {
+	budget memory.Budget
+	read   func() []memory.Stats
+}
+
+func (c *cacheCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{cacheBytes, cacheBudget, cacheEntries, cacheHits, cacheMisses, cacheEvictions} {
+		ch <- d
 	}
-	sort.Slice(keys, func(i, j int) bool { return keys[i][0]+keys[i][1] < keys[j][0]+keys[j][1] })
-	for _, k := range keys {
-		fmt.Fprintf(&b, "clinikapi_http_requests_total{class=%q,code=%q} %d\n", k[0], k[1], r.requests[k])
+}
+
+func (c *cacheCollector) Collect(ch chan<- prometheus.Metric) {
+	for _, s := range c.read() {
+		ch <- prometheus.MustNewConstMetric(cacheBytes, prometheus.GaugeValue, float64(s.Bytes), s.Kind)
+		ch <- prometheus.MustNewConstMetric(cacheBudget, prometheus.GaugeValue, float64(s.Budget), s.Kind)
+		ch <- prometheus.MustNewConstMetric(cacheEntries, prometheus.GaugeValue, float64(s.Entries), s.Kind)
+		ch <- prometheus.MustNewConstMetric(cacheHits, prometheus.CounterValue, float64(s.Hits), s.Kind)
+		ch <- prometheus.MustNewConstMetric(cacheMisses, prometheus.CounterValue, float64(s.Misses), s.Kind)
+		ch <- prometheus.MustNewConstMetric(cacheEvictions, prometheus.CounterValue, float64(s.Evictions), s.Kind)
 	}
-	b.WriteString("# HELP clinikapi_http_request_duration_seconds HTTP request latency by route class.\n# TYPE clinikapi_http_request_duration_seconds histogram\n")
-	classes := make([]string, 0, len(r.latency))
-	for c := range r.latency {
-		classes = append(classes, c)
-	}
-	sort.Strings(classes)
-	for _, c := range classes {
-		h := r.latency[c]
-		var cum uint64
-		for i, bound := range Bounds {
-			cum += h.counts[i]
-			fmt.Fprintf(&b, "clinikapi_http_request_duration_seconds_bucket{class=%q,le=%q} %d\n", c, strconv.FormatFloat(bound, 'g', -1, 64), cum)
-		}
-		cum += h.counts[len(Bounds)]
-		fmt.Fprintf(&b, "clinikapi_http_request_duration_seconds_bucket{class=%q,le=\"+Inf\"} %d\n", c, cum)
-		fmt.Fprintf(&b, "clinikapi_http_request_duration_seconds_sum{class=%q} %s\n", c, strconv.FormatFloat(h.sum, 'g', -1, 64))
-		fmt.Fprintf(&b, "clinikapi_http_request_duration_seconds_count{class=%q} %d\n", c, h.count)
-	}
-	gauges := append([]gauge(nil), r.gauges...)
-	r.mu.Unlock()
-	for _, g := range gauges {
-		fmt.Fprintf(&b, "# HELP %s %s\n# TYPE %s gauge\n%s %s\n", g.name, g.help, g.name, g.name, strconv.FormatFloat(g.read(), 'g', -1, 64))
-	}
-	b.WriteString("# HELP clinikapi_job_last_success Whether the last run of a background job succeeded (1) or failed (0).\n# TYPE clinikapi_job_last_success gauge\n")
-	for _, run := range runs {
-		ok := 0
+}
+
+var (
+	jobSuccess  = prometheus.NewDesc("clinikapi_job_last_success", "Whether the last run of a background job succeeded (1) or failed (0).", []string{"kind"}, nil)
+	jobFinished = prometheus.NewDesc("clinikapi_job_last_finished_timestamp_seconds", "When the last run of a background job finished (0 while running).", []string{"kind"}, nil)
+	jobDuration = prometheus.NewDesc("clinikapi_job_last_duration_seconds", "How long the last run of a background job took.", []string{"kind"}, nil)
+)
+
+// jobCollector reports the jobs' last runs as read for one scrape.
+type jobCollector []jobs.Run
+
+func (j jobCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- jobSuccess
+	ch <- jobFinished
+	ch <- jobDuration
+}
+
+func (j jobCollector) Collect(ch chan<- prometheus.Metric) {
+	for _, run := range j {
+		ok, ts, d := 0.0, 0.0, 0.0
 		if run.OK {
 			ok = 1
 		}
-		fmt.Fprintf(&b, "clinikapi_job_last_success{kind=%q} %d\n", run.Kind, ok)
-	}
-	b.WriteString("# HELP clinikapi_job_last_finished_timestamp_seconds When the last run of a background job finished (0 while running).\n# TYPE clinikapi_job_last_finished_timestamp_seconds gauge\n")
-	for _, run := range runs {
-		var ts int64
 		if !run.FinishedAt.IsZero() {
-			ts = run.FinishedAt.Unix()
-		}
-		fmt.Fprintf(&b, "clinikapi_job_last_finished_timestamp_seconds{kind=%q} %d\n", run.Kind, ts)
-	}
-	b.WriteString("# HELP clinikapi_job_last_duration_seconds How long the last run of a background job took.\n# TYPE clinikapi_job_last_duration_seconds gauge\n")
-	for _, run := range runs {
-		var d float64
-		if !run.FinishedAt.IsZero() {
+			ts = float64(run.FinishedAt.Unix())
 			d = run.FinishedAt.Sub(run.StartedAt).Seconds()
 		}
-		fmt.Fprintf(&b, "clinikapi_job_last_duration_seconds{kind=%q} %s\n", run.Kind, strconv.FormatFloat(d, 'g', -1, 64))
+		ch <- prometheus.MustNewConstMetric(jobSuccess, prometheus.GaugeValue, ok, run.Kind)
+		ch <- prometheus.MustNewConstMetric(jobFinished, prometheus.GaugeValue, ts, run.Kind)
+		ch <- prometheus.MustNewConstMetric(jobDuration, prometheus.GaugeValue, d, run.Kind)
 	}
-	_, err := io.WriteString(w, b.String())
-	return err
+}
+
+// Handler serves every metric, and the jobs' last runs, in the format the
+// scraper asks for (the text format by default). Callers check access
+// first.
+func (r *Registry) Handler(runs []jobs.Run) http.Handler {
+	scrape := prometheus.NewRegistry()
+	scrape.MustRegister(jobCollector(runs))
+	return promhttp.HandlerFor(prometheus.Gatherers{r.reg, scrape}, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError})
 }

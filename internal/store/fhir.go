@@ -26,8 +26,10 @@ type Datastore struct {
 	db     *DB
 	get    *sql.Stmt // the read by id, prepared once: parsing it costs more than running it
 	writes *committer
-	cache  *readCache   // SQLite only; nil when disabled
-	reads  *readBatcher // PostgreSQL only
+	cache  *ReadCache // SQLite only, shared by the process's datastores; nil when off
+	// cacheID tells this datastore's entries in the shared cache apart.
+	cacheID uint64
+	reads   *readBatcher // PostgreSQL only
 }
 
 // maxCachedRows bounds the multi-row index INSERTs kept prepared: a
@@ -58,10 +60,10 @@ var schemaName = regexp.MustCompile(`^[a-z][a-z0-9_]{0,62}$`)
 // OpenDatastore opens (creating and migrating) the datastore called name:
 // the SQLite file fhir-<name>.db under dataDir, or, with a PostgreSQL
 // databaseURL, the schema fhir_<name> in that database. On SQLite, reads by
-// id are served from a cache of up to readCache bytes (0: none); see
-// readCache for why it is exact. PostgreSQL, which other instances write
-// too, is always read.
-func OpenDatastore(ctx context.Context, databaseURL, dataDir, name string, readCache int64, log *slog.Logger) (*Datastore, error) {
+// id are served from cache, which every datastore of the process shares
+// (nil: none); see ReadCache for why it is exact. PostgreSQL, which other
+// instances write too, is always read.
+func OpenDatastore(ctx context.Context, databaseURL, dataDir, name string, cache *ReadCache, log *slog.Logger) (*Datastore, error) {
 	if !schemaName.MatchString(name) {
 		return nil, fmt.Errorf("datastore name %q is not valid", name)
 	}
@@ -93,7 +95,9 @@ func OpenDatastore(ctx context.Context, databaseURL, dataDir, name string, readC
 		// commits. PostgreSQL runs writes in parallel and groups commits
 		// itself.
 		d.writes = newCommitter(db)
-		d.cache = newReadCache(readCache)
+		if cache != nil {
+			d.cache, d.cacheID = cache, cache.register()
+		}
 	} else {
 		d.reads = &readBatcher{db: db}
 	}
@@ -193,16 +197,11 @@ func (d *Datastore) Close() error {
 	if d.writes != nil {
 		d.writes.close()
 	}
+	if d.cache != nil {
+		d.cache.forgetDatastore(d.cacheID)
+	}
 	d.get.Close()
 	return d.db.Close()
-}
-
-// CacheSize reports the read cache's entries and bytes (zero without one).
-func (d *Datastore) CacheSize() (entries int, bytes int64) {
-	if d.cache == nil {
-		return 0, 0
-	}
-	return d.cache.size()
 }
 
 // Analyze implements datastore.Backend. On PostgreSQL it vacuums too:
@@ -375,9 +374,14 @@ func (d *Datastore) hold(tenant datastore.Tenant, rec datastore.Record) func() {
 	if d.cache == nil {
 		return nil
 	}
-	k := cacheKey{string(tenant), rec.Type, rec.ID}
+	k := d.key(tenant, rec.Type, rec.ID)
 	d.cache.hold(k)
 	return func() { d.cache.release(k) }
+}
+
+// key is a resource's key in the read cache.
+func (d *Datastore) key(tenant datastore.Tenant, typ, id string) cacheKey {
+	return cacheKey{d.cacheID, string(tenant), typ, id}
 }
 
 // Get implements datastore.Backend.
@@ -385,7 +389,7 @@ func (d *Datastore) Get(ctx context.Context, tenant datastore.Tenant, typ, id st
 	var k cacheKey
 	var gen uint64
 	if d.cache != nil {
-		k = cacheKey{string(tenant), typ, id}
+		k = d.key(tenant, typ, id)
 		if r, ok := d.cache.get(k); ok {
 			return r, nil
 		}

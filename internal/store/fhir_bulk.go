@@ -71,8 +71,8 @@ func (d *Datastore) PurgeTenant(ctx context.Context, tenant datastore.Tenant) (i
 	var n int64
 	var release func()
 	if d.cache != nil {
-		d.cache.holdTenant(tenant)
-		release = func() { d.cache.releaseTenant(tenant) }
+		d.cache.holdTenant(d.cacheID, tenant)
+		release = func() { d.cache.releaseTenant(d.cacheID, tenant) }
 	}
 	err := d.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		// n is read below only once the transaction has answered: a caller

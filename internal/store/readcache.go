@@ -6,15 +6,19 @@ import (
 	"sync/atomic"
 
 	"github.com/clinikapi/clinikapi/internal/datastore"
+	"github.com/clinikapi/clinikapi/internal/memory"
 )
 
-// readCache keeps the current version of recently read resources of one
-// SQLite datastore in memory, so a read by id skips SQLite (whose lookup,
+// ReadCache keeps the current version of recently read resources of the
+// SQLite datastores in memory, so a read by id skips SQLite (whose lookup,
 // read transaction and locks cost several times more than the rest of the
-// read).
+// read). One ReadCache serves every datastore of the process, within one
+// budget (a share of CLINIKAPI_CACHE_MEMORY): opening more datastores
+// divides it, by use, instead of adding to it. Each shard evicts its
+// least recently used entries first.
 //
 // It is exact, not eventually consistent: this process is the only one
-// that changes the datastore's existing resources, and every write that
+// that changes the datastores' existing resources, and every write that
 // changes one (Replace, PurgeTenant) holds it in the cache from before its
 // transaction starts until that transaction has ended (hold, holdTenant):
 // meanwhile reads of it miss the cache and read SQLite, and nothing they
@@ -23,28 +27,50 @@ import (
 // process may only add resources with new ids (`clinikapi admin seed`),
 // which a cache of found resources never hides: misses are not cached.
 //
-// Entries are keyed by tenant, type and id, so a lookup can only ever find
-// the asking tenant's resources.
-type readCache struct {
+// Entries are keyed by datastore (a number given to each datastore as it
+// opens, so that one closed and opened again starts empty), tenant, type
+// and id, so a lookup can only ever find the asking tenant's resources of
+// the asking datastore.
+type ReadCache struct {
 	seed   maphash.Seed
 	limit  int64 // bytes per shard
 	shards [cacheShards]cacheShard
+	next   atomic.Uint64 // the last datastore number given
 
 	// Tenants being purged: nothing of theirs is cached meanwhile.
 	// tenantHolds counts them so that put looks at the map only while
 	// a purge runs.
 	tenantHolds atomic.Int64
 	tenantMu    sync.Mutex
-	tenants     map[string]int
+	tenants     map[tenantKey]int
+
+	hits, misses, evictions atomic.Uint64
 }
 
 const cacheShards = 16
 
-type cacheKey struct{ tenant, typ, id string }
+type cacheKey struct {
+	ds              uint64
+	tenant, typ, id string
+}
+
+type tenantKey struct {
+	ds     uint64
+	tenant string
+}
+
+// cacheEntry is one cached record, in its shard's recency list.
+type cacheEntry struct {
+	key        cacheKey
+	rec        datastore.Record
+	size       int64
+	prev, next *cacheEntry
+}
 
 type cacheShard struct {
 	mu    sync.Mutex
-	m     map[cacheKey]datastore.Record
+	m     map[cacheKey]*cacheEntry
+	lru   cacheEntry // sentinel: lru.next is the most recently used
 	bytes int64
 	held  map[cacheKey]int // resources with a write in flight
 	// gen counts the holds and releases of the shard's resources. A
@@ -55,24 +81,29 @@ type cacheShard struct {
 }
 
 // cacheEntryOverhead approximates the memory of an entry beside its
-// content and key strings (map slot, record fields).
-const cacheEntryOverhead = 128
+// content and key strings (map slot, entry, record fields).
+const cacheEntryOverhead = 176
 
-// newReadCache returns a cache of about maxBytes, or nil (no cache) for
+// NewReadCache returns a cache of about maxBytes, or nil (no cache) for
 // maxBytes ≤ 0.
-func newReadCache(maxBytes int64) *readCache {
+func NewReadCache(maxBytes int64) *ReadCache {
 	if maxBytes <= 0 {
 		return nil
 	}
-	c := &readCache{seed: maphash.MakeSeed(), limit: max(maxBytes/cacheShards, 1), tenants: map[string]int{}}
+	c := &ReadCache{seed: maphash.MakeSeed(), limit: max(maxBytes/cacheShards, 1), tenants: map[tenantKey]int{}}
 	for i := range c.shards {
-		c.shards[i].m = map[cacheKey]datastore.Record{}
-		c.shards[i].held = map[cacheKey]int{}
+		s := &c.shards[i]
+		s.m = map[cacheKey]*cacheEntry{}
+		s.held = map[cacheKey]int{}
+		s.lru.next, s.lru.prev = &s.lru, &s.lru
 	}
 	return c
 }
 
-func (c *readCache) shard(k cacheKey) *cacheShard {
+// register numbers a datastore that opens.
+func (c *ReadCache) register() uint64 { return c.next.Add(1) }
+
+func (c *ReadCache) shard(k cacheKey) *cacheShard {
 	return &c.shards[maphash.String(c.seed, k.id)%cacheShards]
 }
 
@@ -80,25 +111,45 @@ func entrySize(k cacheKey, r datastore.Record) int64 {
 	return int64(len(k.tenant) + len(k.typ) + len(k.id) + len(r.Content) + cacheEntryOverhead)
 }
 
+func (s *cacheShard) unlink(e *cacheEntry) {
+	e.prev.next, e.next.prev = e.next, e.prev
+	e.prev, e.next = nil, nil
+}
+
+func (s *cacheShard) pushFront(e *cacheEntry) {
+	e.prev, e.next = &s.lru, s.lru.next
+	s.lru.next.prev = e
+	s.lru.next = e
+}
+
 // get returns a copy of the cached record (callers own their Content).
-func (c *readCache) get(k cacheKey) (datastore.Record, bool) {
+func (c *ReadCache) get(k cacheKey) (datastore.Record, bool) {
 	s := c.shard(k)
 	s.mu.Lock()
-	r, ok := s.m[k]
-	s.mu.Unlock()
+	e, ok := s.m[k]
+	var r datastore.Record
 	if ok {
-		r.Content = append([]byte(nil), r.Content...)
+		s.unlink(e)
+		s.pushFront(e)
+		r = e.rec
 	}
-	return r, ok
+	s.mu.Unlock()
+	if !ok {
+		c.misses.Add(1)
+		return r, false
+	}
+	c.hits.Add(1)
+	r.Content = append([]byte(nil), r.Content...)
+	return r, true
 }
 
 // begin returns the generation to hand to put after reading SQLite.
-func (c *readCache) begin(k cacheKey) uint64 { return c.shard(k).gen.Load() }
+func (c *ReadCache) begin(k cacheKey) uint64 { return c.shard(k).gen.Load() }
 
 // put caches r, read from SQLite after begin returned gen, unless a hold
 // or release happened since or a write of it is in flight. It keeps its
 // own copy of the content.
-func (c *readCache) put(k cacheKey, r datastore.Record, gen uint64) {
+func (c *ReadCache) put(k cacheKey, r datastore.Record, gen uint64) {
 	size := entrySize(k, r)
 	if size > c.limit {
 		return
@@ -111,28 +162,24 @@ func (c *readCache) put(k cacheKey, r datastore.Record, gen uint64) {
 	// advance gen: either this put comes first and hold removes it, or
 	// it sees the new generation and stores nothing. (holdTenant marks
 	// the tenant before it advances each shard's gen.)
-	if s.gen.Load() != gen || s.held[k] > 0 || c.tenantHeld(k.tenant) {
+	if s.gen.Load() != gen || s.held[k] > 0 || c.tenantHeld(k.ds, k.tenant) {
 		return
 	}
-	if old, ok := s.m[k]; ok {
-		delete(s.m, k)
-		s.bytes -= entrySize(k, old)
+	s.forget(k)
+	// Evict the least recently used entries until the new one fits.
+	for s.bytes+size > c.limit && s.lru.prev != &s.lru {
+		s.forget(s.lru.prev.key)
+		c.evictions.Add(1)
 	}
-	// Evict arbitrary entries (map order) until the new one fits.
-	for ek, ev := range s.m {
-		if s.bytes+size <= c.limit {
-			break
-		}
-		delete(s.m, ek)
-		s.bytes -= entrySize(ek, ev)
-	}
-	s.m[k] = r
+	e := &cacheEntry{key: k, rec: r, size: size}
+	s.m[k] = e
+	s.pushFront(e)
 	s.bytes += size
 }
 
 // hold marks a resource as being written and forgets it; until release,
 // reads of it miss and are not cached. Holds nest (one per write).
-func (c *readCache) hold(k cacheKey) {
+func (c *ReadCache) hold(k cacheKey) {
 	s := c.shard(k)
 	s.mu.Lock()
 	s.held[k]++
@@ -142,7 +189,7 @@ func (c *readCache) hold(k cacheKey) {
 }
 
 // release ends a hold once the write's transaction has ended.
-func (c *readCache) release(k cacheKey) {
+func (c *ReadCache) release(k cacheKey) {
 	s := c.shard(k)
 	s.mu.Lock()
 	if s.held[k]--; s.held[k] <= 0 {
@@ -154,48 +201,59 @@ func (c *readCache) release(k cacheKey) {
 }
 
 func (s *cacheShard) forget(k cacheKey) {
-	if old, ok := s.m[k]; ok {
+	if e, ok := s.m[k]; ok {
 		delete(s.m, k)
-		s.bytes -= entrySize(k, old)
+		s.unlink(e)
+		s.bytes -= e.size
 	}
 }
 
-// holdTenant is hold for every resource of tenant (a purge).
-func (c *readCache) holdTenant(tenant datastore.Tenant) {
+// holdTenant is hold for every resource of tenant in datastore ds (a
+// purge).
+func (c *ReadCache) holdTenant(ds uint64, tenant datastore.Tenant) {
+	tk := tenantKey{ds, string(tenant)}
 	c.tenantMu.Lock()
-	c.tenants[string(tenant)]++
+	c.tenants[tk]++
 	c.tenantMu.Unlock()
 	c.tenantHolds.Add(1)
-	c.forgetTenant(tenant)
+	c.forgetWhere(func(k cacheKey) bool { return k.ds == ds && k.tenant == string(tenant) })
 }
 
 // releaseTenant ends a holdTenant.
-func (c *readCache) releaseTenant(tenant datastore.Tenant) {
-	c.forgetTenant(tenant)
+func (c *ReadCache) releaseTenant(ds uint64, tenant datastore.Tenant) {
+	tk := tenantKey{ds, string(tenant)}
+	c.forgetWhere(func(k cacheKey) bool { return k.ds == ds && k.tenant == string(tenant) })
 	c.tenantHolds.Add(-1)
 	c.tenantMu.Lock()
-	if c.tenants[string(tenant)]--; c.tenants[string(tenant)] <= 0 {
-		delete(c.tenants, string(tenant))
+	if c.tenants[tk]--; c.tenants[tk] <= 0 {
+		delete(c.tenants, tk)
 	}
 	c.tenantMu.Unlock()
 }
 
-func (c *readCache) tenantHeld(tenant string) bool {
+func (c *ReadCache) tenantHeld(ds uint64, tenant string) bool {
 	if c.tenantHolds.Load() == 0 {
 		return false
 	}
 	c.tenantMu.Lock()
 	defer c.tenantMu.Unlock()
-	return c.tenants[tenant] > 0
+	return c.tenants[tenantKey{ds, tenant}] > 0
 }
 
-// forgetTenant drops tenant's entries and advances every shard's gen.
-func (c *readCache) forgetTenant(tenant datastore.Tenant) {
+// forgetDatastore drops the entries of a datastore that closes, so its
+// budget goes to the others.
+func (c *ReadCache) forgetDatastore(ds uint64) {
+	c.forgetWhere(func(k cacheKey) bool { return k.ds == ds })
+}
+
+// forgetWhere drops the entries whose key matches and advances every
+// shard's gen.
+func (c *ReadCache) forgetWhere(match func(cacheKey) bool) {
 	for i := range c.shards {
 		s := &c.shards[i]
 		s.mu.Lock()
 		for k := range s.m {
-			if k.tenant == string(tenant) {
+			if match(k) {
 				s.forget(k)
 			}
 		}
@@ -204,8 +262,8 @@ func (c *readCache) forgetTenant(tenant datastore.Tenant) {
 	}
 }
 
-// size reports the entries and bytes held (tests).
-func (c *readCache) size() (entries int, bytes int64) {
+// size reports the entries and bytes held.
+func (c *ReadCache) size() (entries int, bytes int64) {
 	for i := range c.shards {
 		s := &c.shards[i]
 		s.mu.Lock()
@@ -214,4 +272,16 @@ func (c *readCache) size() (entries int, bytes int64) {
 		s.mu.Unlock()
 	}
 	return entries, bytes
+}
+
+// Stats reports the cache's figures (zero for a nil cache, which is off).
+func (c *ReadCache) Stats() memory.Stats {
+	st := memory.Stats{Kind: "read_cache"}
+	if c == nil {
+		return st
+	}
+	n, b := c.size()
+	st.Entries, st.Bytes, st.Budget = int64(n), b, c.limit*cacheShards
+	st.Hits, st.Misses, st.Evictions = c.hits.Load(), c.misses.Load(), c.evictions.Load()
+	return st
 }

@@ -11,11 +11,12 @@ import (
 
 	"github.com/clinikapi/clinikapi/internal/datastore"
 	"github.com/clinikapi/clinikapi/internal/errs"
+	"github.com/clinikapi/clinikapi/internal/memory"
 )
 
 func cachedDatastore(t *testing.T, cacheBytes int64) *Datastore {
 	t.Helper()
-	d, err := OpenDatastore(context.Background(), "", t.TempDir(), "test", cacheBytes, slog.New(slog.DiscardHandler))
+	d, err := OpenDatastore(context.Background(), "", t.TempDir(), "test", NewReadCache(cacheBytes), slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,8 +113,8 @@ func TestReadCacheFollowsWrites(t *testing.T) {
 // TestReadCacheReadRacingWrite: nothing read while a write of the
 // resource is in flight, or before it, is cached; what is read after is.
 func TestReadCacheReadRacingWrite(t *testing.T) {
-	c := newReadCache(1 << 20)
-	k := cacheKey{"org_a", "Patient", "p1"}
+	c := NewReadCache(1 << 20)
+	k := cacheKey{0, "org_a", "Patient", "p1"}
 	c.put(k, patientRec("p1", 1, false), c.begin(k))
 	before := c.begin(k) // a read in SQLite when the write starts
 	c.hold(k)
@@ -137,10 +138,10 @@ func TestReadCacheReadRacingWrite(t *testing.T) {
 	}
 
 	// The same for a tenant purge, which leaves other tenants alone.
-	other := cacheKey{"org_b", "Patient", "p1"}
+	other := cacheKey{0, "org_b", "Patient", "p1"}
 	c.put(other, patientRec("p1", 1, false), c.begin(other))
 	before = c.begin(k)
-	c.holdTenant("org_a")
+	c.holdTenant(0, "org_a")
 	if _, ok := c.get(k); ok {
 		t.Fatal("a resource of a tenant being purged was answered from the cache")
 	}
@@ -152,7 +153,7 @@ func TestReadCacheReadRacingWrite(t *testing.T) {
 	if _, ok := c.get(other); !ok {
 		t.Fatal("a purge of org_a kept org_b's resource out of the cache")
 	}
-	c.releaseTenant("org_a")
+	c.releaseTenant(0, "org_a")
 	c.put(k, patientRec("p1", 2, false), before)
 	if _, ok := c.get(k); ok {
 		t.Fatal("a row read before a purge was cached after it")
@@ -177,7 +178,7 @@ func TestReadCacheWriteInFlight(t *testing.T) {
 	d.db.writeMu.Lock()
 	replaced := make(chan error, 1)
 	go func() { replaced <- d.Replace(ctx, "org_a", patientRec("p1", 2, false), 1, nil) }()
-	k := cacheKey{"org_a", "Patient", "p1"}
+	k := d.key("org_a", "Patient", "p1")
 	for held := false; !held; {
 		s := d.cache.shard(k)
 		s.mu.Lock()
@@ -345,10 +346,10 @@ func TestReadCacheCancelledWrite(t *testing.T) {
 // TestReadCacheAccounting: replacing entries of a full shard keeps the
 // byte count equal to what the entries take.
 func TestReadCacheAccounting(t *testing.T) {
-	c := newReadCache(16 * 4 << 10) // 4 KiB a shard
+	c := NewReadCache(16 * 4 << 10) // 4 KiB a shard
 	for round := range 20 {
 		for i := range 200 {
-			k := cacheKey{"org_a", "Patient", fmt.Sprint("p", i)}
+			k := cacheKey{0, "org_a", "Patient", fmt.Sprint("p", i)}
 			r := patientRec(k.id, round+1, false)
 			r.Content = append(r.Content, strings.Repeat(" ", (round*37+i*11)%300)...)
 			c.put(k, r, c.begin(k))
@@ -357,8 +358,15 @@ func TestReadCacheAccounting(t *testing.T) {
 	for i := range c.shards {
 		s := &c.shards[i]
 		var want int64
-		for k, r := range s.m {
-			want += entrySize(k, r)
+		n := 0
+		for k, e := range s.m {
+			want += entrySize(k, e.rec)
+		}
+		for e := s.lru.next; e != &s.lru; e = e.next {
+			n++
+		}
+		if n != len(s.m) {
+			t.Fatalf("shard %d lists %d entries by recency, maps %d", i, n, len(s.m))
 		}
 		if s.bytes != want || s.bytes > c.limit {
 			t.Fatalf("shard %d counts %d bytes; its entries take %d (limit %d)", i, s.bytes, want, c.limit)
@@ -459,5 +467,87 @@ func TestReadCacheStress(t *testing.T) {
 		if len(d.cache.tenants) != 0 || d.cache.tenantHolds.Load() != 0 {
 			t.Fatalf("round %d: tenant holds left behind: %v", round, d.cache.tenants)
 		}
+	}
+}
+
+// TestCacheBudgetAcrossDatastores: however many SQLite datastores open,
+// the one read cache stays within its budget, and the page caches of all
+// their connections together within theirs; a datastore that closes gives
+// its share back.
+func TestCacheBudgetAcrossDatastores(t *testing.T) {
+	ctx := context.Background()
+	const readBudget, pageBudget = 128 << 10, 48 << 20
+	SetSQLitePageBudget(pageBudget)
+	t.Cleanup(func() { SetSQLitePageBudget(memory.Budget(memory.DefaultBudget).SQLitePages()) })
+	cache := NewReadCache(readBudget)
+	dir := t.TempDir()
+	pageTotal := func() int64 {
+		sqlitePages.mu.Lock()
+		defer sqlitePages.mu.Unlock()
+		return SQLitePageCacheKiB() << 10 * sqliteMaxConns * sqlitePages.dbs
+	}
+	var open []*Datastore
+	closed := map[*Datastore]bool{}
+	t.Cleanup(func() {
+		for _, d := range open {
+			if !closed[d] {
+				d.Close()
+			}
+		}
+	})
+	for n := range 6 {
+		d, err := OpenDatastore(ctx, "", dir, fmt.Sprint("budget", n), cache, slog.New(slog.DiscardHandler))
+		if err != nil {
+			t.Fatal(err)
+		}
+		open = append(open, d)
+		for i := range 300 {
+			id := fmt.Sprintf("p%04d", i)
+			if err := d.Insert(ctx, "org_a", patientRec(id, 1, false), nil); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := d.Get(ctx, "org_a", "Patient", id); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, bytes := cache.size(); bytes > readBudget {
+			t.Fatalf("%d datastores open: the read cache holds %d bytes, budget %d", n+1, bytes, readBudget)
+		}
+		if got := pageTotal(); got > pageBudget {
+			t.Fatalf("%d datastores open: page caches may take %d bytes, budget %d", n+1, got, pageBudget)
+		}
+		// Every datastore's connections run the current share.
+		for _, o := range open {
+			var size int64
+			if err := o.db.sql.QueryRowContext(ctx, `PRAGMA cache_size`).Scan(&size); err != nil || size != -SQLitePageCacheKiB() {
+				t.Fatalf("a connection's cache_size is %d (%v), the share is -%d KiB", size, err, SQLitePageCacheKiB())
+			}
+		}
+	}
+	st := cache.Stats()
+	if st.Evictions == 0 || st.Hits != 0 || st.Misses != 6*300 || st.Budget != readBudget {
+		t.Fatalf("read cache figures: %+v", st)
+	}
+	share := SQLitePageCacheKiB()
+	for _, d := range open[:3] {
+		id := d.cacheID
+		d.Close()
+		closed[d] = true
+		for i := range cache.shards {
+			for k := range cache.shards[i].m {
+				if k.ds == id {
+					t.Fatalf("a closed datastore's entry is still cached: %+v", k)
+				}
+			}
+		}
+	}
+	if SQLitePageCacheKiB() <= share {
+		t.Fatalf("closing half the datastores left each connection's page cache at %d KiB (was %d)", SQLitePageCacheKiB(), share)
+	}
+	if got := pageTotal(); got > pageBudget {
+		t.Fatalf("after closing: page caches may take %d bytes, budget %d", got, pageBudget)
+	}
+	if used := SQLitePageStats(); used.Budget != pageBudget || used.Bytes <= 0 {
+		t.Fatalf("SQLite page figures: %+v", used)
 	}
 }

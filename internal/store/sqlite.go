@@ -27,7 +27,6 @@ var sqlitePragmas = []string{
 	"PRAGMA journal_mode = WAL",
 	"PRAGMA foreign_keys = ON",
 	"PRAGMA synchronous = NORMAL",
-	"PRAGMA cache_size = -32768",           // 32 MiB page cache per connection, filled as used
 	"PRAGMA wal_autocheckpoint = 0",        // checkpoints run in the background (DB.checkpoints)
 	"PRAGMA journal_size_limit = 67108864", // the log file shrinks back to 64 MiB after a reset
 }
@@ -52,25 +51,61 @@ func (n *numberedDriver) Open(dsn string) (driver.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &numberedConn{c.(*sqlite3.SQLiteConn)}, nil
+	nc := &numberedConn{SQLiteConn: c.(*sqlite3.SQLiteConn)}
+	if err := nc.adopt(); err != nil {
+		c.Close()
+		return nil, err
+	}
+	return nc, nil
 }
 
-// numberedConn rewrites parameter numbers on the way into SQLite.
-type numberedConn struct{ *sqlite3.SQLiteConn }
+// numberedConn rewrites parameter numbers on the way into SQLite, and
+// keeps the connection's page cache at its share of the budget (see
+// sqlitePages).
+type numberedConn struct {
+	*sqlite3.SQLiteConn
+	pagesGen uint64 // the sqlitePages generation this connection's cache_size is of
+	sized    bool
+}
+
+// adopt sets the connection's cache_size if the share changed since.
+func (c *numberedConn) adopt() error {
+	if c.sized && c.pagesGen == sqlitePages.gen.Load() {
+		return nil
+	}
+	stmt, gen := pageCachePragma()
+	if _, err := c.SQLiteConn.Exec(stmt, nil); err != nil {
+		return err
+	}
+	c.pagesGen, c.sized = gen, true
+	return nil
+}
 
 func (c *numberedConn) Prepare(query string) (driver.Stmt, error) {
+	if err := c.adopt(); err != nil {
+		return nil, err
+	}
 	return c.SQLiteConn.Prepare(numbered(query))
 }
 
 func (c *numberedConn) PrepareContext(ctx context.Context, query string) (driver.Stmt, error) {
+	if err := c.adopt(); err != nil {
+		return nil, err
+	}
 	return c.SQLiteConn.PrepareContext(ctx, numbered(query))
 }
 
 func (c *numberedConn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
+	if err := c.adopt(); err != nil {
+		return nil, err
+	}
 	return c.SQLiteConn.ExecContext(ctx, numbered(query), args)
 }
 
 func (c *numberedConn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
+	if err := c.adopt(); err != nil {
+		return nil, err
+	}
 	return c.SQLiteConn.QueryContext(ctx, numbered(query), args)
 }
 

@@ -110,8 +110,8 @@ func OpenSQLite(ctx context.Context, path string) (*DB, error) {
 	}
 	// Keep every connection idle-ready: a closed one costs a file open,
 	// the pragmas and every prepared statement again on its next use.
-	db.SetMaxOpenConns(8)
-	db.SetMaxIdleConns(8)
+	db.SetMaxOpenConns(sqliteMaxConns)
+	db.SetMaxIdleConns(sqliteMaxConns)
 	db.SetConnMaxIdleTime(5 * time.Minute)
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
@@ -119,6 +119,7 @@ func OpenSQLite(ctx context.Context, path string) (*DB, error) {
 	}
 	d := &DB{sql: db, dialect: SQLite}
 	d.stopCheckpoints = d.checkpoints(checkpointEvery)
+	sqliteOpened()
 	return d, nil
 }
 
@@ -268,6 +269,9 @@ func (db *DB) Close() error {
 		st.(*sql.Stmt).Close()
 		return true
 	})
+	if db.dialect == SQLite {
+		defer sqliteClosed()
+	}
 	return db.sql.Close()
 }
 

@@ -338,10 +338,25 @@ func (o *OrgPlans) get(ctx context.Context, orgID string) (cachedPlan, error) {
 	}
 	c = cachedPlan{p: p, live: row.LiveDatastore, at: now}
 	o.mu.Lock()
+	if len(o.cache) >= maxCachedPlans {
+		// Bounded: expired entries go first, then everything.
+		for id, old := range o.cache {
+			if now.Sub(old.at) >= o.TTL {
+				delete(o.cache, id)
+			}
+		}
+		if len(o.cache) >= maxCachedPlans {
+			clear(o.cache)
+		}
+	}
 	o.cache[orgID] = c
 	o.mu.Unlock()
 	return c, nil
 }
+
+// maxCachedPlans bounds the organizations whose plan is kept (about 200
+// bytes each): a cache of a few seconds needs only the active ones.
+const maxCachedPlans = 10_000
 
 // PlanOf implements PlanSource.
 func (o *OrgPlans) PlanOf(ctx context.Context, orgID string) (plan.Plan, error) {
