@@ -283,7 +283,7 @@ func embeddedServer(ctx context.Context, getenv config.Getenv, dataDir string, n
 		switch k {
 		case "CLINIKAPI_DATA_DIR":
 			return dir
-		case "DATABASE_URL", "REDIS_URL", "CLINIKAPI_READ_CACHE_MB":
+		case "DATABASE_URL", "REDIS_URL", "CLINIKAPI_READ_CACHE_MB", "CLINIKAPI_CACHE_MEMORY":
 			return getenv(k) // measure on PostgreSQL / Redis, or without the read cache, when given
 		}
 		return ""

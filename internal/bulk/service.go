@@ -50,6 +50,10 @@ type Service struct {
 	Now   func() time.Time
 	// Lease is how long a worker holds a job between progress reports.
 	Lease time.Duration
+	// FenceWait bounds how long an import waits out the write fence of a
+	// move of the organization's data to another datastore (default
+	// DefaultFenceWait) before it fails the record it holds.
+	FenceWait time.Duration
 
 	holderOnce sync.Once
 	holder     string
@@ -525,7 +529,11 @@ func (s *Service) runImport(ctx context.Context, j *Job) error {
 		b, rerr := r.ReadBytes('\n')
 		if len(b) > 0 {
 			line++
-			if msg := s.importLine(ctx, j, def, typ, b); msg != "" {
+			msg, err := s.importLine(ctx, j, def, typ, b)
+			if err != nil {
+				return err // the lease was lost, or the server stops
+			}
+			if msg != "" {
 				j.addError(line, msg)
 			} else if strings.TrimSpace(string(b)) != "" {
 				j.Processed++
@@ -562,38 +570,85 @@ func (j *Job) addError(line int, msg string) {
 
 // importLine stores one NDJSON line and returns why it was skipped ("" when
 // it was stored or blank). The reason names fields and rules, never values.
-func (s *Service) importLine(ctx context.Context, j *Job, def *resource.Def, typ string, b []byte) string {
+func (s *Service) importLine(ctx context.Context, j *Job, def *resource.Def, typ string, b []byte) (string, error) {
 	if strings.TrimSpace(string(b)) == "" {
-		return ""
+		return "", nil
 	}
 	var obj map[string]any
 	if err := json.Unmarshal(b, &obj); err != nil || obj == nil {
-		return "not a JSON object"
+		return "not a JSON object", nil
 	}
 	var res fhir.Resource
 	if rt, ok := obj["resourceType"]; ok {
 		if rt != typ {
-			return "resourceType must be " + typ + " (this import is for " + typ + ")"
+			return "resourceType must be " + typ + " (this import is for " + typ + ")", nil
 		}
 		res = fhir.Resource(obj)
 	} else {
 		if def == nil {
-			return "resourceType is required (" + typ + " has no simplified form; send FHIR resources)"
+			return "resourceType is required (" + typ + " has no simplified form; send FHIR resources)", nil
 		}
 		var err error
 		if res, err = s.Records.ConvertSimple(def, obj); err != nil {
-			return issueText(err)
+			return issueText(err), nil
 		}
 	}
 	delete(res, "id") // a new id is assigned, as on create
-	if _, err := s.Records.Create(ctx, j.actor(), res); err != nil {
+	if err := s.create(ctx, j, res); err != nil {
 		if errs.Is(err, errs.Invalid) {
-			return issueText(err)
+			return issueText(err), nil
+		}
+		if errors.Is(err, datastore.ErrFenced) {
+			return fmt.Sprintf("could not be stored: the organization's data was being moved to another datastore for over %s; import this record again", s.fenceWait()), nil
+		}
+		if errors.Is(err, errLostLease) || ctx.Err() != nil {
+			return "", err
 		}
 		s.Log.Error("bulk import: storing a record failed", "job", j.ID, "err", err)
-		return "could not be stored (server error)"
+		return "could not be stored (server error)", nil
 	}
-	return ""
+	return "", nil
+}
+
+// DefaultFenceWait is how long an import waits out a move's write fence
+// by default: a fence lasts the seconds it takes to copy and verify the
+// last changes, and requests may reach the old datastore for a few
+// seconds more while instances learn the new one.
+const DefaultFenceWait = 2 * time.Minute
+
+func (s *Service) fenceWait() time.Duration {
+	if s.FenceWait > 0 {
+		return s.FenceWait
+	}
+	return DefaultFenceWait
+}
+
+// create stores one imported record. A move of the organization's data
+// fences its writes for a moment (datastore.ErrFenced, 503 with
+// Retry-After on the API): the import waits as long as the answer says
+// and tries the record again, renewing its lease meanwhile, until the
+// fence is lifted or fenceWait has passed. A fenced write was refused
+// inside its transaction, so trying again never stores a record twice.
+func (s *Service) create(ctx context.Context, j *Job, res fhir.Resource) error {
+	deadline := time.Now().Add(s.fenceWait())
+	for {
+		_, err := s.Records.Create(ctx, j.actor(), res)
+		if !errors.Is(err, datastore.ErrFenced) {
+			return err
+		}
+		wait := max(errs.RetryAfterOf(err), 100*time.Millisecond)
+		if time.Now().Add(wait).After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+		}
+		if err := s.progress(ctx, j); err != nil {
+			return err
+		}
+	}
 }
 
 // issueText lists the first issues of a validation failure.
