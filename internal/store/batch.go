@@ -178,6 +178,7 @@ func (c *committer) tx(fn func(*sql.Tx) error) error {
 			if err != nil {
 				return err
 			}
+			markWriter(conn)
 			c.conn = conn
 		}
 		tx, err := c.conn.BeginTx(ctx, nil)

@@ -66,6 +66,7 @@ type numberedConn struct {
 	*sqlite3.SQLiteConn
 	pagesGen uint64 // the sqlitePages generation this connection's cache_size is of
 	sized    bool
+	writer   bool // the database's writing connection (markWriter)
 }
 
 // adopt sets the connection's cache_size if the share changed since.
@@ -73,7 +74,7 @@ func (c *numberedConn) adopt() error {
 	if c.sized && c.pagesGen == sqlitePages.gen.Load() {
 		return nil
 	}
-	stmt, gen := pageCachePragma()
+	stmt, gen := pageCachePragma(c.writer)
 	if _, err := c.SQLiteConn.Exec(stmt, nil); err != nil {
 		return err
 	}
