@@ -3,8 +3,12 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"strings"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	sqlite3 "github.com/mattn/go-sqlite3"
 
 	"github.com/clinikapi/clinikapi/internal/errs"
 	"github.com/clinikapi/clinikapi/internal/webhook"
@@ -179,17 +183,26 @@ func scanDelivery(row interface{ Scan(...any) error }) (webhook.Delivery, error)
 // candidates are the oldest due deliveries of enabled endpoints (a few
 // times what can be claimed, so that one endpoint's backlog leaves room
 // for the others); of them the endpoints due longest get up to
-// c.PerEndpoint each. On PostgreSQL the candidates are locked with SKIP
-// LOCKED, so instances claiming at once take different rows, and the
-// conditions are checked again on the row being updated; on SQLite the
-// statement holds the one writer.
+// c.PerEndpoint each. The claim conditions are checked again on each row
+// being updated: on PostgreSQL an instance whose candidate another has
+// just claimed waits for that claim's commit and then skips the row (one
+// endpoint's claim, the worker's, locks its few candidates with SKIP
+// LOCKED instead, so that instances do not wait on each other; the
+// claim of every endpoint leaves its many candidates unlocked, as
+// locking a row writes it); on SQLite the statement holds the one writer.
 func (db *DB) ClaimWebhookDeliveries(ctx context.Context, c webhook.Claim) ([]webhook.Delivery, error) {
 	a := args{db: db}
 	a.add(utc(c.Now), "") // $1, claimable's
 	set := `lease_holder = ` + a.add(c.Holder, "") + `, lease_until = ` + a.add(utc(c.Until), "")
-	where := ""
+	per, eps := max(1, c.PerEndpoint), max(1, c.Endpoints)
+	candidates := min(4*per*eps, 4096)
+	where, lock := "", ""
 	if c.Endpoint != "" {
 		where += ` AND d.endpoint_id = ` + a.add(c.Endpoint, "")
+		candidates = per
+		if db.dialect == Postgres {
+			lock = ` FOR UPDATE OF d SKIP LOCKED`
+		}
 	}
 	if len(c.Skip) > 0 {
 		ps := make([]string, len(c.Skip))
@@ -198,12 +211,6 @@ func (db *DB) ClaimWebhookDeliveries(ctx context.Context, c webhook.Claim) ([]we
 		}
 		where += ` AND d.endpoint_id NOT IN (` + strings.Join(ps, ", ") + `)`
 	}
-	lock := ""
-	if db.dialect == Postgres {
-		lock = ` FOR UPDATE OF d SKIP LOCKED`
-	}
-	per, eps := max(1, c.PerEndpoint), max(1, c.Endpoints)
-	candidates := min(4*per*eps, 4096)
 	q := `UPDATE webhook_deliveries AS d SET ` + set + `
 		WHERE d.id IN (SELECT r.id FROM (
 			SELECT w.id, w.n, DENSE_RANK() OVER (ORDER BY w.first, w.endpoint_id) AS k FROM (
@@ -265,22 +272,38 @@ func (db *DB) WebhookEndpointsByID(ctx context.Context, ids []string) ([]webhook
 // per 100. A delivery whose lease another holder has taken meanwhile
 // keeps that holder's state; the attempt is logged all the same (it was
 // sent). The attempt of a delivery deleted meanwhile (with its endpoint)
-// is not logged: its deliveries are looked up first, locked on
-// PostgreSQL against a concurrent delete until the commit.
+// is not logged: the deliveries are looked up first.
 func (db *DB) FinishWebhookAttempts(ctx context.Context, holder string, as []webhook.Attempt, now time.Time) error {
 	if len(as) == 0 {
 		return nil
 	}
-	return db.tx(ctx, func(tx *sql.Tx) error {
-		for len(as) > 0 {
-			chunk := as[:min(len(as), deliveryRows)]
-			as = as[len(chunk):]
-			if err := db.finishChunk(ctx, tx, holder, chunk, now); err != nil {
-				return err
+	for try := 1; ; try++ {
+		err := db.tx(ctx, func(tx *sql.Tx) error {
+			for rest := as; len(rest) > 0; {
+				chunk := rest[:min(len(rest), deliveryRows)]
+				rest = rest[len(chunk):]
+				if err := db.finishChunk(ctx, tx, holder, chunk, now); err != nil {
+					return err
+				}
 			}
+			return nil
+		})
+		// On PostgreSQL an endpoint deleted between the look-up and the
+		// insert: look again.
+		if !isForeignKey(err) || try == 3 {
+			return err
 		}
-		return nil
-	})
+	}
+}
+
+// isForeignKey reports whether err is a foreign-key violation.
+func isForeignKey(err error) bool {
+	var pg *pgconn.PgError
+	if errors.As(err, &pg) {
+		return pg.Code == "23503"
+	}
+	var lite sqlite3.Error
+	return errors.As(err, &lite) && lite.ExtendedCode == sqlite3.ErrConstraintForeignKey
 }
 
 func (db *DB) finishChunk(ctx context.Context, tx *sql.Tx, holder string, as []webhook.Attempt, now time.Time) error {
@@ -289,11 +312,7 @@ func (db *DB) finishChunk(ctx context.Context, tx *sql.Tx, holder string, as []w
 	for i, at := range as {
 		ps[i] = a.add(at.DeliveryID, "")
 	}
-	lock := ""
-	if db.dialect == Postgres {
-		lock = ` FOR KEY SHARE`
-	}
-	rows, err := tx.QueryContext(ctx, `SELECT id FROM webhook_deliveries WHERE id IN (`+strings.Join(ps, ", ")+`)`+lock, a.vals...)
+	rows, err := tx.QueryContext(ctx, `SELECT id FROM webhook_deliveries WHERE id IN (`+strings.Join(ps, ", ")+`)`, a.vals...)
 	if err != nil {
 		return err
 	}
