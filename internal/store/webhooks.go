@@ -43,7 +43,11 @@ func (db *DB) InsertWebhookEndpoint(ctx context.Context, e webhook.Endpoint) err
 
 // WebhookEndpoints implements webhook.Store.
 func (db *DB) WebhookEndpoints(ctx context.Context, orgID string) ([]webhook.Endpoint, error) {
-	rows, err := db.sql.QueryContext(ctx, `SELECT `+endpointColumns+` FROM webhook_endpoints WHERE org_id = $1 ORDER BY created_at, id`, orgID)
+	return db.endpoints(ctx, `SELECT `+endpointColumns+` FROM webhook_endpoints WHERE org_id = $1 ORDER BY created_at, id`, orgID)
+}
+
+func (db *DB) endpoints(ctx context.Context, query string, args ...any) ([]webhook.Endpoint, error) {
+	rows, err := db.sql.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -250,20 +254,7 @@ func (db *DB) WebhookEndpointsByID(ctx context.Context, ids []string) ([]webhook
 	for i, id := range ids {
 		ps[i] = a.add(id, "")
 	}
-	rows, err := db.sql.QueryContext(ctx, `SELECT `+endpointColumns+` FROM webhook_endpoints WHERE id IN (`+strings.Join(ps, ", ")+`)`, a.vals...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []webhook.Endpoint
-	for rows.Next() {
-		e, err := scanEndpoint(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, e)
-	}
-	return out, rows.Err()
+	return db.endpoints(ctx, `SELECT `+endpointColumns+` FROM webhook_endpoints WHERE id IN (`+strings.Join(ps, ", ")+`)`, a.vals...)
 }
 
 // FinishWebhookAttempts implements webhook.Store in one transaction of

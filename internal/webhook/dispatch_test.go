@@ -46,28 +46,12 @@ func TestFinishCoalesces(t *testing.T) {
 		wg.Add(1)
 		go run(0)
 		// Wait until the first recording runs, then queue five more.
-		for {
-			st.mu.Lock()
-			n := len(st.calls)
-			st.mu.Unlock()
-			if n == 1 {
-				break
-			}
-			time.Sleep(time.Millisecond)
-		}
+		waitFor(&st.mu, func() bool { return len(st.calls) == 1 })
 		for i := 1; i < 6; i++ {
 			wg.Add(1)
 			go run(i)
 		}
-		for {
-			d.fmu.Lock()
-			n := len(d.fq)
-			d.fmu.Unlock()
-			if n == 5 {
-				break
-			}
-			time.Sleep(time.Millisecond)
-		}
+		waitFor(&d.fmu, func() bool { return len(d.fq) == 5 })
 		close(st.release)
 		wg.Wait()
 		if len(st.calls) != 2 || len(st.calls[0]) != 2 || len(st.calls[1]) != 10 {
@@ -87,5 +71,18 @@ func TestFinishCoalesces(t *testing.T) {
 				t.Fatalf("worker %d got %v, want %v", i, err, fail)
 			}
 		}
+	}
+}
+
+// waitFor polls cond, holding mu, until it holds.
+func waitFor(mu *sync.Mutex, cond func() bool) {
+	for {
+		mu.Lock()
+		ok := cond()
+		mu.Unlock()
+		if ok {
+			return
+		}
+		time.Sleep(time.Millisecond)
 	}
 }
