@@ -43,7 +43,11 @@ func (db *DB) InsertWebhookEndpoint(ctx context.Context, e webhook.Endpoint) err
 
 // WebhookEndpoints implements webhook.Store.
 func (db *DB) WebhookEndpoints(ctx context.Context, orgID string) ([]webhook.Endpoint, error) {
-	rows, err := db.sql.QueryContext(ctx, `SELECT `+endpointColumns+` FROM webhook_endpoints WHERE org_id = $1 ORDER BY created_at, id`, orgID)
+	return db.endpoints(ctx, `SELECT `+endpointColumns+` FROM webhook_endpoints WHERE org_id = $1 ORDER BY created_at, id`, orgID)
+}
+
+func (db *DB) endpoints(ctx context.Context, query string, args ...any) ([]webhook.Endpoint, error) {
+	rows, err := db.sql.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -107,58 +111,67 @@ func (db *DB) DeleteWebhookEndpoint(ctx context.Context, orgID, id string) error
 	})
 }
 
-// isForeignKey reports whether err is a foreign-key violation.
-func isForeignKey(err error) bool {
-	var pg *pgconn.PgError
-	if errors.As(err, &pg) {
-		return pg.Code == "23503"
-	}
-	var lite sqlite3.Error
-	return errors.As(err, &lite) && lite.ExtendedCode == sqlite3.ErrConstraintForeignKey
+// deliveryRows is how many deliveries (or attempts) one multi-row
+// statement writes: a relay step of 500 events to three endpoints is 15
+// statements, not 1,500.
+const deliveryRows = 100
+
+// args numbers bind parameters from $1, in the order they are written.
+type args struct {
+	db   *DB
+	vals []any
 }
 
-// InsertWebhookDeliveries implements webhook.Store.
+// add binds v and returns its parameter, cast to the PostgreSQL type
+// pg when it is not "" (the columns of a VALUES list have no type there).
+func (a *args) add(v any, pg string) string {
+	a.vals = append(a.vals, v)
+	p := "$" + itoa(len(a.vals))
+	if pg != "" && a.db.dialect == Postgres {
+		p += "::" + pg
+	}
+	return p
+}
+
+// InsertWebhookDeliveries implements webhook.Store in one transaction of
+// multi-row INSERTs.
 func (db *DB) InsertWebhookDeliveries(ctx context.Context, ds []webhook.Delivery) (int, error) {
 	n := 0
 	err := db.tx(ctx, func(tx *sql.Tx) error {
-		for _, d := range ds {
-			res, err := tx.ExecContext(ctx, `INSERT INTO webhook_deliveries (id, endpoint_id, org_id, event_id, event, payload, status, attempts,
-				next_attempt_at, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, 0, $8, $9, $9)
-				ON CONFLICT (endpoint_id, event_id) DO NOTHING`,
-				d.ID, d.EndpointID, d.OrgID, d.EventID, d.Event, string(d.Payload), string(d.Status), utc(d.NextAttemptAt), utc(d.CreatedAt))
+		for len(ds) > 0 {
+			chunk := ds[:min(len(ds), deliveryRows)]
+			ds = ds[len(chunk):]
+			a := args{db: db}
+			var q strings.Builder
+			q.WriteString(`INSERT INTO webhook_deliveries (id, endpoint_id, org_id, event_id, event, payload, status, attempts,
+				next_attempt_at, created_at, updated_at) VALUES `)
+			for i, d := range chunk {
+				if i > 0 {
+					q.WriteByte(',')
+				}
+				created := a.add(utc(d.CreatedAt), "")
+				q.WriteString(`(` + a.add(d.ID, "") + `,` + a.add(d.EndpointID, "") + `,` + a.add(d.OrgID, "") + `,` + a.add(d.EventID, "") + `,` +
+					a.add(d.Event, "") + `,` + a.add(string(d.Payload), "") + `,` + a.add(string(d.Status), "") + `, 0,` +
+					a.add(utc(d.NextAttemptAt), "") + `,` + created + `,` + created + `)`)
+			}
+			q.WriteString(` ON CONFLICT (endpoint_id, event_id) DO NOTHING`)
+			res, err := tx.ExecContext(ctx, q.String(), a.vals...)
 			if err != nil {
 				return err
 			}
-			if k, _ := res.RowsAffected(); k > 0 {
-				n++
+			k, err := res.RowsAffected()
+			if err != nil {
+				return err
 			}
+			n += int(k)
 		}
 		return nil
 	})
 	return n, err
 }
 
-// claimable selects deliveries a dispatcher may claim at $now.
+// claimable selects deliveries a dispatcher may claim at $1.
 const claimable = `d.status = 'pending' AND d.next_attempt_at <= $1 AND (d.lease_until IS NULL OR d.lease_until < $1)`
-
-// DueWebhookEndpoints implements webhook.Store.
-func (db *DB) DueWebhookEndpoints(ctx context.Context, now time.Time, limit int) ([]string, error) {
-	rows, err := db.sql.QueryContext(ctx, `SELECT d.endpoint_id FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id
-		WHERE `+claimable+` AND NOT e.disabled GROUP BY d.endpoint_id ORDER BY MIN(d.next_attempt_at) LIMIT $2`, utc(now), limit)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		out = append(out, id)
-	}
-	return out, rows.Err()
-}
 
 const deliveryColumns = `id, endpoint_id, org_id, event_id, event, payload, status, attempts, next_attempt_at, created_at`
 
@@ -170,21 +183,51 @@ func scanDelivery(row interface{ Scan(...any) error }) (webhook.Delivery, error)
 	return d, err
 }
 
-// ClaimWebhookDeliveries implements webhook.Store in one statement. On
-// PostgreSQL the rows are locked with SKIP LOCKED, so instances claiming
-// at once take different rows, and the conditions are checked again on
-// the row being updated; on SQLite the statement holds the one writer.
-func (db *DB) ClaimWebhookDeliveries(ctx context.Context, endpointID, holder string, now, leaseUntil time.Time, limit int) ([]webhook.Delivery, error) {
-	lock := ""
-	if db.dialect == Postgres {
-		lock = ` FOR UPDATE SKIP LOCKED`
+// ClaimWebhookDeliveries implements webhook.Store in one statement. The
+// candidates are the oldest due deliveries of enabled endpoints (a few
+// times what can be claimed, so that one endpoint's backlog leaves room
+// for the others); of them the endpoints due longest get up to
+// c.PerEndpoint each. The claim conditions are checked again on each row
+// being updated: on PostgreSQL an instance whose candidate another has
+// just claimed waits for that claim's commit and then skips the row (one
+// endpoint's claim, the worker's, locks its few candidates with SKIP
+// LOCKED instead, so that instances do not wait on each other; the
+// claim of every endpoint leaves its many candidates unlocked, as
+// locking a row writes it); on SQLite the statement holds the one writer.
+func (db *DB) ClaimWebhookDeliveries(ctx context.Context, c webhook.Claim) ([]webhook.Delivery, error) {
+	a := args{db: db}
+	a.add(utc(c.Now), "") // $1, claimable's
+	set := `lease_holder = ` + a.add(c.Holder, "") + `, lease_until = ` + a.add(utc(c.Until), "")
+	per, eps := max(1, c.PerEndpoint), max(1, c.Endpoints)
+	candidates := min(4*per*eps, 4096)
+	where, lock := "", ""
+	if c.Endpoint != "" {
+		where += ` AND d.endpoint_id = ` + a.add(c.Endpoint, "")
+		candidates = per
+		if db.dialect == Postgres {
+			lock = ` FOR UPDATE OF d SKIP LOCKED`
+		}
 	}
+	if len(c.Skip) > 0 {
+		ps := make([]string, len(c.Skip))
+		for i, id := range c.Skip {
+			ps[i] = a.add(id, "")
+		}
+		where += ` AND d.endpoint_id NOT IN (` + strings.Join(ps, ", ") + `)`
+	}
+	q := `UPDATE webhook_deliveries AS d SET ` + set + `
+		WHERE d.id IN (SELECT r.id FROM (
+			SELECT w.id, w.n, DENSE_RANK() OVER (ORDER BY w.first, w.endpoint_id) AS k FROM (
+				SELECT c.id, c.endpoint_id, ROW_NUMBER() OVER (PARTITION BY c.endpoint_id ORDER BY c.next_attempt_at, c.id) AS n,
+					MIN(c.next_attempt_at) OVER (PARTITION BY c.endpoint_id) AS first
+				FROM (SELECT d.id, d.endpoint_id, d.next_attempt_at FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id
+					WHERE ` + claimable + ` AND NOT e.disabled` + where + `
+					ORDER BY d.next_attempt_at, d.id LIMIT ` + a.add(candidates, "") + lock + `) c) w) r
+			WHERE r.n <= ` + a.add(per, "") + ` AND r.k <= ` + a.add(eps, "") + `) AND ` + claimable + `
+		RETURNING ` + deliveryColumns
 	var out []webhook.Delivery
 	err := db.writing(func() error {
-		rows, err := db.sql.QueryContext(ctx, `UPDATE webhook_deliveries AS d SET lease_holder = $2, lease_until = $3
-			WHERE d.id IN (SELECT d.id FROM webhook_deliveries d WHERE d.endpoint_id = $4 AND `+claimable+`
-				ORDER BY d.next_attempt_at, d.id LIMIT $5`+lock+`) AND `+claimable+`
-			RETURNING `+deliveryColumns, utc(now), holder, utc(leaseUntil), endpointID, limit)
+		rows, err := db.sql.QueryContext(ctx, q, a.vals...)
 		if err != nil {
 			return err
 		}
@@ -201,33 +244,134 @@ func (db *DB) ClaimWebhookDeliveries(ctx context.Context, endpointID, holder str
 	return out, err
 }
 
-// FinishWebhookAttempts implements webhook.Store. A delivery whose lease
-// another holder has taken meanwhile keeps that holder's state; the
-// attempt is logged all the same (it was sent).
+// WebhookEndpointsByID implements webhook.Store.
+func (db *DB) WebhookEndpointsByID(ctx context.Context, ids []string) ([]webhook.Endpoint, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	a := args{db: db}
+	ps := make([]string, len(ids))
+	for i, id := range ids {
+		ps[i] = a.add(id, "")
+	}
+	return db.endpoints(ctx, `SELECT `+endpointColumns+` FROM webhook_endpoints WHERE id IN (`+strings.Join(ps, ", ")+`)`, a.vals...)
+}
+
+// FinishWebhookAttempts implements webhook.Store in one transaction of
+// multi-row statements, whatever the mix of outcomes: the deliveries'
+// new states in one UPDATE … FROM (VALUES …), the attempts in one INSERT
+// per 100. A delivery whose lease another holder has taken meanwhile
+// keeps that holder's state; the attempt is logged all the same (it was
+// sent). The attempt of a delivery deleted meanwhile (with its endpoint)
+// is not logged: the deliveries are looked up first.
 func (db *DB) FinishWebhookAttempts(ctx context.Context, holder string, as []webhook.Attempt, now time.Time) error {
-	return db.tx(ctx, func(tx *sql.Tx) error {
-		for _, a := range as {
-			status, next := a.Outcome, sql.NullTime{}
-			if a.Outcome == webhook.Failed && !a.NextAttemptAt.IsZero() {
-				status, next = webhook.Pending, nullTime(a.NextAttemptAt)
-			}
-			if _, err := tx.ExecContext(ctx, `UPDATE webhook_deliveries SET status = $1, attempts = $2,
-				next_attempt_at = COALESCE($3, next_attempt_at), lease_holder = '', lease_until = NULL, updated_at = $4
-				WHERE id = $5 AND lease_holder = $6`, string(status), a.Attempt, next, utc(now), a.DeliveryID, holder); err != nil {
-				return err
-			}
-			if _, err := tx.ExecContext(ctx, `INSERT INTO webhook_attempts (id, delivery_id, endpoint_id, org_id, event_id, event, attempt, at,
-				outcome, status_code, latency_us, response, error, next_attempt_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
-				a.ID, a.DeliveryID, a.EndpointID, a.OrgID, a.EventID, a.Event, a.Attempt, utc(a.At), string(a.Outcome), a.StatusCode,
-				a.Latency.Microseconds(), a.Response, a.Error, nullTime(a.NextAttemptAt)); err != nil {
-				if isForeignKey(err) {
-					continue // the endpoint was deleted while it was being sent to
-				}
-				return err
-			}
-		}
+	if len(as) == 0 {
 		return nil
-	})
+	}
+	for try := 1; ; try++ {
+		err := db.tx(ctx, func(tx *sql.Tx) error {
+			for rest := as; len(rest) > 0; {
+				chunk := rest[:min(len(rest), deliveryRows)]
+				rest = rest[len(chunk):]
+				if err := db.finishChunk(ctx, tx, holder, chunk, now); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		// On PostgreSQL an endpoint deleted between the look-up and the
+		// insert: look again.
+		if !isForeignKey(err) || try == 3 {
+			return err
+		}
+	}
+}
+
+// isForeignKey reports whether err is a foreign-key violation.
+func isForeignKey(err error) bool {
+	var pg *pgconn.PgError
+	if errors.As(err, &pg) {
+		return pg.Code == "23503"
+	}
+	var lite sqlite3.Error
+	return errors.As(err, &lite) && lite.ExtendedCode == sqlite3.ErrConstraintForeignKey
+}
+
+func (db *DB) finishChunk(ctx context.Context, tx *sql.Tx, holder string, as []webhook.Attempt, now time.Time) error {
+	a := args{db: db}
+	ps := make([]string, len(as))
+	for i, at := range as {
+		ps[i] = a.add(at.DeliveryID, "")
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT id FROM webhook_deliveries WHERE id IN (`+strings.Join(ps, ", ")+`)`, a.vals...)
+	if err != nil {
+		return err
+	}
+	exists := map[string]bool{}
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return err
+		}
+		exists[id] = true
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+
+	// The deliveries' new states.
+	a = args{db: db}
+	var q strings.Builder
+	q.WriteString(`WITH v (id, status, attempts, next_attempt_at) AS (VALUES `)
+	k := 0
+	for _, at := range as {
+		if !exists[at.DeliveryID] {
+			continue
+		}
+		status, next := at.Outcome, sql.NullTime{}
+		if at.Outcome == webhook.Failed && !at.NextAttemptAt.IsZero() {
+			status, next = webhook.Pending, nullTime(at.NextAttemptAt)
+		}
+		if k > 0 {
+			q.WriteByte(',')
+		}
+		k++
+		q.WriteString(`(` + a.add(at.DeliveryID, "text") + `,` + a.add(string(status), "text") + `,` + a.add(at.Attempt, "integer") + `,` +
+			a.add(next, "timestamp") + `)`)
+	}
+	if k == 0 {
+		return nil
+	}
+	q.WriteString(`) UPDATE webhook_deliveries SET status = v.status, attempts = v.attempts,
+		next_attempt_at = COALESCE(v.next_attempt_at, webhook_deliveries.next_attempt_at), lease_holder = '', lease_until = NULL,
+		updated_at = ` + a.add(utc(now), "timestamp") + ` FROM v WHERE webhook_deliveries.id = v.id AND webhook_deliveries.lease_holder = ` + a.add(holder, "text"))
+	if _, err := tx.ExecContext(ctx, q.String(), a.vals...); err != nil {
+		return err
+	}
+
+	// The attempts, for the log.
+	a = args{db: db}
+	q.Reset()
+	q.WriteString(`INSERT INTO webhook_attempts (id, delivery_id, endpoint_id, org_id, event_id, event, attempt, at,
+		outcome, status_code, latency_us, response, error, next_attempt_at) VALUES `)
+	k = 0
+	for _, at := range as {
+		if !exists[at.DeliveryID] {
+			continue
+		}
+		if k > 0 {
+			q.WriteByte(',')
+		}
+		k++
+		q.WriteString(`(` + a.add(at.ID, "") + `,` + a.add(at.DeliveryID, "") + `,` + a.add(at.EndpointID, "") + `,` + a.add(at.OrgID, "") + `,` +
+			a.add(at.EventID, "") + `,` + a.add(at.Event, "") + `,` + a.add(at.Attempt, "") + `,` + a.add(utc(at.At), "") + `,` +
+			a.add(string(at.Outcome), "") + `,` + a.add(at.StatusCode, "") + `,` + a.add(at.Latency.Microseconds(), "") + `,` +
+			a.add(at.Response, "") + `,` + a.add(at.Error, "") + `,` + a.add(nullTime(at.NextAttemptAt), "") + `)`)
+	}
+	_, err = tx.ExecContext(ctx, q.String(), a.vals...)
+	return err
 }
 
 // WebhookDelivery implements webhook.Store.

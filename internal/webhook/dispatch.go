@@ -33,10 +33,14 @@ const (
 	drainLimit      = 64 << 10         // bytes read of an answer, so the connection can be reused
 )
 
-// Dispatcher sends due deliveries. Each endpoint with work gets one worker
-// (at most MaxWorkers at once) that claims a batch of its deliveries with
-// a lease, sends them with at most PerEndpoint requests in flight, and
-// records the attempts: a slow receiver holds its own worker only.
+// Dispatcher sends due deliveries. Each look for work claims, in one
+// statement, the due deliveries of every endpoint this instance is not
+// already sending to (a batch of each, with a lease), and gives each
+// endpoint's batch to a worker of its own (at most MaxWorkers at once),
+// which sends them with at most PerEndpoint requests in flight, records
+// the attempts in one transaction, and goes on claiming that endpoint's
+// deliveries while its batches come back full: a slow receiver holds its
+// own worker only.
 type Dispatcher struct {
 	Store  Store
 	Guard  *Guard
@@ -55,6 +59,16 @@ type Dispatcher struct {
 	mu      sync.Mutex
 	active  map[string]bool
 	wg      sync.WaitGroup
+
+	// The attempts waiting to be recorded (see finish).
+	fmu      sync.Mutex
+	fq       []finishing
+	flushing bool
+}
+
+type finishing struct {
+	as   []Attempt
+	done chan error
 }
 
 // NewDispatcher makes a dispatcher whose client dials through g and
@@ -103,27 +117,64 @@ func (d *Dispatcher) Run(ctx context.Context, tick time.Duration) {
 	}
 }
 
-// Step starts a worker for every endpoint with due deliveries that has
-// none, within MaxWorkers; it does not wait for them.
+// Step claims due deliveries for the endpoints without a worker, within
+// MaxWorkers, and starts a worker for each; it does not wait for them.
 func (d *Dispatcher) Step(ctx context.Context) {
-	ids, err := d.Store.DueWebhookEndpoints(ctx, d.Now().UTC(), 4*d.MaxWorkers)
+	d.mu.Lock()
+	free := d.MaxWorkers - len(d.active)
+	skip := make([]string, 0, len(d.active))
+	for id := range d.active {
+		skip = append(skip, id)
+	}
+	d.mu.Unlock()
+	if free <= 0 {
+		return
+	}
+	now := d.Now().UTC()
+	batch, err := d.Store.ClaimWebhookDeliveries(ctx, Claim{Holder: d.Holder, Now: now, Until: now.Add(d.Lease),
+		PerEndpoint: d.Batch, Endpoints: free, Skip: skip})
 	if err != nil {
 		if ctx.Err() == nil {
-			d.Log.ErrorContext(ctx, "webhooks: listing due deliveries failed; will retry", "err", err)
+			d.Log.ErrorContext(ctx, "webhooks: claiming due deliveries failed; will retry", "err", err)
 		}
 		return
+	}
+	if len(batch) == 0 {
+		return
+	}
+	groups := map[string][]Delivery{}
+	var ids []string
+	for _, del := range batch {
+		if _, ok := groups[del.EndpointID]; !ok {
+			ids = append(ids, del.EndpointID)
+		}
+		groups[del.EndpointID] = append(groups[del.EndpointID], del)
+	}
+	eps, err := d.Store.WebhookEndpointsByID(ctx, ids)
+	if err != nil {
+		// The leases run out and the next look sees them again.
+		d.Log.ErrorContext(ctx, "webhooks: reading endpoints failed", "err", err)
+		return
+	}
+	byID := make(map[string]Endpoint, len(eps))
+	for _, e := range eps {
+		byID[e.ID] = e
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	for _, id := range ids {
-		if d.active[id] || len(d.active) >= d.MaxWorkers {
+		group := groups[id]
+		e, ok := byID[id]
+		// Deleted meanwhile (its deliveries went with it); an endpoint
+		// is only ever sent its own organization's deliveries.
+		if !ok || e.OrgID != group[0].OrgID || d.active[id] {
 			continue
 		}
 		d.active[id] = true
 		d.wg.Add(1)
 		go func() {
 			defer d.wg.Done()
-			d.work(ctx, id)
+			d.work(ctx, e, group)
 			d.mu.Lock()
 			delete(d.active, id)
 			d.mu.Unlock()
@@ -134,28 +185,10 @@ func (d *Dispatcher) Step(ctx context.Context) {
 // Wait waits for the workers started so far.
 func (d *Dispatcher) Wait() { d.wg.Wait() }
 
-// work sends an endpoint's due deliveries, batch after batch, until none
-// is left or ctx ends.
-func (d *Dispatcher) work(ctx context.Context, endpointID string) {
-	for ctx.Err() == nil {
-		now := d.Now().UTC()
-		batch, err := d.Store.ClaimWebhookDeliveries(ctx, endpointID, d.Holder, now, now.Add(d.Lease), d.Batch)
-		if err != nil {
-			d.Log.ErrorContext(ctx, "webhooks: claiming deliveries failed; will retry", "endpoint", endpointID, "err", err)
-			return
-		}
-		if len(batch) == 0 {
-			return
-		}
-		e, err := d.Store.WebhookEndpoint(ctx, batch[0].OrgID, endpointID)
-		if err != nil {
-			// Deleted meanwhile (its deliveries went with it), or the
-			// database failed: the leases run out and the next worker sees.
-			if !errs.Is(err, errs.NotFound) {
-				d.Log.ErrorContext(ctx, "webhooks: reading an endpoint failed", "endpoint", endpointID, "err", err)
-			}
-			return
-		}
+// work sends a batch of an endpoint's deliveries, and the next while
+// batches come back full, until none is left or ctx ends.
+func (d *Dispatcher) work(ctx context.Context, e Endpoint, batch []Delivery) {
+	for {
 		attempts := make([]Attempt, len(batch))
 		sem := make(chan struct{}, max(1, d.PerEndpoint))
 		var wg sync.WaitGroup
@@ -169,11 +202,67 @@ func (d *Dispatcher) work(ctx context.Context, endpointID string) {
 		}
 		wg.Wait()
 		// Recorded even when ctx ended meanwhile: the sends happened.
-		if err := d.Store.FinishWebhookAttempts(context.WithoutCancel(ctx), d.Holder, attempts, d.Now().UTC()); err != nil {
-			d.Log.ErrorContext(ctx, "webhooks: recording attempts failed; they will be sent again", "endpoint", endpointID, "err", err)
+		if err := d.finish(context.WithoutCancel(ctx), attempts); err != nil {
+			d.Log.ErrorContext(ctx, "webhooks: recording attempts failed; they will be sent again", "endpoint", e.ID, "err", err)
 			return
 		}
+		if len(batch) < d.Batch || ctx.Err() != nil {
+			return
+		}
+		now := d.Now().UTC()
+		var err error
+		batch, err = d.Store.ClaimWebhookDeliveries(ctx, Claim{Holder: d.Holder, Now: now, Until: now.Add(d.Lease),
+			PerEndpoint: d.Batch, Endpoints: 1, Endpoint: e.ID})
+		if err != nil {
+			d.Log.ErrorContext(ctx, "webhooks: claiming deliveries failed; will retry", "endpoint", e.ID, "err", err)
+			return
+		}
+		if len(batch) == 0 {
+			return
+		}
+		// Read again: its secret may have been rolled meanwhile.
+		fresh, err := d.Store.WebhookEndpoint(ctx, e.OrgID, e.ID)
+		if err != nil {
+			// Deleted meanwhile, or the database failed: the leases run
+			// out and the next worker sees.
+			if !errs.Is(err, errs.NotFound) {
+				d.Log.ErrorContext(ctx, "webhooks: reading an endpoint failed", "endpoint", e.ID, "err", err)
+			}
+			return
+		}
+		e = fresh
 	}
+}
+
+// finish records attempts. Workers that finish while a recording runs
+// are recorded together in the next, one transaction for all of them:
+// on SQLite the pages the attempts share are written once.
+func (d *Dispatcher) finish(ctx context.Context, as []Attempt) error {
+	me := finishing{as: as, done: make(chan error, 1)}
+	d.fmu.Lock()
+	d.fq = append(d.fq, me)
+	if d.flushing {
+		d.fmu.Unlock()
+		return <-me.done
+	}
+	d.flushing = true
+	for len(d.fq) > 0 {
+		batch := d.fq
+		d.fq = nil
+		d.fmu.Unlock()
+		var all []Attempt
+		for _, f := range batch {
+			all = append(all, f.as...)
+		}
+		err := d.Store.FinishWebhookAttempts(ctx, d.Holder, all, d.Now().UTC())
+		for _, f := range batch {
+			f.done <- err
+		}
+		d.fmu.Lock()
+	}
+	d.flushing = false
+	d.fmu.Unlock()
+	return <-me.done
 }
 
 // send makes one attempt of a delivery and says what came of it and what

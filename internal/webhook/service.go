@@ -104,6 +104,18 @@ type Attempt struct {
 	NextAttemptAt time.Time
 }
 
+// Claim is what one claim of due deliveries takes: those due at Now of
+// at most Endpoints endpoints (the ones due longest first), at most
+// PerEndpoint of each, oldest first, leased to Holder until Until.
+type Claim struct {
+	Holder      string
+	Now, Until  time.Time
+	PerEndpoint int
+	Endpoints   int
+	Endpoint    string   // when set, only this endpoint's
+	Skip        []string // none of these endpoints' (the holder is sending to them)
+}
+
 // AttemptFilter selects delivery log entries, newest first.
 type AttemptFilter struct {
 	OrgID      string
@@ -130,15 +142,15 @@ type Store interface {
 	// endpoint already has that event (a relay repeated after a failure);
 	// it reports how many are new.
 	InsertWebhookDeliveries(ctx context.Context, ds []Delivery) (int, error)
-	// DueWebhookEndpoints lists enabled endpoints with pending deliveries
-	// due at now that nobody holds.
-	DueWebhookEndpoints(ctx context.Context, now time.Time, limit int) ([]string, error)
-	// ClaimWebhookDeliveries leases up to limit due deliveries of an
-	// endpoint to holder until leaseUntil; each is claimed by one holder.
-	ClaimWebhookDeliveries(ctx context.Context, endpointID, holder string, now, leaseUntil time.Time, limit int) ([]Delivery, error)
-	// FinishWebhookAttempts records attempts and their deliveries' new
-	// state (pending again with the retry's time, or final), releasing
-	// holder's leases, in one transaction.
+	// ClaimWebhookDeliveries leases due deliveries of enabled endpoints to
+	// c.Holder in one statement (see Claim); each delivery is claimed by
+	// one holder.
+	ClaimWebhookDeliveries(ctx context.Context, c Claim) ([]Delivery, error)
+	// WebhookEndpointsByID returns the endpoints of ids that exist.
+	WebhookEndpointsByID(ctx context.Context, ids []string) ([]Endpoint, error)
+	// FinishWebhookAttempts records attempts, of any mix of outcomes, and
+	// their deliveries' new state (pending again with the retry's time, or
+	// final), releasing holder's leases, in one transaction.
 	FinishWebhookAttempts(ctx context.Context, holder string, as []Attempt, now time.Time) error
 	WebhookDelivery(ctx context.Context, orgID, id string) (Delivery, error)
 	// RequeueWebhookDelivery makes a delivery pending and due at now with
