@@ -120,7 +120,9 @@ func (h *Handler) AnalyticsPage(c echo.Context) error {
 		}
 	}
 	showTable := c.QueryParam("table") == "1"
-	codes, err := h.Analytics.ErrorCodes(ctx, q)
+	// Over the window the totals cover, so that the codes add up to the
+	// 4xx and 5xx counted.
+	codes, err := h.Analytics.ErrorCodes(ctx, q.WholeBuckets())
 	if err != nil {
 		return err
 	}
@@ -322,9 +324,10 @@ func codeRows(codes []analytics.CodeCount, t analytics.Stats, logBase string, q 
 		top = max(1, codes[0].Requests)
 	}
 	var rows []av.CodeRow
+	w := q.WholeBuckets()
 	for _, c := range codes {
 		rows = append(rows, av.CodeRow{Code: c.Code, Status: c.Status, Requests: thousands(c.Requests), Share: 100 * float64(c.Requests) / float64(top),
-			Percent: percent(float64(c.Requests) / float64(max(1, t.Requests))), Href: logLink(logBase, q, q.From, q.To, "code", c.Code)})
+			Percent: percent(float64(c.Requests) / float64(max(1, t.Requests))), Href: logLink(logBase, q, w.From, w.To, "code", c.Code)})
 	}
 	if other := t.Errors() - coded; other > 0 {
 		rows = append(rows, av.CodeRow{Code: "", Requests: thousands(other), Share: min(100, 100*float64(other)/float64(top)),
