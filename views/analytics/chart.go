@@ -240,6 +240,19 @@ func (c Chart) plotRight() float64 { return c.W - 8 }
 // ViewBox is the SVG viewBox attribute.
 func (c Chart) ViewBox() string { return "0 0 " + f1(c.W) + " " + f1(chartH) }
 
+// XPct and YPct place an axis label, given in viewBox units, in
+// percentages of the chart's width and height: the labels are drawn in an
+// overlay without a viewBox, so their text is not scaled with the chart.
+func (c Chart) XPct(x float64) string { return pct(x / c.W) }
+
+// YPct: see XPct.
+func (c Chart) YPct(y float64) string { return pct(y / chartH) }
+
+// PlotBottomPct is where the plot ends, the time labels' top.
+func (c Chart) PlotBottomPct() string { return c.YPct(plotBottom) }
+
+func pct(v float64) string { return strconv.FormatFloat(v*100, 'f', 2, 64) + "%" }
+
 // GridRight is where horizontal grid lines end.
 func (c Chart) GridRight() string { return f1(c.plotRight()) }
 
