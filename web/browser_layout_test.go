@@ -108,7 +108,7 @@ func checkPage(t *testing.T, ctx context.Context, axe, what string) {
 // the screen, and axe-core finds no violation.
 func TestBrowserLayoutAndAccessibility(t *testing.T) {
 	env := apptest.New(t, "sqlite", nil)
-	ctx, shot := browser(t)
+	ctx, shot := browser(t, 4*time.Minute) // two sizes of every page, axe-core on each: over 90 s on a loaded machine
 	axe := axeSource(t)
 	base := env.Server.URL
 
@@ -419,7 +419,7 @@ func TestBrowserLayoutStates(t *testing.T) {
 			if labels.Count == 0 || labels.Min < 11 || labels.Overlap != "" {
 				t.Errorf("chart labels of %s at %dpx: %d labels, smallest %.1f px (want ≥ 11), overlapping: %q", page, sc.width, labels.Count, labels.Min, labels.Overlap)
 			}
-			shot(sc.name + "-chart-labels" + strings.NewReplacer(o, "", "/", "-", "?", "-", "=", "-").Replace(page))
+			shot(sc.name + "-chart-labels" + strings.NewReplacer(o, "", "/"+k.Key.ID, "", "/", "-", "?", "-", "=", "-").Replace(page))
 		}
 
 		// Removing a member and revoking an invitation ask in the page.
