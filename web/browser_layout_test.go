@@ -108,7 +108,7 @@ func checkPage(t *testing.T, ctx context.Context, axe, what string) {
 // the screen, and axe-core finds no violation.
 func TestBrowserLayoutAndAccessibility(t *testing.T) {
 	env := apptest.New(t, "sqlite", nil)
-	ctx, shot := browser(t)
+	ctx, shot := browser(t, 4*time.Minute) // two sizes of every page, axe-core on each: over 90 s on a loaded machine
 	axe := axeSource(t)
 	base := env.Server.URL
 
@@ -284,7 +284,7 @@ func TestBrowserLayoutAndAccessibility(t *testing.T) {
 // violation.
 func TestBrowserLayoutStates(t *testing.T) {
 	env := apptest.New(t, "sqlite", nil)
-	ctx, shot := browser(t, 4*time.Minute)
+	ctx, shot := browser(t, 7*time.Minute)
 	axe := axeSource(t)
 	base := env.Server.URL
 	bg := context.Background()
@@ -383,6 +383,71 @@ func TestBrowserLayoutStates(t *testing.T) {
 		}
 		checkPage(t, ctx, axe, fmt.Sprintf("chart tooltip at %dpx", sc.width))
 		shot(sc.name + "-chart-tooltip")
+
+		// Every chart's axis labels are readable: at least 11 CSS px as
+		// rendered (the font size times the scale of the SVG they are in),
+		// and the labels of an axis do not overlap.
+		for _, page := range []string{o + "/analytics?range=1h", o + "/analytics?range=7d", o + "/keys/" + k.Key.ID} {
+			var labels struct {
+				Count   int     `json:"count"`
+				Min     float64 `json:"min"`
+				Overlap string  `json:"overlap"`
+			}
+			err := chromedp.Run(ctx,
+				chromedp.Navigate(base+page),
+				chromedp.WaitVisible(`[data-chart-axis] text`, chromedp.ByQuery),
+				chromedp.Evaluate(`(() => {
+					let count = 0, min = 1e9, overlap = "";
+					for (const axis of document.querySelectorAll("[data-chart-axis]")) {
+						const boxes = [];
+						for (const t of axis.querySelectorAll("text")) {
+							const size = parseFloat(getComputedStyle(t).fontSize) * t.ownerSVGElement.getScreenCTM().a;
+							count++; min = Math.min(min, size);
+							const r = t.getBoundingClientRect();
+							for (const b of boxes) {
+								if (r.left < b.right && b.left < r.right && r.top < b.bottom && b.top < r.bottom) overlap = b.text + " / " + t.textContent;
+							}
+							boxes.push({left: r.left, right: r.right, top: r.top, bottom: r.bottom, text: t.textContent});
+						}
+					}
+					return {count, min, overlap};
+				})()`, &labels),
+			)
+			if err != nil {
+				t.Fatalf("chart labels of %s at %dpx: %v", page, sc.width, err)
+			}
+			if labels.Count == 0 || labels.Min < 11 || labels.Overlap != "" {
+				t.Errorf("chart labels of %s at %dpx: %d labels, smallest %.1f px (want ≥ 11), overlapping: %q", page, sc.width, labels.Count, labels.Min, labels.Overlap)
+			}
+			shot(sc.name + "-chart-labels" + strings.NewReplacer(o, "", "/"+k.Key.ID, "", "/", "-", "?", "-", "=", "-").Replace(page))
+		}
+
+		// Removing a member and revoking an invitation ask in the page.
+		for _, d := range []struct{ open, dialog, name string }{
+			{`[data-testid=remove-member]`, `dialog[id^="remove-"]:modal`, "remove-member-dialog"},
+			{`[data-testid=revoke-invite]`, `dialog[id^="revoke-invite-"]:modal`, "revoke-invite-dialog"},
+		} {
+			err := chromedp.Run(ctx,
+				chromedp.Navigate(base+o+"/members"),
+				chromedp.WaitVisible(d.open, chromedp.ByQuery),
+				chromedp.Click(d.open, chromedp.ByQuery),
+				chromedp.WaitVisible(d.dialog, chromedp.ByQuery),
+			)
+			if err != nil {
+				t.Fatalf("%s at %dpx: %v", d.name, sc.width, err)
+			}
+			checkPage(t, ctx, axe, fmt.Sprintf("%s at %dpx", d.name, sc.width))
+			shot(sc.name + "-" + d.name)
+			// Cancel closes it, nothing changed.
+			var open bool
+			err = chromedp.Run(ctx,
+				chromedp.Click(d.dialog+` [data-dialog-close]`, chromedp.ByQuery),
+				chromedp.Evaluate(`!!document.querySelector(`+strconv.Quote(d.dialog)+`)`, &open),
+			)
+			if err != nil || open {
+				t.Fatalf("%s at %dpx: Cancel did not close the dialog (open %v, %v)", d.name, sc.width, open, err)
+			}
+		}
 
 		// The roll dialog.
 		err = chromedp.Run(ctx,

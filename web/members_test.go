@@ -174,3 +174,80 @@ func userID(t *testing.T, page *apptest.Response, email string) string {
 	t.Fatalf("no member row for %s", email)
 	return ""
 }
+
+// TestMemberRemovalAndInviteRevocationConfirm: Remove, Leave and an
+// invitation's Revoke open an in-page confirmation dialog (no browser
+// confirm()); without JavaScript their links load the page with the
+// dialog open, whose form does the change; the changes are audited.
+func TestMemberRemovalAndInviteRevocationConfirm(t *testing.T) {
+	apptest.Engines(t, func(t *testing.T, engine string) {
+		env := apptest.New(t, engine, nil)
+		owner := env.Browser()
+		orgID := owner.SignUp("Olivia Owner", "owner@example.com", pw, "Clinic One")
+		dev := join(t, env, invite(t, owner, orgID, "dev@example.com", "developer"), "dev@example.com")
+		invite(t, owner, orgID, "late@example.com", "developer")
+		base := "/o/" + orgID + "/members"
+		page := owner.Get(base)
+		wantStatus(t, "members page", page, http.StatusOK)
+		if strings.Contains(page.Body, "hx-confirm") {
+			t.Fatal("the members page still asks with the browser's confirm()")
+		}
+		devID := userID(t, page, "dev@example.com")
+		inv := regexp.MustCompile(`/o/` + orgID + `/invites/(inv_[0-9a-z]+)/revoke`).FindStringSubmatch(page.Body)
+		if inv == nil {
+			t.Fatal("no revoke form for the pending invitation")
+		}
+		for _, want := range []string{
+			`href="` + base + `?remove=` + devID + `#remove-` + devID + `"`, `data-dialog-open="remove-` + devID + `"`,
+			`<dialog id="remove-` + devID + `" aria-labelledby="remove-` + devID + `-title"`, "Remove dev?", "Remove member",
+			`href="` + base + `?revoke_invite=` + inv[1] + `#revoke-invite-` + inv[1] + `"`, `<dialog id="revoke-invite-` + inv[1] + `"`,
+			"Revoke the invitation for late@example.com?", "Revoke invitation",
+		} {
+			if !strings.Contains(page.Body, want) {
+				t.Fatalf("members page lacks %s", want)
+			}
+		}
+		if strings.Contains(page.Body, "open data-open") {
+			t.Fatal("a confirmation is open on a plain visit")
+		}
+
+		// Without JavaScript: the link opens the dialog, its form removes.
+		r := owner.Get(base + "?remove=" + devID)
+		wantStatus(t, "remove confirmation", r, http.StatusOK)
+		if !strings.Contains(r.Body, `<dialog id="remove-`+devID+`" open data-open`) || strings.Count(r.Body, "open data-open") != 1 {
+			t.Fatal("?remove= does not render that member's confirmation open, alone")
+		}
+		if !regexp.MustCompile(`(?s)<dialog id="remove-` + devID + `".*?<form method="post" action="` + base + `/` + devID + `/remove"`).MatchString(r.Body) {
+			t.Fatal("the open confirmation has no form that removes the member")
+		}
+		// A developer cannot open someone else's removal (only their own Leave).
+		ownerID := userID(t, page, "owner@example.com")
+		r = dev.Get(base + "?remove=" + ownerID)
+		wantStatus(t, "developer's members page", r, http.StatusOK)
+		if strings.Contains(r.Body, "remove-"+ownerID) || !strings.Contains(r.Body, `<dialog id="remove-`+devID+`"`) || !strings.Contains(r.Body, "Leave this organization?") {
+			t.Fatal("a developer sees a removal of another member, or no Leave confirmation of their own")
+		}
+		r = owner.Get(base + "?revoke_invite=" + inv[1])
+		if !strings.Contains(r.Body, `<dialog id="revoke-invite-`+inv[1]+`" open data-open`) {
+			t.Fatal("?revoke_invite= does not render the invitation's confirmation open")
+		}
+
+		// Confirmed: the invitation goes (HTMX swaps the section), then the member.
+		owner.Headers["HX-Request"] = "true"
+		r = owner.Post(inv[0], nil)
+		wantStatus(t, "revoke (htmx)", r, http.StatusOK)
+		if !strings.HasPrefix(strings.TrimSpace(r.Body), `<section class="card" id="invites"`) || strings.Contains(r.Body, "late@example.com") {
+			t.Fatalf("the revoke did not answer the invitations section without the invitation:\n%.300s", r.Body)
+		}
+		delete(owner.Headers, "HX-Request")
+		r = owner.Post(base+"/"+devID+"/remove", nil)
+		wantStatus(t, "remove", r, http.StatusOK)
+		wantText(t, "remove", r, "Member removed.")
+		if strings.Contains(r.Body, "dev@example.com") {
+			t.Fatal("the removed member is still listed")
+		}
+		wantStatus(t, "removed member", dev.Get("/o/"+orgID), http.StatusNotFound)
+		audit := owner.Get("/o/" + orgID + "/audit")
+		wantText(t, "audit", audit, "member.removed", "member.invite_revoked", "owner@example.com")
+	})
+}

@@ -67,13 +67,22 @@ func GrainFor(from, to, now time.Time) Grain {
 	return Day
 }
 
-// Overview aggregates q's rows into the page's figures. From and To are
-// widened to whole buckets of q.Grain.
-func (s *Service) Overview(ctx context.Context, q Query) (Overview, error) {
-	// The bucket holding To is included: "the last hour" ends with the
-	// current, partial minute.
+// WholeBuckets is q with From and To widened to whole buckets of q.Grain:
+// the window the overview's figures cover. The bucket holding To is
+// included: "the last hour" ends with the current, partial minute.
+// Counts from raw records shown beside those figures (errors by code)
+// and links to the request log for them use the same window, so they
+// add up.
+func (q Query) WholeBuckets() Query {
 	q.From = q.Grain.Floor(q.From)
 	q.To = q.Grain.next(q.Grain.Floor(q.To))
+	return q
+}
+
+// Overview aggregates q's rows into the page's figures. From and To are
+// widened to whole buckets of q.Grain (WholeBuckets).
+func (s *Service) Overview(ctx context.Context, q Query) (Overview, error) {
+	q = q.WholeBuckets()
 	// The three groupings read the same rows; the engine runs them side by
 	// side on separate connections.
 	var groups [3][]Row

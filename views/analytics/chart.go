@@ -4,6 +4,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Chart plot area inside a W×220 viewBox: Wide for full-width cards,
@@ -240,15 +241,76 @@ func (c Chart) plotRight() float64 { return c.W - 8 }
 // ViewBox is the SVG viewBox attribute.
 func (c Chart) ViewBox() string { return "0 0 " + f1(c.W) + " " + f1(chartH) }
 
+// XPct and YPct place an axis label, given in viewBox units, in
+// percentages of the chart's width and height: the labels are drawn in an
+// overlay without a viewBox, so their text is not scaled with the chart.
+func (c Chart) XPct(x float64) string { return pct(x / c.W) }
+
+// YPct: see XPct.
+func (c Chart) YPct(y float64) string { return pct(y / chartH) }
+
+// PlotBottomPct is where the plot ends, the time labels' top.
+func (c Chart) PlotBottomPct() string { return c.YPct(plotBottom) }
+
+func pct(v float64) string { return strconv.FormatFloat(v*100, 'f', 2, 64) + "%" }
+
 // GridRight is where horizontal grid lines end.
 func (c Chart) GridRight() string { return f1(c.plotRight()) }
 
+// xTicks labels the time axis. When some labels are empty, the caller
+// chose the ticks (round times, see TimeTicks): exactly the labelled
+// buckets get one. Otherwise every step-th bucket does, at most maxXTicks.
 func xTicks(plotRight float64, n int, label func(int) string) []Tick {
 	slot := (plotRight - plotLeft) / float64(n)
+	var chosen []Tick
+	some := false
+	for i := range n {
+		if l := label(i); l != "" {
+			chosen = append(chosen, Tick{Pos: plotLeft + (float64(i)+0.5)*slot, Label: l})
+		} else {
+			some = true
+		}
+	}
+	if some {
+		return chosen
+	}
 	step := max(1, (n+maxXTicks-1)/maxXTicks)
 	var out []Tick
 	for i := 0; i < n; i += step {
 		out = append(out, Tick{Pos: plotLeft + (float64(i)+0.5)*slot, Label: label(i)})
+	}
+	return out
+}
+
+// tickSteps are the time-axis steps, round on a clock or a calendar.
+var tickSteps = []time.Duration{time.Minute, 2 * time.Minute, 5 * time.Minute, 10 * time.Minute, 15 * time.Minute, 20 * time.Minute, 30 * time.Minute,
+	time.Hour, 2 * time.Hour, 3 * time.Hour, 6 * time.Hour, 12 * time.Hour, 24 * time.Hour, 48 * time.Hour, 7 * 24 * time.Hour, 14 * 24 * time.Hour, 28 * 24 * time.Hour}
+
+// TimeTicks labels the buckets starting at times (UTC, width apart) that
+// fall on a round step — 10:00, 10:10, 10:20; every other midnight — with
+// the smallest step that gives at most maxXTicks labels (at least min,
+// e.g. a day when the labels are dates), and leaves the others empty.
+func TimeTicks(times []time.Time, width, min time.Duration, layout string) []string {
+	out := make([]string, len(times))
+	if len(times) == 0 {
+		return out
+	}
+	span := width * time.Duration(len(times))
+	step := tickSteps[len(tickSteps)-1]
+	for _, s := range tickSteps {
+		if s >= min && s >= width && span/s <= maxXTicks {
+			step = s
+			break
+		}
+	}
+	any := false
+	for i, t := range times {
+		if t.UTC().Unix()%int64(step/time.Second) == 0 {
+			out[i], any = t.UTC().Format(layout), true
+		}
+	}
+	if !any {
+		out[0] = times[0].UTC().Format(layout)
 	}
 	return out
 }

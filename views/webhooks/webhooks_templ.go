@@ -401,7 +401,7 @@ func row(orgID string, e Endpoint, overlaps []form.Option) templ.Component {
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = form.Select(form.SelectProps{Name: "overlap", Label: "Current secret keeps signing", Options: overlaps, Selected: "24h", Compact: true, Class: "w-44"}).Render(ctx, templ_7745c5c3_Buffer)
+		templ_7745c5c3_Err = form.Select(form.SelectProps{Name: "overlap", Label: "Current secret keeps signing", Options: overlaps, Selected: "24h", Compact: true, Class: "w-48"}).Render(ctx, templ_7745c5c3_Buffer)
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}

@@ -164,6 +164,31 @@ func WriteError(c echo.Context, err error) {
 	_ = c.JSON(e.Status, body)
 }
 
+// errorCodeOf reads the error code back out of an error body WriteError
+// wrote: the JSON error body's code, or the OperationOutcome's coding.
+func errorCodeOf(body []byte) string {
+	var b struct {
+		Code  string  `json:"code"`
+		Issue []Issue `json:"issue"`
+	}
+	if json.Unmarshal(body, &b) != nil {
+		return ""
+	}
+	if b.Code != "" {
+		return b.Code
+	}
+	for _, is := range b.Issue {
+		if is.Details != nil {
+			for _, cd := range is.Details.Coding {
+				if cd.System == ErrorCodeSystem {
+					return cd.Code
+				}
+			}
+		}
+	}
+	return ""
+}
+
 // StatusOf is the status err answers with.
 func StatusOf(err error) int { return toError(err).Status }
 

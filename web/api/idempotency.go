@@ -72,6 +72,10 @@ func (p *Pipeline) Idempotent(next echo.HandlerFunc) echo.HandlerFunc {
 				res.Header().Set(k, v)
 			}
 			res.Header().Set(idempotency.ReplayedHeader, "true")
+			if kept.Status >= 400 {
+				// A replayed refusal counts under its code, as the first one did.
+				c.Set(keyErrorCode, errorCodeOf(kept.Body))
+			}
 			res.WriteHeader(kept.Status)
 			_, err := res.Write(kept.Body)
 			return err

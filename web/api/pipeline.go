@@ -256,29 +256,35 @@ func (p *Pipeline) MonthlyQuota(next echo.HandlerFunc) echo.HandlerFunc {
 
 // RecordUsage writes one usage record per authenticated request, whatever
 // its outcome, after the response is written. The record is buffered: the
-// request never waits for the database.
+// request never waits for the database. Every refused request's record
+// carries the error code its answer did: an error returned through the
+// chain, one answered inside it (WriteError) and a replayed error answer
+// (idempotency).
 func (p *Pipeline) RecordUsage(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		start := time.Now()
-		code := ""
 		// Data operations attribute what they disclose to this request.
 		r := c.Request()
 		c.SetRequest(r.WithContext(disclosure.WithRequest(r.Context(), &disclosure.Request{ID: logging.RequestID(r.Context()), Route: r.Method + " " + c.Path()})))
+		record := func(status int, code string) {
+			r := c.Request()
+			pr := PrincipalOf(c)
+			typ, _ := c.Get(keyType).(string)
+			p.Usage.Add(usage.Record{
+				Time: p.Now(), OrgID: pr.OrgID, KeyID: pr.KeyID, Env: string(pr.Env),
+				Method: r.Method, Route: c.Path(), Status: status, Latency: time.Since(start),
+				BytesIn: max(0, r.ContentLength), BytesOut: c.Response().Size, RequestID: logging.RequestID(r.Context()), Code: code,
+				ResourceType: typ, ClientIP: c.RealIP(), UAFamily: usage.AgentFamily(r.UserAgent()),
+			})
+		}
+		code := ""
 		if err := next(c); err != nil {
 			code = toError(err).Code
 			c.Error(err)
 		} else if s, ok := c.Get(keyErrorCode).(string); ok {
 			code = s // an error answered inside the handler chain
 		}
-		r = c.Request()
-		pr := PrincipalOf(c)
-		typ, _ := c.Get(keyType).(string)
-		p.Usage.Add(usage.Record{
-			Time: p.Now(), OrgID: pr.OrgID, KeyID: pr.KeyID, Env: string(pr.Env),
-			Method: r.Method, Route: c.Path(), Status: c.Response().Status, Latency: time.Since(start),
-			BytesIn: max(0, r.ContentLength), BytesOut: c.Response().Size, RequestID: logging.RequestID(r.Context()), Code: code,
-			ResourceType: typ, ClientIP: c.RealIP(), UAFamily: usage.AgentFamily(r.UserAgent()),
-		})
+		record(c.Response().Status, code)
 		return nil
 	}
 }

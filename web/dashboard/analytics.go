@@ -120,7 +120,9 @@ func (h *Handler) AnalyticsPage(c echo.Context) error {
 		}
 	}
 	showTable := c.QueryParam("table") == "1"
-	codes, err := h.Analytics.ErrorCodes(ctx, q)
+	// Over the window the totals cover, so that the codes add up to the
+	// 4xx and 5xx counted.
+	codes, err := h.Analytics.ErrorCodes(ctx, q.WholeBuckets())
 	if err != nil {
 		return err
 	}
@@ -192,12 +194,18 @@ func interval(start time.Time, g analytics.Grain) string {
 
 func (h *Handler) liveView(ov analytics.Overview, codes []analytics.CodeCount, keys map[string]apikey.Key, base, logBase string, params url.Values, showTable bool) av.Live {
 	q := ov.Query
-	label, long := "15:04", "Jan 2 15:04"
+	label, long, minStep := "15:04", "Jan 2 15:04", time.Duration(0)
 	if q.Grain == analytics.Day {
 		label, long = "Jan 2", "Mon Jan 2"
 	} else if q.Grain == analytics.Hour && q.To.Sub(q.From) > 48*time.Hour {
-		label = "Jan 2"
+		label, minStep = "Jan 2", 24*time.Hour // dates: a tick at midnight only
 	}
+	// Time-axis ticks on round times (10:00, 10:10, …; midnights).
+	var times []time.Time
+	for _, p := range ov.Series {
+		times = append(times, p.Time)
+	}
+	ticks := av.TimeTicks(times, q.Grain.Width(), minStep, label)
 	poll := url.Values{}
 	for k, v := range params {
 		poll[k] = v
@@ -232,7 +240,7 @@ func (h *Handler) liveView(ov analytics.Overview, codes []analytics.CodeCount, k
 	var errRate, p50, p95, p99 []float64
 	var errTitles, latTitles50, latTitles95, latTitles99 []string
 	var reqTips, errTips, latTips []av.Tip
-	for _, p := range ov.Series {
+	for i, p := range ov.Series {
 		when := p.Time.Format(long)
 		head, end := interval(p.Time, q.Grain), p.Time.Add(q.Grain.Width())
 		reqTips = append(reqTips, av.Tip{Head: head, Href: logLink(logBase, q, p.Time, end),
@@ -246,9 +254,9 @@ func (h *Handler) liveView(ov analytics.Overview, codes []analytics.CodeCount, k
 			latTips = append(latTips, av.Tip{Head: head, Href: logLink(logBase, q, p.Time, end),
 				Lines: []string{"p50 " + ms(p.Percentile(0.5)), "p95 " + ms(p.Percentile(0.95)), "p99 " + ms(p.Percentile(0.99)), plural(p.Requests, "request")}})
 		}
-		stack = append(stack, av.StackPoint{Label: p.Time.Format(label), Values: []int64{p.S2xx, p.S4xx, p.S5xx},
+		stack = append(stack, av.StackPoint{Label: ticks[i], Values: []int64{p.S2xx, p.S4xx, p.S5xx},
 			Title: fmt.Sprintf("%s: %s requests — %s 2xx, %s 4xx, %s 5xx", when, thousands(p.Requests), thousands(p.S2xx), thousands(p.S4xx), thousands(p.S5xx))})
-		labels = append(labels, p.Time.Format(label))
+		labels = append(labels, ticks[i])
 		if p.Requests == 0 {
 			errRate, p50, p95, p99 = append(errRate, math.NaN()), append(p50, math.NaN()), append(p95, math.NaN()), append(p99, math.NaN())
 			errTitles, latTitles50, latTitles95, latTitles99 = append(errTitles, ""), append(latTitles50, ""), append(latTitles95, ""), append(latTitles99, "")
@@ -322,9 +330,10 @@ func codeRows(codes []analytics.CodeCount, t analytics.Stats, logBase string, q 
 		top = max(1, codes[0].Requests)
 	}
 	var rows []av.CodeRow
+	w := q.WholeBuckets()
 	for _, c := range codes {
 		rows = append(rows, av.CodeRow{Code: c.Code, Status: c.Status, Requests: thousands(c.Requests), Share: 100 * float64(c.Requests) / float64(top),
-			Percent: percent(float64(c.Requests) / float64(max(1, t.Requests))), Href: logLink(logBase, q, q.From, q.To, "code", c.Code)})
+			Percent: percent(float64(c.Requests) / float64(max(1, t.Requests))), Href: logLink(logBase, q, w.From, w.To, "code", c.Code)})
 	}
 	if other := t.Errors() - coded; other > 0 {
 		rows = append(rows, av.CodeRow{Code: "", Requests: thousands(other), Share: min(100, 100*float64(other)/float64(top)),

@@ -151,9 +151,14 @@ func (h *Handler) keyUsageChart(ctx context.Context, orgID, keyID string, now ti
 	if err != nil {
 		return err
 	}
-	var pts []av.StackPoint
+	var times []time.Time
 	for _, pt := range ov.Series {
-		pts = append(pts, av.StackPoint{Label: pt.Time.Format("Jan 2"), Values: []int64{pt.S2xx, pt.S4xx, pt.S5xx},
+		times = append(times, pt.Time)
+	}
+	ticks := av.TimeTicks(times, analytics.Day.Width(), 0, "Jan 2")
+	var pts []av.StackPoint
+	for i, pt := range ov.Series {
+		pts = append(pts, av.StackPoint{Label: ticks[i], Values: []int64{pt.S2xx, pt.S4xx, pt.S5xx},
 			Title: fmt.Sprintf("%s: %s requests", pt.Time.Format("Jan 2"), thousands(pt.Requests))})
 	}
 	p.UsageTotal = thousands(ov.Total.Requests)

@@ -44,8 +44,16 @@ func (h *Handler) membersPage(c echo.Context, a org.Actor, status int, edit func
 		OrgID: a.Org.ID, RoleOptions: roleOptions(a), CanManage: a.Can(org.ManageMembers),
 		Invites: h.invitesProps(a, invs),
 	}
+	// Without JavaScript, Remove and Revoke reload the page with their
+	// confirmation open.
+	remove, revoke := c.QueryParam("remove"), c.QueryParam("revoke_invite")
 	for _, m := range ms {
-		p.Members = append(p.Members, memberRow(a, m))
+		row := memberRow(a, m)
+		row.RemoveOpen = remove != "" && remove == m.UserID && (row.CanEdit || row.IsYou)
+		p.Members = append(p.Members, row)
+	}
+	for i := range p.Invites.Invites {
+		p.Invites.Invites[i].RevokeOpen = revoke != "" && revoke == p.Invites.Invites[i].ID
 	}
 	if edit != nil {
 		edit(&p.Invites)
