@@ -267,21 +267,12 @@ func (h *Handler) LeakedKey(c echo.Context) error {
 	}
 	rep := &keys.LeakReport{Since: since.UTC().Format("Jan 2, 2006 15:04 UTC"), Response: string(do)}
 	var rs []usage.Record
-	f := analytics.LogFilter{OrgID: a.Org.ID, KeyID: c.Param("key"), From: since, Limit: 100}
-	for {
-		page, next, err := h.Analytics.RequestLog(ctx, f)
-		if err != nil {
-			return err
-		}
-		rs = append(rs, page...)
-		if next == "" {
-			break
-		}
-		if len(rs) >= leakListMax {
-			rep.More = true
-			break
-		}
-		f.BeforeID = analytics.DecodeCursor(next)
+	f := analytics.LogFilter{OrgID: a.Org.ID, KeyID: c.Param("key"), From: since}
+	if rep.More, err = h.Analytics.EachRequest(ctx, f, leakListMax, func(r usage.Record) error {
+		rs = append(rs, r)
+		return nil
+	}); err != nil {
+		return err
 	}
 	rep.Requests = requestRows(rs)
 	v := keyPageView{leak: rep}
