@@ -407,6 +407,24 @@ func TestServiceFlushLastUsed(t *testing.T) {
 		if !ka.LastUsedAt.Equal(usedAt) || !kb.LastUsedAt.IsZero() {
 			t.Fatalf("last used = %v and %v; want %v for a and never for b", ka.LastUsedAt, kb.LastUsedAt, usedAt)
 		}
+		// Requests less than a second apart note the use once (the hot
+		// path skips the lock); a second later it is noted again.
+		f.clock.Advance(300 * time.Millisecond)
+		f.wantVerify(t, "a within the second", a.Secret, "")
+		if err := f.keys.FlushLastUsed(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if ka, _ = f.db.FindKey(ctx, f.orgID, a.Key.ID); !ka.LastUsedAt.Equal(usedAt) {
+			t.Fatalf("last used = %v after a request within the second; want %v kept", ka.LastUsedAt, usedAt)
+		}
+		f.clock.Advance(time.Second)
+		f.wantVerify(t, "a a second later", a.Secret, "")
+		if err := f.keys.FlushLastUsed(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if ka, _ = f.db.FindKey(ctx, f.orgID, a.Key.ID); !ka.LastUsedAt.Equal(f.clock.Now()) {
+			t.Fatalf("last used = %v; want %v", ka.LastUsedAt, f.clock.Now())
+		}
 	})
 }
 
