@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/url"
 	"sort"
 	"strconv"
 	"strings"
@@ -275,6 +276,11 @@ func (h *Handler) LeakedKey(c echo.Context) error {
 		return err
 	}
 	rep.Requests = requestRows(rs)
+	if rep.More {
+		q := url.Values{"key": {c.Param("key")}, "range": {"custom"}, "from": {since.UTC().Format(customLayout)},
+			"to": {h.clock().UTC().Add(time.Minute).Format(customLayout)}}
+		rep.MoreHref, rep.Listed = "/o/"+a.Org.ID+"/requests?"+q.Encode(), thousands(leakListMax)
+	}
 	v := keyPageView{leak: rep}
 	if do == apikey.LeakRoll {
 		v.secret = h.secretView("New secret for "+cr.Key.Name, cr)
