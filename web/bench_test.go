@@ -105,19 +105,29 @@ func BenchmarkFHIRRead(b *testing.B) {
 	loc := w.Header().Get("Location")
 	path := loc[strings.Index(loc, "/v1/"):strings.Index(loc, "/_history")]
 	h := env.App.HTTP
-	b.ReportAllocs()
-	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			req := httptest.NewRequest(http.MethodGet, path, nil)
-			req.Header.Set("x-api-key", k.Secret)
-			w := httptest.NewRecorder()
-			h.ServeHTTP(w, req)
-			if w.Code != http.StatusOK {
-				b.Fatalf("status %d: %s", w.Code, w.Body)
-			}
-		}
-	})
+	// The same read with a key restricted to resource types and an IP
+	// allowlist (httptest's client, 192.0.2.1, in the last of four networks).
+	r, err := env.App.Keys.Create(ctx, apikey.Actor{OrgID: o.ID}, apikey.CreateInput{Name: "bench restricted", Env: apikey.Test,
+		ResourceTypes: "Patient:read, Encounter:read, Observation:read", AllowIPs: "10.0.0.0/8, 2001:db8::/32, 198.51.100.0/24, 192.0.2.0/24"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for name, secret := range map[string]string{"unrestricted": k.Secret, "restricted": r.Secret} {
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					req := httptest.NewRequest(http.MethodGet, path, nil)
+					req.Header.Set("x-api-key", secret)
+					w := httptest.NewRecorder()
+					h.ServeHTTP(w, req)
+					if w.Code != http.StatusOK {
+						b.Fatalf("status %d: %s", w.Code, w.Body)
+					}
+				}
+			})
+		})
+	}
 }
 
 // BenchmarkFHIRCreate is a create through the whole pipeline, in-process;
