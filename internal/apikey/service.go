@@ -349,7 +349,7 @@ func (s *Service) Verify(ctx context.Context, raw string) (Principal, error) {
 	case !e.secretExpires.IsZero() && !now.Before(e.secretExpires):
 		return Principal{}, ErrExpired
 	}
-	if t := now.UnixNano(); e.touched == nil || t-e.touched.Load() >= int64(touchEvery) {
+	if t := now.UnixNano(); e.touched == nil || t-e.touched.Load() >= int64(touchEvery) || t < e.touched.Load() { // (or the clock went back)
 		if e.touched != nil {
 			e.touched.Store(t)
 		}
