@@ -1,13 +1,17 @@
 package web_test
 
 import (
+	"fmt"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/clinikapi/clinikapi/internal/apikey"
 	"github.com/clinikapi/clinikapi/internal/app/apptest"
 	"github.com/clinikapi/clinikapi/internal/errs"
+	"github.com/clinikapi/clinikapi/internal/usage"
 )
 
 func TestKeyPageRestrictHintAndLeak(t *testing.T) {
@@ -58,5 +62,40 @@ func TestKeyPageRestrictHintAndLeak(t *testing.T) {
 			t.Fatalf("leak report: %d %s", r.Status, apptest.Text(r.Body))
 		}
 		wantVerify(t, env, "the leaked secret", k, errs.ReasonKeyExpired)
+	})
+}
+
+// TestLeakReportPastTheList: when a leaked key made more requests since
+// the chosen time than the page lists, the page says so and links to the
+// request log filtered to the key since then, which has them all.
+func TestLeakReportPastTheList(t *testing.T) {
+	apptest.Engines(t, func(t *testing.T, engine string) {
+		env := apptest.New(t, engine, nil)
+		owner := env.Browser()
+		orgID := owner.SignUp("", "leakmore@example.com", pw, "Leak More Org")
+		restrictedKey(t, env, orgID, "busy", apikey.CreateInput{})
+		id := keyIDOf(t, env, orgID, "busy")
+		since := env.Clock.Now().Add(-time.Hour)
+		recs := make([]usage.Record, 503)
+		for i := range recs {
+			recs[i] = usage.Record{Time: since.Add(time.Duration(i) * time.Second), OrgID: orgID, KeyID: id, Env: "test", Method: "GET",
+				Route: "/v1/patients", Status: 200, RequestID: fmt.Sprintf("req_%016d", i), ResourceType: "Patient", ClientIP: "203.0.113.9", UAFamily: "curl"}
+		}
+		if err := env.App.DB.InsertUsage(t.Context(), recs); err != nil {
+			t.Fatal(err)
+		}
+		page := "/o/" + orgID + "/keys/" + id
+		r := owner.Post(page+"/leaked", url.Values{"since": {since.UTC().Format("2006-01-02T15:04")}, "response": {"revoke"}})
+		if r.Status != 200 || strings.Count(r.Body, "203.0.113.9") != 500+20+1 { // the report, the 20 recent requests, "last used from"
+			t.Fatalf("leak report: %d, %d rows", r.Status, strings.Count(r.Body, "203.0.113.9"))
+		}
+		more := regexp.MustCompile(`data-testid="leak-more">[^<]*<a href="([^"]+)"`).FindStringSubmatch(r.Body)
+		if more == nil || !strings.Contains(apptest.Text(r.Body), "more requests since then than the 500 listed here") {
+			t.Fatalf("no pointer past the list: %s", apptest.Text(r.Body))
+		}
+		log := owner.Get(strings.ReplaceAll(more[1], "&amp;", "&"))
+		if log.Status != 200 || !strings.Contains(log.Body, "req_0000000000000502") || strings.Count(log.Body, "req_0000000000000") < 50 { // a full page of them
+			t.Fatalf("request log from the link %s: %d %s", more[1], log.Status, apptest.Text(log.Body))
+		}
 	})
 }

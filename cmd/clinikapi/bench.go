@@ -9,12 +9,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"runtime/pprof"
+	"slices"
 	"strings"
 	"time"
 
@@ -47,6 +49,8 @@ func benchCmd(ctx context.Context, getenv config.Getenv, args []string, stdout, 
 	rounds := fs.Int("rounds", 4, "alternating rounds per target")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the measurements (embedded server included) to this file")
 	disclosures := fs.Bool("disclosures", false, "for read and search, alternate rounds with the accounting of disclosures recorded and paused, and report the ratio (embedded server only)")
+	restricted := fs.Bool("restricted", false, "for pipeline and read, alternate rounds with an unrestricted key and a key restricted to resource types and an IP allowlist, and report the ratio")
+	restrictedKey := fs.String("restricted-key", "", "with --url and --restricted: a key of the same organization restricted to Patient (read) and allowlisted for this machine")
 	dataDir := fs.String("data", "", "keep the embedded server's data in this directory and reuse it next time: the seed (and its organization and test key, in bench-state.json) is made once")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -54,15 +58,20 @@ func benchCmd(ctx context.Context, getenv config.Getenv, args []string, stdout, 
 	var ids []string
 	var pause func(bool)
 	if *target == "" {
-		base, k, seeded, a, stop, err := embeddedServer(ctx, getenv, *dataDir, *seedN, stdout, stderr)
+		srv, err := embeddedServer(ctx, getenv, *dataDir, *seedN, stdout, stderr)
 		if err != nil {
 			return err
 		}
-		defer stop()
-		*target, *key, ids = base, k, seeded
-		pause = a.Disclosures.Pause
+		defer srv.stop()
+		*target, *key, ids = srv.base, srv.key, srv.ids
+		pause = srv.app.Disclosures.Pause
+		if *restrictedKey == "" {
+			*restrictedKey = srv.restrictedKey
+		}
 	} else if *key == "" {
 		return errors.New("--key is required with --url")
+	} else if *restricted && *restrictedKey == "" {
+		return errors.New("--restricted with --url needs --restricted-key: a key restricted to Patient:read and allowlisted for this machine")
 	}
 	if len(ids) == 0 {
 		// Against an external server: make a few patients to read.
@@ -126,6 +135,12 @@ func benchCmd(ctx context.Context, getenv config.Getenv, args []string, stdout, 
 			}
 			continue
 		}
+		if *restricted && (sc == "pipeline" || sc == "read") {
+			if err := compareRestricted(ctx, stdout, t, *restrictedKey, *concurrency, *duration, *rounds); err != nil {
+				return err
+			}
+			continue
+		}
 		if err := runScenario(ctx, stdout, t, compare, *concurrency, *duration, *rounds); err != nil {
 			return err
 		}
@@ -141,19 +156,81 @@ func compareDisclosures(ctx context.Context, stdout io.Writer, t bench.Target, p
 		return fmt.Errorf("probe %s: %w", t.URL, err)
 	}
 	fmt.Fprintf(stdout, "\n%s, disclosures recorded vs paused: %d clients, %s per side in %d rounds\n", t.Name, concurrency, duration, rounds)
-	per := duration / time.Duration(rounds)
-	var on, off []bench.Result
-	for range rounds {
-		pause(true)
-		off = append(off, bench.Run(ctx, t, concurrency, per, probe.status))
-		pause(false)
-		on = append(on, bench.Run(ctx, t, concurrency, per, probe.status))
-	}
-	a, b := bench.Merge(on...), bench.Merge(off...)
-	fmt.Fprintln(stdout, "paused:  ", b)
-	fmt.Fprintln(stdout, "recorded:", a)
-	fmt.Fprintf(stdout, "%s with disclosures / without: throughput %.3f   p50 latency ratio %.2f\n", t.Name, a.PerSecond()/b.PerSecond(), float64(a.P50)/float64(b.P50))
+	ons, offs := alternate(ctx, t, t, func(on bool) { pause(!on) }, probe.status, concurrency, duration, rounds)
+	on, off := bench.Merge(ons...), bench.Merge(offs...)
+	fmt.Fprintln(stdout, "paused:  ", off)
+	fmt.Fprintln(stdout, "recorded:", on)
+	fmt.Fprintf(stdout, "%s with disclosures / without: throughput %.3f (median of rounds %.3f)   p50 latency ratio %.2f\n", t.Name, on.PerSecond()/off.PerSecond(), roundRatio(ons, offs), float64(on.P50)/float64(off.P50))
 	return nil
+}
+
+// compareRestricted runs t in alternating rounds with its key and with a
+// restricted, allowlisted key of the same organization (the same answer
+// expected), and prints the throughput ratio.
+func compareRestricted(ctx context.Context, stdout io.Writer, t bench.Target, restrictedKey string, concurrency int, duration time.Duration, rounds int) error {
+	probe, err := send(ctx, methodOf(t), t.URL, t.Headers["x-api-key"], t.Body)
+	if err != nil {
+		return fmt.Errorf("probe %s: %w", t.URL, err)
+	}
+	rt := t
+	rt.Name, rt.Headers = t.Name+", restricted", maps.Clone(t.Headers)
+	rt.Headers["x-api-key"] = restrictedKey
+	rprobe, err := send(ctx, methodOf(rt), rt.URL, restrictedKey, rt.Body)
+	if err != nil {
+		return fmt.Errorf("probe %s: %w", rt.URL, err)
+	}
+	if rprobe.status != probe.status {
+		return fmt.Errorf("the restricted key gets %d on %s where the unrestricted one gets %d: %s", rprobe.status, pathOf(t.URL), probe.status, rprobe.body)
+	}
+	fmt.Fprintf(stdout, "\n%s, restricted key (resource types, IP allowlist) vs unrestricted: %s %s → %d; %d clients, %s per side in %d rounds\n",
+		t.Name, methodOf(t), pathOf(t.URL), probe.status, concurrency, duration, rounds)
+	rs, us := alternate(ctx, rt, t, nil, probe.status, concurrency, duration, rounds)
+	r, u := bench.Merge(rs...), bench.Merge(us...)
+	fmt.Fprintln(stdout, u)
+	fmt.Fprintln(stdout, r)
+	fmt.Fprintf(stdout, "%s restricted / unrestricted: throughput %.3f (median of rounds %.3f)   p50 latency ratio %.2f\n", t.Name, r.PerSecond()/u.PerSecond(), roundRatio(rs, us), float64(r.P50)/float64(u.P50))
+	return nil
+}
+
+// alternate measures a and b in alternating rounds, b first in even
+// rounds and a first in odd ones, so both see the same machine and neither
+// always follows the other; set, when given, is called with true before
+// each round of a and false before each of b.
+func alternate(ctx context.Context, a, b bench.Target, set func(bool), status, concurrency int, duration time.Duration, rounds int) (as, bs []bench.Result) {
+	per := duration / time.Duration(rounds)
+	one := func(isA bool) {
+		if set != nil {
+			set(isA)
+		}
+		if isA {
+			as = append(as, bench.Run(ctx, a, concurrency, per, status))
+		} else {
+			bs = append(bs, bench.Run(ctx, b, concurrency, per, status))
+		}
+	}
+	for i := range rounds {
+		one(i%2 == 1)
+		one(i%2 == 0)
+	}
+	if set != nil {
+		set(true)
+	}
+	return as, bs
+}
+
+// roundRatio is the median over rounds of a's throughput over b's in the
+// same round: a burst of load from elsewhere on the machine moves one
+// round's ratio, not the median.
+func roundRatio(as, bs []bench.Result) float64 {
+	rs := make([]float64, len(as))
+	for i := range as {
+		rs[i] = as[i].PerSecond() / bs[i].PerSecond()
+	}
+	slices.Sort(rs)
+	if n := len(rs); n%2 == 0 {
+		return (rs[n/2-1] + rs[n/2]) / 2
+	}
+	return rs[len(rs)/2]
 }
 
 func runScenario(ctx context.Context, stdout io.Writer, t bench.Target, compare bool, concurrency int, duration time.Duration, rounds int) error {
@@ -163,43 +240,36 @@ func runScenario(ctx context.Context, stdout io.Writer, t bench.Target, compare 
 	}
 	fmt.Fprintf(stdout, "\n%s: %s %s → %d (%d bytes); %d clients, %s per target in %d rounds\n",
 		t.Name, methodOf(t), pathOf(t.URL), probe.status, len(probe.body), concurrency, duration, rounds)
-	per := duration / time.Duration(rounds)
-	var plain bench.Target
-	if compare {
-		bare := echo.New()
-		bare.HideBanner, bare.HidePort = true, true
-		bare.Any("/*", func(c echo.Context) error {
-			h := c.Response().Header()
-			for k, v := range probe.header {
-				h[k] = v
-			}
-			return c.Blob(probe.status, probe.ctype, probe.body)
-		})
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return err
+	if !compare {
+		var ps []bench.Result
+		for range rounds {
+			ps = append(ps, bench.Run(ctx, t, concurrency, duration/time.Duration(rounds), probe.status))
 		}
-		srv := &http.Server{Handler: bare}
-		go srv.Serve(ln)
-		defer srv.Close()
-		plain = bench.Target{Name: "bare echo handler", URL: "http://" + ln.Addr().String() + pathOf(t.URL)}
-	}
-	var ps, bs []bench.Result
-	for range rounds {
-		if compare {
-			bs = append(bs, bench.Run(ctx, plain, concurrency, per, probe.status))
-		}
-		ps = append(ps, bench.Run(ctx, t, concurrency, per, probe.status))
-	}
-	p := bench.Merge(ps...)
-	if compare {
-		b := bench.Merge(bs...)
-		fmt.Fprintln(stdout, b)
-		fmt.Fprintln(stdout, p)
-		fmt.Fprintf(stdout, "%s / bare throughput: %.2f   p50 latency ratio: %.2f\n", t.Name, p.PerSecond()/b.PerSecond(), float64(p.P50)/float64(b.P50))
+		fmt.Fprintln(stdout, bench.Merge(ps...))
 		return nil
 	}
+	bare := echo.New()
+	bare.HideBanner, bare.HidePort = true, true
+	bare.Any("/*", func(c echo.Context) error {
+		h := c.Response().Header()
+		for k, v := range probe.header {
+			h[k] = v
+		}
+		return c.Blob(probe.status, probe.ctype, probe.body)
+	})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: bare}
+	go srv.Serve(ln)
+	defer srv.Close()
+	plain := bench.Target{Name: "bare echo handler", URL: "http://" + ln.Addr().String() + pathOf(t.URL)}
+	ps, bs := alternate(ctx, t, plain, nil, probe.status, concurrency, duration, rounds)
+	p, b := bench.Merge(ps...), bench.Merge(bs...)
+	fmt.Fprintln(stdout, b)
 	fmt.Fprintln(stdout, p)
+	fmt.Fprintf(stdout, "%s / bare throughput: %.2f   p50 latency ratio: %.2f\n", t.Name, p.PerSecond()/b.PerSecond(), float64(p.P50)/float64(b.P50))
 	return nil
 }
 
@@ -258,21 +328,40 @@ func pathOf(u string) string {
 	return u
 }
 
+// benchServer is the embedded server of a load test.
+type benchServer struct {
+	base string
+	// key is the organization's unrestricted test key; restrictedKey one
+	// restricted to what the scenarios use (Patient, Encounter,
+	// Observation: read) and allowlisted for this machine among other
+	// networks, as a least-privilege key would be.
+	key, restrictedKey string
+	ids                []string
+	app                *app.App
+	stop               func()
+}
+
+// benchRestrictions are the restricted key's.
+var benchRestrictions = apikey.CreateInput{Name: "load test, restricted", Env: apikey.Test,
+	ResourceTypes: "Patient:read, Encounter:read, Observation:read, appointments:read",
+	AllowIPs:      "10.0.0.0/8, 192.168.0.0/16, 2001:db8::/32, 127.0.0.0/8, ::1"}
+
 // embeddedServer starts the whole program on 127.0.0.1 with a fresh SQLite
 // database (or DATABASE_URL / REDIS_URL when set), an Enterprise
-// organization whose rate limit is lifted for the measurement, a test key,
-// and n seeded patients in the test datastore. With dataDir, the data stays
-// there and a later run reuses the seed (bench-state.json names its
-// organization, test key and patient ids).
-func embeddedServer(ctx context.Context, getenv config.Getenv, dataDir string, n int, stdout, stderr io.Writer) (base, key string, ids []string, a *app.App, stop func(), err error) {
+// organization whose rate limit is lifted for the measurement, a test key
+// and a restricted one, and n seeded patients in the test datastore. With
+// dataDir, the data stays there and a later run reuses the seed
+// (bench-state.json names its keys and patient ids).
+func embeddedServer(ctx context.Context, getenv config.Getenv, dataDir string, n int, stdout, stderr io.Writer) (*benchServer, error) {
 	dir, keep := dataDir, dataDir != ""
+	var err error
 	if keep {
 		err = os.MkdirAll(dir, 0o700)
 	} else {
 		dir, err = os.MkdirTemp("", "clinikapi-bench-")
 	}
 	if err != nil {
-		return "", "", nil, nil, nil, err
+		return nil, err
 	}
 	cleanup := func() {
 		if !keep {
@@ -290,17 +379,17 @@ func embeddedServer(ctx context.Context, getenv config.Getenv, dataDir string, n
 	})
 	if err != nil {
 		cleanup()
-		return "", "", nil, nil, nil, err
+		return nil, err
 	}
-	a, err = app.New(ctx, cfg, slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})), app.Options{Server: true})
+	a, err := app.New(ctx, cfg, slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})), app.Options{Server: true})
 	if err != nil {
 		cleanup()
-		return "", "", nil, nil, nil, err
+		return nil, err
 	}
-	fail := func(err error) (string, string, []string, *app.App, func(), error) {
+	fail := func(err error) (*benchServer, error) {
 		a.Close()
 		cleanup()
-		return "", "", nil, nil, nil, err
+		return nil, err
 	}
 	statePath := filepath.Join(dir, "bench-state.json")
 	var st benchState
@@ -309,6 +398,21 @@ func embeddedServer(ctx context.Context, getenv config.Getenv, dataDir string, n
 			return fail(fmt.Errorf("%s: %w", statePath, err))
 		}
 		fmt.Fprintf(stdout, "reusing the seed in %s: %d patients\n", dir, len(st.PatientIDs))
+		if st.RestrictedKey == "" { // a state of an earlier version
+			p, err := a.Keys.Verify(ctx, st.Key)
+			if err != nil {
+				return fail(fmt.Errorf("%s: its key: %w", statePath, err))
+			}
+			r, err := a.Keys.Create(ctx, apikey.Actor{OrgID: p.OrgID}, benchRestrictions)
+			if err != nil {
+				return fail(err)
+			}
+			st.RestrictedKey = r.Secret
+			b, _ := json.Marshal(st)
+			if err := os.WriteFile(statePath, b, 0o600); err != nil {
+				return fail(err)
+			}
+		}
 	} else {
 		_, o, err := a.CreateUser(ctx, "bench-"+time.Now().Format("150405.000000")+"@clinikapi.invalid", random.Token(), "", "Load test") // nobody signs in as it
 		if err != nil {
@@ -321,7 +425,11 @@ func embeddedServer(ctx context.Context, getenv config.Getenv, dataDir string, n
 		if err != nil {
 			return fail(err)
 		}
-		st = benchState{Key: k.Secret}
+		r, err := a.Keys.Create(ctx, apikey.Actor{OrgID: o.ID}, benchRestrictions)
+		if err != nil {
+			return fail(err)
+		}
+		st = benchState{Key: k.Secret, RestrictedKey: r.Secret}
 		if n > 0 {
 			s, _, err := a.Records.Datastore(ctx, o.ID, "test")
 			if err != nil {
@@ -357,18 +465,19 @@ func embeddedServer(ctx context.Context, getenv config.Getenv, dataDir string, n
 	}
 	srv := &http.Server{Handler: a.HTTP, ReadHeaderTimeout: 10 * time.Second}
 	go srv.Serve(ln)
-	return "http://" + ln.Addr().String(), st.Key, st.PatientIDs, a, func() {
+	return &benchServer{base: "http://" + ln.Addr().String(), key: st.Key, restrictedKey: st.RestrictedKey, ids: st.PatientIDs, app: a, stop: func() {
 		srv.Close()
 		a.Close()
 		cleanup()
-	}, nil
+	}}, nil
 }
 
 // benchState is what a kept bench data directory remembers: a local test
 // key of the load-test organization (mode 0600, like the database beside it).
 type benchState struct {
-	Key        string   `json:"key"`
-	PatientIDs []string `json:"patientIds"`
+	Key           string   `json:"key"`
+	RestrictedKey string   `json:"restrictedKey,omitempty"`
+	PatientIDs    []string `json:"patientIds"`
 }
 
 func jsonOf(v any) ([]byte, error) { return json.Marshal(v) }

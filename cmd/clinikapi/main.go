@@ -4,7 +4,7 @@
 //
 //	clinikapi serve [--addr HOST:PORT]   run the server
 //	clinikapi migrate                    apply database migrations and exit
-//	clinikapi admin <command> …          operator commands: create-user, create-key,
+//	clinikapi admin <command> …          operator commands: create-user, create-key, revoke-key,
 //	                                     set-plan, seed, reindex, verify-audit, *-suborg (see `clinikapi admin help`)
 //	clinikapi bench [flags]              load test on 127.0.0.1 against a bare handler
 package main
@@ -20,6 +20,8 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -45,7 +47,7 @@ const usage = `Usage: clinikapi <command> [flags]
 Commands:
   serve     run the dashboard and API server (default address :8080, or --addr HOST:PORT)
   migrate   apply database migrations and exit
-  admin     operator commands: create-user, create-key, set-plan, seed, reindex, verify-audit, rotate-encryption-key
+  admin     operator commands: create-user, create-key, revoke-key, set-plan, seed, reindex, verify-audit, rotate-encryption-key
             (clinikapi admin help describes them)
   bench     load-test the API (pipeline, read, search, create) on 127.0.0.1 against
             a bare handler in the same run (clinikapi bench -h lists its flags)
@@ -172,9 +174,21 @@ Commands:
   create-user --email E --password P --org NAME [--name N]
       create a built-in account that owns a new organization; prints the ids
   create-key --org ORG_ID [--suborg SUB_ID] [--env test|live] [--scope read|write|*] [--name N]
-      create an API key (default: test, scope *; with --suborg, a key of that
-      sub-organization: its data is its own tenant's); prints the key once,
-      then key_id=…; audited as the system actor
+             [--resource-types "Patient:read,appointments:*"] [--ip-allowlist "203.0.113.0/24,2001:db8::/32"]
+             [--per-minute N] [--notes TEXT] [--expires-at YYYY-MM-DD|RFC3339]
+      create an API key (default: test, scope *, every resource type, any
+      address, the organization's rate limit only, no expiry; with --suborg,
+      a key of that sub-organization: its data is its own tenant's); the
+      own limit must be below the plan's; prints the key once, then
+      key_id=…; audited as the system actor
+  revoke-key --secret-file FILE|- [--roll] [--since TIME]
+      answer a leaked key, known only by its secret (read from FILE, or
+      stdin with -; never an argument): revoke it, or with --roll give it a
+      new secret (printed once) and end every earlier one now; audited as
+      the system actor (api_key.leaked); with --since (a date, or an RFC
+      3339 time), list every request made with the key since then:
+      time, method, route, resource type, status, client IP, agent family,
+      request id (metadata only)
   create-suborg --org ORG_ID --name N      create a sub-organization; prints suborg_id=…
   list-suborgs --org ORG_ID                one line per sub-organization: id, status, name
   rename-suborg --org ORG_ID --suborg SUB_ID --name N
@@ -254,6 +268,8 @@ func admin(ctx context.Context, cfg config.Config, args []string, stdout, stderr
 		return nil
 	case "create-key":
 		return createKey(ctx, cfg, args[1:], stdout, stderr)
+	case "revoke-key":
+		return revokeKeyCmd(ctx, cfg, args[1:], stdout, stderr)
 	case "create-suborg", "list-suborgs", "rename-suborg", "archive-suborg", "restore-suborg":
 		return subOrgCmd(ctx, cfg, args[0], args[1:], stdout, stderr)
 	case "seed":
@@ -278,8 +294,9 @@ func admin(ctx context.Context, cfg config.Config, args []string, stdout, stderr
 	return fmt.Errorf("unknown admin command %q", args[0])
 }
 
-// createKey makes an API key for scripted setups. The key is printed once,
-// on stdout only, and never logged.
+// createKey makes an API key for scripted setups, with every option the
+// dashboard offers. The key is printed once, on stdout only, and never
+// logged.
 func createKey(ctx context.Context, cfg config.Config, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("create-key", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -288,6 +305,11 @@ func createKey(ctx context.Context, cfg config.Config, args []string, stdout, st
 	scope := fs.String("scope", string(apikey.ScopeAll), "scope: read, write or *")
 	name := fs.String("name", "cli", "name of the key")
 	sub := fs.String("suborg", "", "id of a sub-organization of --org (sub_…): the key is its")
+	types := fs.String("resource-types", "", "resource types the key may use, each with its scope: \"Patient:read,appointments:*\" (FHIR types or simplified names; default: every type)")
+	allow := fs.String("ip-allowlist", "", "client networks the key may be used from, IPv4/IPv6 CIDRs: \"203.0.113.0/24,2001:db8::/32\" (default: any address)")
+	perMinute := fs.String("per-minute", "", "the key's own rate limit per minute, below the plan's (default: the organization's only)")
+	notes := fs.String("notes", "", "notes for people: what the key is for, who owns it")
+	expires := fs.String("expires-at", "", "expiry: a date (YYYY-MM-DD, midnight UTC) or an RFC 3339 time (default: never)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -295,13 +317,23 @@ func createKey(ctx context.Context, cfg config.Config, args []string, stdout, st
 		fs.Usage()
 		return errors.New("create-key needs --org ORG_ID (and no other arguments)")
 	}
-	e, err := apikey.ParseEnv(*env)
-	if err != nil {
+	in := apikey.CreateInput{Name: *name, TenantID: *sub, Notes: *notes, ResourceTypes: *types, AllowIPs: *allow}
+	var err error
+	if in.Env, err = apikey.ParseEnv(*env); err != nil {
 		return err
 	}
-	sc, err := apikey.ParseScope(*scope)
-	if err != nil {
+	if in.Scope, err = apikey.ParseScope(*scope); err != nil {
 		return err
+	}
+	if *perMinute != "" {
+		if in.PerMinute, err = strconv.Atoi(strings.TrimSpace(*perMinute)); err != nil || in.PerMinute < 1 {
+			return errs.FieldError("per_minute", "Give the key's own rate limit as a whole number of requests per minute, 1 or more (below the plan's).")
+		}
+	}
+	if *expires != "" {
+		if in.ExpiresAt, err = parseTime(*expires); err != nil {
+			return errs.FieldError("expires_at", "Give the expiry as a date (2027-01-31) or an RFC 3339 time (2027-01-31T12:00:00Z).")
+		}
 	}
 	a, err := adminApp(ctx, cfg, stderr)
 	if err != nil {
@@ -315,7 +347,7 @@ func createKey(ctx context.Context, cfg config.Config, args []string, stdout, st
 	if err != nil {
 		return err
 	}
-	cr, err := a.Keys.Create(ctx, apikey.Actor{OrgID: o.ID}, apikey.CreateInput{Name: *name, Env: e, Scope: sc, TenantID: *sub})
+	cr, err := a.Keys.Create(ctx, apikey.Actor{OrgID: o.ID}, in)
 	if err != nil {
 		return err
 	}
@@ -326,12 +358,25 @@ func createKey(ctx context.Context, cfg config.Config, args []string, stdout, st
 	return nil
 }
 
+// parseTime reads a time given on the command line: an RFC 3339 time, a
+// date and time without seconds (UTC), or a date (midnight UTC).
+func parseTime(s string) (time.Time, error) {
+	s = strings.TrimSpace(s)
+	for _, layout := range []string{time.RFC3339, "2006-01-02T15:04", time.DateOnly} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t.UTC(), nil
+		}
+	}
+	return time.Time{}, errors.New("not a time")
+}
+
 // describe prints domain errors with the field they are about.
 func describe(err error) string {
 	if f := errs.FieldOf(err); f != "" {
 		if flag, ok := map[string]string{"org_name": "org"}[f]; ok {
 			f = flag
 		}
+		f = strings.ReplaceAll(f, "_", "-") // resource_types → --resource-types
 		return fmt.Sprintf("--%s: %s", f, errs.MessageOf(err))
 	}
 	var e *errs.Error

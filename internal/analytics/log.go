@@ -66,6 +66,33 @@ func (s *Service) RequestLog(ctx context.Context, f LogFilter) ([]usage.Record, 
 	return rs, next, nil
 }
 
+// EachRequest calls fn for every record f selects, newest first, page by
+// page (f.Limit is the page size), and stops after max records (0: no
+// bound); more reports that records were left at the bound.
+func (s *Service) EachRequest(ctx context.Context, f LogFilter, max int, fn func(usage.Record) error) (more bool, err error) {
+	f.Limit = 100
+	n := 0
+	for {
+		page, next, err := s.RequestLog(ctx, f)
+		if err != nil {
+			return false, err
+		}
+		for _, r := range page {
+			if max > 0 && n == max {
+				return true, nil
+			}
+			if err := fn(r); err != nil {
+				return false, err
+			}
+			n++
+		}
+		if next == "" {
+			return false, nil
+		}
+		f.BeforeID = DecodeCursor(next)
+	}
+}
+
 // Request returns one record of orgID.
 func (s *Service) Request(ctx context.Context, orgID string, id int64) (usage.Record, error) {
 	return s.Store.FindUsage(ctx, orgID, id)

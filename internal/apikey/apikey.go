@@ -172,8 +172,15 @@ func Generate(env Env) (raw, hash, prefix, last4 string) {
 
 // Hash is the stored form of a key string.
 func Hash(raw string) string {
-	sum := sha256.Sum256([]byte(raw))
-	return hex.EncodeToString(sum[:])
+	d := digest(raw)
+	return hex.EncodeToString(d[:])
+}
+
+// digest is the SHA-256 of a key string, computed without allocating
+// (a key fits the stack buffer): the cache's key on the hot path.
+func digest(raw string) [sha256.Size]byte {
+	var buf [maxKeyLength]byte
+	return sha256.Sum256(append(buf[:0], raw...))
 }
 
 // Parse checks the shape of a presented key and returns its environment.

@@ -407,5 +407,41 @@ func TestServiceFlushLastUsed(t *testing.T) {
 		if !ka.LastUsedAt.Equal(usedAt) || !kb.LastUsedAt.IsZero() {
 			t.Fatalf("last used = %v and %v; want %v for a and never for b", ka.LastUsedAt, kb.LastUsedAt, usedAt)
 		}
+		// Requests less than a second apart note the use once (the hot
+		// path skips the lock); a second later it is noted again.
+		f.clock.Advance(300 * time.Millisecond)
+		f.wantVerify(t, "a within the second", a.Secret, "")
+		if err := f.keys.FlushLastUsed(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if ka, _ = f.db.FindKey(ctx, f.orgID, a.Key.ID); !ka.LastUsedAt.Equal(usedAt) {
+			t.Fatalf("last used = %v after a request within the second; want %v kept", ka.LastUsedAt, usedAt)
+		}
+		f.clock.Advance(time.Second)
+		f.wantVerify(t, "a a second later", a.Secret, "")
+		if err := f.keys.FlushLastUsed(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if ka, _ = f.db.FindKey(ctx, f.orgID, a.Key.ID); !ka.LastUsedAt.Equal(f.clock.Now()) {
+			t.Fatalf("last used = %v; want %v", ka.LastUsedAt, f.clock.Now())
+		}
 	})
+}
+
+func TestParseAllowlist(t *testing.T) {
+	got, err := apikey.ParseAllowlist("10.1.2.3/8, 2001:db8::1/32\n203.0.113.7 ::ffff:192.0.2.0/120;10.0.0.0/8 2001:db8::7")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "10.0.0.0/8 192.0.2.0/24 2001:db8::/32 2001:db8::7/128 203.0.113.7/32"; strings.Join(got, " ") != want {
+		t.Fatalf("ParseAllowlist = %v, want %s (masked, unmapped, deduplicated, sorted)", got, want)
+	}
+	for _, bad := range []string{"10.0.0.0/33", "fe80::1%eth0", "fe80::/10%eth0", "example.com", "10.0.0", "2001:db8::/129"} {
+		if _, err := apikey.ParseAllowlist(bad); errs.FieldOf(err) != "ip_allowlist" || !strings.Contains(errs.MessageOf(err), "CIDR notation") {
+			t.Errorf("ParseAllowlist(%q) = %v, want an ip_allowlist error", bad, err)
+		}
+	}
+	if got, err := apikey.ParseAllowlist("  "); err != nil || len(got) != 0 {
+		t.Errorf("empty allowlist = %v, %v", got, err)
+	}
 }

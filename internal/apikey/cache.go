@@ -1,6 +1,7 @@
 package apikey
 
 import (
+	"crypto/sha256"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -25,15 +26,22 @@ type entry struct {
 	disabled      bool
 	missing       bool // no such key: cached so floods of bad keys skip the database
 	at            time.Time
+	// touched is when a request last noted the key's use (UnixNano),
+	// shared by the entry's copies: notes closer than touchEvery are
+	// skipped, so most requests take no lock for it.
+	touched *atomic.Int64
 }
+
+// hashKey is a key string's SHA-256, as the cache keys it.
+type hashKey = [sha256.Size]byte
 
 // cache maps key hashes to verification results, bounded in size.
 type cache struct {
 	mu     sync.RWMutex
 	max    int
-	byHash map[string]entry
-	byKey  map[string][]string // key id → hashes cached for it
-	gen    uint64              // bumped by every invalidation
+	byHash map[hashKey]entry
+	byKey  map[string][]hashKey // key id → hashes cached for it
+	gen    uint64               // bumped by every invalidation
 
 	hits, misses, evictions atomic.Uint64
 }
@@ -64,10 +72,10 @@ func (c *cache) generation() uint64 {
 }
 
 func newCache(max int) *cache {
-	return &cache{max: max, byHash: make(map[string]entry), byKey: make(map[string][]string)}
+	return &cache{max: max, byHash: make(map[hashKey]entry), byKey: make(map[string][]hashKey)}
 }
 
-func (c *cache) get(hash string, now time.Time) (entry, bool) {
+func (c *cache) get(hash hashKey, now time.Time) (entry, bool) {
 	c.mu.RLock()
 	e, ok := c.byHash[hash]
 	c.mu.RUnlock()
@@ -83,8 +91,11 @@ func (c *cache) get(hash string, now time.Time) (entry, bool) {
 	return e, true
 }
 
-func (c *cache) put(hash string, e entry, now time.Time, gen uint64) {
+func (c *cache) put(hash hashKey, e entry, now time.Time, gen uint64) {
 	e.at = now
+	if !e.missing {
+		e.touched = new(atomic.Int64)
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if gen != c.gen {
@@ -131,8 +142,8 @@ func (c *cache) dropKeyLocked(keyID string) {
 // reset forgets everything (after a lost invalidation connection).
 func (c *cache) reset() {
 	c.mu.Lock()
-	c.byHash = make(map[string]entry)
-	c.byKey = make(map[string][]string)
+	c.byHash = make(map[hashKey]entry)
+	c.byKey = make(map[string][]hashKey)
 	c.gen++
 	c.mu.Unlock()
 }

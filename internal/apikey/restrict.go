@@ -99,11 +99,11 @@ func ParseAllowlist(s string) ([]string, error) {
 			p, err = netip.ParsePrefix(f)
 		} else {
 			var a netip.Addr
-			if a, err = netip.ParseAddr(f); err == nil {
+			if a, err = netip.ParseAddr(f); err == nil && a.Zone() == "" {
 				p = netip.PrefixFrom(a, a.BitLen())
 			}
 		}
-		if err != nil || p.Addr().Zone() != "" {
+		if err != nil || !p.IsValid() { // a zone (fe80::1%eth0) names no network
 			return nil, errs.FieldError("ip_allowlist", "Write each network in CIDR notation, such as 203.0.113.0/24 or 2001:db8::/32; %s is not one.", quote(f))
 		}
 		p = p.Masked()

@@ -2,6 +2,7 @@ package apikey
 
 import (
 	"context"
+	"encoding/hex"
 	"log/slog"
 	"strconv"
 	"strings"
@@ -326,12 +327,12 @@ func (s *Service) Verify(ctx context.Context, raw string) (Principal, error) {
 	if _, err := Parse(raw); err != nil {
 		return Principal{}, err
 	}
-	hash := Hash(raw)
+	hash := digest(raw)
 	now := s.now()
 	e, ok := s.cache.get(hash, now)
 	if !ok {
 		gen := s.cache.generation()
-		sec, k, err := s.store.FindSecret(ctx, hash)
+		sec, k, err := s.store.FindSecret(ctx, hex.EncodeToString(hash[:]))
 		switch {
 		case errs.Is(err, errs.NotFound):
 			e = entry{missing: true}
@@ -360,9 +361,18 @@ func (s *Service) Verify(ctx context.Context, raw string) (Principal, error) {
 	case !e.secretExpires.IsZero() && !now.Before(e.secretExpires):
 		return Principal{}, ErrExpired
 	}
-	s.touch(e.p.KeyID, now)
+	if t := now.UnixNano(); e.touched == nil || t-e.touched.Load() >= int64(touchEvery) || t < e.touched.Load() { // (or the clock went back)
+		if e.touched != nil {
+			e.touched.Store(t)
+		}
+		s.touch(e.p.KeyID, now)
+	}
 	return e.p, nil
 }
+
+// touchEvery is how often, at most, requests with one key note its last
+// use (last used is approximate: it is written coalesced anyway).
+const touchEvery = time.Second
 
 func (s *Service) touch(keyID string, at time.Time) {
 	s.touchMu.Lock()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/url"
 	"sort"
 	"strconv"
 	"strings"
@@ -272,23 +273,19 @@ func (h *Handler) LeakedKey(c echo.Context) error {
 	}
 	rep := &keys.LeakReport{Since: since.UTC().Format("Jan 2, 2006 15:04 UTC"), Response: string(do)}
 	var rs []usage.Record
-	f := analytics.LogFilter{OrgID: a.Org.ID, KeyID: c.Param("key"), From: since, Limit: 100}
-	for {
-		page, next, err := h.Analytics.RequestLog(ctx, f)
-		if err != nil {
-			return err
-		}
-		rs = append(rs, page...)
-		if next == "" {
-			break
-		}
-		if len(rs) >= leakListMax {
-			rep.More = true
-			break
-		}
-		f.BeforeID = analytics.DecodeCursor(next)
+	f := analytics.LogFilter{OrgID: a.Org.ID, KeyID: c.Param("key"), From: since}
+	if rep.More, err = h.Analytics.EachRequest(ctx, f, leakListMax, func(r usage.Record) error {
+		rs = append(rs, r)
+		return nil
+	}); err != nil {
+		return err
 	}
 	rep.Requests = requestRows(rs)
+	if rep.More {
+		q := url.Values{"key": {c.Param("key")}, "range": {"custom"}, "from": {since.UTC().Format(customLayout)},
+			"to": {h.clock().UTC().Add(time.Minute).Format(customLayout)}}
+		rep.MoreHref, rep.Listed = "/o/"+a.Org.ID+"/requests?"+q.Encode(), thousands(leakListMax)
+	}
 	v := keyPageView{leak: rep}
 	if do == apikey.LeakRoll {
 		v.secret = h.secretView("New secret for "+cr.Key.Name, cr)
