@@ -72,7 +72,11 @@ func (a *App) fhirParts(ctx context.Context) (*datastore.Router, resource.Index,
 	}()
 	cfg := a.Config
 	router := datastore.NewRouter(func(ctx context.Context, name string) (datastore.Backend, error) {
-		return store.OpenDatastore(ctx, cfg.DatabaseURL, cfg.DataDir, name, int64(cfg.ReadCacheMB)<<20, a.Log)
+		key, err := a.DatastoreKey(ctx, name)
+		if err != nil {
+			return nil, err
+		}
+		return store.OpenDatastore(ctx, cfg.DatabaseURL, cfg.DataDir, name, key, int64(cfg.ReadCacheMB)<<20, a.Log)
 	}, val, reg, a.now)
 	router.SetBudget(cfg.QueryTimeout)
 	secret, err := a.DB.ServerSecret(ctx, "cursor")

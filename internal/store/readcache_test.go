@@ -15,7 +15,7 @@ import (
 
 func cachedDatastore(t *testing.T, cacheBytes int64) *Datastore {
 	t.Helper()
-	d, err := OpenDatastore(context.Background(), "", t.TempDir(), "test", cacheBytes, slog.New(slog.DiscardHandler))
+	d, err := OpenDatastore(context.Background(), "", t.TempDir(), "test", nil, cacheBytes, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
