@@ -88,3 +88,5 @@ tool (
 	github.com/stripe/stripe-mock
 	honnef.co/go/tools/cmd/staticcheck
 )
+
+replace github.com/mattn/go-sqlite3 => ./internal/third_party/go-sqlite3

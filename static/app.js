@@ -18,9 +18,12 @@
   }
 
   document.addEventListener("click", function (ev) {
-    var t = ev.target.closest("[data-dialog-open],[data-dialog-close],[data-copy],[data-dismiss],[data-sidebar-toggle]");
+    var t = ev.target.closest("[data-dialog-open],[data-dialog-close],[data-copy],[data-dismiss],[data-sidebar-toggle],[data-print]");
     if (!t) return;
-    if (t.hasAttribute("data-sidebar-toggle")) {
+    if (t.hasAttribute("data-print")) {
+      ev.preventDefault();
+      window.print();
+    } else if (t.hasAttribute("data-sidebar-toggle")) {
       var side = document.getElementById(t.getAttribute("aria-controls"));
       if (side) {
         var open = side.classList.toggle("is-open");

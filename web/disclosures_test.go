@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/csv"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -123,6 +124,97 @@ func TestPatientAccessReport(t *testing.T) {
 		}
 		if r := owner.Get("/o/" + orgID + "/compliance/access?patient=%3Dbad%20id"); r.Status != http.StatusUnprocessableEntity || !strings.Contains(r.Body, "A patient id is") {
 			t.Errorf("bad patient id: %d", r.Status)
+		}
+	})
+}
+
+// TestAccessReportPatientPicker: the report's picker finds the
+// organization's patients by name in the chosen environment (POST: the
+// name is in no URL or log line), links each to its report by id, leaves
+// out other organizations' patients, says when nothing matches and when
+// the input is bad; the search is itself disclosed. The report page has a
+// print version: a "Print / save as PDF" button, the navigation and forms
+// hidden in print.
+func TestAccessReportPatientPicker(t *testing.T) {
+	apptest.Engines(t, func(t *testing.T, engine string) {
+		env := apptest.New(t, engine, nil)
+		owner := env.Browser()
+		orgID, key := newOrgWithKeyOn(t, env, owner, "picker@example.com")
+		create := func(secret, family, given string) string {
+			t.Helper()
+			r := fhirCall(t, env, "POST", "/v1/fhir/Patient", secret, `{"resourceType":"Patient","birthDate":"1981-04-02","name":[{"family":"`+family+`","given":["`+given+`"]}]}`)
+			if r.Status != 201 {
+				t.Fatalf("create: %d %s", r.Status, r.Raw)
+			}
+			return r.Body["id"].(string)
+		}
+		p := create(key, "Pickeringham", "Ada")
+		create(key, "Someone", "Else")
+		other := env.Browser()
+		_, otherKey := newOrgWithKeyOn(t, env, other, "picker-other@example.com")
+		create(otherKey, "Pickeringham", "Intruder")
+
+		path := "/o/" + orgID + "/compliance/access/patients"
+		r := owner.Post(path, url.Values{"env": {"test"}, "name": {"pickering"}})
+		wantStatus(t, "picker", r, http.StatusOK)
+		if !strings.Contains(r.Body, "Ada Pickeringham") || !strings.Contains(r.Body, "1981-04-02") ||
+			!strings.Contains(r.Body, `/o/`+orgID+`/compliance/access?patient=`+p) {
+			t.Fatalf("the picker does not list the patient with a link to their report:\n%s", r.Body)
+		}
+		if strings.Contains(r.Body, "Intruder") || strings.Contains(r.Body, "Someone") {
+			t.Fatalf("the picker lists another organization's or a non-matching patient:\n%s", r.Body)
+		}
+		// HTMX asks for the list alone.
+		owner.Headers = map[string]string{"HX-Request": "true"}
+		r = owner.Post(path, url.Values{"env": {"test"}, "name": {"pickering"}})
+		owner.Headers = nil
+		wantStatus(t, "picker fragment", r, http.StatusOK)
+		if !strings.Contains(r.Body, `id="patient-picks"`) || strings.Contains(r.Body, "<html") || !strings.Contains(r.Body, "Ada Pickeringham") {
+			t.Fatalf("fragment:\n%s", r.Body)
+		}
+		// The live environment has no such patient.
+		r = owner.Post(path, url.Values{"env": {"live"}, "name": {"pickering"}})
+		wantStatus(t, "picker, live", r, http.StatusOK)
+		if strings.Contains(r.Body, "Pickeringham") || !strings.Contains(r.Body, "No patient of this organization matches") {
+			t.Fatalf("live:\n%s", r.Body)
+		}
+		for _, bad := range []url.Values{{"env": {"prod"}, "name": {"x"}}, {"env": {"test"}, "name": {"  "}}, {"env": {"test"}, "name": {strings.Repeat("a", 101)}}} {
+			r = owner.Post(path, bad)
+			wantStatus(t, "picker with "+bad.Encode(), r, http.StatusUnprocessableEntity)
+			if !strings.Contains(r.Body, `role="alert"`) {
+				t.Fatalf("bad input %v says nothing:\n%s", bad, r.Body)
+			}
+		}
+		// The search is the member's access to the patient: disclosed.
+		rows := accessReport(t, env, owner, orgID, p)
+		found := false
+		for _, row := range rows {
+			if row[2] == "user" && row[6] == "search" {
+				found = true
+			}
+		}
+		if !found {
+			t.Fatalf("the picker's search is not in the patient's report: %v", rows)
+		}
+		if strings.Contains(env.Logs.String(), "Pickeringham") || strings.Contains(env.Logs.String(), "pickering") {
+			t.Fatal("the searched name is in the logs")
+		}
+
+		// The report, printable.
+		r = owner.Get("/o/" + orgID + "/compliance/access?patient=" + p)
+		wantStatus(t, "report", r, http.StatusOK)
+		for _, want := range []string{"data-print", "Print / save as PDF", `data-testid="print-summary"`, "print:hidden"} {
+			if !strings.Contains(r.Body, want) {
+				t.Fatalf("the report page lacks %q", want)
+			}
+		}
+		css := owner.Get("/static/app.css")
+		if !strings.Contains(css.Body, "@media print") {
+			t.Fatal("the stylesheet has no print rules")
+		}
+		js := owner.Get("/static/app.js")
+		if !strings.Contains(js.Body, "window.print()") {
+			t.Fatal("app.js does not print")
 		}
 	})
 }

@@ -64,9 +64,10 @@ func (s *Server) routes(e *echo.Echo) {
 	o.POST("/members/:user/role", d.ChangeRole, d.RequireOrg(org.ManageMembers))
 	o.POST("/members/:user/remove", d.RemoveMember, d.RequireOrg(org.ViewOverview)) // members may leave; the service checks the rest
 	o.GET("/audit", d.AuditLog, d.RequireOrg(org.ViewAuditLog))
-	o.GET("/audit/export", d.AuditExport, d.RequireOrg(org.ViewAuditLog))                    // ?format=csv|ndjson, streamed, itself audited
-	o.GET("/compliance/access", d.AccessReport, d.RequireOrg(org.ViewAuditLog))              // ?patient=&from=&to=&before=
-	o.GET("/compliance/access/export", d.AccessReportExport, d.RequireOrg(org.ViewAuditLog)) // CSV, streamed, itself audited
+	o.GET("/audit/export", d.AuditExport, d.RequireOrg(org.ViewAuditLog))                         // ?format=csv|ndjson, streamed, itself audited
+	o.GET("/compliance/access", d.AccessReport, d.RequireOrg(org.ViewAuditLog))                   // ?patient=&from=&to=&before=
+	o.GET("/compliance/access/export", d.AccessReportExport, d.RequireOrg(org.ViewAuditLog))      // CSV, streamed, itself audited
+	o.POST("/compliance/access/patients", d.AccessReportPatients, d.RequireOrg(org.ViewAuditLog)) // patient picker: a name search in the form body, never the URL
 	o.GET("/keys", d.KeysPage, d.RequireOrg(org.ManageKeys))
 	o.GET("/analytics", d.AnalyticsPage, d.RequireOrg(org.ViewAnalytics)) // HTMX polls get the live fragment
 	o.GET("/requests", d.RequestLog, d.RequireOrg(org.ViewRequestLog))

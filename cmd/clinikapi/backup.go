@@ -65,7 +65,17 @@ func backupCmd(ctx context.Context, cfg config.Config, args []string, stdout, st
 		name := filepath.Base(src)
 		tmp := filepath.Join(*out, "."+name+".plain")
 		err := func() error {
-			db, err := store.OpenSQLite(ctx, src)
+			// A datastore file is read with its data key; the copy is
+			// encrypted with it too (SQLite3 Multiple Ciphers' VACUUM
+			// INTO), then sealed with the files key.
+			var key []byte
+			if ds, ok := strings.CutPrefix(strings.TrimSuffix(name, ".db"), "fhir-"); ok {
+				var err error
+				if key, err = a.DatastoreKey(ctx, ds); err != nil {
+					return err
+				}
+			}
+			db, err := store.OpenSQLite(ctx, src, key)
 			if err != nil {
 				return err
 			}

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"database/sql"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -27,14 +26,11 @@ func TestAdminBackupRestore(t *testing.T) {
 	if err := run(ctx, []string{"admin", "seed", "--org", orgID, "--patients", "5"}, env(vars), &out, &errOut); err != nil {
 		t.Fatalf("seed: %v\n%s", err, errOut.String())
 	}
-	families := func(path string) []string {
+	families := func(dir string) []string {
 		t.Helper()
-		db, err := sql.Open("sqlite3", path)
-		if err != nil {
-			t.Fatal(err)
-		}
+		db := openDatastoreFile(t, dir, "test")
 		defer db.Close()
-		rows, err := db.Query(`SELECT content FROM resources WHERE type = 'Patient'`)
+		rows, err := db.SQL().Query(`SELECT content FROM resources WHERE type = 'Patient'`)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -51,7 +47,7 @@ func TestAdminBackupRestore(t *testing.T) {
 		}
 		return names
 	}
-	names := families(filepath.Join(dir, "fhir-test.db"))
+	names := families(dir)
 	if len(names) != 5 {
 		t.Fatalf("seeded %d patients, want 5", len(names))
 	}
@@ -83,12 +79,52 @@ func TestAdminBackupRestore(t *testing.T) {
 	if err := run(ctx, []string{"admin", "restore", "--from", backup, "--to", restored, "--key-file", filepath.Join(dir, "encryption.key")}, env(nil), &out, &errOut); err != nil {
 		t.Fatalf("restore: %v", err)
 	}
-	if got := families(filepath.Join(restored, "fhir-test.db")); len(got) != 5 {
+	if got := families(restored); len(got) != 5 {
 		t.Fatalf("restored %d patients, want 5", len(got))
 	}
 	// The restored directory starts as a data directory of its own.
 	out.Reset()
 	if err := run(ctx, []string{"admin", "verify-audit"}, env(map[string]string{"CLINIKAPI_DATA_DIR": restored}), &out, &errOut); err != nil {
 		t.Fatalf("the restored data directory: %v\n%s%s", err, out.String(), errOut.String())
+	}
+}
+
+// TestDatastoreFileOfAnotherDeployment: a datastore file that its data key
+// does not open (copied from another data directory) stops start-up with
+// one line naming the file, never a key.
+func TestDatastoreFileOfAnotherDeployment(t *testing.T) {
+	ctx := context.Background()
+	var dirs []string
+	for i := range 2 {
+		dir := t.TempDir()
+		vars := map[string]string{"CLINIKAPI_DATA_DIR": dir}
+		var out, errOut bytes.Buffer
+		if err := run(ctx, []string{"admin", "create-user", "--email", "dep@example.com", "--password", "deploy maple cobalt", "--org", "Deploy"}, env(vars), &out, &errOut); err != nil {
+			t.Fatal(i, err)
+		}
+		orgID := regexp.MustCompile(`org_id=(\S+)`).FindStringSubmatch(out.String())[1]
+		if err := run(ctx, []string{"admin", "seed", "--org", orgID, "--patients", "2"}, env(vars), &out, &errOut); err != nil {
+			t.Fatalf("seed: %v\n%s", err, errOut.String())
+		}
+		dirs = append(dirs, dir)
+	}
+	b, err := os.ReadFile(filepath.Join(dirs[1], "fhir-test.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, suffix := range []string{"-wal", "-shm"} {
+		os.Remove(filepath.Join(dirs[0], "fhir-test.db"+suffix))
+	}
+	if err := os.WriteFile(filepath.Join(dirs[0], "fhir-test.db"), b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out, errOut bytes.Buffer
+	err = run(ctx, []string{"admin", "verify-audit"}, env(map[string]string{"CLINIKAPI_DATA_DIR": dirs[0]}), &out, &errOut)
+	if err == nil {
+		t.Fatal("started with another deployment's datastore file")
+	}
+	msg := err.Error()
+	if strings.Contains(msg, "\n") || !strings.Contains(msg, "fhir-test.db") || !strings.Contains(msg, "does not open with its data key") || strings.Contains(msg, "raw:") {
+		t.Fatalf("got %q, want one line naming the file", msg)
 	}
 }

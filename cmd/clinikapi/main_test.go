@@ -18,10 +18,37 @@ import (
 	"github.com/clinikapi/clinikapi/internal/app"
 	"github.com/clinikapi/clinikapi/internal/audit"
 	"github.com/clinikapi/clinikapi/internal/config"
+	"github.com/clinikapi/clinikapi/internal/encryption"
 	"github.com/clinikapi/clinikapi/internal/store"
 )
 
 func env(m map[string]string) config.Getenv { return config.FromMap(m) }
+
+// openDatastoreFile opens the SQLite file of the datastore called name in
+// the data directory dir with its data key, unwrapped as the server does
+// with the key file there.
+func openDatastoreFile(t *testing.T, dir, name string) *store.DB {
+	t.Helper()
+	ctx := context.Background()
+	ctrl, err := store.OpenSQLite(ctx, filepath.Join(dir, "clinikapi.db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ctrl.Close()
+	master, err := encryption.ReadKeyFile(filepath.Join(dir, encryption.KeyFileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dk, err := encryption.DataKey(ctx, ctrl, master, app.DatastoreKeyName(name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := store.OpenSQLite(ctx, store.DatastoreFile(dir, name), dk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return db
+}
 
 func TestAdminCreateUserThenSignIn(t *testing.T) {
 	dir := t.TempDir()
@@ -298,10 +325,7 @@ func TestAdminReindex(t *testing.T) {
 	}
 	rows := func(param string) int {
 		t.Helper()
-		db, err := store.OpenSQLite(context.Background(), filepath.Join(dir, "fhir-test.db"))
-		if err != nil {
-			t.Fatal(err)
-		}
+		db := openDatastoreFile(t, dir, "test")
 		defer db.Close()
 		var n int
 		if err := db.SQL().QueryRow(`SELECT COUNT(*) FROM idx_string WHERE param = ?`, param).Scan(&n); err != nil {

@@ -295,7 +295,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opt Options) 
 			Billing: a.Billing, Analytics: a.Analytics, Quota: a.Quota,
 			BaseURL: cfg.BaseURL, SecureCookies: cfg.SecureCookies(), SessionMaxAge: cfg.SessionMaxAge, Now: now,
 			Product: a.Product, Consents: a.Consents,
-			Bulk: a.Bulk, Privacy: a.Privacy, SubOrgs: a.SubOrgs, Webhooks: a.Webhooks, Moves: a.Mover,
+			Bulk: a.Bulk, Privacy: a.Privacy, SubOrgs: a.SubOrgs, Webhooks: a.Webhooks, Moves: a.Mover, Records: a.Records,
 		},
 		API: &api.Pipeline{
 			Keys:        a.Keys,

@@ -3,12 +3,63 @@ package app
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 
 	"github.com/clinikapi/clinikapi/internal/encryption"
+	"github.com/clinikapi/clinikapi/internal/store"
 )
 
 // FilesKey names the data key of export files and staged imports.
 const FilesKey = "files"
+
+// DatastoreKeyName names the data key of the SQLite file of the datastore
+// called name.
+func DatastoreKeyName(name string) string { return "datastore:" + name }
+
+// DatastoreKey returns the data key that encrypts the pages of the SQLite
+// file of the datastore called name, made on first use; nil on
+// PostgreSQL, whose storage is encrypted below it (README, "Encryption at
+// rest").
+func (a *App) DatastoreKey(ctx context.Context, name string) ([]byte, error) {
+	if a.Config.DatabaseURL != "" {
+		return nil, nil
+	}
+	k, err := encryption.DataKey(ctx, a.DB, a.MasterKey, DatastoreKeyName(name))
+	if err != nil {
+		return nil, fmt.Errorf("encryption at rest: %w", err)
+	}
+	return k, nil
+}
+
+// encryptDatastores encrypts in place the SQLite datastore files still
+// plain (written before page encryption), each with a data key of its
+// own, so that the first start after an upgrade leaves none in the clear,
+// and checks that every file opens with its key.
+func (a *App) encryptDatastores(ctx context.Context) error {
+	if a.Config.DatabaseURL != "" {
+		return nil
+	}
+	names, err := store.DatastoreNames(ctx, "", a.Config.DataDir)
+	if err != nil {
+		return err
+	}
+	for _, name := range names {
+		key, err := a.DatastoreKey(ctx, name)
+		if err != nil {
+			return err
+		}
+		path := store.DatastoreFile(a.Config.DataDir, name)
+		if err := store.EncryptDatastoreFile(ctx, path, key, a.Log); err != nil {
+			return fmt.Errorf("encryption at rest: datastore %s: %w", name, err)
+		}
+		// A file its key does not open (another deployment's) stops
+		// start-up here rather than failing every request.
+		if err := store.CheckSQLiteKey(ctx, path, key); err != nil {
+			return fmt.Errorf("encryption at rest: datastore %s (%s): %w", name, filepath.Base(path), err)
+		}
+	}
+	return nil
+}
 
 // openKeys finds the master key and opens the data keys with it. A key
 // that does not open them stops start-up with one line saying so.
@@ -24,6 +75,9 @@ func (a *App) openKeys(ctx context.Context) error {
 	}
 	a.MasterKey, a.KeySource, a.KeyFile = k, src, path
 	a.files = encryption.NewFiles(dk)
+	if err := a.encryptDatastores(ctx); err != nil {
+		return err
+	}
 	switch src {
 	case encryption.Generated:
 		a.Log.Warn("encryption at rest: generated a master key on first start; keep a copy of it apart from the data (without it exports and staged imports cannot be read), and set CLINIKAPI_ENCRYPTION_KEY in production so that the key is not stored beside the data",

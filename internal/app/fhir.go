@@ -75,7 +75,11 @@ func (a *App) fhirParts(ctx context.Context) (*datastore.Router, resource.Index,
 		a.ReadCache = store.NewReadCache(cfg.CacheMemory.ReadCache())
 	}
 	router := datastore.NewRouter(func(ctx context.Context, name string) (datastore.Backend, error) {
-		return store.OpenDatastore(ctx, cfg.DatabaseURL, cfg.DataDir, name, a.ReadCache, a.Log)
+		key, err := a.DatastoreKey(ctx, name)
+		if err != nil {
+			return nil, err
+		}
+		return store.OpenDatastore(ctx, cfg.DatabaseURL, cfg.DataDir, name, key, a.ReadCache, a.Log)
 	}, val, reg, a.now)
 	router.SetBudget(cfg.QueryTimeout)
 	secret, err := a.DB.ServerSecret(ctx, "cursor")

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"path/filepath"
 	"strings"
@@ -11,10 +12,11 @@ import (
 
 // Under a steady stream of commits, and with readers busy all the while,
 // the write-ahead log still starts over once it passes the bound, instead
-// of growing for as long as writes last.
+// of growing for as long as writes last. The file is encrypted, as the
+// datastores' are.
 func TestCheckpointRestartsTheLogUnderSteadyWrites(t *testing.T) {
 	ctx := context.Background()
-	db, err := OpenSQLite(ctx, filepath.Join(t.TempDir(), "wal.db"))
+	db, err := OpenSQLite(ctx, filepath.Join(t.TempDir(), "wal.db"), bytes.Repeat([]byte{7}, 32))
 	if err != nil {
 		t.Fatal(err)
 	}

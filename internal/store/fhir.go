@@ -62,8 +62,10 @@ var schemaName = regexp.MustCompile(`^[a-z][a-z0-9_]{0,62}$`)
 // databaseURL, the schema fhir_<name> in that database. On SQLite, reads by
 // id are served from cache, which every datastore of the process shares
 // (nil: none); see ReadCache for why it is exact. PostgreSQL, which other
-// instances write too, is always read.
-func OpenDatastore(ctx context.Context, databaseURL, dataDir, name string, cache *ReadCache, log *slog.Logger) (*Datastore, error) {
+// instances write too, is always read. key, on SQLite, is the file's data
+// key: its pages are encrypted with it (a plain file is encrypted in place
+// first); nil keeps them plain.
+func OpenDatastore(ctx context.Context, databaseURL, dataDir, name string, key []byte, cache *ReadCache, log *slog.Logger) (*Datastore, error) {
 	if !schemaName.MatchString(name) {
 		return nil, fmt.Errorf("datastore name %q is not valid", name)
 	}
@@ -73,7 +75,13 @@ func OpenDatastore(ctx context.Context, databaseURL, dataDir, name string, cache
 		if err := os.MkdirAll(dataDir, 0o700); err != nil {
 			return nil, err
 		}
-		db, err = OpenSQLite(ctx, filepath.Join(dataDir, "fhir-"+name+".db"))
+		path := DatastoreFile(dataDir, name)
+		if key != nil {
+			if err := EncryptDatastoreFile(ctx, path, key, log); err != nil {
+				return nil, err
+			}
+		}
+		db, err = OpenSQLite(ctx, path, key)
 	} else {
 		db, err = openSchema(ctx, databaseURL, datastoreSchema(databaseURL, name))
 	}
@@ -116,6 +124,25 @@ func (d *Datastore) write(ctx context.Context, fn txFunc, after func()) error {
 		after()
 	}
 	return err
+}
+
+// DatastoreFile is the SQLite file of the datastore called name.
+func DatastoreFile(dataDir, name string) string {
+	return filepath.Join(dataDir, "fhir-"+name+".db")
+}
+
+// EncryptDatastoreFile encrypts a plain datastore file in place, saying so.
+func EncryptDatastoreFile(ctx context.Context, path string, key []byte, log *slog.Logger) error {
+	start := time.Now()
+	done, err := EncryptSQLiteInPlace(ctx, path, key)
+	if err != nil {
+		return err
+	}
+	if done {
+		log.Info("encryption at rest: datastore file encrypted in place (AES-256 pages); it opens only with its data key from now on",
+			"file", filepath.Base(path), "took", time.Since(start).Round(time.Millisecond).String())
+	}
+	return nil
 }
 
 // datastoreSchema names the PostgreSQL schema of a datastore: fhir_<name>,

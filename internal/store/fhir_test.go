@@ -17,7 +17,7 @@ import (
 
 func openDatastore(t *testing.T, engine string) *store.Datastore {
 	t.Helper()
-	d, err := store.OpenDatastore(context.Background(), storetest.DatabaseURL(t, engine), t.TempDir(), "test", store.NewReadCache(64<<20), slog.New(slog.DiscardHandler))
+	d, err := store.OpenDatastore(context.Background(), storetest.DatabaseURL(t, engine), t.TempDir(), "test", storetest.DatastoreKey(engine), store.NewReadCache(64<<20), slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -201,7 +201,7 @@ func TestDatastoreNames(t *testing.T) {
 		ctx := context.Background()
 		url, dir := storetest.DatabaseURL(t, engine), t.TempDir()
 		for _, name := range []string{"test", "org_abc"} {
-			d, err := store.OpenDatastore(ctx, url, dir, name, nil, slog.New(slog.DiscardHandler))
+			d, err := store.OpenDatastore(ctx, url, dir, name, storetest.DatastoreKey(engine), nil, slog.New(slog.DiscardHandler))
 			if err != nil {
 				t.Fatal(err)
 			}

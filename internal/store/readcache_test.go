@@ -17,7 +17,7 @@ import (
 
 func cachedDatastore(t *testing.T, cacheBytes int64) *Datastore {
 	t.Helper()
-	d, err := OpenDatastore(context.Background(), "", t.TempDir(), "test", NewReadCache(cacheBytes), slog.New(slog.DiscardHandler))
+	d, err := OpenDatastore(context.Background(), "", t.TempDir(), "test", nil, NewReadCache(cacheBytes), slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -498,7 +498,7 @@ func TestCacheBudgetAcrossDatastores(t *testing.T) {
 		}
 	})
 	for n := range 6 {
-		d, err := OpenDatastore(ctx, "", dir, fmt.Sprint("budget", n), cache, slog.New(slog.DiscardHandler))
+		d, err := OpenDatastore(ctx, "", dir, fmt.Sprint("budget", n), nil, cache, slog.New(slog.DiscardHandler))
 		if err != nil {
 			t.Fatal(err)
 		}

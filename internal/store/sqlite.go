@@ -2,20 +2,27 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"database/sql/driver"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
 	sqlite3 "github.com/mattn/go-sqlite3"
 )
 
-// sqliteDriver is SQLite (the C library, through github.com/mattn/go-sqlite3)
+// sqliteDrv is SQLite (the C library, through github.com/mattn/go-sqlite3)
 // speaking the same SQL as the PostgreSQL side of the store: statements
 // number their parameters $1, $2, … and SQLite binds "$1" by order of first
 // appearance, not by number, so each statement's $N become SQLite's ?N.
-// Every new connection also gets the pragmas the store relies on.
-const sqliteDriver = "clinikapi-sqlite"
+// Every new connection (sqliteConnector) also gets the pragmas the store
+// relies on.
+var sqliteDrv = &numberedDriver{&sqlite3.SQLiteDriver{}}
 
 // sqliteBusyTimeout is how long a statement waits for a lock another
 // process (or a checkpoint) holds before it fails with "database is busy".
@@ -29,34 +36,88 @@ var sqlitePragmas = []string{
 	"PRAGMA synchronous = NORMAL",
 	"PRAGMA wal_autocheckpoint = 0",        // checkpoints run in the background (DB.checkpoints)
 	"PRAGMA journal_size_limit = 67108864", // the log file shrinks back to 64 MiB after a reset
+	// Sorts and temporary tables too large for the cache stay in memory:
+	// SQLite3 Multiple Ciphers encrypts the database, its log and
+	// journals, not the transient files a spill would write.
+	"PRAGMA temp_store = MEMORY",
 }
 
-func init() {
-	sql.Register(sqliteDriver, &numberedDriver{&sqlite3.SQLiteDriver{
-		ConnectHook: func(c *sqlite3.SQLiteConn) error {
-			for _, p := range sqlitePragmas {
-				if _, err := c.Exec(p, nil); err != nil {
-					return err
-				}
-			}
-			return nil
-		},
-	}})
+// sqliteConnector opens connections to one SQLite file: with encrypted
+// set (the DSN carries the file's data key, see sqliteKeyParams) its pages
+// are encrypted, without it they are plain (the control database).
+type sqliteConnector struct {
+	dsn       string // never part of an error or a log line
+	encrypted bool
+	d         *numberedDriver
 }
+
+// sqliteCipher is the page cipher of SQLite3 Multiple Ciphers
+// (internal/third_party/go-sqlite3): SQLCipher version 4's scheme,
+// AES-256-CBC with a random IV per page write and an HMAC-SHA512 per page
+// (a changed page fails to read), 4096-byte pages. The key is given raw
+// ("raw:" and 64 hex digits), so no key derivation runs on each
+// connection: it is a random 256-bit data key already.
+var sqliteCipher = [][2]string{{"cipher", "sqlcipher"}, {"legacy", "4"}}
+
+// sqliteKeyParams adds to q the URI parameters that open a file encrypted
+// with key. SQLite3 Multiple Ciphers reads them as it opens the file,
+// before the driver's first statement.
+func sqliteKeyParams(q url.Values, key []byte) {
+	for _, p := range sqliteCipher {
+		q.Set(p[0], p[1])
+	}
+	q.Set("key", rawKey(key))
+}
+
+// rawKey is key as SQLite3 Multiple Ciphers takes a key used as it is.
+func rawKey(key []byte) string { return "raw:" + hex.EncodeToString(key) }
+
+// ErrWrongDatastoreKey is an encrypted SQLite file that the data key
+// given does not open.
+var ErrWrongDatastoreKey = errors.New("the database file does not open with its data key (a wrong key, or not this deployment's file)")
+
+func (c *sqliteConnector) Connect(ctx context.Context) (driver.Conn, error) {
+	dc, err := c.d.d.Open(c.dsn)
+	if err != nil {
+		return nil, c.keyErr(err)
+	}
+	conn := dc.(*sqlite3.SQLiteConn)
+	if c.encrypted {
+		// SQLite reads nothing until asked: check the key opens the file.
+		if _, err := conn.Exec("SELECT count(*) FROM sqlite_schema", nil); err != nil {
+			conn.Close()
+			return nil, c.keyErr(err)
+		}
+	}
+	for _, p := range sqlitePragmas {
+		if _, err := conn.Exec(p, nil); err != nil {
+			conn.Close()
+			return nil, err
+		}
+	}
+	nc := &numberedConn{SQLiteConn: conn}
+	if err := nc.adopt(); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	return nc, nil
+}
+
+// keyErr tells a key that does not open an encrypted file apart.
+func (c *sqliteConnector) keyErr(err error) error {
+	var se sqlite3.Error
+	if c.encrypted && errors.As(err, &se) && se.Code == sqlite3.ErrNotADB {
+		return ErrWrongDatastoreKey
+	}
+	return err
+}
+
+func (c *sqliteConnector) Driver() driver.Driver { return c.d }
 
 type numberedDriver struct{ d *sqlite3.SQLiteDriver }
 
 func (n *numberedDriver) Open(dsn string) (driver.Conn, error) {
-	c, err := n.d.Open(dsn)
-	if err != nil {
-		return nil, err
-	}
-	nc := &numberedConn{SQLiteConn: c.(*sqlite3.SQLiteConn)}
-	if err := nc.adopt(); err != nil {
-		c.Close()
-		return nil, err
-	}
-	return nc, nil
+	return (&sqliteConnector{dsn: dsn, d: n}).Connect(context.Background())
 }
 
 // numberedConn rewrites parameter numbers on the way into SQLite, and
@@ -130,4 +191,83 @@ func numbered(q string) string {
 		}
 	}
 	return string(b)
+}
+
+// plainSQLiteHeader starts every SQLite file whose pages are not
+// encrypted; an encrypted file starts with its random salt.
+const plainSQLiteHeader = "SQLite format 3\x00"
+
+// isPlainSQLite reports whether path is an SQLite file in the clear (false
+// when it does not exist).
+func isPlainSQLite(path string) (bool, error) {
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	b := make([]byte, len(plainSQLiteHeader))
+	n, _ := io.ReadFull(f, b)
+	return n == len(b) && string(b) == plainSQLiteHeader, nil
+}
+
+// EncryptSQLiteInPlace encrypts the pages of the plain SQLite database at
+// path with key, in one transaction (a crash leaves it plain), and reports
+// whether it did (false: the file is missing or encrypted already). Its
+// write-ahead log is copied in first; nothing else may have it open.
+func EncryptSQLiteInPlace(ctx context.Context, path string, key []byte) (bool, error) {
+	plain, err := isPlainSQLite(path)
+	if err != nil || !plain {
+		return false, err
+	}
+	d := &sqlite3.SQLiteDriver{}
+	dc, err := d.Open("file:" + path)
+	if err != nil {
+		return false, err
+	}
+	conn := dc.(*sqlite3.SQLiteConn)
+	defer conn.Close()
+	// SQLite3 Multiple Ciphers encrypts a plain file only outside WAL mode.
+	steps := []string{
+		"PRAGMA busy_timeout = " + itoa(int(sqliteBusyTimeout.Milliseconds())),
+		"PRAGMA wal_checkpoint(TRUNCATE)",
+		"PRAGMA journal_mode = DELETE",
+	}
+	for _, p := range sqliteCipher {
+		steps = append(steps, "PRAGMA "+p[0]+" = '"+p[1]+"'")
+	}
+	for _, p := range steps {
+		if _, err := conn.Exec(p, nil); err != nil {
+			return false, fmt.Errorf("encrypting %s: %w", filepath.Base(path), err)
+		}
+	}
+	if _, err := conn.Exec("PRAGMA rekey = '"+rawKey(key)+"'", nil); err != nil {
+		var se sqlite3.Error
+		if errors.As(err, &se) {
+			return false, fmt.Errorf("encrypting %s: %s", filepath.Base(path), se.Code)
+		}
+		return false, fmt.Errorf("encrypting %s failed", filepath.Base(path))
+	}
+	if _, err := conn.Exec("PRAGMA journal_mode = WAL", nil); err != nil {
+		return false, fmt.Errorf("encrypting %s: %w", filepath.Base(path), err)
+	}
+	if plain, err := isPlainSQLite(path); err != nil || plain {
+		return false, fmt.Errorf("encrypting %s: the file is still plain", filepath.Base(path))
+	}
+	return true, nil
+}
+
+// CheckSQLiteKey reports whether key opens the encrypted SQLite file at
+// path (ErrWrongDatastoreKey when it does not), reading one page.
+func CheckSQLiteKey(ctx context.Context, path string, key []byte) error {
+	q := url.Values{}
+	sqliteKeyParams(q, key)
+	c := &sqliteConnector{dsn: "file:" + path + "?" + q.Encode(), encrypted: true, d: sqliteDrv}
+	conn, err := c.Connect(ctx)
+	if err != nil {
+		return err
+	}
+	return conn.Close()
 }

@@ -97,17 +97,27 @@ func Open(ctx context.Context, databaseURL, dataDir string) (*DB, error) {
 	if err := os.MkdirAll(dataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("CLINIKAPI_DATA_DIR: %w", err)
 	}
-	return OpenSQLite(ctx, filepath.Join(dataDir, "clinikapi.db"))
+	return OpenSQLite(ctx, filepath.Join(dataDir, "clinikapi.db"), nil)
 }
 
-// OpenSQLite opens (creating if needed) the SQLite database at path.
-func OpenSQLite(ctx context.Context, path string) (*DB, error) {
+// OpenSQLite opens (creating if needed) the SQLite database at path. With
+// key (32 bytes) its pages are encrypted (AES-256, see sqliteCipher); a file that key does not open is
+// ErrWrongDatastoreKey. A plain file must be encrypted first
+// (EncryptSQLiteInPlace).
+func OpenSQLite(ctx context.Context, path string, key []byte) (*DB, error) {
 	q := url.Values{}
 	q.Set("_txlock", "immediate")
-	db, err := sql.Open(sqliteDriver, "file:"+path+"?"+q.Encode())
-	if err != nil {
-		return nil, err
+	if key != nil {
+		if plain, err := isPlainSQLite(path); err != nil {
+			return nil, err
+		} else if plain {
+			return nil, fmt.Errorf("open SQLite database %s: it is not encrypted yet", path)
+		}
 	}
+	if key != nil {
+		sqliteKeyParams(q, key)
+	}
+	db := sql.OpenDB(&sqliteConnector{dsn: "file:" + path + "?" + q.Encode(), encrypted: key != nil, d: sqliteDrv})
 	// Keep every connection idle-ready: a closed one costs a file open,
 	// the pragmas and every prepared statement again on its next use.
 	db.SetMaxOpenConns(sqliteMaxConns)

@@ -60,7 +60,7 @@ func TestPostgresVerifyFull(t *testing.T) {
 	if err := db.SQL().QueryRowContext(ctx, `SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()`).Scan(&tls); err != nil || !tls {
 		t.Fatalf("connection is TLS: %v (%v)", tls, err)
 	}
-	ds, err := store.OpenDatastore(ctx, with("localhost"), t.TempDir(), "test", nil, slog.New(slog.DiscardHandler))
+	ds, err := store.OpenDatastore(ctx, with("localhost"), t.TempDir(), "test", nil, nil, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatalf("a FHIR datastore over verify-full: %v", err)
 	}

@@ -82,7 +82,7 @@ func App(p AppProps) templ.Component {
 				}()
 			}
 			ctx = templ.InitializeContext(ctx)
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 1, "<a href=\"#main\" class=\"skip-link\">Skip to content</a><div class=\"min-h-full lg:flex\"><aside class=\"bg-ink-900 lg:fixed lg:inset-y-0 lg:flex lg:w-64 lg:flex-col lg:overflow-y-auto\"><div class=\"flex h-16 flex-none items-center justify-between gap-3 px-5\"><a href=\"/\">")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 1, "<a href=\"#main\" class=\"skip-link print:hidden\">Skip to content</a><div class=\"min-h-full lg:flex\"><aside class=\"bg-ink-900 print:hidden lg:fixed lg:inset-y-0 lg:flex lg:w-64 lg:flex-col lg:overflow-y-auto\"><div class=\"flex h-16 flex-none items-center justify-between gap-3 px-5\"><a href=\"/\">")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -136,7 +136,7 @@ func App(p AppProps) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 7, "</div></aside><div class=\"min-w-0 flex-1 lg:pl-64\"><header class=\"border-b border-ink-200 bg-white\"><div class=\"mx-auto flex max-w-6xl flex-wrap items-center justify-between gap-3 px-4 py-5 sm:px-6\"><div><h1 class=\"text-xl font-semibold tracking-tight text-ink-900\">")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 7, "</div></aside><div class=\"min-w-0 flex-1 lg:pl-64 print:pl-0\"><header class=\"border-b border-ink-200 bg-white\"><div class=\"mx-auto flex max-w-6xl flex-wrap items-center justify-between gap-3 px-4 py-5 sm:px-6\"><div><h1 class=\"text-xl font-semibold tracking-tight text-ink-900\">")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}

@@ -3,6 +3,8 @@ package dashboard
 import (
 	"context"
 	"encoding/csv"
+	"encoding/json"
+	"errors"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -13,8 +15,10 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/clinikapi/clinikapi/internal/audit"
+	"github.com/clinikapi/clinikapi/internal/datastore"
 	"github.com/clinikapi/clinikapi/internal/disclosure"
 	"github.com/clinikapi/clinikapi/internal/errs"
+	"github.com/clinikapi/clinikapi/internal/records"
 	"github.com/clinikapi/clinikapi/views/compliance"
 )
 
@@ -100,6 +104,80 @@ func (h *Handler) AccessReport(c echo.Context) error {
 			Env: e.Env, Operation: e.Operation, Route: e.Route, RequestID: e.RequestID, Resources: e.Resources})
 	}
 	return render(c, http.StatusOK, compliance.Page(p))
+}
+
+// maxPicks is how many patients the picker lists.
+const maxPicks = 20
+
+// AccessReportPatients is the report's patient picker: it searches the
+// organization's patients by name in one environment. The name comes in
+// the form body, so it stays out of URLs and logs; the picks link to the
+// report by patient id. The search is the member's access to those
+// patients: audited and disclosed like any other.
+func (h *Handler) AccessReportPatients(c echo.Context) error {
+	a := currentActor(c)
+	ctx := c.Request().Context()
+	pk := compliance.Picker{Action: "/o/" + a.Org.ID + "/compliance/access/patients", Env: c.FormValue("env"), Name: strings.TrimSpace(c.FormValue("name")), Asked: true}
+	switch {
+	case pk.Env != records.Test && pk.Env != records.Live:
+		pk.Err = "Choose the test or the live environment."
+	case pk.Name == "":
+		pk.Err = "Enter a name, or the start of one."
+	case len(pk.Name) > 100:
+		pk.Err = "A name is at most 100 characters."
+	}
+	status := http.StatusOK
+	if pk.Err == "" {
+		page, err := h.Records.Search(ctx, records.Actor{OrgID: a.Org.ID, Env: pk.Env, Type: audit.ActorUser, ID: a.User.ID},
+			records.Search{Type: "Patient", Params: url.Values{"name": {pk.Name}, "_count": {strconv.Itoa(maxPicks)}, "_sort": {"family"}}})
+		if err != nil {
+			var e *errs.Error
+			if !errors.As(err, &e) || e.Code != errs.Invalid {
+				return err
+			}
+			pk.Err = e.Message
+		}
+		base := "/o/" + a.Org.ID + "/compliance/access?patient="
+		for _, r := range page.Records {
+			pk.Picks = append(pk.Picks, pick(r, base))
+		}
+		pk.More = page.Next != ""
+	}
+	if pk.Err != "" {
+		status = http.StatusUnprocessableEntity
+	}
+	if isFragment(c) {
+		return render(c, status, compliance.Picks(pk))
+	}
+	p := compliance.Props{Shell: h.shell(c, a, PageAccessReport, "Patient access report", "Accounting of disclosures: who accessed a patient's record."),
+		Action: "/o/" + a.Org.ID + "/compliance/access", Picker: pk}
+	return render(c, status, compliance.Page(p))
+}
+
+// pick shows one patient found: name, birth date, id, and the link to
+// their report.
+func pick(r datastore.Record, reportBase string) compliance.Pick {
+	var p struct {
+		Name []struct {
+			Text   string   `json:"text"`
+			Family string   `json:"family"`
+			Given  []string `json:"given"`
+		} `json:"name"`
+		BirthDate string `json:"birthDate"`
+	}
+	json.Unmarshal(r.Content, &p)
+	name := ""
+	if len(p.Name) > 0 {
+		n := p.Name[0]
+		name = strings.TrimSpace(strings.Join(append(append([]string{}, n.Given...), n.Family), " "))
+		if name == "" {
+			name = n.Text
+		}
+	}
+	if name == "" {
+		name = "(no name)"
+	}
+	return compliance.Pick{ID: r.ID, Name: name, BirthDate: p.BirthDate, Href: reportBase + url.QueryEscape(r.ID)}
 }
 
 // AccessReportExport streams one patient's report as CSV (cells guarded

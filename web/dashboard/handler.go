@@ -56,6 +56,7 @@ type Handler struct {
 	SubOrgs       *suborg.Service   // sub-organizations and their tenants
 	Webhooks      *webhook.Service  // outbound webhooks: endpoints, delivery log
 	Moves         *records.Mover    // the move of live data after a plan change (Billing)
+	Records       *records.Service  // the patient picker of the access report
 }
 
 // render writes a templ component with status.

@@ -5,6 +5,7 @@ package storetest
 
 import (
 	"context"
+	"crypto/rand"
 	"database/sql"
 	"log/slog"
 	"net/url"
@@ -106,4 +107,17 @@ func Each(t *testing.T, fn func(t *testing.T, engine string)) {
 	for _, engine := range Targets(t) {
 		t.Run(engine, func(t *testing.T) { fn(t, engine) })
 	}
+}
+
+// DatastoreKey is a fresh data key for a datastore on engine: SQLite
+// files are encrypted, as the server keeps them; nil on PostgreSQL.
+func DatastoreKey(engine string) []byte {
+	if engine != "sqlite" {
+		return nil
+	}
+	k := make([]byte, 32)
+	if _, err := rand.Read(k); err != nil {
+		panic(err)
+	}
+	return k
 }

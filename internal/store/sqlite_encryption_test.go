@@ -1,0 +1,142 @@
+package store_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/clinikapi/clinikapi/internal/datastore"
+	"github.com/clinikapi/clinikapi/internal/fhir"
+	"github.com/clinikapi/clinikapi/internal/store"
+	"github.com/clinikapi/clinikapi/internal/store/storetest"
+)
+
+// filesHolding lists the files under dir whose bytes contain s.
+func filesHolding(t *testing.T, dir, s string) []string {
+	t.Helper()
+	var hits []string
+	err := filepath.WalkDir(dir, func(path string, e os.DirEntry, err error) error {
+		if err != nil || e.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		if bytes.Contains(b, []byte(s)) {
+			hits = append(hits, filepath.Base(path))
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return hits
+}
+
+func insertPatient(t *testing.T, d *store.Datastore, id, family string) {
+	t.Helper()
+	r := datastore.Record{Type: "Patient", ID: id, Version: 1, LastUpdated: time.Now().UTC(),
+		Content: []byte(`{"resourceType":"Patient","id":"` + id + `","name":[{"family":"` + family + `"}]}`)}
+	idx := []fhir.Value{{Param: "name", Type: fhir.String, Text: strings.ToLower(family), Exact: family}}
+	if err := d.Insert(context.Background(), "org_a", r, idx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func readFamily(t *testing.T, d *store.Datastore, id, family string) {
+	t.Helper()
+	r, err := d.Get(context.Background(), "org_a", "Patient", id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(r.Content, []byte(family)) {
+		t.Fatalf("read %s back as %s", id, r.Content)
+	}
+}
+
+// TestSQLiteDatastoreEncrypted: with a data key, no file of the datastore
+// (database, write-ahead log) holds a resource's text, neither while open
+// nor after; it reads back with the key, another key is refused with
+// ErrWrongDatastoreKey, and a plain file is encrypted in place on the
+// first open with a key, saying so.
+func TestSQLiteDatastoreEncrypted(t *testing.T) {
+	ctx := context.Background()
+	log := slog.New(slog.DiscardHandler)
+	dir := t.TempDir()
+	key := storetest.DatastoreKey("sqlite")
+	d, err := store.OpenDatastore(ctx, "", dir, "enc", key, nil, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, fam := range []string{"Quenbyfarrow", "Ostlemarquin", "Vantrewelly"} {
+		insertPatient(t, d, "p"+string(rune('a'+i)), fam)
+	}
+	for _, fam := range []string{"Quenbyfarrow", "Ostlemarquin", "Vantrewelly", "quenbyfarrow"} {
+		if hits := filesHolding(t, dir, fam); len(hits) > 0 {
+			t.Fatalf("open: %v hold %q", hits, fam)
+		}
+	}
+	d.Close()
+	if hits := filesHolding(t, dir, "Quenbyfarrow"); len(hits) > 0 {
+		t.Fatalf("closed: %v hold the name", hits)
+	}
+	d, err = store.OpenDatastore(ctx, "", dir, "enc", key, nil, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	readFamily(t, d, "pa", "Quenbyfarrow")
+	d.Close()
+
+	other := storetest.DatastoreKey("sqlite")
+	if _, err := store.OpenDatastore(ctx, "", dir, "enc", other, nil, log); !errors.Is(err, store.ErrWrongDatastoreKey) {
+		t.Fatalf("another key: %v", err)
+	}
+	if _, err := store.OpenSQLite(ctx, store.DatastoreFile(dir, "enc"), nil); err == nil {
+		t.Fatal("opened without a key")
+	}
+
+	// A datastore written before encryption is encrypted in place.
+	plainDir := t.TempDir()
+	p, err := store.OpenDatastore(ctx, "", plainDir, "old", nil, nil, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	insertPatient(t, p, "pa", "Wemblethorpe")
+	p.Close()
+	if hits := filesHolding(t, plainDir, "Wemblethorpe"); len(hits) == 0 {
+		t.Fatal("the plain datastore does not hold the name: the check below proves nothing")
+	}
+	var logged bytes.Buffer
+	p, err = store.OpenDatastore(ctx, "", plainDir, "old", key, nil, slog.New(slog.NewTextHandler(&logged, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(logged.String(), "datastore file encrypted in place") || !strings.Contains(logged.String(), "fhir-old.db") {
+		t.Fatalf("logged %q", logged.String())
+	}
+	if strings.Contains(logged.String(), "raw:") {
+		t.Fatal("the key was logged")
+	}
+	readFamily(t, p, "pa", "Wemblethorpe")
+	insertPatient(t, p, "pb", "Yarrowdencey")
+	p.Close()
+	for _, fam := range []string{"Wemblethorpe", "Yarrowdencey"} {
+		if hits := filesHolding(t, plainDir, fam); len(hits) > 0 {
+			t.Fatalf("encrypted in place: %v hold %q", hits, fam)
+		}
+	}
+	p, err = store.OpenDatastore(ctx, "", plainDir, "old", key, nil, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	readFamily(t, p, "pa", "Wemblethorpe")
+	readFamily(t, p, "pb", "Yarrowdencey")
+}
