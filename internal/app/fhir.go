@@ -72,7 +72,11 @@ func (a *App) fhirParts(ctx context.Context) (*datastore.Router, resource.Index,
 	}()
 	cfg := a.Config
 	router := datastore.NewRouter(func(ctx context.Context, name string) (datastore.Backend, error) {
-		return store.OpenDatastore(ctx, cfg.DatabaseURL, cfg.DataDir, name, int64(cfg.ReadCacheMB)<<20, a.Log)
+		d, err := store.OpenDatastore(ctx, cfg.DatabaseURL, cfg.DataDir, name, int64(cfg.ReadCacheMB)<<20, a.Log)
+		if err == nil {
+			d.SetTenantShare(cfg.TenantShare)
+		}
+		return d, err
 	}, val, reg, a.now)
 	router.SetBudget(cfg.QueryTimeout)
 	secret, err := a.DB.ServerSecret(ctx, "cursor")

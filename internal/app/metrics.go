@@ -5,6 +5,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/clinikapi/clinikapi/internal/fair"
 	"github.com/clinikapi/clinikapi/internal/metrics"
 )
 
@@ -34,6 +35,24 @@ func (a *App) metrics() *metrics.Registry {
 	}
 	r.Gauge("clinikapi_read_cache_bytes", "Bytes of resources held by the read caches of the open datastores.", func() float64 { return cache(true) })
 	r.Gauge("clinikapi_read_cache_entries", "Resources held by the read caches of the open datastores.", func() float64 { return cache(false) })
+	queues := func() (s fair.Stats) {
+		for _, d := range a.Data.Open() {
+			s = s.Add(d.QueueStats())
+		}
+		return s
+	}
+	r.Gauge("clinikapi_datastore_queue_waiting", "Datastore requests waiting now for their tenant's turn at the connections (or commit batches).", func() float64 {
+		return float64(queues().Waiting)
+	})
+	r.Gauge("clinikapi_datastore_queue_waits", "Datastore requests that had to wait for their turn, since start.", func() float64 {
+		return float64(queues().Waits)
+	})
+	r.Gauge("clinikapi_datastore_queue_wait_seconds", "Time datastore requests spent waiting for their turn, summed since start.", func() float64 {
+		return queues().WaitTotal.Seconds()
+	})
+	r.Gauge("clinikapi_datastore_queue_timeouts", "Datastore requests whose time budget or client ended while they waited for their turn, since start.", func() float64 {
+		return float64(queues().TimedOut)
+	})
 	r.Gauge("go_goroutines", "Goroutines that currently exist.", func() float64 { return float64(runtime.NumGoroutine()) })
 	mem := memStats()
 	r.Gauge("go_memstats_heap_inuse_bytes", "Bytes in in-use heap spans.", func() float64 { return float64(mem().HeapInuse) })

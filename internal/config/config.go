@@ -51,6 +51,12 @@ type Config struct {
 	RedisURL     string // redis://… ; shares rate limits and key revocation across instances
 	RedisPrefix  string // key and channel prefix, so deployments can share one Redis
 
+	// TenantShare is the connections of a FHIR datastore one tenant's
+	// searches (and, on PostgreSQL, writes) may use at once
+	// (CLINIKAPI_DATASTORE_TENANT_SHARE; default 0: a quarter of the
+	// pool, 2 on SQLite, 5 on PostgreSQL).
+	TenantShare int
+
 	LogFormat string // "json" or "text"
 	LogLevel  string // "debug", "info", "warn", "error"
 
@@ -190,6 +196,9 @@ func Load(getenv Getenv) (Config, error) {
 		return Config{}, err
 	}
 	if c.QueryTimeout, err = parseDuration(get, "CLINIKAPI_QUERY_TIMEOUT", DefaultQueryTimeout, 10*time.Millisecond, time.Minute); err != nil {
+		return Config{}, err
+	}
+	if c.TenantShare, err = parseInt(get, "CLINIKAPI_DATASTORE_TENANT_SHARE", 0, 0, 1000); err != nil {
 		return Config{}, err
 	}
 	switch v := get("CLINIKAPI_SEARCH_INDEX"); v {

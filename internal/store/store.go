@@ -110,8 +110,8 @@ func OpenSQLite(ctx context.Context, path string) (*DB, error) {
 	}
 	// Keep every connection idle-ready: a closed one costs a file open,
 	// the pragmas and every prepared statement again on its next use.
-	db.SetMaxOpenConns(8)
-	db.SetMaxIdleConns(8)
+	db.SetMaxOpenConns(sqlitePool)
+	db.SetMaxIdleConns(sqlitePool)
 	db.SetConnMaxIdleTime(5 * time.Minute)
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
@@ -228,8 +228,8 @@ func openPostgres(ctx context.Context, dsn string) (*DB, error) {
 		return &pgconn.CancelRequestContextWatcherHandler{Conn: pc, DeadlineDelay: cancelGrace}
 	}
 	db := stdlib.OpenDB(*cfg)
-	db.SetMaxOpenConns(20)
-	db.SetMaxIdleConns(20)
+	db.SetMaxOpenConns(postgresPool)
+	db.SetMaxIdleConns(postgresPool)
 	db.SetConnMaxIdleTime(5 * time.Minute)
 	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
