@@ -16,6 +16,8 @@ import (
 // The zero Gate is not usable; see New.
 type Gate struct {
 	slots, perTenant int
+	// lend lets a tenant go past perTenant while nobody else waits.
+	lend bool
 
 	mu      sync.Mutex
 	held    int
@@ -53,6 +55,15 @@ func New(slots, perTenant int) *Gate {
 	return &Gate{slots: slots, perTenant: perTenant, tenants: map[string]*tenant{}}
 }
 
+// NewLending is New for short work (the places of a commit batch): a
+// tenant may take more than perTenant slots while no other request waits;
+// once one does, freed slots go to tenants under their share first.
+func NewLending(slots, perTenant int) *Gate {
+	g := New(slots, perTenant)
+	g.lend = true
+	return g
+}
+
 // Slots and PerTenant report the gate's sizes.
 func (g *Gate) Slots() int     { return g.slots }
 func (g *Gate) PerTenant() int { return g.perTenant }
@@ -77,7 +88,7 @@ func (g *Gate) Acquire(ctx context.Context, name string) (release func(), err er
 	}
 	// A free slot with nobody of this tenant ahead: take it. (Others
 	// waiting while a slot is free are at their own limit.)
-	if g.held < g.slots && t.held < g.perTenant && len(t.queue) == 0 {
+	if g.held < g.slots && len(t.queue) == 0 && (t.held < g.perTenant || g.lend && g.waiting == 0) {
 		g.grant(t)
 		hook := g.hook
 		g.mu.Unlock()
@@ -143,7 +154,8 @@ func (g *Gate) grant(t *tenant) {
 }
 
 // dispatch hands free slots to waiting requests, one per tenant in ring
-// order (g.mu held).
+// order: tenants under their share first, then (lending) anyone
+// (g.mu held).
 func (g *Gate) dispatch() {
 	for g.held < g.slots {
 		i := 0
@@ -151,7 +163,10 @@ func (g *Gate) dispatch() {
 			i++
 		}
 		if i == len(g.ring) {
-			return
+			if !g.lend || len(g.ring) == 0 {
+				return
+			}
+			i = 0 // everyone waiting is at its share: lend in turn
 		}
 		t := g.ring[i]
 		w := t.queue[0]

@@ -116,3 +116,49 @@ func TestPerTenantLimit(t *testing.T) {
 	}
 	r()
 }
+
+// TestLending: a lending gate lets a tenant alone take every slot; once
+// another tenant waits, the next freed slot is that tenant's, before the
+// first tenant's own waiting request.
+func TestLending(t *testing.T) {
+	g := NewLending(4, 1)
+	var held []func()
+	for range 4 {
+		r, err := g.Acquire(context.Background(), "A")
+		if err != nil {
+			t.Fatalf("A alone past its share: %v", err)
+		}
+		held = append(held, r)
+	}
+	got := make(chan string)
+	var wg sync.WaitGroup
+	for i, tenant := range []string{"A", "B"} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r, err := g.Acquire(context.Background(), tenant)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			got <- tenant
+			r()
+		}()
+		waitFor(t, g, i+1)
+	}
+	held[0]()
+	if first := <-got; first != "B" {
+		t.Fatalf("freed slot went to %s, want B (under its share)", first)
+	}
+	held[1]()
+	if second := <-got; second != "A" {
+		t.Fatalf("next freed slot went to %s, want A (lent)", second)
+	}
+	for _, r := range held[2:] {
+		r()
+	}
+	wg.Wait()
+	if s := g.Stats(); s.Held != 0 || s.Waiting != 0 {
+		t.Fatalf("after all released: %+v", s)
+	}
+}

@@ -25,8 +25,9 @@ import (
 //     SQLite most are served by the read cache anyway, on PostgreSQL the
 //     read batcher uses at most maxReadBatches connections;
 //   - on SQLite, writes pass the commit gate: a commit batch takes at most
-//     maxBatch writes, a tenant at most a quarter of them at once, so
-//     another tenant's write makes the next commit.
+//     maxBatch writes; a tenant alone may fill it, but once another
+//     tenant's write waits, freed places go first to tenants under a
+//     quarter of them, so that write makes the next commit.
 //
 // A request waits for its turn within its context: past the time budget
 // of a read or search it gets the budget's answer (datastore.Store.bounded).
@@ -60,7 +61,7 @@ func (d *Datastore) setGates(share int) {
 	pool := postgresPool
 	if d.db.dialect == SQLite {
 		pool = sqlitePool
-		d.commits = fair.New(maxBatch, maxBatch/4)
+		d.commits = fair.NewLending(maxBatch, maxBatch/4)
 	}
 	if share <= 0 {
 		share = DefaultTenantShare(pool)
