@@ -441,6 +441,8 @@ func TestMetricsEndpoint(t *testing.T) {
 		"# TYPE clinikapi_usage_buffer_depth gauge",
 		`clinikapi_job_last_success{kind="usage.rollup"} 1`,
 		"# TYPE clinikapi_read_cache_bytes gauge",
+		"# TYPE clinikapi_datastore_queue_waiting gauge",
+		"# TYPE clinikapi_datastore_queue_wait_seconds gauge",
 		"# TYPE go_memstats_heap_inuse_bytes gauge",
 		"# TYPE go_goroutines gauge",
 	} {

@@ -42,7 +42,7 @@ func benchCmd(ctx context.Context, getenv config.Getenv, args []string, stdout, 
 	fs.SetOutput(stderr)
 	target := fs.String("url", "", "base URL of a running server on this machine (default: start one on 127.0.0.1 with a fresh SQLite database, or DATABASE_URL)")
 	key := fs.String("key", "", "API key for --url (the embedded server makes its own)")
-	scenarios := fs.String("scenario", "pipeline,read,search,create", "comma-separated: pipeline (unknown route through the whole chain), read (FHIR read by id), search (name search), create (FHIR create), create-idempotent (the same with a new Idempotency-Key on each)")
+	scenarios := fs.String("scenario", "pipeline,read,search,create", "comma-separated: pipeline (unknown route through the whole chain), read (FHIR read by id), search (name search), create (FHIR create), create-idempotent (the same with a new Idempotency-Key on each), noisy (one tenant's reads by id while another sends the costliest allowed searches, in rounds against quiet ones; embedded server only)")
 	seedN := fs.Int("seed", 2000, "patients to seed first, each with an encounter and two observations (embedded server only)")
 	duration := fs.Duration("duration", 8*time.Second, "measuring time per target and scenario")
 	concurrency := fs.Int("concurrency", 16, "concurrent keep-alive clients")
@@ -57,6 +57,7 @@ func benchCmd(ctx context.Context, getenv config.Getenv, args []string, stdout, 
 	}
 	var ids []string
 	var pause func(bool)
+	var embedded *app.App
 	if *target == "" {
 		srv, err := embeddedServer(ctx, getenv, *dataDir, *seedN, stdout, stderr)
 		if err != nil {
@@ -68,6 +69,7 @@ func benchCmd(ctx context.Context, getenv config.Getenv, args []string, stdout, 
 		if *restrictedKey == "" {
 			*restrictedKey = srv.restrictedKey
 		}
+		embedded = srv.app
 	} else if *key == "" {
 		return errors.New("--key is required with --url")
 	} else if *restricted && *restrictedKey == "" {
@@ -99,6 +101,15 @@ func benchCmd(ctx context.Context, getenv config.Getenv, args []string, stdout, 
 	for _, sc := range strings.Split(*scenarios, ",") {
 		var t bench.Target
 		compare := true
+		if strings.TrimSpace(sc) == "noisy" {
+			if embedded == nil {
+				return errors.New("the noisy scenario needs the embedded server (no --url)")
+			}
+			if err := noisyScenario(ctx, stdout, embedded, *target, *key, ids, *seedN, *concurrency, *duration, *rounds); err != nil {
+				return err
+			}
+			continue
+		}
 		switch strings.TrimSpace(sc) {
 		case "pipeline":
 			t = bench.Target{Name: "API pipeline", URL: *target + "/v1/pipeline-probe", Headers: hdr} // no such route: the whole chain, then 404
@@ -372,7 +383,7 @@ func embeddedServer(ctx context.Context, getenv config.Getenv, dataDir string, n
 		switch k {
 		case "CLINIKAPI_DATA_DIR":
 			return dir
-		case "DATABASE_URL", "REDIS_URL", "CLINIKAPI_READ_CACHE_MB", "CLINIKAPI_CACHE_MEMORY":
+		case "DATABASE_URL", "REDIS_URL", "CLINIKAPI_READ_CACHE_MB", "CLINIKAPI_CACHE_MEMORY", "CLINIKAPI_DATASTORE_TENANT_SHARE", "CLINIKAPI_QUERY_TIMEOUT":
 			return getenv(k) // measure on PostgreSQL / Redis, or without the read cache, when given
 		}
 		return ""

@@ -79,7 +79,11 @@ func (a *App) fhirParts(ctx context.Context) (*datastore.Router, resource.Index,
 		if err != nil {
 			return nil, err
 		}
-		return store.OpenDatastore(ctx, cfg.DatabaseURL, cfg.DataDir, name, key, a.ReadCache, a.Log)
+		d, err := store.OpenDatastore(ctx, cfg.DatabaseURL, cfg.DataDir, name, key, a.ReadCache, a.Log)
+		if err == nil {
+			d.SetTenantShare(cfg.TenantShare)
+		}
+		return d, err
 	}, val, reg, a.now)
 	router.SetBudget(cfg.QueryTimeout)
 	secret, err := a.DB.ServerSecret(ctx, "cursor")

@@ -5,6 +5,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/clinikapi/clinikapi/internal/fair"
 	"github.com/clinikapi/clinikapi/internal/memory"
 	"github.com/clinikapi/clinikapi/internal/metrics"
 	"github.com/clinikapi/clinikapi/internal/store"
@@ -30,6 +31,24 @@ func (a *App) metrics() *metrics.Registry {
 		return float64(a.ReadCache.Stats().Entries)
 	})
 	r.Caches(a.Config.CacheMemory, a.CacheStats)
+	queues := func() (s fair.Stats) {
+		for _, d := range a.Data.Open() {
+			s = s.Add(d.QueueStats())
+		}
+		return s
+	}
+	r.Gauge("clinikapi_datastore_queue_waiting", "Datastore requests waiting now for their tenant's turn at the connections (or commit batches).", func() float64 {
+		return float64(queues().Waiting)
+	})
+	r.Gauge("clinikapi_datastore_queue_waits", "Datastore requests that had to wait for their turn, since start.", func() float64 {
+		return float64(queues().Waits)
+	})
+	r.Gauge("clinikapi_datastore_queue_wait_seconds", "Time datastore requests spent waiting for their turn, summed since start.", func() float64 {
+		return queues().WaitTotal.Seconds()
+	})
+	r.Gauge("clinikapi_datastore_queue_timeouts", "Datastore requests whose time budget or client ended while they waited for their turn, since start.", func() float64 {
+		return float64(queues().TimedOut)
+	})
 	mem := memStats()
 	r.Counter("go_gc_cycles_total", "Completed garbage-collection cycles.", func() float64 { return float64(mem().NumGC) })
 	return r

@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -57,6 +58,12 @@ type Config struct {
 	QueryTimeout time.Duration
 	RedisURL     string // redis://… ; shares rate limits and key revocation across instances
 	RedisPrefix  string // key and channel prefix, so deployments can share one Redis
+
+	// TenantShare is the connections of a FHIR datastore one tenant's
+	// searches (and, on PostgreSQL, writes) may use at once
+	// (CLINIKAPI_DATASTORE_TENANT_SHARE; default 0: a quarter of the
+	// pool, 2 on SQLite, 5 on PostgreSQL).
+	TenantShare int
 
 	LogFormat string // "json" or "text"
 	LogLevel  string // "debug", "info", "warn", "error"
@@ -206,6 +213,9 @@ func Load(getenv Getenv) (Config, error) {
 	if c.QueryTimeout, err = parseDuration(get, "CLINIKAPI_QUERY_TIMEOUT", DefaultQueryTimeout, 10*time.Millisecond, time.Minute); err != nil {
 		return Config{}, err
 	}
+	if c.TenantShare, err = parseInt(get, "CLINIKAPI_DATASTORE_TENANT_SHARE", 0, 0, 1000); err != nil {
+		return Config{}, err
+	}
 	switch v := get("CLINIKAPI_SEARCH_INDEX"); v {
 	case "", "compact":
 	case "every-parameter":
@@ -353,6 +363,18 @@ func parseBool(get func(string) string, key string) (bool, error) {
 const DefaultQueryTimeout = 2 * time.Second
 
 // parseDuration reads a Go duration (2s, 500ms) from lo to hi.
+func parseInt(get func(string) string, key string, def, lo, hi int) (int, error) {
+	v := get(key)
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < lo || n > hi {
+		return 0, fmt.Errorf("%s: %q is not a whole number from %d to %d", key, v, lo, hi)
+	}
+	return n, nil
+}
+
 func parseDuration(get func(string) string, key string, def, lo, hi time.Duration) (time.Duration, error) {
 	v := get(key)
 	if v == "" {

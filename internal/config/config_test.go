@@ -43,6 +43,17 @@ func TestDefaults(t *testing.T) {
 			t.Errorf("CLINIKAPI_QUERY_TIMEOUT=%s accepted", v)
 		}
 	}
+	if c.TenantShare != 0 {
+		t.Fatalf("tenant share: %d, want 0 (a quarter of the pool)", c.TenantShare)
+	}
+	if c, err := Load(FromMap(map[string]string{"CLINIKAPI_DATASTORE_TENANT_SHARE": "3"})); err != nil || c.TenantShare != 3 {
+		t.Fatalf("CLINIKAPI_DATASTORE_TENANT_SHARE=3: %d, %v", c.TenantShare, err)
+	}
+	for _, v := range []string{"-1", "1001", "two"} {
+		if _, err := Load(FromMap(map[string]string{"CLINIKAPI_DATASTORE_TENANT_SHARE": v})); err == nil || !strings.HasPrefix(err.Error(), "CLINIKAPI_DATASTORE_TENANT_SHARE:") {
+			t.Errorf("CLINIKAPI_DATASTORE_TENANT_SHARE=%s: %v, want an error naming it", v, err)
+		}
+	}
 	if c, err := Load(FromMap(map[string]string{"CLINIKAPI_SEARCH_INDEX": "every-parameter"})); err != nil || !c.SearchIndexEveryParameter {
 		t.Fatalf("every-parameter index: %v, %v", c.SearchIndexEveryParameter, err)
 	}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/clinikapi/clinikapi/internal/errs"
+	"github.com/clinikapi/clinikapi/internal/fair"
 	"github.com/clinikapi/clinikapi/internal/fhir"
 	"github.com/clinikapi/clinikapi/internal/random"
 )
@@ -485,6 +486,16 @@ func (s *Store) History(ctx context.Context, tenant Tenant, typ, id string) ([]R
 		return nil, notFound(typ)
 	}
 	return h, err
+}
+
+// QueueStats reports how the datastore's tenants waited for their turn
+// at its connections (internal/fair; zero when its backend keeps no such
+// turns).
+func (s *Store) QueueStats() fair.Stats {
+	if q, ok := s.backend.(interface{ QueueStats() fair.Stats }); ok {
+		return q.QueueStats()
+	}
+	return fair.Stats{}
 }
 
 // OutboxEvents returns up to limit events of the outbox, oldest first

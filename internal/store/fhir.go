@@ -16,6 +16,7 @@ import (
 
 	"github.com/clinikapi/clinikapi/internal/datastore"
 	"github.com/clinikapi/clinikapi/internal/errs"
+	"github.com/clinikapi/clinikapi/internal/fair"
 	"github.com/clinikapi/clinikapi/internal/fhir"
 )
 
@@ -30,6 +31,9 @@ type Datastore struct {
 	// cacheID tells this datastore's entries in the shared cache apart.
 	cacheID uint64
 	reads   *readBatcher // PostgreSQL only
+	// work and commits share the connections and the commit batches
+	// fairly between tenants (see fhir_fair.go); commits is SQLite only.
+	work, commits *fair.Gate
 }
 
 // maxCachedRows bounds the multi-row index INSERTs kept prepared: a
@@ -109,6 +113,7 @@ func OpenDatastore(ctx context.Context, databaseURL, dataDir, name string, key [
 	} else {
 		d.reads = &readBatcher{db: db}
 	}
+	d.setGates(0)
 	return d, nil
 }
 
@@ -281,6 +286,11 @@ func scanRecords(rows *sql.Rows) ([]datastore.Record, error) {
 // A new resource has nothing to invalidate in the read cache: misses are
 // not cached.
 func (d *Datastore) Insert(ctx context.Context, tenant datastore.Tenant, rec datastore.Record, idx []fhir.Value) error {
+	release, err := d.writeSlot(ctx, tenant)
+	if err != nil {
+		return err
+	}
+	defer release()
 	if d.db.dialect == Postgres {
 		return d.insertPipelined(ctx, tenant, rec, idx)
 	}
@@ -437,6 +447,11 @@ func (d *Datastore) Get(ctx context.Context, tenant datastore.Tenant, typ, id st
 
 // Replace implements datastore.Backend.
 func (d *Datastore) Replace(ctx context.Context, tenant datastore.Tenant, rec datastore.Record, prev int, idx []fhir.Value) error {
+	release, err := d.writeSlot(ctx, tenant)
+	if err != nil {
+		return err
+	}
+	defer release()
 	return d.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		if err := d.fenced(ctx, tx, tenant); err != nil {
 			return err
@@ -588,6 +603,11 @@ func (d *Datastore) insertIndex(ctx context.Context, tx *sql.Tx, tenant datastor
 
 // History implements datastore.Backend.
 func (d *Datastore) History(ctx context.Context, tenant datastore.Tenant, typ, id string) ([]datastore.Record, error) {
+	release, err := d.slot(ctx, tenant)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	rows, err := d.db.sql.QueryContext(ctx, `SELECT `+recordColumns+` FROM resource_history WHERE tenant = $1 AND type = $2 AND id = $3 ORDER BY version DESC`, string(tenant), typ, id)
 	if err != nil {
 		return nil, err
@@ -597,6 +617,11 @@ func (d *Datastore) History(ctx context.Context, tenant datastore.Tenant, typ, i
 
 // GetMany implements datastore.Backend.
 func (d *Datastore) GetMany(ctx context.Context, tenant datastore.Tenant, refs []datastore.Ref) ([]datastore.Record, error) {
+	release, err := d.slot(ctx, tenant)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	var out []datastore.Record
 	for len(refs) > 0 {
 		n := min(len(refs), 200)
@@ -622,6 +647,11 @@ func (d *Datastore) GetMany(ctx context.Context, tenant datastore.Tenant, refs [
 
 // Outgoing implements datastore.Backend.
 func (d *Datastore) Outgoing(ctx context.Context, tenant datastore.Tenant, srcType string, srcIDs []string, param, targetType string) ([]datastore.Ref, error) {
+	release, err := d.slot(ctx, tenant)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	args := []any{string(tenant), srcType, param}
 	ph := make([]string, len(srcIDs))
 	for i, id := range srcIDs {
@@ -651,6 +681,11 @@ func (d *Datastore) Outgoing(ctx context.Context, tenant datastore.Tenant, srcTy
 
 // Referencing implements datastore.Backend.
 func (d *Datastore) Referencing(ctx context.Context, tenant datastore.Tenant, srcType, param string, targets []datastore.Ref, limit int) ([]datastore.Record, error) {
+	release, err := d.slot(ctx, tenant)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	args := []any{string(tenant), srcType, param}
 	var conds []string
 	for _, t := range targets {

@@ -16,6 +16,11 @@ var fhirTables = []string{"idx_string", "idx_token", "idx_reference", "idx_date"
 // ResourceTypes implements datastore.BulkBackend: the types the tenant has
 // current resources of, in name order.
 func (d *Datastore) ResourceTypes(ctx context.Context, tenant datastore.Tenant) ([]string, error) {
+	release, err := d.slot(ctx, tenant)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	rows, err := d.db.sql.QueryContext(ctx, `SELECT DISTINCT type FROM resources WHERE tenant = $1 AND deleted = FALSE ORDER BY type`, string(tenant))
 	if err != nil {
 		return nil, err
@@ -37,6 +42,11 @@ func (d *Datastore) ResourceTypes(ctx context.Context, tenant datastore.Tenant) 
 // paging over the primary key, so every page costs the same), updated at
 // or after since when it is set.
 func (d *Datastore) ScanResources(ctx context.Context, tenant datastore.Tenant, typ string, since time.Time, after string, limit int) ([]datastore.Record, error) {
+	release, err := d.slot(ctx, tenant)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	q := `SELECT ` + recordColumns + ` FROM resources WHERE tenant = $1 AND type = $2 AND id > $3 AND deleted = FALSE`
 	args := []any{string(tenant), typ, after}
 	if !since.IsZero() {
@@ -53,6 +63,11 @@ func (d *Datastore) ScanResources(ctx context.Context, tenant datastore.Tenant, 
 
 // CountResources implements datastore.BulkBackend.
 func (d *Datastore) CountResources(ctx context.Context, tenant datastore.Tenant, typ string, since time.Time) (int, error) {
+	release, err := d.slot(ctx, tenant)
+	if err != nil {
+		return 0, err
+	}
+	defer release()
 	q := `SELECT COUNT(*) FROM resources WHERE tenant = $1 AND type = $2 AND deleted = FALSE`
 	args := []any{string(tenant), typ}
 	if !since.IsZero() {
@@ -60,7 +75,7 @@ func (d *Datastore) CountResources(ctx context.Context, tenant datastore.Tenant,
 		args = append(args, micros(since))
 	}
 	var n int
-	err := d.db.sql.QueryRowContext(ctx, q, args...).Scan(&n)
+	err = d.db.sql.QueryRowContext(ctx, q, args...).Scan(&n)
 	return n, err
 }
 

@@ -29,6 +29,11 @@ const maxRune = "\U0010FFFF"
 // Search implements datastore.Backend. Each condition becomes an IN
 // sub-select on its index table, so the index drives the search.
 func (d *Datastore) Search(ctx context.Context, tenant datastore.Tenant, q datastore.Query) ([]datastore.Record, int, error) {
+	release, err := d.slot(ctx, tenant)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer release()
 	b := &sqlBuilder{}
 	b.tenant, b.typ = b.arg(string(tenant)), b.arg(q.Type)
 	where := []string{"r.tenant = " + b.tenant, "r.type = " + b.typ, "r.deleted = FALSE"}
