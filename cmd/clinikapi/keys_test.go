@@ -277,3 +277,90 @@ func TestAdminRevokeKey(t *testing.T) {
 		t.Errorf("the new secret stopped after failed revoke-key runs: %v", err)
 	}
 }
+
+// TestKeyChangeReachesRunningServerSQLite: on the embedded SQLite store, a
+// key revoked by `admin revoke-key`, or disabled by another process on the
+// same data directory, is refused by a server already running there (which
+// verified and cached it) on its next requests, without a restart; a key
+// nobody changed keeps working.
+func TestKeyChangeReachesRunningServerSQLite(t *testing.T) {
+	dir := t.TempDir()
+	vars := map[string]string{"CLINIKAPI_DATA_DIR": dir}
+	ctx := context.Background()
+	orgID := adminOrg(t, vars)
+	leaked, _ := createKeyCLI(t, vars, "--org", orgID, "--name", "leaked")
+	disabled, disabledID := createKeyCLI(t, vars, "--org", orgID, "--name", "disabled")
+	kept, _ := createKeyCLI(t, vars, "--org", orgID, "--name", "kept")
+
+	addr := freeAddr(t)
+	sctx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() {
+		done <- run(sctx, []string{"serve"}, env(map[string]string{"CLINIKAPI_DATA_DIR": dir, "CLINIKAPI_ADDR": addr}), &bytes.Buffer{}, &bytes.Buffer{})
+	}()
+	defer func() {
+		stop()
+		if err := <-done; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	}()
+	waitReady(t, "http://"+addr)
+	call := func(secret string) (int, string) {
+		t.Helper()
+		req, _ := http.NewRequest("GET", "http://"+addr+"/v1/patients", nil)
+		req.Header.Set("x-api-key", secret)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		var b bytes.Buffer
+		_, _ = b.ReadFrom(res.Body)
+		return res.StatusCode, b.String()
+	}
+	// The server verifies (and caches) every key.
+	for _, k := range []string{leaked, disabled, kept} {
+		if st, body := call(k); st != 200 {
+			t.Fatalf("before any change: %d %s", st, body)
+		}
+	}
+	// refused polls the running server until it refuses secret with code
+	// (every 100 ms: the organization may make 100 requests a minute).
+	refused := func(what, secret, code string) {
+		t.Helper()
+		deadline := time.Now().Add(4 * time.Second)
+		for {
+			st, body := call(secret)
+			if st == 401 && strings.Contains(body, code) {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: the running server still answers %d %s", what, st, body)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+
+	file := filepath.Join(t.TempDir(), "leaked.txt")
+	if err := os.WriteFile(file, []byte(leaked+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out, errOut bytes.Buffer
+	if err := run(ctx, []string{"admin", "revoke-key", "--secret-file", file}, env(vars), &out, &errOut); err != nil {
+		t.Fatalf("revoke-key: %v\n%s", describe(err), errOut.String())
+	}
+	if strings.Contains(errOut.String(), "minutes") {
+		t.Errorf("revoke-key still warns that the server may accept the key: %q", errOut.String())
+	}
+	refused("revoked by admin revoke-key", leaked, "KEY_REVOKED")
+
+	other := openApp(t, vars)
+	if _, err := other.Keys.SetDisabled(ctx, apikey.Actor{OrgID: orgID}, disabledID, true); err != nil {
+		t.Fatal(err)
+	}
+	refused("disabled by another process", disabled, "KEY_DISABLED")
+
+	if st, body := call(kept); st != 200 {
+		t.Fatalf("the key nobody changed: %d %s", st, body)
+	}
+}

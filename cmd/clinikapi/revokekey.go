@@ -95,9 +95,6 @@ func revokeKeyCmd(ctx context.Context, cfg config.Config, args []string, stdout,
 		}
 		fmt.Fprintf(stdout, "revoked=%s%s\n", cr.Key.RevokedAt.UTC().Format(time.RFC3339), already)
 	}
-	if a.Config.DatabaseURL == "" && a.Config.RedisURL == "" {
-		fmt.Fprintln(stderr, "note: a server running on this data directory may accept the old secret for up to 5 more minutes (its key cache); restart it to end that at once, or use the key page's \"I leaked this key\" instead")
-	}
 	if since.IsZero() {
 		return nil
 	}

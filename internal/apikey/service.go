@@ -39,6 +39,14 @@ type Invalidator interface {
 	Subscribe(ctx context.Context, fn func(keyID string), reset func()) error
 }
 
+// ChangeFeed reports keys changed by other processes on the same database
+// (the SQLite control database, where the store records every change in
+// its transaction). Subscribe calls fn for every key changed after it
+// started and reset when changes may have been missed.
+type ChangeFeed interface {
+	Subscribe(ctx context.Context, fn func(keyID string), reset func()) error
+}
+
 // Service manages keys and verifies them on every API request.
 type Service struct {
 	store Store
@@ -63,6 +71,10 @@ type Service struct {
 	PlanLimit func(ctx context.Context, orgID string) (int, error)
 	// Uses reads keys' usage for the least-privilege hint; nil: no hint.
 	Uses UseStore
+	// Changes, when set, brings key changes other processes make on the
+	// same database into this instance's cache beside the Invalidator
+	// (Listen follows both).
+	Changes ChangeFeed
 }
 
 // TenantChecker vouches for the sub-organization a new key belongs to.
@@ -91,12 +103,27 @@ func (s *Service) SetCacheBudget(bytes int64) {
 // CacheStats reports the verification cache's figures.
 func (s *Service) CacheStats() memory.Stats { return s.cache.stats() }
 
-// Listen keeps this instance's cache in step with the others until ctx ends.
+// Listen keeps this instance's cache in step with the other instances and
+// processes until ctx ends.
 func (s *Service) Listen(ctx context.Context) error {
-	if s.inval == nil {
-		return nil
+	var subs []func(fn func(string), reset func()) error
+	if s.inval != nil {
+		subs = append(subs, func(fn func(string), reset func()) error { return s.inval.Subscribe(ctx, fn, reset) })
 	}
-	return s.inval.Subscribe(ctx, s.cache.dropKey, s.cache.reset)
+	if s.Changes != nil {
+		subs = append(subs, func(fn func(string), reset func()) error { return s.Changes.Subscribe(ctx, fn, reset) })
+	}
+	errc := make(chan error, len(subs))
+	for _, sub := range subs {
+		go func() { errc <- sub(s.cache.dropKey, s.cache.reset) }()
+	}
+	var first error
+	for range subs {
+		if err := <-errc; err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
 }
 
 // Actor is who manages keys: a user of the organization, or the system.

@@ -237,6 +237,9 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opt Options) 
 	}}
 	a.Keys.Types = resource.Names{FHIR: index.Types()}
 	a.Keys.Uses = db
+	if c := db.KeyChanges(log); c != nil {
+		a.Keys.Changes = c // an admin command's key change reaches a server beside it
+	}
 	a.Keys.PlanLimit = func(ctx context.Context, orgID string) (int, error) {
 		pl, err := orgPlans.PlanOf(ctx, orgID)
 		return pl.PerMinute, err

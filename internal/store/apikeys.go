@@ -129,16 +129,18 @@ func (db *DB) FindKey(ctx context.Context, orgID, keyID string) (apikey.Key, err
 
 // UpdateKey implements apikey.Store.
 func (db *DB) UpdateKey(ctx context.Context, k apikey.Key) error {
-	res, err := db.execWrite(ctx, `UPDATE api_keys SET name = $1, notes = $2, expires_at = $3, scope = $4, resource_types = $5, ip_allowlist = $6,
-		per_minute = $7, disabled_at = $8 WHERE org_id = $9 AND id = $10 AND revoked_at IS NULL`,
-		k.Name, k.Notes, nullTime(k.ExpiresAt), k.Scope, apikey.FormatGrants(k.Grants), strings.Join(k.AllowIPs, ","), k.PerMinute, nullTime(k.DisabledAt), k.OrgID, k.ID)
-	if err != nil {
-		return err
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return errs.E(errs.NotFound, "API key not found.")
-	}
-	return nil
+	return db.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE api_keys SET name = $1, notes = $2, expires_at = $3, scope = $4, resource_types = $5, ip_allowlist = $6,
+			per_minute = $7, disabled_at = $8 WHERE org_id = $9 AND id = $10 AND revoked_at IS NULL`,
+			k.Name, k.Notes, nullTime(k.ExpiresAt), k.Scope, apikey.FormatGrants(k.Grants), strings.Join(k.AllowIPs, ","), k.PerMinute, nullTime(k.DisabledAt), k.OrgID, k.ID)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return errs.E(errs.NotFound, "API key not found.")
+		}
+		return db.keysChanged(ctx, tx, `org_id = $2 AND id = $3`, k.OrgID, k.ID)
+	})
 }
 
 // FindSecret implements apikey.Store.
@@ -169,17 +171,43 @@ func (db *DB) RotateKey(ctx context.Context, orgID, keyID string, s apikey.Secre
 		if _, err := tx.ExecContext(ctx, `UPDATE api_keys SET prefix = $1, last4 = $2 WHERE id = $3`, prefix, last4, keyID); err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO api_key_secrets (hash, key_id, created_at) VALUES ($1, $2, $3)`, s.Hash, keyID, utc(s.CreatedAt))
-		return err
+		if _, err := tx.ExecContext(ctx, `INSERT INTO api_key_secrets (hash, key_id, created_at) VALUES ($1, $2, $3)`, s.Hash, keyID, utc(s.CreatedAt)); err != nil {
+			return err
+		}
+		return db.keysChanged(ctx, tx, `org_id = $2 AND id = $3`, orgID, keyID)
 	})
 }
 
 // RevokeKey implements apikey.Store.
 func (db *DB) RevokeKey(ctx context.Context, orgID, keyID string, at time.Time) (apikey.Key, error) {
-	if _, err := db.execWrite(ctx, `UPDATE api_keys SET revoked_at = $1 WHERE org_id = $2 AND id = $3 AND revoked_at IS NULL`, utc(at), orgID, keyID); err != nil {
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE api_keys SET revoked_at = $1 WHERE org_id = $2 AND id = $3 AND revoked_at IS NULL`, utc(at), orgID, keyID)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return nil // not the organization's, or revoked already
+		}
+		return db.keysChanged(ctx, tx, `org_id = $2 AND id = $3`, orgID, keyID)
+	})
+	if err != nil {
 		return apikey.Key{}, err
 	}
 	return db.FindKey(ctx, orgID, keyID)
+}
+
+// keysChanged records, in the transaction of a change, that the keys of
+// api_keys matching where (its parameters from $2) changed, so that every
+// other process on this SQLite database drops them from its cache at its
+// next poll (KeyChanges). On PostgreSQL the instances hear of changes by
+// NOTIFY or Redis, which the key service publishes.
+func (db *DB) keysChanged(ctx context.Context, tx *sql.Tx, where string, args ...any) error {
+	if db.dialect != SQLite {
+		return nil
+	}
+	_, err := tx.ExecContext(ctx, `INSERT INTO api_key_changes (key_id, created_at) SELECT id, $1 FROM api_keys WHERE `+where,
+		append([]any{utc(time.Now())}, args...)...)
+	return err
 }
 
 // TouchKeys implements apikey.Store.

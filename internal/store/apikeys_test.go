@@ -2,6 +2,8 @@ package store_test
 
 import (
 	"context"
+	"log/slog"
+	"os"
 	"testing"
 	"time"
 
@@ -168,4 +170,82 @@ func TestAPIKeysRotateRevokeTouch(t *testing.T) {
 			t.Fatalf("TouchKeys(nil): %v", err)
 		}
 	})
+}
+
+// TestKeyChangesFeed: on SQLite every key change — roll, restriction or
+// disable, revoke, deletion with its organization — is recorded in its
+// transaction, and a feed started earlier (another process's, as a
+// running server's) reports each changed key once, in order; a revoke that
+// changes nothing records nothing. PostgreSQL has no feed (NOTIFY).
+func TestKeyChangesFeed(t *testing.T) {
+	if pg := os.Getenv(storetest.EnvPostgres); pg != "" {
+		if db := storetest.Open(t, "postgres"); db.KeyChanges(slog.New(slog.DiscardHandler)) != nil {
+			t.Fatal("PostgreSQL has a key change feed; NOTIFY carries the changes there")
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	db := storetest.Open(t, "sqlite")
+	keyOrgs(t, db)
+	mustKey(t, db, "org_1", "key_1", apikey.Test, t0)
+	k2, _ := mustKey(t, db, "org_1", "key_2", apikey.Test, t0)
+	mustKey(t, db, "org_1", "key_3", apikey.Test, t0)
+	mustKey(t, db, "org_2", "key_4", apikey.Test, t0)
+	if _, err := db.RevokeKey(ctx, "org_1", "key_3", t0); err != nil { // before the feed started: not reported
+		t.Fatal(err)
+	}
+
+	got := make(chan string, 16)
+	started := make(chan struct{}, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- db.KeyChanges(slog.New(slog.DiscardHandler)).Subscribe(ctx, func(id string) { got <- id }, func() {
+			select {
+			case started <- struct{}{}:
+			default:
+			}
+		})
+	}()
+	select {
+	case <-started:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the feed did not start")
+	}
+
+	_, hash, prefix, last4 := apikey.Generate(apikey.Test)
+	if err := db.RotateKey(ctx, "org_1", "key_1", apikey.Secret{Hash: hash, KeyID: "key_1", CreatedAt: t0}, prefix, last4, t0); err != nil {
+		t.Fatal(err)
+	}
+	k2.DisabledAt = t0
+	if err := db.UpdateKey(ctx, k2); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.RevokeKey(ctx, "org_1", "key_3", t0); err != nil { // revoked already: no change
+		t.Fatal(err)
+	}
+	if _, err := db.RevokeKey(ctx, "org_1", "key_2", t0); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.DeleteOrgAccountData(ctx, "org_2", t0); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"key_1", "key_2", "key_2", "key_4"} {
+		select {
+		case id := <-got:
+			if id != want {
+				t.Fatalf("feed reported %s, want %s", id, want)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("feed did not report %s", want)
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Subscribe: %v", err)
+	}
+	select {
+	case id := <-got:
+		t.Fatalf("feed reported %s more than once, or a change that changed nothing", id)
+	default:
+	}
 }

@@ -73,6 +73,9 @@ func (db *DB) DueClosures(ctx context.Context, now time.Time) ([]privacy.Closure
 // and the audit trail, which holds ids, never PHI.
 func (db *DB) DeleteOrgAccountData(ctx context.Context, orgID string, now time.Time) error {
 	return db.tx(ctx, func(tx *sql.Tx) error {
+		if err := db.keysChanged(ctx, tx, `org_id = $2`, orgID); err != nil {
+			return err
+		}
 		for _, q := range []string{
 			`DELETE FROM memberships WHERE org_id = $1`,
 			`DELETE FROM invites WHERE org_id = $1`,

@@ -100,6 +100,9 @@ func (db *DB) DueSubOrgs(ctx context.Context, now time.Time) ([]suborg.SubOrg, e
 // DeleteSubOrgAccountData implements suborg.Store.
 func (db *DB) DeleteSubOrgAccountData(ctx context.Context, orgID, id string, now time.Time) error {
 	return db.tx(ctx, func(tx *sql.Tx) error {
+		if err := db.keysChanged(ctx, tx, `org_id = $2 AND tenant_id = $3`, orgID, id); err != nil {
+			return err
+		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM api_keys WHERE org_id = $1 AND tenant_id = $2`, orgID, id); err != nil {
 			return err
 		}
