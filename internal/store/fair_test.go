@@ -78,7 +78,7 @@ func TestFairShare(t *testing.T) {
 		}
 		s := datastore.New(d, nil, nil, nil)
 		g := d.WorkGate()
-		if engine == "sqlite" && (g.Slots() != 5 || g.PerTenant() != 2) || engine == "postgres" && (g.Slots() != 15 || g.PerTenant() != 5) {
+		if engine == "sqlite" && (g.Slots() != 5 || g.PerTenant() != store.DefaultSearchShare(8)) || engine == "postgres" && (g.Slots() != 15 || g.PerTenant() != store.DefaultSearchShare(20)) {
 			t.Fatalf("%s work lane: %d slots, %d per tenant", engine, g.Slots(), g.PerTenant())
 		}
 		holds := holdSlots(t, d, "org_a")
@@ -116,6 +116,12 @@ func TestFairShare(t *testing.T) {
 		// A's own reads by id are not behind its searches either.
 		if _, err := s.Read(ctx, "org_a", "Patient", "a-1"); err != nil {
 			t.Fatalf("A's read by id: %v", err)
+		}
+		// Nor are A's writes: they take the commit lane (SQLite) or a
+		// work slot of their own share (PostgreSQL), not a search slot.
+		if err := d.Insert(ctx, "org_a", datastore.Record{Type: "Observation", ID: "a-obs", Version: 1, LastUpdated: now,
+			Content: []byte(`{"resourceType":"Observation","id":"a-obs"}`)}, nil); err != nil {
+			t.Fatalf("A's write beside its full search share: %v", err)
 		}
 		select {
 		case err := <-extra:

@@ -31,9 +31,10 @@ type Datastore struct {
 	// cacheID tells this datastore's entries in the shared cache apart.
 	cacheID uint64
 	reads   *readBatcher // PostgreSQL only
-	// work and commits share the connections and the commit batches
-	// fairly between tenants (see fhir_fair.go); commits is SQLite only.
-	work, commits *fair.Gate
+	// work, searches and commits share the connections and the commit
+	// batches fairly between tenants (see fhir_fair.go); searches is
+	// PostgreSQL only, commits SQLite only.
+	work, searches, commits *fair.Gate
 }
 
 // maxCachedRows bounds the multi-row index INSERTs kept prepared: a
