@@ -62,7 +62,8 @@ type Config struct {
 	// TenantShare is the connections of a FHIR datastore one tenant's
 	// searches (and, on PostgreSQL, writes) may use at once
 	// (CLINIKAPI_DATASTORE_TENANT_SHARE; default 0: a quarter of the
-	// pool, 2 on SQLite, 5 on PostgreSQL).
+	// pool, 2 on SQLite, 5 on PostgreSQL, and for searches at most the
+	// host's cores).
 	TenantShare int
 
 	LogFormat string // "json" or "text"
