@@ -53,6 +53,8 @@ type Dispatcher struct {
 	Batch       int
 	MaxWorkers  int
 	Lease       time.Duration
+	// Yield makes looks for due work give way to a busy API (nil: never).
+	Yield *Yield
 
 	secrets func(e Endpoint, t time.Time) (cur, old string, err error)
 	wake    chan struct{}
@@ -110,7 +112,7 @@ func (d *Dispatcher) Run(ctx context.Context, tick time.Duration) {
 	defer t.Stop()
 	for {
 		d.Step(ctx)
-		if !pause(ctx, t.C, d.wake) {
+		if !pause(ctx, t.C, d.wake, d.Yield) {
 			d.wg.Wait()
 			return
 		}

@@ -191,6 +191,8 @@ type Service struct {
 	// Tenants vouches for the sub-organization an endpoint is pinned to;
 	// nil: endpoints can be pinned to the organization's own keys only.
 	Tenants TenantChecker
+	// Yield makes the relay give way to a busy API (nil: never).
+	Yield   *Yield
 	seal    *sealer
 	once    sync.Once
 	changed chan struct{}
@@ -529,7 +531,7 @@ func (s *Service) Run(ctx context.Context, tick time.Duration) {
 		if err := s.Relay(context.WithoutCancel(ctx)); err != nil {
 			s.Log.ErrorContext(ctx, "webhook relay failed; will retry", "err", err)
 		}
-		if !pause(ctx, t.C, s.changes()) {
+		if !pause(ctx, t.C, s.changes(), s.Yield) {
 			<-done
 			return
 		}
@@ -540,21 +542,65 @@ func (s *Service) Run(ctx context.Context, tick time.Duration) {
 // dispatcher's look for due work.
 const Gap = 50 * time.Millisecond
 
-// pause waits for the next tick or wake-up, then Gap more; false when ctx
+// MaxDefer is how long background delivery gives way to a busy API at
+// most (see Yield).
+const MaxDefer = time.Second
+
+// Yield gives background delivery a lower priority than API requests:
+// deliveries run on the same cores as the requests that make them. While
+// Busy reports the API saturated, the relay and the dispatcher wait
+// before their next run, but never longer than Max: under sustained load
+// each still runs at least every Max and then drains everything due (a
+// relay reads the outbox until it is empty, a worker claims its
+// endpoint's deliveries while its batches come back full), so the
+// backlog stays about Max of events and never grows without bound, and
+// the longer batches cost less per delivery. A nil Yield, or a nil Busy,
+// never waits.
+type Yield struct {
+	Busy func() bool
+	Max  time.Duration
+}
+
+// yieldPoll is how often a waiting run looks whether the API is still busy.
+const yieldPoll = 10 * time.Millisecond
+
+// wait waits while the API is busy, for at most y.Max; false when ctx
 // ended.
-func pause(ctx context.Context, tick <-chan time.Time, wake <-chan struct{}) bool {
+func (y *Yield) wait(ctx context.Context) bool {
+	if y == nil || y.Busy == nil || !y.Busy() {
+		return ctx.Err() == nil
+	}
+	deadline := time.Now().Add(y.Max)
+	t := time.NewTimer(yieldPoll)
+	defer t.Stop()
+	for y.Busy() && time.Now().Before(deadline) {
+		select {
+		case <-ctx.Done():
+			return false
+		case <-t.C:
+			t.Reset(yieldPoll)
+		}
+	}
+	return ctx.Err() == nil
+}
+
+// pause waits for the next tick or wake-up, then Gap more, then while the
+// API is busy (y); false when ctx ended.
+func pause(ctx context.Context, tick <-chan time.Time, wake <-chan struct{}, y *Yield) bool {
 	select {
 	case <-ctx.Done():
 		return false
 	case <-tick:
 	case <-wake:
 	}
+	t := time.NewTimer(Gap)
+	defer t.Stop()
 	select {
 	case <-ctx.Done():
 		return false
-	case <-time.After(Gap):
-		return true
+	case <-t.C:
 	}
+	return y.wait(ctx)
 }
 
 // Changed reports a committed change of a resource: the relay runs soon.
