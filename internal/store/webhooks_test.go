@@ -98,7 +98,6 @@ func TestWebhookBatchClaim(t *testing.T) {
 		later := now.Add(2 * time.Minute)
 		owner := map[string]string{}
 		var mu sync.Mutex
-		var wg sync.WaitGroup
 		// take records a claim of holder's: at most per deliveries of each
 		// of at most eps endpoints, none claimed before.
 		take := func(holder string, b []webhook.Delivery, per, eps int) {
@@ -118,25 +117,31 @@ func TestWebhookBatchClaim(t *testing.T) {
 				}
 			}
 		}
-		for i := range 6 {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				holder := "inst" + strconv.Itoa(i)
-				for {
-					b, err := db.ClaimWebhookDeliveries(ctx, webhook.Claim{Holder: holder, Now: later, Until: later.Add(time.Minute), PerEndpoint: 3, Endpoints: 2})
-					if err != nil {
-						t.Error(err)
-						return
+		// race has 6 instances claim with c until nothing is left.
+		race := func(prefix string, c webhook.Claim) {
+			var wg sync.WaitGroup
+			for i := range 6 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					c := c
+					c.Holder = prefix + strconv.Itoa(i)
+					for {
+						b, err := db.ClaimWebhookDeliveries(ctx, c)
+						if err != nil {
+							t.Error(err)
+							return
+						}
+						if len(b) == 0 {
+							return
+						}
+						take(c.Holder, b, c.PerEndpoint, c.Endpoints)
 					}
-					if len(b) == 0 {
-						return
-					}
-					take(holder, b, 3, 2)
-				}
-			}()
+				}()
+			}
+			wg.Wait()
 		}
-		wg.Wait()
+		race("inst", webhook.Claim{Now: later, Until: later.Add(time.Minute), PerEndpoint: 3, Endpoints: 2})
 		if len(owner) != 75 {
 			t.Fatalf("racing instances claimed %d deliveries, want the 75 of the enabled endpoints", len(owner))
 		}
@@ -147,25 +152,7 @@ func TestWebhookBatchClaim(t *testing.T) {
 		more := queue(t, db, eps[:1], 40)
 		latest := later.Add(time.Hour)
 		clear(owner)
-		for i := range 6 {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				holder := "worker" + strconv.Itoa(i)
-				for {
-					b, err := db.ClaimWebhookDeliveries(ctx, webhook.Claim{Holder: holder, Now: latest, Until: latest.Add(time.Minute), PerEndpoint: 4, Endpoints: 1, Endpoint: eps[0].ID})
-					if err != nil {
-						t.Error(err)
-						return
-					}
-					if len(b) == 0 {
-						return
-					}
-					take(holder, b, 4, 1)
-				}
-			}()
-		}
-		wg.Wait()
+		race("worker", webhook.Claim{Now: latest, Until: latest.Add(time.Minute), PerEndpoint: 4, Endpoints: 1, Endpoint: eps[0].ID})
 		if len(owner) != len(more)+25 {
 			t.Fatalf("racing workers claimed %d deliveries, want the %d of %s", len(owner), len(more)+25, eps[0].ID)
 		}
