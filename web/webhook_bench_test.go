@@ -83,6 +83,10 @@ func newCreateBench(b *testing.B, engine string, rcv *receiver, endpoints int) c
 		_, secret := addEndpoint(b, env, o.ID, webhook.Input{URL: rcv.url(path), Events: "*"})
 		rcv.expect(path, secret)
 	}
+	if os.Getenv("CLINIKAPI_BENCH_WEBHOOK_YIELD") == "off" {
+		// Deliveries compete with the API as equals (for comparison).
+		env.App.Webhooks.Yield, env.App.Webhooks.Dispatch.Yield = nil, nil
+	}
 	return createBench{env: env, h: env.App.HTTP, secret: k.Secret}
 }
 

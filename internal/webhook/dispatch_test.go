@@ -3,6 +3,7 @@ package webhook
 import (
 	"context"
 	"errors"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -189,4 +190,32 @@ func TestDispatcherYieldsButKeepsLooking(t *testing.T) {
 	n := len(looks())
 	// Idle: a tick and a Gap apart, far more often than Max.
 	waitLooks(n + 10)
+}
+
+// TestBatchesGrowWithABacklog: a worker's batches double while they come
+// back full, up to MaxBatch, and start again from Batch after one that is
+// not; a batch is leased for longer than its sends can take, so that no
+// other instance claims its deliveries meanwhile.
+func TestBatchesGrowWithABacklog(t *testing.T) {
+	d := &Dispatcher{Batch: 32, MaxBatch: 128, PerEndpoint: 4, Lease: 2 * time.Minute}
+	size, got := d.Batch, []int{}
+	for range 4 {
+		size = d.nextBatch(size, size)
+		got = append(got, size)
+	}
+	if want := []int{64, 128, 128, 128}; !slices.Equal(got, want) {
+		t.Fatalf("full batches grew %v, want %v", got, want)
+	}
+	if n := d.nextBatch(128, 127); n != 32 {
+		t.Fatalf("after a batch that was not full: %d, want Batch", n)
+	}
+	for _, n := range []int{1, 32, 64, 128} {
+		sends := time.Duration((n+d.PerEndpoint-1)/d.PerEndpoint) * SendTimeout
+		if l := d.leaseFor(n); l < d.Lease || l <= sends {
+			t.Fatalf("a batch of %d is leased for %v; its sends can take %v, the least lease is %v", n, l, sends, d.Lease)
+		}
+	}
+	if l := d.leaseFor(32); l != d.Lease {
+		t.Fatalf("the usual batch is leased for %v, want Lease %v", l, d.Lease)
+	}
 }
