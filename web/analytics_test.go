@@ -439,6 +439,7 @@ func TestMetricsEndpoint(t *testing.T) {
 		`clinikapi_http_request_duration_seconds_count{class="api"} 3`,
 		`clinikapi_http_request_duration_seconds_bucket{class="api",le="+Inf"} 3`,
 		"# TYPE clinikapi_usage_buffer_depth gauge",
+		"clinikapi_http_requests_in_flight 1", // the scrape itself
 		`clinikapi_job_last_success{kind="usage.rollup"} 1`,
 		"# TYPE clinikapi_read_cache_bytes gauge",
 		"# TYPE clinikapi_datastore_queue_waiting gauge",

@@ -12,9 +12,12 @@ import (
 	"github.com/clinikapi/clinikapi/internal/metrics"
 )
 
-// observe counts every request in the operator metrics, by route class.
+// observe counts every request in the operator metrics, by route class,
+// and the requests in flight.
 func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
+		s.Metrics.Begin()
+		defer s.Metrics.End()
 		start := time.Now()
 		err := next(c)
 		if err != nil {

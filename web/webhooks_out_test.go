@@ -106,6 +106,9 @@ type receiver struct {
 	mu     sync.Mutex
 	reqs   []hookRequest
 	answer func(path string, n int) int
+	// expect registers an endpoint's secret with a receiver that checks
+	// signatures (countingReceiver).
+	expect func(path, secret string)
 }
 
 func newReceiver(t testing.TB) *receiver {

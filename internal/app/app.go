@@ -29,6 +29,7 @@ import (
 	"github.com/clinikapi/clinikapi/internal/idempotency"
 	"github.com/clinikapi/clinikapi/internal/jobs"
 	"github.com/clinikapi/clinikapi/internal/mail"
+	"github.com/clinikapi/clinikapi/internal/metrics"
 	"github.com/clinikapi/clinikapi/internal/org"
 	"github.com/clinikapi/clinikapi/internal/privacy"
 	"github.com/clinikapi/clinikapi/internal/product"
@@ -111,6 +112,7 @@ type App struct {
 	supabase      *supabase.Provider // nil with built-in accounts
 	sessionInval  apikey.Invalidator
 
+	registry    *metrics.Registry // operator metrics, and the requests in flight
 	closers     []func() error
 	files       *encryption.Files // export files and staged imports
 	stopWorkers func()
@@ -257,6 +259,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opt Options) 
 			return store.DatastoreNames(ctx, cfg.DatabaseURL, cfg.DataDir)
 		},
 	}
+	a.registry = a.metrics()
 	if err := a.webhooks(ctx, opt); err != nil {
 		a.Close()
 		return nil, err
@@ -315,7 +318,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opt Options) 
 		Capabilities: &api.Capabilities{Types: index.Types(), Params: index, BaseURL: cfg.BaseURL, Version: Version, Started: now(), Keys: a.Keys},
 		Stripe:       &webhook.Stripe{Billing: a.Billing, Parser: a.StripeWebhook, Log: log},
 		DB:           a.readiness(), Jobs: a.Jobs, Log: log, Now: now, TLS: cfg.TLS.Enabled(), TrustProxy: cfg.TrustProxy,
-		Metrics: a.metrics(), MetricsToken: cfg.MetricsToken,
+		Metrics: a.registry, MetricsToken: cfg.MetricsToken,
 	}
 	srv.Resources = &api.Resources{Records: a.Records, BaseURL: cfg.BaseURL}
 	srv.Bulk = &api.Bulk{Jobs: a.Bulk, BaseURL: cfg.BaseURL, Now: now}

@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"runtime"
 	"strconv"
 	"time"
 
@@ -32,6 +33,10 @@ func (a *App) webhooks(ctx context.Context, opt Options) error {
 		return err
 	}
 	a.Webhooks.Tenants = a.SubOrgs // set before: sub-organizations come first
+	// Deliveries give way to API requests while every core has one.
+	busy := func() bool { return a.registry.InFlight() >= int64(runtime.GOMAXPROCS(0)) }
+	y := &outbound.Yield{Busy: busy, Max: outbound.MaxDefer}
+	a.Webhooks.Yield, d.Yield = y, y
 	a.Records.Changed = a.Webhooks.Changed
 	a.Jobs.Register(jobs.Job{Kind: "retention.webhook_deliveries", Every: 24 * time.Hour, Run: func(ctx context.Context) (jobs.Result, error) {
 		n, err := a.Webhooks.Purge(ctx)

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -28,6 +29,7 @@ type Registry struct {
 	reg      *prometheus.Registry
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
+	inFlight atomic.Int64
 }
 
 // New returns a Registry with the request metrics and the Go runtime and
@@ -48,8 +50,19 @@ func New() *Registry {
 	r.reg.MustRegister(r.requests, r.latency,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	r.Gauge("clinikapi_http_requests_in_flight", "HTTP requests being answered now.", func() float64 { return float64(r.InFlight()) })
 	return r
 }
+
+// Begin counts a request being answered until its End.
+func (r *Registry) Begin() { r.inFlight.Add(1) }
+
+// End ends what Begin began.
+func (r *Registry) End() { r.inFlight.Add(-1) }
+
+// InFlight is the number of requests being answered now (background
+// work such as webhook delivery gives way while it is high).
+func (r *Registry) InFlight() int64 { return r.inFlight.Load() }
 
 // Class names the kind of route a path belongs to.
 func Class(path string) string {

@@ -194,6 +194,7 @@ func scanDelivery(row interface{ Scan(...any) error }) (webhook.Delivery, error)
 // LOCKED instead, so that instances do not wait on each other; the
 // claim of every endpoint leaves its many candidates unlocked, as
 // locking a row writes it); on SQLite the statement holds the one writer.
+// One endpoint's claim takes its oldest due deliveries without ranking.
 func (db *DB) ClaimWebhookDeliveries(ctx context.Context, c webhook.Claim) ([]webhook.Delivery, error) {
 	a := args{db: db}
 	a.add(utc(c.Now), "") // $1, claimable's
@@ -203,7 +204,6 @@ func (db *DB) ClaimWebhookDeliveries(ctx context.Context, c webhook.Claim) ([]we
 	where, lock := "", ""
 	if c.Endpoint != "" {
 		where += ` AND d.endpoint_id = ` + a.add(c.Endpoint, "")
-		candidates = per
 		if db.dialect == Postgres {
 			lock = ` FOR UPDATE OF d SKIP LOCKED`
 		}
@@ -215,19 +215,38 @@ func (db *DB) ClaimWebhookDeliveries(ctx context.Context, c webhook.Claim) ([]we
 		}
 		where += ` AND d.endpoint_id NOT IN (` + strings.Join(ps, ", ") + `)`
 	}
-	q := `UPDATE webhook_deliveries AS d SET ` + set + `
-		WHERE d.id IN (SELECT r.id FROM (
+	// The rows to lease are picked once (MATERIALIZED) and the UPDATE
+	// joins them: with "WHERE id IN (subquery)" PostgreSQL may run the
+	// subquery again for each row a concurrent claim or finish changed
+	// (its recheck of an updated row), each time sorting the due
+	// deliveries anew and, with SKIP LOCKED, picking others.
+	var pick string
+	if c.Endpoint != "" {
+		// One endpoint's: its oldest due, no ranking.
+		pick = `SELECT d.id AS pick FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id
+			WHERE ` + claimable + ` AND NOT e.disabled` + where + `
+			ORDER BY d.next_attempt_at, d.id LIMIT ` + a.add(per, "") + lock
+	} else {
+		pick = `SELECT r.id AS pick FROM (
 			SELECT w.id, w.n, DENSE_RANK() OVER (ORDER BY w.first, w.endpoint_id) AS k FROM (
 				SELECT c.id, c.endpoint_id, ROW_NUMBER() OVER (PARTITION BY c.endpoint_id ORDER BY c.next_attempt_at, c.id) AS n,
 					MIN(c.next_attempt_at) OVER (PARTITION BY c.endpoint_id) AS first
 				FROM (SELECT d.id, d.endpoint_id, d.next_attempt_at FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id
 					WHERE ` + claimable + ` AND NOT e.disabled` + where + `
-					ORDER BY d.next_attempt_at, d.id LIMIT ` + a.add(candidates, "") + lock + `) c) w) r
-			WHERE r.n <= ` + a.add(per, "") + ` AND r.k <= ` + a.add(eps, "") + `) AND ` + claimable + `
+					ORDER BY d.next_attempt_at, d.id LIMIT ` + a.add(candidates, "") + `) c) w) r
+			WHERE r.n <= ` + a.add(per, "") + ` AND r.k <= ` + a.add(eps, "")
+	}
+	q := `WITH picked AS MATERIALIZED (` + pick + `)
+		UPDATE webhook_deliveries AS d SET ` + set + ` FROM picked WHERE d.id = picked.pick AND ` + claimable + `
 		RETURNING ` + deliveryColumns
+	return db.claim(ctx, q, a.vals)
+}
+
+// claim runs a claim statement and returns the deliveries it leased.
+func (db *DB) claim(ctx context.Context, q string, vals []any) ([]webhook.Delivery, error) {
 	var out []webhook.Delivery
 	err := db.writing(func() error {
-		rows, err := db.sql.QueryContext(ctx, q, a.vals...)
+		rows, err := db.sql.QueryContext(ctx, q, vals...)
 		if err != nil {
 			return err
 		}
@@ -263,7 +282,7 @@ func (db *DB) WebhookEndpointsByID(ctx context.Context, ids []string) ([]webhook
 // per 100. A delivery whose lease another holder has taken meanwhile
 // keeps that holder's state; the attempt is logged all the same (it was
 // sent). The attempt of a delivery deleted meanwhile (with its endpoint)
-// is not logged: the deliveries are looked up first.
+// is not logged: its INSERT checks that each delivery exists.
 func (db *DB) FinishWebhookAttempts(ctx context.Context, holder string, as []webhook.Attempt, now time.Time) error {
 	if len(as) == 0 {
 		return nil
@@ -298,51 +317,21 @@ func isForeignKey(err error) bool {
 }
 
 func (db *DB) finishChunk(ctx context.Context, tx *sql.Tx, holder string, as []webhook.Attempt, now time.Time) error {
+	// The deliveries' new states (a delivery deleted meanwhile matches no
+	// row).
 	a := args{db: db}
-	ps := make([]string, len(as))
-	for i, at := range as {
-		ps[i] = a.add(at.DeliveryID, "")
-	}
-	rows, err := tx.QueryContext(ctx, `SELECT id FROM webhook_deliveries WHERE id IN (`+strings.Join(ps, ", ")+`)`, a.vals...)
-	if err != nil {
-		return err
-	}
-	exists := map[string]bool{}
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			rows.Close()
-			return err
-		}
-		exists[id] = true
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return err
-	}
-
-	// The deliveries' new states.
-	a = args{db: db}
 	var q strings.Builder
 	q.WriteString(`WITH v (id, status, attempts, next_attempt_at) AS (VALUES `)
-	k := 0
-	for _, at := range as {
-		if !exists[at.DeliveryID] {
-			continue
-		}
+	for i, at := range as {
 		status, next := at.Outcome, sql.NullTime{}
 		if at.Outcome == webhook.Failed && !at.NextAttemptAt.IsZero() {
 			status, next = webhook.Pending, nullTime(at.NextAttemptAt)
 		}
-		if k > 0 {
+		if i > 0 {
 			q.WriteByte(',')
 		}
-		k++
 		q.WriteString(`(` + a.add(at.DeliveryID, "text") + `,` + a.add(string(status), "text") + `,` + a.add(at.Attempt, "integer") + `,` +
 			a.add(next, "timestamp") + `)`)
-	}
-	if k == 0 {
-		return nil
 	}
 	q.WriteString(`) UPDATE webhook_deliveries SET status = v.status, attempts = v.attempts,
 		next_attempt_at = COALESCE(v.next_attempt_at, webhook_deliveries.next_attempt_at), lease_holder = '', lease_until = NULL,
@@ -351,26 +340,25 @@ func (db *DB) finishChunk(ctx context.Context, tx *sql.Tx, holder string, as []w
 		return err
 	}
 
-	// The attempts, for the log.
+	// The attempts, for the log, of the deliveries that still exist, in
+	// the same statement as that check.
 	a = args{db: db}
 	q.Reset()
-	q.WriteString(`INSERT INTO webhook_attempts (id, delivery_id, endpoint_id, org_id, event_id, event, attempt, at,
-		outcome, status_code, latency_us, response, error, next_attempt_at) VALUES `)
-	k = 0
-	for _, at := range as {
-		if !exists[at.DeliveryID] {
-			continue
-		}
-		if k > 0 {
+	const cols = `id, delivery_id, endpoint_id, org_id, event_id, event, attempt, at, outcome, status_code, latency_us, response, error, next_attempt_at`
+	q.WriteString(`WITH v (` + cols + `) AS (VALUES `)
+	for i, at := range as {
+		if i > 0 {
 			q.WriteByte(',')
 		}
-		k++
-		q.WriteString(`(` + a.add(at.ID, "") + `,` + a.add(at.DeliveryID, "") + `,` + a.add(at.EndpointID, "") + `,` + a.add(at.OrgID, "") + `,` +
-			a.add(at.EventID, "") + `,` + a.add(at.Event, "") + `,` + a.add(at.Attempt, "") + `,` + a.add(utc(at.At), "") + `,` +
-			a.add(string(at.Outcome), "") + `,` + a.add(at.StatusCode, "") + `,` + a.add(at.Latency.Microseconds(), "") + `,` +
-			a.add(at.Response, "") + `,` + a.add(at.Error, "") + `,` + a.add(nullTime(at.NextAttemptAt), "") + `)`)
+		q.WriteString(`(` + a.add(at.ID, "text") + `,` + a.add(at.DeliveryID, "text") + `,` + a.add(at.EndpointID, "text") + `,` +
+			a.add(at.OrgID, "text") + `,` + a.add(at.EventID, "text") + `,` + a.add(at.Event, "text") + `,` + a.add(at.Attempt, "integer") + `,` +
+			a.add(utc(at.At), "timestamp") + `,` + a.add(string(at.Outcome), "text") + `,` + a.add(at.StatusCode, "integer") + `,` +
+			a.add(at.Latency.Microseconds(), "bigint") + `,` + a.add(at.Response, "text") + `,` + a.add(at.Error, "text") + `,` +
+			a.add(nullTime(at.NextAttemptAt), "timestamp") + `)`)
 	}
-	_, err = tx.ExecContext(ctx, q.String(), a.vals...)
+	q.WriteString(`) INSERT INTO webhook_attempts (` + cols + `) SELECT ` + cols + ` FROM v
+		WHERE EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.id = v.delivery_id)`)
+	_, err := tx.ExecContext(ctx, q.String(), a.vals...)
 	return err
 }
 

@@ -98,35 +98,63 @@ func TestWebhookBatchClaim(t *testing.T) {
 		later := now.Add(2 * time.Minute)
 		owner := map[string]string{}
 		var mu sync.Mutex
-		var wg sync.WaitGroup
-		for i := range 6 {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				holder := "inst" + strconv.Itoa(i)
-				for {
-					b, err := db.ClaimWebhookDeliveries(ctx, webhook.Claim{Holder: holder, Now: later, Until: later.Add(time.Minute), PerEndpoint: 3, Endpoints: 2})
-					if err != nil {
-						t.Error(err)
-						return
-					}
-					if len(b) == 0 {
-						return
-					}
-					mu.Lock()
-					for _, d := range b {
-						if prev, ok := owner[d.ID]; ok {
-							t.Errorf("%s claimed by %s and %s", d.ID, prev, holder)
-						}
-						owner[d.ID] = holder
-					}
-					mu.Unlock()
+		// take records a claim of holder's: at most per deliveries of each
+		// of at most eps endpoints, none claimed before.
+		take := func(holder string, b []webhook.Delivery, per, eps int) {
+			mu.Lock()
+			defer mu.Unlock()
+			count := map[string]int{}
+			for _, d := range b {
+				if prev, ok := owner[d.ID]; ok {
+					t.Errorf("%s claimed by %s and %s", d.ID, prev, holder)
 				}
-			}()
+				owner[d.ID] = holder
+				count[d.EndpointID]++
+			}
+			for e, n := range count {
+				if n > per || len(count) > eps {
+					t.Errorf("one claim of %s took %d of %s's deliveries over %d endpoints, want at most %d of at most %d", holder, n, e, len(count), per, eps)
+				}
+			}
 		}
-		wg.Wait()
+		// race has 6 instances claim with c until nothing is left.
+		race := func(prefix string, c webhook.Claim) {
+			var wg sync.WaitGroup
+			for i := range 6 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					c := c
+					c.Holder = prefix + strconv.Itoa(i)
+					for {
+						b, err := db.ClaimWebhookDeliveries(ctx, c)
+						if err != nil {
+							t.Error(err)
+							return
+						}
+						if len(b) == 0 {
+							return
+						}
+						take(c.Holder, b, c.PerEndpoint, c.Endpoints)
+					}
+				}()
+			}
+			wg.Wait()
+		}
+		race("inst", webhook.Claim{Now: later, Until: later.Add(time.Minute), PerEndpoint: 3, Endpoints: 2})
 		if len(owner) != 75 {
 			t.Fatalf("racing instances claimed %d deliveries, want the 75 of the enabled endpoints", len(owner))
+		}
+
+		// Workers of several instances racing for one endpoint's
+		// deliveries (FOR UPDATE SKIP LOCKED on PostgreSQL): each claim
+		// stays within its size, each delivery goes to one of them.
+		more := queue(t, db, eps[:1], 40)
+		latest := later.Add(time.Hour)
+		clear(owner)
+		race("worker", webhook.Claim{Now: latest, Until: latest.Add(time.Minute), PerEndpoint: 4, Endpoints: 1, Endpoint: eps[0].ID})
+		if len(owner) != len(more)+25 {
+			t.Fatalf("racing workers claimed %d deliveries, want the %d of %s", len(owner), len(more)+25, eps[0].ID)
 		}
 	})
 }

@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -50,15 +51,27 @@ type Dispatcher struct {
 	// Holder names this instance in leases.
 	Holder      string
 	PerEndpoint int
-	Batch       int
-	MaxWorkers  int
-	Lease       time.Duration
+	// Batch is how many of an endpoint's deliveries a claim takes; a
+	// worker whose batches come back full (a backlog) doubles it, up to
+	// MaxBatch, so that claims and finishes, one round trip each per
+	// batch, keep up with a stream.
+	Batch      int
+	MaxBatch   int
+	MaxWorkers int
+	// Lease is the least a claim leases its deliveries for; a larger
+	// batch is leased for as long as its sends can take (see leaseFor).
+	Lease time.Duration
+	// Yield makes looks for due work give way to a busy API (nil: never).
+	Yield *Yield
 
 	secrets func(e Endpoint, t time.Time) (cur, old string, err error)
 	wake    chan struct{}
 	mu      sync.Mutex
 	active  map[string]bool
 	wg      sync.WaitGroup
+	// behind is set when a worker's batch came back full: the next look
+	// for work does not give way to the API.
+	behind atomic.Bool
 
 	// The attempts waiting to be recorded (see finish).
 	fmu      sync.Mutex
@@ -90,7 +103,7 @@ func NewDispatcher(st Store, g *Guard, roots *x509.CertPool, now func() time.Tim
 		Client: &http.Client{Transport: tr, Timeout: SendTimeout,
 			// Redirects are not followed: a 3xx is a failed delivery.
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
-		Holder: random.ID("inst"), PerEndpoint: 4, Batch: 32, MaxWorkers: 32, Lease: 2 * time.Minute,
+		Holder: random.ID("inst"), PerEndpoint: 4, Batch: 32, MaxBatch: 128, MaxWorkers: 32, Lease: 2 * time.Minute,
 		wake: make(chan struct{}, 1), active: map[string]bool{},
 	}
 }
@@ -110,7 +123,7 @@ func (d *Dispatcher) Run(ctx context.Context, tick time.Duration) {
 	defer t.Stop()
 	for {
 		d.Step(ctx)
-		if !pause(ctx, t.C, d.wake) {
+		if !pause(ctx, t.C, d.wake, d.Yield, d.behind.Swap(false)) {
 			d.wg.Wait()
 			return
 		}
@@ -131,7 +144,7 @@ func (d *Dispatcher) Step(ctx context.Context) {
 		return
 	}
 	now := d.Now().UTC()
-	batch, err := d.Store.ClaimWebhookDeliveries(ctx, Claim{Holder: d.Holder, Now: now, Until: now.Add(d.Lease),
+	batch, err := d.Store.ClaimWebhookDeliveries(ctx, Claim{Holder: d.Holder, Now: now, Until: now.Add(d.leaseFor(d.Batch)),
 		PerEndpoint: d.Batch, Endpoints: free, Skip: skip})
 	if err != nil {
 		if ctx.Err() == nil {
@@ -185,9 +198,29 @@ func (d *Dispatcher) Step(ctx context.Context) {
 // Wait waits for the workers started so far.
 func (d *Dispatcher) Wait() { d.wg.Wait() }
 
+// leaseFor is how long a batch of n deliveries is leased: at least
+// Lease, and longer than its sends can take, PerEndpoint at a time, each
+// within SendTimeout, so that no other instance claims a delivery of it
+// while it is being sent.
+func (d *Dispatcher) leaseFor(n int) time.Duration {
+	per := max(1, d.PerEndpoint)
+	rounds := (n + per - 1) / per
+	return max(d.Lease, time.Duration(rounds)*SendTimeout+30*time.Second)
+}
+
+// nextBatch is the size of a worker's next claim after one of size came
+// back with got deliveries: twice as large while they come back full.
+func (d *Dispatcher) nextBatch(size, got int) int {
+	if got < size {
+		return d.Batch
+	}
+	return max(d.Batch, min(2*size, d.MaxBatch))
+}
+
 // work sends a batch of an endpoint's deliveries, and the next while
 // batches come back full, until none is left or ctx ends.
 func (d *Dispatcher) work(ctx context.Context, e Endpoint, batch []Delivery) {
+	size := d.Batch
 	for {
 		attempts := make([]Attempt, len(batch))
 		sem := make(chan struct{}, max(1, d.PerEndpoint))
@@ -206,13 +239,15 @@ func (d *Dispatcher) work(ctx context.Context, e Endpoint, batch []Delivery) {
 			d.Log.ErrorContext(ctx, "webhooks: recording attempts failed; they will be sent again", "endpoint", e.ID, "err", err)
 			return
 		}
-		if len(batch) < d.Batch || ctx.Err() != nil {
+		if len(batch) < size || ctx.Err() != nil {
 			return
 		}
+		d.behind.Store(true)
+		size = d.nextBatch(size, len(batch))
 		now := d.Now().UTC()
 		var err error
-		batch, err = d.Store.ClaimWebhookDeliveries(ctx, Claim{Holder: d.Holder, Now: now, Until: now.Add(d.Lease),
-			PerEndpoint: d.Batch, Endpoints: 1, Endpoint: e.ID})
+		batch, err = d.Store.ClaimWebhookDeliveries(ctx, Claim{Holder: d.Holder, Now: now, Until: now.Add(d.leaseFor(size)),
+			PerEndpoint: size, Endpoints: 1, Endpoint: e.ID})
 		if err != nil {
 			d.Log.ErrorContext(ctx, "webhooks: claiming deliveries failed; will retry", "endpoint", e.ID, "err", err)
 			return

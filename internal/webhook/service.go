@@ -191,6 +191,8 @@ type Service struct {
 	// Tenants vouches for the sub-organization an endpoint is pinned to;
 	// nil: endpoints can be pinned to the organization's own keys only.
 	Tenants TenantChecker
+	// Yield makes the relay give way to a busy API (nil: never).
+	Yield   *Yield
 	seal    *sealer
 	once    sync.Once
 	changed chan struct{}
@@ -445,20 +447,32 @@ const RelayBatch = 500
 // once, it makes each delivery once: deliveries are unique per endpoint
 // and event.
 func (s *Service) Relay(ctx context.Context) error {
-	var failed []error
-	for _, ob := range s.Outboxes() {
-		if err := s.relay(ctx, ob); err != nil {
-			failed = append(failed, err)
-		}
-	}
-	return errors.Join(failed...)
+	_, err := s.relayAll(ctx)
+	return err
 }
 
-func (s *Service) relay(ctx context.Context, ob Outbox) error {
-	for {
+// relayAll relays every outbox and says whether one of them held more
+// than a batch (the relay is behind).
+func (s *Service) relayAll(ctx context.Context) (bool, error) {
+	var failed []error
+	behind := false
+	for _, ob := range s.Outboxes() {
+		full, err := s.relay(ctx, ob)
+		if err != nil {
+			failed = append(failed, err)
+		}
+		behind = behind || full
+	}
+	return behind, errors.Join(failed...)
+}
+
+// relay moves one outbox's events; full when it held more than a batch.
+func (s *Service) relay(ctx context.Context, ob Outbox) (full bool, err error) {
+	for n := 0; ; n++ {
 		evs, err := ob.WebhookEvents(ctx, RelayBatch)
+		full = n > 0
 		if err != nil || len(evs) == 0 {
-			return err
+			return full, err
 		}
 		endpoints := map[string][]Endpoint{}
 		var ds []Delivery
@@ -475,7 +489,7 @@ func (s *Service) relay(ctx context.Context, ob Outbox) error {
 			eps, ok := endpoints[env.OrgID]
 			if !ok {
 				if eps, err = s.Store.WebhookEndpoints(ctx, env.OrgID); err != nil {
-					return err
+					return full, err
 				}
 				endpoints[env.OrgID] = eps
 			}
@@ -486,19 +500,19 @@ func (s *Service) relay(ctx context.Context, ob Outbox) error {
 			}
 		}
 		if len(ds) > 0 {
-			n, err := s.Store.InsertWebhookDeliveries(ctx, ds)
+			k, err := s.Store.InsertWebhookDeliveries(ctx, ds)
 			if err != nil {
-				return fmt.Errorf("webhook relay: %w", err)
+				return full, fmt.Errorf("webhook relay: %w", err)
 			}
-			if n > 0 {
+			if k > 0 {
 				s.Dispatch.Wake()
 			}
 		}
 		if err := ob.DeleteWebhookEvents(ctx, seqs); err != nil {
-			return err
+			return full, err
 		}
 		if len(evs) < RelayBatch {
-			return nil
+			return full, nil
 		}
 	}
 }
@@ -526,10 +540,11 @@ func (s *Service) Run(ctx context.Context, tick time.Duration) {
 	defer t.Stop()
 	for {
 		// A relay is never cancelled half-way (see app's flushers).
-		if err := s.Relay(context.WithoutCancel(ctx)); err != nil {
+		behind, err := s.relayAll(context.WithoutCancel(ctx))
+		if err != nil {
 			s.Log.ErrorContext(ctx, "webhook relay failed; will retry", "err", err)
 		}
-		if !pause(ctx, t.C, s.changes()) {
+		if !pause(ctx, t.C, s.changes(), s.Yield, behind) {
 			<-done
 			return
 		}
@@ -540,21 +555,71 @@ func (s *Service) Run(ctx context.Context, tick time.Duration) {
 // dispatcher's look for due work.
 const Gap = 50 * time.Millisecond
 
-// pause waits for the next tick or wake-up, then Gap more; false when ctx
+// MaxDefer is how long background delivery gives way to a busy API at
+// most (see Yield).
+const MaxDefer = time.Second
+
+// Yield gives background delivery a lower priority than API requests:
+// deliveries run on the same cores as the requests that make them. While
+// Busy reports the API saturated, the relay and the dispatcher wait
+// before their next run, but never longer than Max, and not at all after
+// a run that found itself behind (more than a batch waiting: an outbox
+// of more than RelayBatch events, a worker whose batches came back
+// full): a burst of writes is delivered after it, up to Max later, while
+// under sustained load delivery takes its full share again as soon as a
+// backlog builds, drains everything due (a relay reads the outbox until
+// it is empty, a worker claims its endpoint's deliveries while its
+// batches come back full) and only then gives way again, so the backlog
+// does not grow for being deferred. A nil Yield, or a nil Busy, never
+// waits.
+type Yield struct {
+	Busy func() bool
+	Max  time.Duration
+}
+
+// yieldPoll is how often a waiting run looks whether the API is still busy.
+const yieldPoll = 10 * time.Millisecond
+
+// wait waits while the API is busy, for at most y.Max; false when ctx
 // ended.
-func pause(ctx context.Context, tick <-chan time.Time, wake <-chan struct{}) bool {
+func (y *Yield) wait(ctx context.Context) bool {
+	if y == nil || y.Busy == nil || !y.Busy() {
+		return ctx.Err() == nil
+	}
+	deadline := time.Now().Add(y.Max)
+	t := time.NewTimer(yieldPoll)
+	defer t.Stop()
+	for y.Busy() && time.Now().Before(deadline) {
+		select {
+		case <-ctx.Done():
+			return false
+		case <-t.C:
+			t.Reset(yieldPoll)
+		}
+	}
+	return ctx.Err() == nil
+}
+
+// pause waits for the next tick or wake-up, then Gap more, then while the
+// API is busy (y) unless the last run was behind; false when ctx ended.
+func pause(ctx context.Context, tick <-chan time.Time, wake <-chan struct{}, y *Yield, behind bool) bool {
 	select {
 	case <-ctx.Done():
 		return false
 	case <-tick:
 	case <-wake:
 	}
+	t := time.NewTimer(Gap)
+	defer t.Stop()
 	select {
 	case <-ctx.Done():
 		return false
-	case <-time.After(Gap):
+	case <-t.C:
+	}
+	if behind {
 		return true
 	}
+	return y.wait(ctx)
 }
 
 // Changed reports a committed change of a resource: the relay runs soon.
