@@ -567,6 +567,12 @@ func (d *Datastore) indexStatements(tenant datastore.Tenant, rec datastore.Recor
 			continue
 		}
 		row.vals = append([]any{string(tenant), rec.Type, rec.ID, v.Param}, row.vals...)
+		if row.table == "idx_string" && d.db.dialect == Postgres {
+			// The resource's last_updated, so a name search sorts its
+			// matches from the index alone (see stringPage).
+			row.cols += ", last_updated"
+			row.vals = append(row.vals, rec.LastUpdated.UnixMicro())
+		}
 		if byTable[row.table] == nil {
 			order = append(order, row.table)
 		}
