@@ -42,7 +42,7 @@ func benchCmd(ctx context.Context, getenv config.Getenv, args []string, stdout, 
 	fs.SetOutput(stderr)
 	target := fs.String("url", "", "base URL of a running server on this machine (default: start one on 127.0.0.1 with a fresh SQLite database, or DATABASE_URL)")
 	key := fs.String("key", "", "API key for --url (the embedded server makes its own)")
-	scenarios := fs.String("scenario", "pipeline,read,search,create", "comma-separated: pipeline (unknown route through the whole chain), read (FHIR read by id), search (name search), create (FHIR create), create-idempotent (the same with a new Idempotency-Key on each), noisy (one tenant's reads by id while another sends the costliest allowed searches, in rounds against quiet ones; embedded server only)")
+	scenarios := fs.String("scenario", "pipeline,read,search,create", "comma-separated: pipeline (unknown route through the whole chain), read (FHIR read by id), search (name search), create (FHIR create), create-idempotent (the same with a new Idempotency-Key on each), noisy (one tenant's reads by id while another sends the costliest allowed searches, in rounds against quiet ones; embedded server only), cross (updates on one instance read back at once on a second one on the same PostgreSQL database, counting stale reads; embedded server on PostgreSQL only)")
 	seedN := fs.Int("seed", 2000, "patients to seed first, each with an encounter and two observations (embedded server only)")
 	duration := fs.Duration("duration", 8*time.Second, "measuring time per target and scenario")
 	concurrency := fs.Int("concurrency", 16, "concurrent keep-alive clients")
@@ -106,6 +106,15 @@ func benchCmd(ctx context.Context, getenv config.Getenv, args []string, stdout, 
 				return errors.New("the noisy scenario needs the embedded server (no --url)")
 			}
 			if err := noisyScenario(ctx, stdout, embedded, *target, *key, ids, *seedN, *concurrency, *duration, *rounds); err != nil {
+				return err
+			}
+			continue
+		}
+		if strings.TrimSpace(sc) == "cross" {
+			if embedded == nil {
+				return errors.New("the cross scenario needs the embedded server (no --url)")
+			}
+			if err := crossScenario(ctx, stdout, stderr, getenv, *target, *key, ids, *concurrency, *duration); err != nil {
 				return err
 			}
 			continue
