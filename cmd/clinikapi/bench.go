@@ -47,6 +47,7 @@ func benchCmd(ctx context.Context, getenv config.Getenv, args []string, stdout, 
 	duration := fs.Duration("duration", 8*time.Second, "measuring time per target and scenario")
 	concurrency := fs.Int("concurrency", 16, "concurrent keep-alive clients")
 	rounds := fs.Int("rounds", 4, "alternating rounds per target")
+	warmup := fs.Duration("warmup", 2*time.Second, "unmeasured load on each scenario's target before its rounds (0: none), so they measure the steady state")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the measurements (embedded server included) to this file")
 	disclosures := fs.Bool("disclosures", false, "for read and search, alternate rounds with the accounting of disclosures recorded and paused, and report the ratio (embedded server only)")
 	restricted := fs.Bool("restricted", false, "for pipeline and read, alternate rounds with an unrestricted key and a key restricted to resource types and an IP allowlist, and report the ratio")
@@ -161,7 +162,7 @@ func benchCmd(ctx context.Context, getenv config.Getenv, args []string, stdout, 
 			}
 			continue
 		}
-		if err := runScenario(ctx, stdout, t, compare, *concurrency, *duration, *rounds); err != nil {
+		if err := runScenario(ctx, stdout, t, compare, *concurrency, *duration, *warmup, *rounds); err != nil {
 			return err
 		}
 	}
@@ -253,13 +254,18 @@ func roundRatio(as, bs []bench.Result) float64 {
 	return rs[len(rs)/2]
 }
 
-func runScenario(ctx context.Context, stdout io.Writer, t bench.Target, compare bool, concurrency int, duration time.Duration, rounds int) error {
+func runScenario(ctx context.Context, stdout io.Writer, t bench.Target, compare bool, concurrency int, duration, warmup time.Duration, rounds int) error {
 	probe, err := send(ctx, methodOf(t), t.URL, t.Headers["x-api-key"], t.Body)
 	if err != nil {
 		return fmt.Errorf("probe %s: %w", t.URL, err)
 	}
-	fmt.Fprintf(stdout, "\n%s: %s %s → %d (%d bytes); %d clients, %s per target in %d rounds\n",
-		t.Name, methodOf(t), pathOf(t.URL), probe.status, len(probe.body), concurrency, duration, rounds)
+	fmt.Fprintf(stdout, "\n%s: %s %s → %d (%d bytes); %d clients, %s per target in %d rounds, after %s unmeasured\n",
+		t.Name, methodOf(t), pathOf(t.URL), probe.status, len(probe.body), concurrency, duration, rounds, warmup)
+	if warmup > 0 {
+		// Steady state: the caches hold what the rounds read (the read
+		// cache fills on a first read of each id), as a running server's do.
+		bench.Run(ctx, t, concurrency, warmup, 0)
+	}
 	if !compare {
 		var ps []bench.Result
 		for range rounds {

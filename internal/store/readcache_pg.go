@@ -177,7 +177,13 @@ func (s *CacheSync) heartbeats(ctx context.Context) {
 		s.mu.Lock()
 		s.beat++
 		n := s.beat
-		s.beats[n] = time.Now()
+		now := time.Now()
+		s.beats[n] = now
+		for p, heard := range s.peers { // gone without a word (killed)
+			if now.Sub(heard) > 10*s.lease {
+				delete(s.peers, p)
+			}
+		}
 		s.mu.Unlock()
 		if err := s.notify(ctx, "h "+s.self+" "+strconv.FormatUint(n, 10)); err != nil && ctx.Err() == nil {
 			s.log.Warn("postgres: read cache heartbeat failed", "err", err)

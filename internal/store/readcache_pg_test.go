@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/clinikapi/clinikapi/internal/datastore"
+	"github.com/clinikapi/clinikapi/internal/errs"
+	"github.com/clinikapi/clinikapi/internal/fhir"
 	"github.com/clinikapi/clinikapi/internal/store"
 	"github.com/clinikapi/clinikapi/internal/store/storetest"
 )
@@ -154,5 +156,52 @@ func TestReadCacheExactAcrossPostgresInstances(t *testing.T) {
 	}
 	if r, err := b.d.Get(ctx, tenant, "Patient", "p1"); err == nil {
 		t.Fatalf("B read version %d after A purged the tenant", r.Version)
+	}
+}
+
+// TestPostgresCreateOfManyIndexRows: a create whose index rows need more
+// bind arguments than its one statement takes writes them all (the rest
+// in statements of their own, in the same pipeline), and a create of an
+// id that exists conflicts and writes nothing.
+func TestPostgresCreateOfManyIndexRows(t *testing.T) {
+	dsn := storetest.DatabaseURL(t, "postgres")
+	ctx := context.Background()
+	d, err := store.OpenDatastore(ctx, dsn, "", "big", nil, nil, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	var idx []fhir.Value
+	const tokens, names = 2000, 30 // 2,000 token rows: 16,000 arguments
+	for i := range tokens {
+		idx = append(idx, fhir.Value{Param: "identifier", Type: fhir.Token, System: "urn:x", Code: fmt.Sprint("c", i)})
+	}
+	for i := range names {
+		idx = append(idx, fhir.Value{Param: "family", Type: fhir.String, Text: fmt.Sprint("n", i), Exact: fmt.Sprint("N", i)})
+	}
+	if err := d.Insert(ctx, "org_big", pgPatient("big", 1), idx); err != nil {
+		t.Fatal(err)
+	}
+	count := func(table string) int {
+		var n int
+		if err := d.SQL().QueryRowContext(ctx, `SELECT COUNT(*) FROM `+table+` WHERE tenant = 'org_big' AND id = 'big'`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if got := count("idx_token"); got != tokens {
+		t.Fatalf("%d token rows, want %d", got, tokens)
+	}
+	if got := count("idx_string"); got != names {
+		t.Fatalf("%d string rows, want %d", got, names)
+	}
+	if got := count("resource_history"); got != 1 {
+		t.Fatalf("%d versions, want 1", got)
+	}
+	if err := d.Insert(ctx, "org_big", pgPatient("big", 1), idx[:1]); !errs.Is(err, errs.Conflict) {
+		t.Fatalf("second create of the id: %v, want a conflict", err)
+	}
+	if got := count("idx_token"); got != tokens {
+		t.Fatalf("after the refused create: %d token rows, want %d", got, tokens)
 	}
 }
