@@ -64,7 +64,7 @@ func TestMetricsShowMemory(t *testing.T) {
 		}
 		wantBudget := map[string]float64{"read_cache": 32 << 20, "sqlite_page_cache": 24 << 20, "api_key_cache": 8 << 20}
 		if engine == "postgres" {
-			wantBudget["read_cache"], wantBudget["sqlite_page_cache"] = 0, 0 // PostgreSQL is always read and caches its own pages
+			wantBudget["sqlite_page_cache"] = 0 // PostgreSQL caches its own pages
 		}
 		var sum float64
 		for kind, want := range wantBudget {

@@ -42,11 +42,12 @@ func benchCmd(ctx context.Context, getenv config.Getenv, args []string, stdout, 
 	fs.SetOutput(stderr)
 	target := fs.String("url", "", "base URL of a running server on this machine (default: start one on 127.0.0.1 with a fresh SQLite database, or DATABASE_URL)")
 	key := fs.String("key", "", "API key for --url (the embedded server makes its own)")
-	scenarios := fs.String("scenario", "pipeline,read,search,create", "comma-separated: pipeline (unknown route through the whole chain), read (FHIR read by id), search (name search), create (FHIR create), create-idempotent (the same with a new Idempotency-Key on each), noisy (one tenant's reads by id while another sends the costliest allowed searches, in rounds against quiet ones; embedded server only)")
+	scenarios := fs.String("scenario", "pipeline,read,search,create", "comma-separated: pipeline (unknown route through the whole chain), read (FHIR read by id), search (name search), create (FHIR create), create-idempotent (the same with a new Idempotency-Key on each), noisy (one tenant's reads by id while another sends the costliest allowed searches, in rounds against quiet ones; embedded server only), cross (updates on one instance read back at once on a second one on the same PostgreSQL database, counting stale reads; embedded server on PostgreSQL only)")
 	seedN := fs.Int("seed", 2000, "patients to seed first, each with an encounter and two observations (embedded server only)")
 	duration := fs.Duration("duration", 8*time.Second, "measuring time per target and scenario")
 	concurrency := fs.Int("concurrency", 16, "concurrent keep-alive clients")
 	rounds := fs.Int("rounds", 4, "alternating rounds per target")
+	warmup := fs.Duration("warmup", 2*time.Second, "unmeasured load on each scenario's target before its rounds (0: none), so they measure the steady state")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the measurements (embedded server included) to this file")
 	disclosures := fs.Bool("disclosures", false, "for read and search, alternate rounds with the accounting of disclosures recorded and paused, and report the ratio (embedded server only)")
 	restricted := fs.Bool("restricted", false, "for pipeline and read, alternate rounds with an unrestricted key and a key restricted to resource types and an IP allowlist, and report the ratio")
@@ -110,6 +111,15 @@ func benchCmd(ctx context.Context, getenv config.Getenv, args []string, stdout, 
 			}
 			continue
 		}
+		if strings.TrimSpace(sc) == "cross" {
+			if embedded == nil {
+				return errors.New("the cross scenario needs the embedded server (no --url)")
+			}
+			if err := crossScenario(ctx, stdout, stderr, getenv, *target, *key, ids, *concurrency, *duration); err != nil {
+				return err
+			}
+			continue
+		}
 		switch strings.TrimSpace(sc) {
 		case "pipeline":
 			t = bench.Target{Name: "API pipeline", URL: *target + "/v1/pipeline-probe", Headers: hdr} // no such route: the whole chain, then 404
@@ -152,7 +162,7 @@ func benchCmd(ctx context.Context, getenv config.Getenv, args []string, stdout, 
 			}
 			continue
 		}
-		if err := runScenario(ctx, stdout, t, compare, *concurrency, *duration, *rounds); err != nil {
+		if err := runScenario(ctx, stdout, t, compare, *concurrency, *duration, *warmup, *rounds); err != nil {
 			return err
 		}
 	}
@@ -244,13 +254,18 @@ func roundRatio(as, bs []bench.Result) float64 {
 	return rs[len(rs)/2]
 }
 
-func runScenario(ctx context.Context, stdout io.Writer, t bench.Target, compare bool, concurrency int, duration time.Duration, rounds int) error {
+func runScenario(ctx context.Context, stdout io.Writer, t bench.Target, compare bool, concurrency int, duration, warmup time.Duration, rounds int) error {
 	probe, err := send(ctx, methodOf(t), t.URL, t.Headers["x-api-key"], t.Body)
 	if err != nil {
 		return fmt.Errorf("probe %s: %w", t.URL, err)
 	}
-	fmt.Fprintf(stdout, "\n%s: %s %s → %d (%d bytes); %d clients, %s per target in %d rounds\n",
-		t.Name, methodOf(t), pathOf(t.URL), probe.status, len(probe.body), concurrency, duration, rounds)
+	fmt.Fprintf(stdout, "\n%s: %s %s → %d (%d bytes); %d clients, %s per target in %d rounds, after %s unmeasured\n",
+		t.Name, methodOf(t), pathOf(t.URL), probe.status, len(probe.body), concurrency, duration, rounds, warmup)
+	if warmup > 0 {
+		// Steady state: the caches hold what the rounds read (the read
+		// cache fills on a first read of each id), as a running server's do.
+		bench.Run(ctx, t, concurrency, warmup, 0)
+	}
 	if !compare {
 		var ps []bench.Result
 		for range rounds {

@@ -90,7 +90,8 @@ type App struct {
 	Builtin     *builtin.Provider    // nil when Supabase Auth signs people in
 	Redis       *redis.Client        // nil without REDIS_URL
 	Data        *datastore.Router    // the FHIR datastores
-	ReadCache   *store.ReadCache     // reads by id of every SQLite datastore; nil on PostgreSQL or when off
+	ReadCache   *store.ReadCache     // reads by id of every datastore; nil when off
+	CacheSync   *store.CacheSync     // keeps ReadCache exact across PostgreSQL instances; nil on SQLite
 	Records     *records.Service     // every data operation on FHIR resources
 	Mover       *records.Mover       // moves live data when a plan changes datastore
 	Idempotency *idempotency.Service // answers kept for retries with an Idempotency-Key

@@ -71,8 +71,13 @@ func (a *App) fhirParts(ctx context.Context) (*datastore.Router, resource.Index,
 		}
 	}()
 	cfg := a.Config
-	if cfg.DatabaseURL == "" && !cfg.ReadCacheOff {
+	if !cfg.ReadCacheOff {
 		a.ReadCache = store.NewReadCache(cfg.CacheMemory.ReadCache())
+		if cfg.DatabaseURL != "" && a.ReadCache != nil {
+			// Other instances write the same tables: the cache serves
+			// while Start runs the sync that keeps it exact.
+			a.CacheSync = store.NewCacheSync(a.DB, cfg.DatabaseURL, a.ReadCache, a.Log)
+		}
 	}
 	router := datastore.NewRouter(func(ctx context.Context, name string) (datastore.Backend, error) {
 		key, err := a.DatastoreKey(ctx, name)

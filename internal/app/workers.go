@@ -74,6 +74,13 @@ func (a *App) Start(ctx context.Context) {
 			a.Log.Error("api key invalidation listener stopped", "err", err)
 		}
 	}()
+	if a.CacheSync != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			a.CacheSync.Run(ctx)
+		}()
+	}
 	wg.Add(1)
 	go func() {
 		defer wg.Done()

@@ -1,4 +1,21 @@
 package store
 
+import "context"
+
 // SQLiteCipher lets a benchmark compare SQLite3 Multiple Ciphers' schemes.
 var SQLiteCipher = &sqliteCipher
+
+// Healthy reports whether the sync lets the cache serve reads.
+func (s *CacheSync) Healthy() bool { return s.healthy() }
+
+// ListenerName is the application_name of the sync's listening connection.
+func (s *CacheSync) ListenerName() string { return s.listenerName() }
+
+// CacheHits counts the reads by id the datastore served from its cache.
+func (d *Datastore) CacheHits() uint64 { return d.cache.hits.Load() }
+
+// CacheLease is how long an instance serves cached reads without news.
+const CacheLease = cacheLease
+
+// OpenPostgres opens a PostgreSQL control database.
+func OpenPostgres(dsn string) (*DB, error) { return openPostgres(context.Background(), dsn) }

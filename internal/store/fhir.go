@@ -27,10 +27,14 @@ type Datastore struct {
 	db     *DB
 	get    *sql.Stmt // the read by id, prepared once: parsing it costs more than running it
 	writes *committer
-	cache  *ReadCache // SQLite only, shared by the process's datastores; nil when off
+	cache  *ReadCache // shared by the process's datastores; nil when off
 	// cacheID tells this datastore's entries in the shared cache apart.
 	cacheID uint64
-	reads   *readBatcher // PostgreSQL only
+	// sync, on PostgreSQL, keeps the cache exact across instances (see
+	// CacheSync); schema names the datastore in its notifications.
+	sync   *CacheSync
+	schema string
+	reads  *readBatcher // PostgreSQL only
 	// work, searches and commits share the connections and the commit
 	// batches fairly between tenants (see fhir_fair.go); searches is
 	// PostgreSQL only, commits SQLite only.
@@ -64,10 +68,11 @@ var schemaName = regexp.MustCompile(`^[a-z][a-z0-9_]{0,62}$`)
 
 // OpenDatastore opens (creating and migrating) the datastore called name:
 // the SQLite file fhir-<name>.db under dataDir, or, with a PostgreSQL
-// databaseURL, the schema fhir_<name> in that database. On SQLite, reads by
-// id are served from cache, which every datastore of the process shares
-// (nil: none); see ReadCache for why it is exact. PostgreSQL, which other
-// instances write too, is always read. key, on SQLite, is the file's data
+// databaseURL, the schema fhir_<name> in that database. Reads by id are
+// served from cache, which every datastore of the process shares (nil:
+// none); see ReadCache for why it is exact. On PostgreSQL, which other
+// instances write too, only a cache with a CacheSync serves, while the
+// sync runs (see CacheSync). key, on SQLite, is the file's data
 // key: its pages are encrypted with it (a plain file is encrypted in place
 // first); nil keeps them plain.
 func OpenDatastore(ctx context.Context, databaseURL, dataDir, name string, key []byte, cache *ReadCache, log *slog.Logger) (*Datastore, error) {
@@ -76,6 +81,7 @@ func OpenDatastore(ctx context.Context, databaseURL, dataDir, name string, key [
 	}
 	var db *DB
 	var err error
+	schema := datastoreSchema(databaseURL, name)
 	if databaseURL == "" {
 		if err := os.MkdirAll(dataDir, 0o700); err != nil {
 			return nil, err
@@ -88,7 +94,7 @@ func OpenDatastore(ctx context.Context, databaseURL, dataDir, name string, key [
 		}
 		db, err = OpenSQLite(ctx, path, key)
 	} else {
-		db, err = openSchema(ctx, databaseURL, datastoreSchema(databaseURL, name))
+		db, err = openSchema(ctx, databaseURL, schema)
 	}
 	if err != nil {
 		return nil, err
@@ -113,6 +119,10 @@ func OpenDatastore(ctx context.Context, databaseURL, dataDir, name string, key [
 		}
 	} else {
 		d.reads = &readBatcher{db: db}
+		if cache != nil && cache.sync != nil {
+			d.cache, d.sync, d.schema = cache, cache.sync, schema
+			d.cacheID = d.sync.register(schema)
+		}
 	}
 	d.setGates(0)
 	return d, nil
@@ -231,6 +241,9 @@ func (d *Datastore) Close() error {
 		d.writes.close()
 	}
 	if d.cache != nil {
+		if d.sync != nil {
+			d.sync.forgetSchema(d.schema, d.cacheID)
+		}
 		d.cache.forgetDatastore(d.cacheID)
 	}
 	d.get.Close()
@@ -426,21 +439,27 @@ func (d *Datastore) key(tenant datastore.Tenant, typ, id string) cacheKey {
 func (d *Datastore) Get(ctx context.Context, tenant datastore.Tenant, typ, id string) (datastore.Record, error) {
 	var k cacheKey
 	var gen uint64
-	if d.cache != nil {
+	// On PostgreSQL the cache serves only while it is known to be in step
+	// with the other instances (CacheSync.healthy).
+	cached := d.cache != nil && (d.sync == nil || d.sync.healthy())
+	if cached {
 		k = d.key(tenant, typ, id)
 		if r, ok := d.cache.get(k); ok {
 			return r, nil
 		}
 		gen = d.cache.begin(k)
 	}
+	var r datastore.Record
+	var err error
 	if d.reads != nil {
-		return d.reads.get(ctx, string(tenant), typ, id)
+		r, err = d.reads.get(ctx, string(tenant), typ, id)
+	} else if r, err = scanRecord(d.get.QueryRowContext(ctx, string(tenant), typ, id)); err != nil {
+		err = notFound(err, typ+" not found.")
 	}
-	r, err := scanRecord(d.get.QueryRowContext(ctx, string(tenant), typ, id))
 	if err != nil {
-		return r, notFound(err, typ+" not found.")
+		return r, err
 	}
-	if d.cache != nil {
+	if cached {
 		d.cache.put(k, r, gen)
 	}
 	return r, nil
@@ -453,7 +472,7 @@ func (d *Datastore) Replace(ctx context.Context, tenant datastore.Tenant, rec da
 		return err
 	}
 	defer release()
-	return d.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	fn := func(ctx context.Context, tx *sql.Tx) error {
 		if err := d.fenced(ctx, tx, tenant); err != nil {
 			return err
 		}
@@ -489,7 +508,42 @@ func (d *Datastore) Replace(ctx context.Context, tenant datastore.Tenant, rec da
 			return nil
 		}
 		return d.insertIndex(ctx, tx, tenant, rec, idx)
-	}, d.hold(tenant, rec))
+	}
+	finish := func(context.Context, error) {}
+	if prev != 0 { // a resource that does not exist yet is in no instance's cache
+		fn, finish = d.invalidating(tenant, rec.Type, rec.ID, fn)
+	}
+	err = d.write(ctx, fn, d.hold(tenant, rec))
+	finish(ctx, err)
+	return err
+}
+
+// invalidating wraps fn, a transaction's writes that change tenant's
+// resource typ/id (every resource of tenant when typ is empty): on
+// PostgreSQL with the read cache, its invalidation is sent in the
+// transaction, and finish, called with the transaction's outcome, waits
+// for the other instances to have dropped the resource (see CacheSync).
+func (d *Datastore) invalidating(tenant datastore.Tenant, typ, id string, fn txFunc) (txFunc, func(context.Context, error)) {
+	if d.sync == nil {
+		return fn, func(context.Context, error) {}
+	}
+	var n uint64
+	wrapped := func(ctx context.Context, tx *sql.Tx) error {
+		var err error
+		if n, err = d.sync.invalidate(ctx, tx, d.schema, tenant, typ, id); err != nil {
+			return err
+		}
+		return fn(ctx, tx)
+	}
+	return wrapped, func(ctx context.Context, err error) {
+		switch {
+		case n == 0:
+		case err != nil:
+			d.sync.done(n)
+		default:
+			d.sync.await(ctx, n, time.Now())
+		}
+	}
 }
 
 // deleteIndex deletes every search-index row of rec's resource.
@@ -568,6 +622,12 @@ func (d *Datastore) indexStatements(tenant datastore.Tenant, rec datastore.Recor
 			continue
 		}
 		row.vals = append([]any{string(tenant), rec.Type, rec.ID, v.Param}, row.vals...)
+		if row.table == "idx_string" && d.db.dialect == Postgres {
+			// The resource's last_updated, so a name search sorts its
+			// matches from the index alone (see stringPage).
+			row.cols += ", last_updated"
+			row.vals = append(row.vals, rec.LastUpdated.UnixMicro())
+		}
 		if byTable[row.table] == nil {
 			order = append(order, row.table)
 		}

@@ -89,7 +89,7 @@ func (d *Datastore) PurgeTenant(ctx context.Context, tenant datastore.Tenant) (i
 		d.cache.holdTenant(d.cacheID, tenant)
 		release = func() { d.cache.releaseTenant(d.cacheID, tenant) }
 	}
-	err := d.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	fn, finish := d.invalidating(tenant, "", "", func(ctx context.Context, tx *sql.Tx) error {
 		// n is read below only once the transaction has answered: a caller
 		// that stopped waiting must not race the committer writing it.
 		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM resources WHERE tenant = $1`, string(tenant)).Scan(&n); err != nil {
@@ -101,7 +101,9 @@ func (d *Datastore) PurgeTenant(ctx context.Context, tenant datastore.Tenant) (i
 			}
 		}
 		return nil
-	}, release)
+	})
+	err := d.write(ctx, fn, release)
+	finish(ctx, err)
 	if err != nil {
 		return 0, err
 	}

@@ -92,7 +92,7 @@ func (d *Datastore) Versions(ctx context.Context, tenant datastore.Tenant, after
 // PutResource implements datastore.MoveBackend.
 func (d *Datastore) PutResource(ctx context.Context, tenant datastore.Tenant, ref datastore.Ref, versions []datastore.Record, idx []fhir.Value) error {
 	cur := datastore.Record{Type: ref.Type, ID: ref.ID}
-	return d.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	fn, finish := d.invalidating(tenant, ref.Type, ref.ID, func(ctx context.Context, tx *sql.Tx) error {
 		if err := d.deleteIndex(ctx, tx, tenant, cur); err != nil {
 			return err
 		}
@@ -118,7 +118,10 @@ func (d *Datastore) PutResource(ctx context.Context, tenant datastore.Tenant, re
 			return nil
 		}
 		return d.insertIndex(ctx, tx, tenant, last, idx)
-	}, d.hold(tenant, cur))
+	})
+	err := d.write(ctx, fn, d.hold(tenant, cur))
+	finish(ctx, err)
+	return err
 }
 
 // Rows implements datastore.MoveBackend.

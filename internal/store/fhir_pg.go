@@ -3,6 +3,9 @@ package store
 import (
 	"context"
 	"errors"
+	"regexp"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -20,10 +23,11 @@ import (
 // the API, and each round trip costs both sides more than the work the
 // statement does (an index lookup, a few inserted rows). So:
 //
-//   - reads by id that arrive together are answered by one statement
-//     (readBatcher): each read still sees every write committed before it
-//     started — the statement that answers it starts after it arrived —,
-//     on every instance, with no cache to keep in step;
+//   - reads by id are served from the read cache, kept exact across
+//     instances (CacheSync); those it misses that arrive together are
+//     answered by one statement (readBatcher): each read still sees every
+//     write committed before it started — the statement that answers it
+//     starts after it arrived;
 //   - a create's statements (resource, history, audit outbox, index rows)
 //     are sent as one pipeline (pgx.Batch), which PostgreSQL runs as one
 //     implicit transaction: one round trip instead of ten.
@@ -204,18 +208,16 @@ func (d *Datastore) insertPipelined(ctx context.Context, tenant datastore.Tenant
 	// The fence check first: a tenant being moved refuses the write
 	// (see tenant_write_check), as Insert's transaction does elsewhere.
 	b.Queue(`SELECT tenant_write_check($1)`, string(tenant))
-	b.Queue(`INSERT INTO resources (tenant, `+recordColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-		string(tenant), rec.Type, rec.ID, rec.Version, rec.LastUpdated.UnixMicro(), rec.Deleted, string(rec.Content))
-	b.Queue(`INSERT INTO resource_history (tenant, `+recordColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-		string(tenant), rec.Type, rec.ID, rec.Version, rec.LastUpdated.UnixMicro(), rec.Deleted, string(rec.Content))
+	q, args, rest := createStatement(tenant, rec, d.indexStatements(tenant, rec, idx))
+	b.Queue(q, args...)
+	for _, st := range rest {
+		b.Queue(st.query, st.args...)
+	}
 	if len(rec.Outbox) > 0 {
 		b.Queue(`INSERT INTO audit_outbox (event) VALUES ($1)`, string(rec.Outbox))
 	}
 	if len(rec.Webhook) > 0 {
 		b.Queue(`INSERT INTO webhook_outbox (event) VALUES ($1)`, string(rec.Webhook))
-	}
-	for _, st := range d.indexStatements(tenant, rec, idx) {
-		b.Queue(st.query, st.args...)
 	}
 	err := d.db.raw(ctx, func(c *pgx.Conn) error { return c.SendBatch(ctx, b).Close() })
 	if isUnique(err) {
@@ -226,6 +228,44 @@ func (d *Datastore) insertPipelined(ctx context.Context, tenant datastore.Tenant
 	}
 	return err
 }
+
+// createStatement is one statement writing a new resource, its first
+// version and its index rows: the version and each index table's
+// multi-row INSERT as data-modifying CTEs (which always run) of the
+// resource's INSERT, whose unique key refuses a resource that exists.
+// PostgreSQL executes one statement for them instead of one each (about
+// eight), and the resource's values are sent once for both rows. Index
+// INSERTs past maxCreateArgs bind arguments (a resource with thousands of
+// index rows) are returned in rest, to run on their own.
+func createStatement(tenant datastore.Tenant, rec datastore.Record, sts []indexStatement) (q string, args []any, rest []indexStatement) {
+	args = []any{string(tenant), rec.Type, rec.ID, rec.Version, rec.LastUpdated.UnixMicro(), rec.Deleted, string(rec.Content)}
+	const row = ` (tenant, ` + recordColumns + `) VALUES ($1, $2, $3, $4, $5, $6, $7)`
+	var b strings.Builder
+	b.WriteString(`WITH h AS (INSERT INTO resource_history` + row + `)`)
+	for i, st := range sts {
+		if len(args)+len(st.args) > maxCreateArgs {
+			rest = sts[i:]
+			break
+		}
+		b.WriteString(", x" + itoa(i) + " AS (")
+		b.WriteString(placeholderRe.ReplaceAllStringFunc(st.query, func(p string) string {
+			n, _ := strconv.Atoi(p[1:])
+			return "$" + itoa(n+len(args))
+		}))
+		b.WriteString(")")
+		args = append(args, st.args...)
+	}
+	b.WriteString(` INSERT INTO resources` + row)
+	return b.String(), args, rest
+}
+
+// maxCreateArgs bounds the bind arguments of a create's statement
+// (PostgreSQL takes at most 65,535).
+const maxCreateArgs = 10_000
+
+// placeholderRe matches a bind placeholder of an index INSERT (whose text
+// holds no other $).
+var placeholderRe = regexp.MustCompile(`\$[0-9]+`)
 
 // queryNumbered runs a query whose rows are a number, then the record
 // columns (a search page in one round trip), and returns the records.

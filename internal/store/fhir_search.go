@@ -36,6 +36,14 @@ func (d *Datastore) Search(ctx context.Context, tenant datastore.Tenant, q datas
 	defer release()
 	b := &sqlBuilder{}
 	b.tenant, b.typ = b.arg(string(tenant)), b.arg(q.Type)
+	if d.db.dialect == Postgres && !q.CountTotal && q.Limit > 0 {
+		if page, ok := b.stringPage(q); ok {
+			sel := "SELECT p.n, " + prefixed("r", recordColumns) + " FROM (" + page + ") p JOIN resources r ON r.tenant = " + b.tenant +
+				" AND r.type = " + b.typ + " AND r.id = p.id AND r.deleted = FALSE ORDER BY p.n"
+			recs, err := d.queryNumbered(ctx, sel, b.args)
+			return recs, -1, err
+		}
+	}
 	where := []string{"r.tenant = " + b.tenant, "r.type = " + b.typ, "r.deleted = FALSE"}
 	walk, err := d.walkOrdered(ctx, tenant, q)
 	if err != nil {
@@ -92,6 +100,30 @@ func (d *Datastore) Search(ctx context.Context, tenant datastore.Tenant, q datas
 	}
 	recs, err := d.byIDs(ctx, tenant, q.Type, ids)
 	return recs, total, err
+}
+
+// stringPage gives, on PostgreSQL, the page's ids (numbered in page order)
+// of a search by one string parameter in the default order (newest
+// first) from the string index alone: its rows carry their resource's
+// last_updated (every write replaces a resource's index rows, and a
+// deleted resource has none), so the matches are sorted without looking
+// up each one's resource row. It adds its arguments to b.
+func (b *sqlBuilder) stringPage(q datastore.Query) (string, bool) {
+	if len(q.Sort) != 0 || len(q.Conditions) != 1 {
+		return "", false
+	}
+	c := q.Conditions[0]
+	if c.Type != fhir.String || c.Param == "_id" || c.Param == "_lastUpdated" || c.Modifier == "missing" || c.Modifier == "not" {
+		return "", false
+	}
+	var ors []string
+	for _, m := range c.Values {
+		ors = append(ors, b.match(c, m))
+	}
+	order := "MAX(x.last_updated) DESC, x.id"
+	return "SELECT x.id, row_number() OVER (ORDER BY " + order + ") AS n FROM idx_string x WHERE x.tenant = " + b.tenant +
+		" AND x.type = " + b.typ + " AND " + b.param(c.Param, c.Within) + " AND (" + strings.Join(ors, " OR ") + ")" +
+		" GROUP BY x.id ORDER BY " + order + " LIMIT " + b.arg(q.Limit) + " OFFSET " + b.arg(q.Offset), true
 }
 
 // walkThreshold is the number of matches from which walking the resources

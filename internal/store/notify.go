@@ -67,6 +67,12 @@ func (n *KeyNotifier) listen(ctx context.Context, fn func(string), reset func())
 		return err
 	}
 	reset() // anything published before LISTEN took effect was missed
+	return notifications(ctx, conn, fn)
+}
+
+// notifications hands the payload of each notification conn receives to
+// fn until ctx is cancelled (nil) or the connection fails.
+func notifications(ctx context.Context, conn *pgx.Conn, fn func(string)) error {
 	for {
 		note, err := conn.WaitForNotification(ctx)
 		if err != nil {

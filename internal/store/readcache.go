@@ -9,10 +9,10 @@ import (
 	"github.com/clinikapi/clinikapi/internal/memory"
 )
 
-// ReadCache keeps the current version of recently read resources of the
-// SQLite datastores in memory, so a read by id skips SQLite (whose lookup,
-// read transaction and locks cost several times more than the rest of the
-// read). One ReadCache serves every datastore of the process, within one
+// ReadCache keeps the current version of recently read resources in
+// memory, so a read by id skips SQLite (whose lookup, read transaction and
+// locks cost several times more than the rest of the read) or the round
+// trip to PostgreSQL. One ReadCache serves every datastore of the process, within one
 // budget (a share of CLINIKAPI_CACHE_MEMORY): opening more datastores
 // divides it, by use, instead of adding to it. Each shard evicts its
 // least recently used entries first.
@@ -26,6 +26,10 @@ import (
 // (LockDataDir), so no second server writes the same files. Another
 // process may only add resources with new ids (`clinikapi admin seed`),
 // which a cache of found resources never hides: misses are not cached.
+// On PostgreSQL, where other instances do change them, a CacheSync
+// extends this to every instance on the database: a write's invalidation
+// reaches each before the write answers, and an instance that may have
+// missed one serves nothing from its cache.
 //
 // Entries are keyed by datastore (a number given to each datastore as it
 // opens, so that one closed and opened again starts empty), tenant, type
@@ -45,6 +49,10 @@ type ReadCache struct {
 	tenants     map[tenantKey]int
 
 	hits, misses, evictions atomic.Uint64
+
+	// sync, on PostgreSQL, keeps the cache exact across instances; a
+	// PostgreSQL datastore caches nothing without it.
+	sync *CacheSync
 }
 
 const cacheShards = 16
@@ -195,6 +203,16 @@ func (c *ReadCache) release(k cacheKey) {
 	if s.held[k]--; s.held[k] <= 0 {
 		delete(s.held, k)
 	}
+	s.forget(k)
+	s.gen.Add(1)
+	s.mu.Unlock()
+}
+
+// touch forgets a resource another instance wrote, and makes reads of it
+// that started before cache nothing.
+func (c *ReadCache) touch(k cacheKey) {
+	s := c.shard(k)
+	s.mu.Lock()
 	s.forget(k)
 	s.gen.Add(1)
 	s.mu.Unlock()

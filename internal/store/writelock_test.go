@@ -18,6 +18,7 @@ import (
 var postgresOnly = map[string]string{
 	"openSchema": "creates a PostgreSQL schema on an admin connection of its own",
 	"Publish":    "pg_notify on PostgreSQL: KeyNotifier is nil on SQLite",
+	"notify":     "pg_notify on PostgreSQL: CacheSync exists on PostgreSQL only",
 }
 
 // writingSQL matches SQL that writes: a statement starting with INSERT,

@@ -384,9 +384,10 @@ func (o *OrgPlans) Forget(orgID string) {
 	o.mu.Unlock()
 }
 
-// ForgetAll drops every cached plan (after missed invalidations).
+// ForgetAll drops every cached plan (after missed invalidations). The map
+// stays: a lookup in flight stores into it once it has read the plan.
 func (o *OrgPlans) ForgetAll() {
 	o.mu.Lock()
-	o.cache = nil
+	clear(o.cache)
 	o.mu.Unlock()
 }
