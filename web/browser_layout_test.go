@@ -117,14 +117,16 @@ func checkPage(t *testing.T, ctx context.Context, axe, what string) {
 
 // rowActionsOutside lists the rendered interactive elements in table rows
 // (outside closed dialogs) that end past the viewport, or past a scrolling
-// or clipping box around them, as "tag "text" (left–right px)".
+// or clipping box around them (within their dialog, if any), as
+// "tag "text" (left–right px)".
 const rowActionsOutside = `(() => {
 	const inner = window.innerWidth, out = [];
 	for (const el of document.querySelectorAll("table tbody tr :is(a[href], button, select, input:not([type=hidden]), textarea, summary)")) {
 		const r = el.getBoundingClientRect();
 		if (r.width === 0 || r.height === 0 || el.closest("dialog:not([open])")) continue;
 		let lo = 0, hi = inner;
-		for (let p = el.parentElement; p; p = p.parentElement) {
+		// A dialog is in the top layer: no box around it clips it.
+		for (let p = el.parentElement; p && p.tagName !== "DIALOG"; p = p.parentElement) {
 			const o = getComputedStyle(p).overflowX;
 			if (o === "auto" || o === "hidden" || o === "scroll" || o === "clip") {
 				const b = p.getBoundingClientRect();
@@ -231,7 +233,7 @@ func TestBrowserLayoutAndAccessibility(t *testing.T) {
 			}
 			what := fmt.Sprintf("%s at %dpx", strings.TrimPrefix(path, o), sc.width)
 			checkPage(t, ctx, axe, what)
-			name := strings.NewReplacer("/", "-", "?", "-", "=", "-").Replace(strings.TrimPrefix(path, o))
+			name := strings.NewReplacer(k.Key.ID, "key", patientID, "patient", "/", "-", "?", "-", "=", "-").Replace(strings.TrimPrefix(path, o))
 			if name == "" {
 				name = "-overview"
 			}
