@@ -43,9 +43,37 @@ func axeSource(t *testing.T) string {
 	return string(b)
 }
 
-// checkPage fails the test when the page is wider than the viewport or
-// when axe-core reports a violation.
+// checkPage fails the test when the page is wider than the viewport, when
+// a table row action is off the screen (checkFit) or when axe-core reports
+// a violation.
 func checkPage(t *testing.T, ctx context.Context, axe, what string) {
+	t.Helper()
+	checkFit(t, ctx, what)
+	var raw string
+	err := chromedp.Run(ctx,
+		chromedp.Evaluate(axe, nil),
+		chromedp.Evaluate(`axe.run(document, {resultTypes: ["violations"]}).then(r => JSON.stringify(r.violations.map(v => ({id: v.id, help: v.help, nodes: v.nodes.map(n => n.target.join(" ") + " — " + n.failureSummary)}))))`, &raw, func(p *runtime.EvaluateParams) *runtime.EvaluateParams { return p.WithAwaitPromise(true) }),
+	)
+	if err != nil {
+		t.Fatalf("%s: axe: %v", what, err)
+	}
+	var violations []struct {
+		ID    string   `json:"id"`
+		Help  string   `json:"help"`
+		Nodes []string `json:"nodes"`
+	}
+	if err := json.Unmarshal([]byte(raw), &violations); err != nil {
+		t.Fatalf("%s: axe result %q: %v", what, raw, err)
+	}
+	for _, v := range violations {
+		t.Errorf("%s: axe %s (%s): %s", what, v.ID, v.Help, strings.Join(v.Nodes, "; "))
+	}
+}
+
+// checkFit fails the test when the page is wider than the viewport or a
+// table row action (a link, button or field in a row) is outside the
+// screen or the box that scrolls it.
+func checkFit(t *testing.T, ctx context.Context, what string) {
 	t.Helper()
 	var overflow struct {
 		Scroll int64  `json:"scroll"`
@@ -92,26 +120,6 @@ func checkPage(t *testing.T, ctx context.Context, axe, what string) {
 	}
 	for _, u := range unreachable {
 		t.Errorf("%s: a table row action is outside the screen: %s", what, u)
-	}
-
-	var raw string
-	err = chromedp.Run(ctx,
-		chromedp.Evaluate(axe, nil),
-		chromedp.Evaluate(`axe.run(document, {resultTypes: ["violations"]}).then(r => JSON.stringify(r.violations.map(v => ({id: v.id, help: v.help, nodes: v.nodes.map(n => n.target.join(" ") + " — " + n.failureSummary)}))))`, &raw, func(p *runtime.EvaluateParams) *runtime.EvaluateParams { return p.WithAwaitPromise(true) }),
-	)
-	if err != nil {
-		t.Fatalf("%s: axe: %v", what, err)
-	}
-	var violations []struct {
-		ID    string   `json:"id"`
-		Help  string   `json:"help"`
-		Nodes []string `json:"nodes"`
-	}
-	if err := json.Unmarshal([]byte(raw), &violations); err != nil {
-		t.Fatalf("%s: axe result %q: %v", what, raw, err)
-	}
-	for _, v := range violations {
-		t.Errorf("%s: axe %s (%s): %s", what, v.ID, v.Help, strings.Join(v.Nodes, "; "))
 	}
 }
 
@@ -222,6 +230,20 @@ func TestBrowserLayoutAndAccessibility(t *testing.T) {
 	pages := []string{o, o + "/keys", o + "/analytics", o + "/requests", o + "/billing", o + "/settings",
 		o + "/members", o + "/audit", o + "/privacy", o + "/settings/compliance", "/account", "/orgs/new", o + "/suborgs",
 		o + "/keys/" + k.Key.ID, o + "/compliance/access?patient=" + patientID, o + "/webhooks", o + "/analytics/webhooks"}
+
+	// A phone held sideways and a tablet show the tables as cards too: the
+	// same fit checks on every page (axe-core runs at the two sizes below).
+	for _, sc := range []screen{{"phone-landscape", 844, 390}, {"tablet", 768, 1024}} {
+		if err := chromedp.Run(ctx, chromedp.EmulateViewport(sc.width, sc.height)); err != nil {
+			t.Fatal(err)
+		}
+		for _, path := range pages {
+			if err := chromedp.Run(ctx, chromedp.Navigate(base+path), chromedp.WaitVisible(`#main`, chromedp.ByQuery)); err != nil {
+				t.Fatalf("%s: %v", path, err)
+			}
+			checkFit(t, ctx, fmt.Sprintf("%s at %dpx", strings.TrimPrefix(path, o), sc.width))
+		}
+	}
 
 	for _, sc := range screens {
 		if err := chromedp.Run(ctx, chromedp.EmulateViewport(sc.width, sc.height)); err != nil {
