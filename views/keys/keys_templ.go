@@ -725,7 +725,7 @@ func listControls(p SectionProps) templ.Component {
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 51, "\"><div class=\"min-w-0 flex-1\"><label for=\"keys-q\" class=\"label\">Search</label> <input id=\"keys-q\" name=\"q\" type=\"search\" value=\"")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 51, "\"><div class=\"min-w-[12rem] flex-1\"><label for=\"keys-q\" class=\"label\">Search</label> <input id=\"keys-q\" name=\"q\" type=\"search\" value=\"")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
