@@ -120,7 +120,7 @@ func clickTo(t *testing.T, ctx context.Context, d *stripeDouble, what, sel, want
 func TestBrowserStripeCheckout(t *testing.T) {
 	mock := stripemock.Start(t)
 	env := apptest.New(t, "sqlite", stripeEnv(mock))
-	ctx, shot := browser(t)
+	ctx, shot := browser(t, 3*time.Minute) // and the invoices, axe-core at two sizes
 	base := env.Server.URL
 	bg := context.Background()
 
@@ -209,5 +209,25 @@ func TestBrowserStripeCheckout(t *testing.T) {
 	visited, _ := d.seen()
 	if len(visited) != 4 {
 		t.Errorf("requests to Stripe = %q; want Checkout and the portal, with and without JavaScript", visited)
+	}
+
+	// The invoices Stripe lists, at desktop and phone sizes: their links
+	// on the screen, nothing wider than it, no axe-core violation.
+	axe := axeSource(t)
+	for _, sc := range screens {
+		err := chromedp.Run(ctx,
+			chromedp.EmulateViewport(sc.width, sc.height),
+			chromedp.Navigate(billingURL),
+			chromedp.WaitVisible(`#invoices-heading`, chromedp.ByQuery),
+		)
+		if err != nil {
+			t.Fatalf("invoices at %dpx: %v", sc.width, err)
+		}
+		var rows int
+		if err := chromedp.Run(ctx, chromedp.Evaluate(`document.querySelectorAll("[data-testid=invoice]").length`, &rows)); err != nil || rows == 0 {
+			t.Fatalf("invoices at %dpx: none listed (%v): %s", sc.width, err, textOf(t, ctx, "#main"))
+		}
+		checkPage(t, ctx, axe, fmt.Sprintf("billing with invoices at %dpx", sc.width))
+		shot(sc.name + "-invoices")
 	}
 }

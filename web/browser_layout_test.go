@@ -43,9 +43,37 @@ func axeSource(t *testing.T) string {
 	return string(b)
 }
 
-// checkPage fails the test when the page is wider than the viewport or
-// when axe-core reports a violation.
+// checkPage fails the test when the page is wider than the viewport, when
+// a table row action is off the screen (checkFit) or when axe-core reports
+// a violation.
 func checkPage(t *testing.T, ctx context.Context, axe, what string) {
+	t.Helper()
+	checkFit(t, ctx, what)
+	var raw string
+	err := chromedp.Run(ctx,
+		chromedp.Evaluate(axe, nil),
+		chromedp.Evaluate(`axe.run(document, {resultTypes: ["violations"]}).then(r => JSON.stringify(r.violations.map(v => ({id: v.id, help: v.help, nodes: v.nodes.map(n => n.target.join(" ") + " — " + n.failureSummary)}))))`, &raw, func(p *runtime.EvaluateParams) *runtime.EvaluateParams { return p.WithAwaitPromise(true) }),
+	)
+	if err != nil {
+		t.Fatalf("%s: axe: %v", what, err)
+	}
+	var violations []struct {
+		ID    string   `json:"id"`
+		Help  string   `json:"help"`
+		Nodes []string `json:"nodes"`
+	}
+	if err := json.Unmarshal([]byte(raw), &violations); err != nil {
+		t.Fatalf("%s: axe result %q: %v", what, raw, err)
+	}
+	for _, v := range violations {
+		t.Errorf("%s: axe %s (%s): %s", what, v.ID, v.Help, strings.Join(v.Nodes, "; "))
+	}
+}
+
+// checkFit fails the test when the page is wider than the viewport or a
+// table row action (a link, button or field in a row) is outside the
+// screen or the box that scrolls it.
+func checkFit(t *testing.T, ctx context.Context, what string) {
 	t.Helper()
 	var overflow struct {
 		Scroll int64  `json:"scroll"`
@@ -82,26 +110,43 @@ func checkPage(t *testing.T, ctx context.Context, axe, what string) {
 		t.Errorf("%s: the page is %d px wide in a %d px viewport (widest: %s)", what, overflow.Scroll, overflow.Inner, overflow.Widest)
 	}
 
-	var raw string
-	err = chromedp.Run(ctx,
-		chromedp.Evaluate(axe, nil),
-		chromedp.Evaluate(`axe.run(document, {resultTypes: ["violations"]}).then(r => JSON.stringify(r.violations.map(v => ({id: v.id, help: v.help, nodes: v.nodes.map(n => n.target.join(" ") + " — " + n.failureSummary)}))))`, &raw, func(p *runtime.EvaluateParams) *runtime.EvaluateParams { return p.WithAwaitPromise(true) }),
-	)
+	// Every row action of every table (its links, buttons and fields) is
+	// on the screen and inside the box that scrolls or clips it: nobody
+	// has to scroll sideways to reach Remove, Revoke or Roll.
+	var unreachable []string
+	err = chromedp.Run(ctx, chromedp.Evaluate(rowActionsOutside, &unreachable))
 	if err != nil {
-		t.Fatalf("%s: axe: %v", what, err)
+		t.Fatalf("%s: measuring row actions: %v", what, err)
 	}
-	var violations []struct {
-		ID    string   `json:"id"`
-		Help  string   `json:"help"`
-		Nodes []string `json:"nodes"`
-	}
-	if err := json.Unmarshal([]byte(raw), &violations); err != nil {
-		t.Fatalf("%s: axe result %q: %v", what, raw, err)
-	}
-	for _, v := range violations {
-		t.Errorf("%s: axe %s (%s): %s", what, v.ID, v.Help, strings.Join(v.Nodes, "; "))
+	for _, u := range unreachable {
+		t.Errorf("%s: a table row action is outside the screen: %s", what, u)
 	}
 }
+
+// rowActionsOutside lists the rendered interactive elements in table rows
+// (outside closed dialogs) that end past the viewport, or past a scrolling
+// or clipping box around them (within their dialog, if any), as
+// "tag "text" (left–right px)".
+const rowActionsOutside = `(() => {
+	const inner = window.innerWidth, out = [];
+	for (const el of document.querySelectorAll("table tbody tr :is(a[href], button, select, input:not([type=hidden]), textarea, summary)")) {
+		const r = el.getBoundingClientRect();
+		if (r.width === 0 || r.height === 0 || el.closest("dialog:not([open])")) continue;
+		let lo = 0, hi = inner;
+		// A dialog is in the top layer: no box around it clips it.
+		for (let p = el.parentElement; p && p.tagName !== "DIALOG"; p = p.parentElement) {
+			const o = getComputedStyle(p).overflowX;
+			if (o === "auto" || o === "hidden" || o === "scroll" || o === "clip") {
+				const b = p.getBoundingClientRect();
+				lo = Math.max(lo, b.left); hi = Math.min(hi, b.right);
+			}
+		}
+		if (r.left < lo - 1 || r.right > hi + 1) {
+			out.push(el.tagName.toLowerCase() + " " + JSON.stringify((el.textContent || el.name || "").trim().replace(/\s+/g, " ").slice(0, 40)) + " (" + Math.round(r.left) + "–" + Math.round(r.right) + " px, visible " + Math.round(lo) + "–" + Math.round(hi) + ")");
+		}
+	}
+	return out;
+})()`
 
 // TestBrowserLayoutAndAccessibility visits every dashboard page at desktop
 // and phone sizes: no page (and not the key-secret dialog) is wider than
@@ -139,8 +184,34 @@ func TestBrowserLayoutAndAccessibility(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fhirCall(t, env, "POST", "/v1/fhir/Patient", k.Secret, `{"resourceType":"Patient","name":[{"family":"Wide"}]}`)
+	created := fhirCall(t, env, "POST", "/v1/fhir/Patient", k.Secret, `{"resourceType":"Patient","name":[{"family":"Wide"}]}`)
+	patientID, _ := created.Body["id"].(string)
+	fhirCall(t, env, "GET", "/v1/fhir/Patient/"+patientID, k.Secret, "")
 	apiCall(t, env, "GET", "/v1/fhir/Patient/missing-one", k.Secret, nil)
+	// Several rows in the keys and members tables: keys in every state,
+	// members with long addresses and every role.
+	for _, in := range []apikey.CreateInput{
+		{Name: "lab-results-integration-production", Env: apikey.Test, Scope: apikey.ScopeRead},
+		{Name: "pharmacy-sync", Env: apikey.Test, Scope: apikey.ScopeWrite},
+		{Name: "old-billing-export", Env: apikey.Test, Scope: apikey.ScopeAll},
+	} {
+		made, err := env.App.Keys.Create(context.Background(), apikey.Actor{OrgID: orgID}, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if in.Name == "old-billing-export" {
+			if _, err := env.App.Keys.Revoke(context.Background(), apikey.Actor{OrgID: orgID}, made.Key.ID); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for _, m := range []struct{ email, role string }{
+		{"grace.hopper.of.the.compliance.office@example-hospital.org", "admin"},
+		{"dev@example.com", "developer"},
+		{"accounts.payable@example-hospital.org", "billing"},
+	} {
+		join(t, env, invite(t, ada, orgID, m.email, m.role), m.email)
+	}
 	// A sub-organization with a long name and a key: its row, the tenant
 	// column and the tenant filters.
 	so, err := env.App.SubOrgs.Create(context.Background(), suborg.Actor{OrgID: orgID}, "Northside Family and Pediatric Medicine Clinic of Springfield")
@@ -153,8 +224,26 @@ func TestBrowserLayoutAndAccessibility(t *testing.T) {
 	env.App.Records.RelayAudit(context.Background())
 	env.App.Audit.Flush(context.Background())
 	env.App.Usage.Flush(context.Background())
+	if err := env.App.Flush(context.Background()); err != nil { // the patient access report's disclosures too
+		t.Fatal(err)
+	}
 	pages := []string{o, o + "/keys", o + "/analytics", o + "/requests", o + "/billing", o + "/settings",
-		o + "/members", o + "/audit", o + "/privacy", o + "/settings/compliance", "/account", "/orgs/new", o + "/suborgs"}
+		o + "/members", o + "/audit", o + "/privacy", o + "/settings/compliance", "/account", "/orgs/new", o + "/suborgs",
+		o + "/keys/" + k.Key.ID, o + "/compliance/access?patient=" + patientID, o + "/webhooks", o + "/analytics/webhooks"}
+
+	// A phone held sideways and a tablet show the tables as cards too: the
+	// same fit checks on every page (axe-core runs at the two sizes below).
+	for _, sc := range []screen{{"phone-landscape", 844, 390}, {"tablet", 768, 1024}} {
+		if err := chromedp.Run(ctx, chromedp.EmulateViewport(sc.width, sc.height)); err != nil {
+			t.Fatal(err)
+		}
+		for _, path := range pages {
+			if err := chromedp.Run(ctx, chromedp.Navigate(base+path), chromedp.WaitVisible(`#main`, chromedp.ByQuery)); err != nil {
+				t.Fatalf("%s: %v", path, err)
+			}
+			checkFit(t, ctx, fmt.Sprintf("%s at %dpx", strings.TrimPrefix(path, o), sc.width))
+		}
+	}
 
 	for _, sc := range screens {
 		if err := chromedp.Run(ctx, chromedp.EmulateViewport(sc.width, sc.height)); err != nil {
@@ -166,7 +255,7 @@ func TestBrowserLayoutAndAccessibility(t *testing.T) {
 			}
 			what := fmt.Sprintf("%s at %dpx", strings.TrimPrefix(path, o), sc.width)
 			checkPage(t, ctx, axe, what)
-			name := strings.ReplaceAll(strings.TrimPrefix(path, o), "/", "-")
+			name := strings.NewReplacer(k.Key.ID, "key", patientID, "patient", "/", "-", "?", "-", "=", "-").Replace(strings.TrimPrefix(path, o))
 			if name == "" {
 				name = "-overview"
 			}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"runtime"
 	"runtime/debug"
 	"strings"
 	"sync/atomic"
@@ -95,7 +96,11 @@ func accessLog(log *slog.Logger) echo.MiddlewareFunc {
 	}
 }
 
-// recoverPanics turns a panic into a 500 and logs the stack.
+// recoverPanics turns a panic into a 500 error returned up the chain (so
+// the API's usage record of the request sees it as any other failure) and
+// logs the stack. The log line names the panic's type, and its message only
+// when the runtime wrote it: a panic value made by code may quote the data
+// it was handling (PHI).
 func recoverPanics(log *slog.Logger) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) (err error) {
@@ -104,13 +109,27 @@ func recoverPanics(log *slog.Logger) echo.MiddlewareFunc {
 					if r == http.ErrAbortHandler {
 						panic(r)
 					}
-					log.ErrorContext(c.Request().Context(), "panic", "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
-					err = echo.NewHTTPError(http.StatusInternalServerError)
+					log.ErrorContext(c.Request().Context(), "panic", "route", c.Request().Method+" "+c.Path(), "panic", panicSummary(r), "stack", string(debug.Stack()))
+					err = errPanicked
 				}
 			}()
 			return next(c)
 		}
 	}
+}
+
+// errPanicked is what a recovered panic answers: the internal error
+// (INTERNAL_ERROR on the API, the generic error page on the dashboard).
+var errPanicked = errs.E(errs.Internal, "the handler panicked")
+
+// panicSummary describes a recovered value without its contents: a
+// runtime error's fixed message (index out of range, nil dereference, …),
+// otherwise only the value's type.
+func panicSummary(r any) string {
+	if re, ok := r.(runtime.Error); ok {
+		return re.Error()
+	}
+	return fmt.Sprintf("%T", r)
 }
 
 // contentSecurityPolicy allows only the dashboard's own scripts, styles and

@@ -116,7 +116,11 @@ func (s *Server) routes(e *echo.Echo) {
 	v1 := base.group(api.LimitBody)
 	v1.GET("/metadata", s.Capabilities.Serve) // no key needed
 	v1.GET("/fhir/metadata", s.Capabilities.Serve)
-	keyed := v1.group(p.Authenticate, p.RecordUsage, api.AllowAddress, api.Scope, api.ResourceScope, p.RateLimit, p.MonthlyQuota, p.Idempotent)
+	// A panic past the key check is recovered inside the usage record: the
+	// request log and analytics show it as the 500 INTERNAL_ERROR it was
+	// answered with.
+	recorded := func(next echo.HandlerFunc) echo.HandlerFunc { return p.RecordUsage(recoverPanics(s.Log)(next)) }
+	keyed := v1.group(p.Authenticate, recorded, api.AllowAddress, api.Scope, api.ResourceScope, p.RateLimit, p.MonthlyQuota, p.Idempotent)
 
 	// Raw FHIR R4.
 	f := s.FHIR
@@ -154,9 +158,9 @@ func (s *Server) routes(e *echo.Echo) {
 	// to some resource types exports and imports only those (the handlers
 	// check the types the body names).
 	b := s.Bulk
-	base.POST("/bulk/import", b.Import, api.LimitImportBody, p.Authenticate, p.RecordUsage, api.AllowAddress, api.Scope, p.RateLimit, p.MonthlyQuota, p.Idempotent)
-	v1.POST("/bulk/export", b.Export, p.Authenticate, p.RecordUsage, api.AllowAddress, api.ReadScope, p.RateLimit, p.MonthlyQuota, p.Idempotent)
-	v1.GET("/bulk/jobs/:id", b.Status, p.Authenticate, p.RecordUsage, api.AllowAddress, p.RateLimit, p.MonthlyQuota) // any scope: a write key polls its import
+	base.POST("/bulk/import", b.Import, api.LimitImportBody, p.Authenticate, recorded, api.AllowAddress, api.Scope, p.RateLimit, p.MonthlyQuota, p.Idempotent)
+	v1.POST("/bulk/export", b.Export, p.Authenticate, recorded, api.AllowAddress, api.ReadScope, p.RateLimit, p.MonthlyQuota, p.Idempotent)
+	v1.GET("/bulk/jobs/:id", b.Status, p.Authenticate, recorded, api.AllowAddress, p.RateLimit, p.MonthlyQuota) // any scope: a write key polls its import
 	v1.GET("/bulk/files/:job", b.Manifest)
 	v1.GET("/bulk/files/:job/:file", b.Download)
 

@@ -68,6 +68,10 @@ type Options struct {
 	// it is open, so a second server on the same files fails to start
 	// (store.LockDataDir); admin commands run beside a server.
 	Server bool
+	// WrapValidator, when set, wraps the FHIR validator every datastore
+	// checks resources with: tests make a request fail inside the API
+	// (a panicking validation) through it.
+	WrapValidator func(datastore.Validator) datastore.Validator
 }
 
 // App is the assembled program.
@@ -223,7 +227,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opt Options) 
 	}
 	a.Analytics.Register(a.Jobs)
 
-	data, index, cursorSecret, err := a.fhirParts(ctx)
+	data, index, cursorSecret, err := a.fhirParts(ctx, opt)
 	if err != nil {
 		a.Close()
 		return nil, err

@@ -60,9 +60,13 @@ func (x registryIndex) Params(t string) []fhir.SearchParam {
 // fhirParts builds the datastore router over SQLite files or PostgreSQL
 // schemas, with schema validation and the search index (the R4 search
 // parameters plus those over ClinikAPI's extensions, resource.Index).
-func (a *App) fhirParts(ctx context.Context) (*datastore.Router, resource.Index, []byte, error) {
+func (a *App) fhirParts(ctx context.Context, opt Options) (*datastore.Router, resource.Index, []byte, error) {
 	reg := resource.Index{Base: registryIndex{r: searchparam.Default(), everyParameter: a.Config.SearchIndexEveryParameter}}
 	val := schemaValidator{validate.Default()}
+	var checker datastore.Validator = val
+	if opt.WrapValidator != nil {
+		checker = opt.WrapValidator(val)
+	}
 	// Compile every type's schema in the background so no request pays
 	// the first-use compile (about 1 ms per type).
 	go func() {
@@ -89,7 +93,7 @@ func (a *App) fhirParts(ctx context.Context) (*datastore.Router, resource.Index,
 			d.SetTenantShare(cfg.TenantShare)
 		}
 		return d, err
-	}, val, reg, a.now)
+	}, checker, reg, a.now)
 	router.SetBudget(cfg.QueryTimeout)
 	secret, err := a.DB.ServerSecret(ctx, "cursor")
 	if err != nil {
