@@ -140,3 +140,77 @@ func TestSQLiteDatastoreEncrypted(t *testing.T) {
 	readFamily(t, p, "pa", "Wemblethorpe")
 	readFamily(t, p, "pb", "Yarrowdencey")
 }
+
+// TestSQLiteDatastoreHMACSHA512FileKeepsOpening: a datastore file
+// encrypted before pages moved to HMAC-SHA256 (SQLCipher 4's default
+// HMAC-SHA512) keeps opening with its key, reads back, takes new writes
+// through the log and its checkpoint, and stays sealed; another key is
+// still refused.
+func TestSQLiteDatastoreHMACSHA512FileKeepsOpening(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	key := storetest.DatastoreKey("sqlite")
+	log := slog.New(slog.DiscardHandler)
+	current := *store.SQLiteCipher
+	*store.SQLiteCipher = *store.SQLiteCipherSHA512
+	d, err := store.OpenDatastore(ctx, "", dir, "old", key, nil, log)
+	if err != nil {
+		*store.SQLiteCipher = current
+		t.Fatal(err)
+	}
+	insertPatient(t, d, "p1", "Oldscheme")
+	d.Close()
+	*store.SQLiteCipher = current
+	if cur, err := store.SQLiteSchemeIsCurrent(store.DatastoreFile(dir, "old"), key); err != nil || cur {
+		t.Fatalf("the file written with HMAC-SHA512 opens with the current scheme (%v, %v)", cur, err)
+	}
+
+	d, err = store.OpenDatastore(ctx, "", dir, "old", key, nil, log)
+	if err != nil {
+		t.Fatalf("a file of the previous scheme does not open: %v", err)
+	}
+	readFamily(t, d, "p1", "Oldscheme")
+	insertPatient(t, d, "p2", "Laterwrite")
+	if _, err := d.SQL().ExecContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)"); err != nil {
+		t.Fatal(err)
+	}
+	readFamily(t, d, "p2", "Laterwrite")
+	if hits := filesHolding(t, dir, "Laterwrite"); len(hits) > 0 {
+		t.Fatalf("plain text in %v", hits)
+	}
+	d.Close()
+	d, err = store.OpenDatastore(ctx, "", dir, "old", key, nil, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	readFamily(t, d, "p1", "Oldscheme")
+	readFamily(t, d, "p2", "Laterwrite")
+	d.Close()
+	// New files, and plain ones encrypted in place, get HMAC-SHA256.
+	d, err = store.OpenDatastore(ctx, "", dir, "new", key, nil, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	insertPatient(t, d, "p3", "Newscheme")
+	d.Close()
+	plain, err := store.OpenDatastore(ctx, "", dir, "plain", nil, nil, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	insertPatient(t, plain, "p4", "Wasplain")
+	plain.Close()
+	for _, name := range []string{"new", "plain"} {
+		if name == "plain" {
+			if err := store.EncryptDatastoreFile(ctx, store.DatastoreFile(dir, name), key, log); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if cur, err := store.SQLiteSchemeIsCurrent(store.DatastoreFile(dir, name), key); err != nil || !cur {
+			t.Fatalf("%s: not the current scheme (%v, %v)", name, cur, err)
+		}
+	}
+	other := bytes.Repeat([]byte{9}, 32)
+	if err := store.CheckSQLiteKey(ctx, store.DatastoreFile(dir, "old"), other); !errors.Is(err, store.ErrWrongDatastoreKey) {
+		t.Fatalf("another key: %v", err)
+	}
+}
