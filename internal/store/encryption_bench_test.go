@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/clinikapi/clinikapi/internal/datastore"
 	"github.com/clinikapi/clinikapi/internal/fhir"
+	"github.com/clinikapi/clinikapi/internal/memory"
 	"github.com/clinikapi/clinikapi/internal/store"
 	"github.com/clinikapi/clinikapi/internal/store/storetest"
 )
@@ -34,6 +36,10 @@ func BenchmarkSQLiteEncryption(b *testing.B) {
 	// sqlcipher is the server's scheme; aes256cbc (AES-256-CBC, no
 	// per-page HMAC) is measured beside it.
 	modes := []string{"plain", "sqlcipher", "aes256cbc"}
+	if mib, _ := strconv.Atoi(os.Getenv("CLINIKAPI_BENCH_PAGE_MIB")); mib > 0 {
+		store.SetSQLitePageBudget(int64(mib) << 20)
+		defer store.SetSQLitePageBudget(memory.Budget(memory.DefaultBudget).SQLitePages())
+	}
 	if m := os.Getenv("CLINIKAPI_BENCH_MODES"); m != "" {
 		modes = strings.Split(m, ",")
 	}
