@@ -115,7 +115,11 @@ func OpenSQLite(ctx context.Context, path string, key []byte) (*DB, error) {
 		}
 	}
 	if key != nil {
-		sqliteKeyParams(q, key)
+		scheme, err := sqliteScheme(ctx, path, key)
+		if err != nil {
+			return nil, fmt.Errorf("open SQLite database %s: %w", path, err)
+		}
+		sqliteKeyParams(q, scheme, key)
 	}
 	db := sql.OpenDB(&sqliteConnector{dsn: "file:" + path + "?" + q.Encode(), encrypted: key != nil, d: sqliteDrv})
 	// Keep every connection idle-ready: a closed one costs a file open,
