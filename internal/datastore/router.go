@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
+	"errors"
 	"strings"
 	"sync"
 	"time"
@@ -26,13 +27,22 @@ type Router struct {
 	now      func() time.Time
 	budget   time.Duration
 
-	mu     sync.Mutex
-	stores map[string]*Store
+	mu      sync.RWMutex
+	stores  map[string]*Store
+	opening map[string]*opening // datastores being opened, by name
+	closed  bool
+}
+
+// opening is a datastore being opened: callers that want it meanwhile
+// wait for done, then find it in stores (or err).
+type opening struct {
+	done chan struct{}
+	err  error
 }
 
 // NewRouter returns a Router that opens datastores with open.
 func NewRouter(open Opener, v Validator, ix Indexer, now func() time.Time) *Router {
-	return &Router{open: open, validate: v, index: ix, now: now, stores: map[string]*Store{}}
+	return &Router{open: open, validate: v, index: ix, now: now, stores: map[string]*Store{}, opening: map[string]*opening{}}
 }
 
 // SetBudget bounds every read and search of the datastores the router
@@ -58,27 +68,72 @@ func Name(env, orgID string, dedicated bool) string {
 	return "test"
 }
 
-// Named returns the datastore called name ("test", "live", "org_…").
+// Named returns the datastore called name ("test", "live", "org_…"),
+// opening it on first use. An open datastore is found under a read lock;
+// opening one (creating and migrating it may take seconds) holds no lock,
+// so requests to the datastores already open go on meanwhile, and the
+// callers that want the same one wait for that one opening (or their
+// ctx). A failed opening is tried again by the next caller.
 func (r *Router) Named(ctx context.Context, name string) (*Store, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if s, ok := r.stores[name]; ok {
+	r.mu.RLock()
+	s, ok := r.stores[name]
+	r.mu.RUnlock()
+	if ok {
 		return s, nil
 	}
-	b, err := r.open(ctx, name)
-	if err != nil {
-		return nil, err
+	r.mu.Lock()
+	if s, ok := r.stores[name]; ok {
+		r.mu.Unlock()
+		return s, nil
 	}
-	s := New(b, r.validate, r.index, r.now)
-	s.SetBudget(r.budget)
-	r.stores[name] = s
+	if r.closed {
+		r.mu.Unlock()
+		return nil, errors.New("datastore: the router is closed")
+	}
+	if o, ok := r.opening[name]; ok {
+		r.mu.Unlock()
+		select {
+		case <-o.done:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		if o.err != nil {
+			return nil, o.err
+		}
+		return r.Named(ctx, name)
+	}
+	o := &opening{done: make(chan struct{})}
+	r.opening[name] = o
+	r.mu.Unlock()
+
+	// Not cut short by this caller's ctx ending: others may be waiting.
+	b, err := r.open(context.WithoutCancel(ctx), name)
+	r.mu.Lock()
+	delete(r.opening, name)
+	switch {
+	case err != nil:
+		o.err = err
+	case r.closed:
+		// Closed meanwhile: what was opened is closed at once.
+		_ = b.Close()
+		o.err = errors.New("datastore: the router is closed")
+	default:
+		s = New(b, r.validate, r.index, r.now)
+		s.SetBudget(r.budget)
+		r.stores[name] = s
+	}
+	r.mu.Unlock()
+	close(o.done)
+	if o.err != nil {
+		return nil, o.err
+	}
 	return s, nil
 }
 
 // Open lists the datastores opened so far.
 func (r *Router) Open() []*Store {
-	r.mu.Lock()
-	defer r.mu.Unlock()
+	r.mu.RLock()
+	defer r.mu.RUnlock()
 	out := make([]*Store, 0, len(r.stores))
 	for _, s := range r.stores {
 		out = append(out, s)
@@ -90,6 +145,7 @@ func (r *Router) Open() []*Store {
 func (r *Router) Close() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.closed = true
 	var first error
 	for name, s := range r.stores {
 		if err := s.Close(); err != nil && first == nil {
