@@ -45,6 +45,7 @@ import (
 	"github.com/clinikapi/clinikapi/web"
 	"github.com/clinikapi/clinikapi/web/api"
 	"github.com/clinikapi/clinikapi/web/dashboard"
+	"github.com/clinikapi/clinikapi/web/httperr"
 	"github.com/clinikapi/clinikapi/web/webhook"
 )
 
@@ -136,6 +137,8 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opt Options) 
 	// number of databases (the read cache and API key cache take theirs
 	// below).
 	store.SetSQLitePageBudget(cfg.CacheMemory.SQLitePages())
+	// The database out of reach for now is answered 503, not 500.
+	httperr.Transient = store.Unavailable
 	if opt.Server && cfg.DatabaseURL == "" {
 		release, err := store.LockDataDir(cfg.DataDir)
 		if err != nil {

@@ -58,14 +58,29 @@ var byReason = map[errs.Reason]int{
 // answer written goes to a closed connection.
 const StatusClientClosed = 499
 
+// UnavailableMessage is what a failure of the database that passes says.
+const UnavailableMessage = "The database is not reachable right now. Retry in a moment."
+
+// Transient, when set, tells which errors that are not domain errors are
+// a dependency out of reach for now (a database refusing or cutting
+// connections) rather than a bug: those are answered 503
+// SERVICE_UNAVAILABLE with a Retry-After of a second. The composition
+// root sets it to the store's classification (store.Unavailable), so this
+// package knows no driver.
+var Transient func(error) bool
+
 // Of maps err. Errors that are not domain errors are internal failures,
-// but for a cancelled request: its client closed it (499).
+// but for a cancelled request (its client closed it: 499) and a
+// dependency out of reach for now (Transient: 503).
 func Of(err error) Response {
 	if errors.Is(err, context.Canceled) {
 		return Response{Status: StatusClientClosed, Code: "CLIENT_CLOSED_REQUEST", Message: "The client closed the request before it was answered."}
 	}
 	var e *errs.Error
-	if !errors.As(err, &e) || e.Code == errs.Internal || byCode[e.Code].status == 0 {
+	if (!errors.As(err, &e) || e.Code == errs.Internal) && Transient != nil && Transient(err) {
+		return Response{Status: http.StatusServiceUnavailable, Code: "SERVICE_UNAVAILABLE", Message: UnavailableMessage, RetryAfter: time.Second}
+	}
+	if e == nil || e.Code == errs.Internal || byCode[e.Code].status == 0 {
 		return Response{Status: http.StatusInternalServerError, Code: "INTERNAL_ERROR", Message: InternalMessage}
 	}
 	m := byCode[e.Code]

@@ -142,3 +142,25 @@ func TestFieldBecomesAnIssue(t *testing.T) {
 		t.Fatalf("a field error: got %+v, want 422 with one issue about since", got)
 	}
 }
+
+// TestTransient: an error that is no domain error but a dependency out of
+// reach for now (as the composition root's classifier says) is 503 with a
+// Retry-After, also when wrapped as Internal; any other stays 500, and a
+// domain error keeps its own answer.
+func TestTransient(t *testing.T) {
+	down := errors.New("too many connections")
+	httperr.Transient = func(err error) bool { return errors.Is(err, down) }
+	defer func() { httperr.Transient = nil }()
+	for _, err := range []error{down, fmt.Errorf("reading: %w", down), &errs.Error{Code: errs.Internal, Err: down}} {
+		r := httperr.Of(err)
+		if r.Status != http.StatusServiceUnavailable || r.Code != "SERVICE_UNAVAILABLE" || r.RetryAfter != time.Second || r.Message != httperr.UnavailableMessage {
+			t.Errorf("%v: %+v, want 503 SERVICE_UNAVAILABLE with a Retry-After of 1 s", err, r)
+		}
+	}
+	if r := httperr.Of(errors.New("a bug")); r.Status != 500 || r.RetryAfter != 0 {
+		t.Errorf("another error: %+v, want 500 without Retry-After", r)
+	}
+	if r := httperr.Of(&errs.Error{Code: errs.Conflict, Message: "version", Err: down}); r.Status != 409 {
+		t.Errorf("a domain error over a transient cause: %+v, want its own 409", r)
+	}
+}
