@@ -98,7 +98,7 @@ func (db *DB) appendAudit(ctx context.Context, tx *sql.Tx, es []audit.Event) err
 		}
 		heads[c] = h
 	}
-	written, err := existingAuditIDs(ctx, tx, es)
+	written, err := db.existingAuditIDs(ctx, tx, es)
 	if err != nil {
 		return err
 	}
@@ -156,7 +156,36 @@ func (db *DB) lockChainHead(ctx context.Context, tx *sql.Tx, chain string) (*aud
 }
 
 // existingAuditIDs returns which of es's ids are already written.
-func existingAuditIDs(ctx context.Context, tx *sql.Tx, es []audit.Event) (map[string]bool, error) {
+//
+// On PostgreSQL the ids go as one array and the lookup is planned with
+// sequential scans disabled, so it is an index lookup per id whatever the
+// statistics say. A batch's check otherwise read the whole trail: with
+// audit_events analyzed while nearly empty (a fresh database, or an
+// ANALYZE of the whole database early on) and no autovacuum to analyze it
+// again, PostgreSQL went on estimating a few rows and scanned, comparing
+// every row with each of up to 200 ids — most of its CPU under API load,
+// growing with the trail.
+func (db *DB) existingAuditIDs(ctx context.Context, tx *sql.Tx, es []audit.Event) (map[string]bool, error) {
+	if db.dialect == Postgres {
+		ids := make([]string, len(es))
+		for i, e := range es {
+			ids[i] = e.ID
+		}
+		if _, err := tx.ExecContext(ctx, `SET LOCAL enable_seqscan = off`); err != nil {
+			return nil, err
+		}
+		rows, err := tx.QueryContext(ctx, `SELECT id FROM audit_events WHERE id = ANY($1::text[])`, ids)
+		if err != nil {
+			return nil, err
+		}
+		out, err := scanIDs(rows, len(es))
+		if err != nil {
+			return nil, err
+		}
+		// Back on for the rest of the caller's transaction.
+		_, err = tx.ExecContext(ctx, `SET LOCAL enable_seqscan = on`)
+		return out, err
+	}
 	var b strings.Builder
 	args := make([]any, len(es))
 	for i, e := range es {
@@ -170,8 +199,13 @@ func existingAuditIDs(ctx context.Context, tx *sql.Tx, es []audit.Event) (map[st
 	if err != nil {
 		return nil, err
 	}
+	return scanIDs(rows, len(es))
+}
+
+// scanIDs reads rows of one id each into a set and closes them.
+func scanIDs(rows *sql.Rows, n int) (map[string]bool, error) {
 	defer rows.Close()
-	out := make(map[string]bool, len(es))
+	out := make(map[string]bool, n)
 	for rows.Next() {
 		var id string
 		if err := rows.Scan(&id); err != nil {

@@ -254,16 +254,57 @@ func (d *Datastore) Close() error {
 // rows written since the last vacuum are not yet marked visible to all,
 // so an index-only scan (a search's ids, the order of its page) would
 // visit each of their table rows; autovacuum gets there, but only some
-// time after a bulk load.
+// time after a bulk load. It covers the datastore's own tables only: the
+// database also holds the control plane (and the other datastores), whose
+// statistics taken in passing — the audit trail or usage records of a
+// young instance, nearly empty — would stand for them until autovacuum
+// next analyzes them, if it runs at all, and plans chosen on those
+// estimates scan whole tables.
 func (d *Datastore) Analyze(ctx context.Context) error {
-	stmt := `ANALYZE`
-	if d.db.dialect == Postgres {
-		stmt = `VACUUM (ANALYZE)`
-	}
 	return d.db.writing(func() error {
+		stmt := `ANALYZE`
+		if d.db.dialect == Postgres {
+			tables, err := d.tables(ctx)
+			if err != nil {
+				return err
+			}
+			stmt = `VACUUM (ANALYZE) ` + strings.Join(tables, ", ")
+		}
 		_, err := d.db.sql.ExecContext(ctx, stmt)
 		return err
 	})
+}
+
+// tables lists the datastore's tables on PostgreSQL (its schema's),
+// quoted and qualified for a statement.
+func (d *Datastore) tables(ctx context.Context) ([]string, error) {
+	rows, err := d.db.sql.QueryContext(ctx, `SELECT quote_ident(schemaname) || '.' || quote_ident(tablename) FROM pg_tables
+		WHERE schemaname = current_schema() ORDER BY tablename`)
+	if err != nil {
+		return nil, err
+	}
+	out, err := scanStrings(rows)
+	if err != nil {
+		return nil, err
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("datastore schema has no tables")
+	}
+	return out, nil
+}
+
+// scanStrings reads rows of one text column and closes them.
+func scanStrings(rows *sql.Rows) ([]string, error) {
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, rows.Err()
 }
 
 // SQL exposes the pool for tests that inspect raw tables.

@@ -25,16 +25,7 @@ func (d *Datastore) ResourceTypes(ctx context.Context, tenant datastore.Tenant) 
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var t string
-		if err := rows.Scan(&t); err != nil {
-			return nil, err
-		}
-		out = append(out, t)
-	}
-	return out, rows.Err()
+	return scanStrings(rows)
 }
 
 // ScanResources implements datastore.BulkBackend: a page of the tenant's

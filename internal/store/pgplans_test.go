@@ -1,0 +1,133 @@
+package store_test
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/clinikapi/clinikapi/internal/audit"
+	"github.com/clinikapi/clinikapi/internal/datastore"
+	"github.com/clinikapi/clinikapi/internal/store"
+	"github.com/clinikapi/clinikapi/internal/store/storetest"
+)
+
+// TestAuditBatchesDoNotScanTheTrail (PostgreSQL): appending a batch of
+// audit events looks its ids up by primary key even when the table's
+// statistics were taken while it was nearly empty and never again (no
+// autovacuum): PostgreSQL then estimates a few rows however large the
+// trail has grown, and its existence check scanned all of it on every
+// batch.
+func TestAuditBatchesDoNotScanTheTrail(t *testing.T) {
+	ctx := context.Background()
+	db := storetest.Open(t, "postgres")
+	// Two connections (a batch prepares its INSERT on a second one while
+	// its transaction holds the first): the batches below run on them
+	// over and over, where a cached plan would live.
+	db.SQL().SetMaxOpenConns(2)
+	now := time.Now().UTC()
+	n := 0
+	batch := func(size int) {
+		t.Helper()
+		es := make([]audit.Event, size)
+		for i := range es {
+			es[i] = chainEvent(fmt.Sprintf("org_%d", n%3), n, now)
+			n++
+		}
+		if err := db.InsertAuditEvents(ctx, es); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stats := func() (inserted, seqRead int64) {
+		t.Helper()
+		// Pending statistics of a connection are published at its next
+		// transaction's end; poll until they show every insert.
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			if _, err := db.SQL().ExecContext(ctx, `SELECT pg_stat_force_next_flush()`); err != nil {
+				t.Fatal(err)
+			}
+			err := db.SQL().QueryRowContext(ctx, `SELECT n_tup_ins, seq_tup_read FROM pg_stat_user_tables
+				WHERE schemaname = current_schema() AND relname = 'audit_events'`).Scan(&inserted, &seqRead)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if inserted == int64(n) || time.Now().After(deadline) {
+				return inserted, seqRead
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	// Statistics taken while the trail was nearly empty (as a fresh
+	// database's are, or after a bulk load analyzed it early on).
+	batch(4)
+	if _, err := db.SQL().ExecContext(ctx, `ANALYZE audit_events`); err != nil {
+		t.Fatal(err)
+	}
+	_, before := stats()
+	n0 := n
+	// Grow it to 24,000 events in full batches.
+	for range 120 {
+		batch(audit.BatchSize)
+	}
+	inserted, after := stats()
+	if inserted != int64(n) {
+		t.Fatalf("statistics show %d inserts, want %d", inserted, n)
+	}
+	// A sequential scan per batch reads about 1.4 million rows here.
+	if read := after - before; read > int64(n-n0) {
+		t.Fatalf("appending %d batches read %d rows of audit_events sequentially: the existence check scans the trail", 120, read)
+	}
+	if r := verify(t, db); len(r.Problems) > 0 || r.Events != int64(n) {
+		t.Fatalf("chains: %d events, problems %v; want %d events, none", r.Events, r.Problems, n)
+	}
+}
+
+// TestAnalyzeCoversTheDatastoreOnly (PostgreSQL): analyzing a datastore
+// after a bulk load leaves the control plane's tables, in the same
+// database, to be analyzed when they have grown: statistics of a nearly
+// empty audit trail taken in passing would stand for it from then on.
+func TestAnalyzeCoversTheDatastoreOnly(t *testing.T) {
+	ctx := context.Background()
+	dsn := storetest.DatabaseURL(t, "postgres")
+	dir := t.TempDir()
+	control, err := store.Open(ctx, dsn, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer control.Close()
+	if err := control.Migrate(ctx, slog.New(slog.DiscardHandler)); err != nil {
+		t.Fatal(err)
+	}
+	d, err := store.OpenDatastore(ctx, dsn, dir, "test", nil, nil, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	rec := datastore.Record{Type: "Patient", ID: "p1", Version: 1, LastUpdated: time.Now().UTC(), Content: []byte(`{"resourceType":"Patient","id":"p1"}`)}
+	if err := d.Insert(ctx, "org_a", rec, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Analyze(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// reltuples is -1 until a table is first analyzed or vacuumed.
+	reltuples := func(db *sql.DB, table string) float64 {
+		t.Helper()
+		var n float64
+		if err := db.QueryRowContext(ctx, `SELECT reltuples FROM pg_class WHERE oid = to_regclass(current_schema() || '.' || $1)`, table).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if n := reltuples(d.SQL(), "resources"); n != 1 {
+		t.Fatalf("datastore resources: reltuples %v after Analyze, want 1", n)
+	}
+	for _, table := range []string{"audit_events", "usage_records", "disclosures"} {
+		if n := reltuples(control.SQL(), table); n != -1 {
+			t.Fatalf("control plane %s: reltuples %v after a datastore's Analyze, want -1 (never analyzed)", table, n)
+		}
+	}
+}
