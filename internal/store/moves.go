@@ -39,16 +39,7 @@ func (db *DB) MovesDue(ctx context.Context, dedicated []string) ([]string, error
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		out = append(out, id)
-	}
-	return out, rows.Err()
+	return scanStrings(rows)
 }
 
 // Placement implements records.MoveStore.
