@@ -89,7 +89,7 @@ func NewService(s Store, a *audit.Log, inval Invalidator, log *slog.Logger, now 
 	if now == nil {
 		now = time.Now
 	}
-	return &Service{store: s, audit: a, log: log, now: now, cache: newCache(entriesFor(memory.Budget(memory.DefaultBudget).APIKeys())), inval: inval, touched: map[string]time.Time{}}
+	return &Service{store: s, audit: a, log: log, now: now, cache: newCache(entriesFor(memory.Default().APIKeys())), inval: inval, touched: map[string]time.Time{}}
 }
 
 // SetCacheBudget bounds the verification cache to about bytes (the API

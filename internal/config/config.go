@@ -38,7 +38,8 @@ type Config struct {
 
 	DatabaseURL string // postgres://… ; empty means SQLite under DataDir
 	// CacheMemory is the memory every cache of the process shares
-	// (CLINIKAPI_CACHE_MEMORY, a size such as 256MiB; default 256 MiB):
+	// (CLINIKAPI_CACHE_MEMORY, a size such as 256MiB; default memory.Default,
+	// an eighth of the memory the process may use, 256 MiB to 4 GiB):
 	// the read cache of the SQLite datastores, SQLite's page caches and
 	// the API key cache, whatever the number of datastores (see
 	// memory.Budget).
@@ -209,7 +210,7 @@ func Load(getenv Getenv) (Config, error) {
 	case "0":
 		c.ReadCacheOff = true
 	default:
-		return Config{}, fmt.Errorf("CLINIKAPI_READ_CACHE_MB: %q is no longer a size: every cache shares CLINIKAPI_CACHE_MEMORY (default 256MiB) whatever the number of datastores; set that instead, or 0 here to turn the read cache off", v)
+		return Config{}, fmt.Errorf("CLINIKAPI_READ_CACHE_MB: %q is no longer a size: every cache shares CLINIKAPI_CACHE_MEMORY whatever the number of datastores; set that instead, or 0 here to turn the read cache off", v)
 	}
 	if c.QueryTimeout, err = parseDuration(get, "CLINIKAPI_QUERY_TIMEOUT", DefaultQueryTimeout, 10*time.Millisecond, time.Minute); err != nil {
 		return Config{}, err
@@ -392,7 +393,7 @@ func parseDuration(get func(string) string, key string, def, lo, hi time.Duratio
 // memory.MinBudget to 1 TiB.
 func parseCacheMemory(v string) (memory.Budget, error) {
 	if v == "" {
-		return memory.DefaultBudget, nil
+		return memory.Default(), nil
 	}
 	n, err := memory.ParseSize(v)
 	if err != nil {

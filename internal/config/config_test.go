@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/clinikapi/clinikapi/internal/memory"
 )
 
 func TestDefaults(t *testing.T) {
@@ -11,7 +13,7 @@ func TestDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Addr != ":8080" || c.BaseURL != "http://localhost:8080" || !strings.HasSuffix(c.DataDir, "/data") || c.DatabaseURL != "" || c.Supabase.Enabled() || c.SecureCookies() || c.CacheMemory != 256<<20 || c.ReadCacheOff {
+	if c.Addr != ":8080" || c.BaseURL != "http://localhost:8080" || !strings.HasSuffix(c.DataDir, "/data") || c.DatabaseURL != "" || c.Supabase.Enabled() || c.SecureCookies() || c.CacheMemory != memory.Default() || c.ReadCacheOff {
 		t.Fatalf("defaults: %+v", c)
 	}
 	if c, err := Load(FromMap(map[string]string{"CLINIKAPI_READ_CACHE_MB": "0"})); err != nil || !c.ReadCacheOff {

@@ -4,13 +4,70 @@
 package memory
 
 import (
+	"bufio"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 )
 
-// DefaultBudget is the cache memory of a process when nothing is set.
+// DefaultBudget is the least default cache memory, and the default where
+// the machine's memory cannot be read.
 const DefaultBudget = 256 << 20
+
+// MaxDefaultBudget is the most the default takes, however large the
+// machine: past it a deployment sets CLINIKAPI_CACHE_MEMORY itself.
+const MaxDefaultBudget = 4 << 30
+
+// Default is the cache memory of a process when nothing is set: an eighth
+// of the memory it may use (its cgroup's limit, or the machine's memory),
+// from DefaultBudget to MaxDefaultBudget, and never more than a quarter of
+// that memory on small machines.
+// It is read once.
+var Default = sync.OnceValue(func() Budget { return DefaultFor(Available("/")) })
+
+// DefaultFor is Default for a process that may use total bytes (0:
+// unknown).
+func DefaultFor(total int64) Budget {
+	if total <= 0 {
+		return DefaultBudget
+	}
+	b := max(total/8, DefaultBudget)
+	b = min(b, total/4, MaxDefaultBudget)
+	return Budget(max(b, MinBudget))
+}
+
+// Available is the memory a process under root may use, in bytes: the
+// smallest of the machine's memory (/proc/meminfo) and its cgroup's limit
+// (cgroup v2 memory.max, or v1 memory.limit_in_bytes); 0 when none can be
+// read.
+func Available(root string) int64 {
+	var total int64
+	if f, err := os.Open(filepath.Join(root, "proc/meminfo")); err == nil {
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			if f := strings.Fields(sc.Text()); len(f) >= 2 && f[0] == "MemTotal:" {
+				if kib, err := strconv.ParseInt(f[1], 10, 64); err == nil {
+					total = kib << 10
+				}
+			}
+		}
+		f.Close()
+	}
+	for _, p := range []string{"sys/fs/cgroup/memory.max", "sys/fs/cgroup/memory/memory.limit_in_bytes"} {
+		b, err := os.ReadFile(filepath.Join(root, p))
+		if err != nil {
+			continue
+		}
+		// "max" (v2) or a huge number (v1) means no limit.
+		if n, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64); err == nil && n > 0 && n < 1<<50 && (total == 0 || n < total) {
+			total = n
+		}
+	}
+	return total
+}
 
 // MinBudget is the smallest budget accepted: below it the SQLite page
 // caches get too few pages for an index lookup to stay in memory.

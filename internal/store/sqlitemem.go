@@ -42,7 +42,7 @@ var sqlitePages struct {
 	gen    atomic.Uint64 // advances whenever kib or wkib changes
 }
 
-func init() { SetSQLitePageBudget(memory.Budget(memory.DefaultBudget).SQLitePages()) }
+func init() { SetSQLitePageBudget(memory.Default().SQLitePages()) }
 
 // SetSQLitePageBudget sets the memory that SQLite's page caches share
 // (the process's CLINIKAPI_CACHE_MEMORY share, memory.Budget.SQLitePages).
