@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"sync"
+	"time"
 )
 
 // committer is group commit for one database: concurrent writes queue up,
@@ -22,6 +23,10 @@ type committer struct {
 	conn *sql.Conn // the writing connection, opened on first use
 	jobs chan *writeJob
 	stop chan struct{}
+	// writers, if set, is how many writers are at work on the database
+	// (holding or waiting for a write slot): see gather.
+	writers func() int
+	delay   time.Duration // the longest gather waits for them: commitDelay
 	// finished is closed when run returns: a job queued after run drained
 	// the queue for the last time is answered from it.
 	finished chan struct{}
@@ -45,7 +50,7 @@ type txFunc func(ctx context.Context, tx *sql.Tx) error
 const maxBatch = 64
 
 func newCommitter(db *DB) *committer {
-	c := &committer{db: db, jobs: make(chan *writeJob, 1024), stop: make(chan struct{}), finished: make(chan struct{})}
+	c := &committer{db: db, jobs: make(chan *writeJob, 1024), stop: make(chan struct{}), finished: make(chan struct{}), delay: commitDelay}
 	c.wg.Add(1)
 	go c.run()
 	return c
@@ -112,19 +117,48 @@ func (c *committer) run() {
 				}
 			}
 		}
-		batch := []*writeJob{first}
-	drain:
-		for len(batch) < maxBatch {
-			select {
-			case j := <-c.jobs:
-				batch = append(batch, j)
-			default:
-				break drain
-			}
-		}
+		batch := c.gather(first)
 		c.commit(batch)
 	}
 }
+
+// gather takes first and every job queued behind it, up to maxBatch. When
+// more writers are at work than queued (c.writers), it waits up to
+// commitDelay for them: under concurrent load the writers otherwise split
+// into cohorts that alternate, each committing about half of them, and
+// every commit writes the index pages it touched again, whatever the
+// number of writes sharing them. A lone writer never waits.
+func (c *committer) gather(first *writeJob) []*writeJob {
+	batch := []*writeJob{first}
+	var deadline *time.Timer
+	for len(batch) < maxBatch {
+		select {
+		case j := <-c.jobs:
+			batch = append(batch, j)
+			continue
+		default:
+		}
+		if c.writers == nil || c.writers() <= len(batch) {
+			break
+		}
+		if deadline == nil {
+			deadline = time.NewTimer(c.delay)
+			defer deadline.Stop()
+		}
+		select {
+		case j := <-c.jobs:
+			batch = append(batch, j)
+			continue
+		case <-deadline.C:
+		case <-c.stop:
+		}
+		break
+	}
+	return batch
+}
+
+// commitDelay is the longest a batch waits for writers at work to queue.
+const commitDelay = 100 * time.Microsecond
 
 // commit runs the batch in one transaction. Should any write fail, the
 // transaction is rolled back and each write runs again in a transaction of

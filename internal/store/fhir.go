@@ -114,6 +114,7 @@ func OpenDatastore(ctx context.Context, databaseURL, dataDir, name string, key [
 		// commits. PostgreSQL runs writes in parallel and groups commits
 		// itself.
 		d.writes = newCommitter(db)
+		d.writes.writers = d.commitWriters
 		if cache != nil {
 			d.cache, d.cacheID = cache, cache.register()
 		}

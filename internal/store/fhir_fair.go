@@ -90,6 +90,16 @@ func (d *Datastore) setGates(share int) {
 	d.searches = fair.New(workSlots(Postgres), searchShare)
 }
 
+// commitWriters is how many writers hold or wait for a commit-lane slot
+// (SQLite).
+func (d *Datastore) commitWriters() int {
+	if d.commits == nil {
+		return 0
+	}
+	s := d.commits.Stats()
+	return s.Held + s.Waiting
+}
+
 // SetTenantShare sets the connections one tenant's searches (and on
 // PostgreSQL writes) may use at once; 0 restores the defaults (a quarter
 // of the pool; for searches at most the host's cores). At most the work
