@@ -52,6 +52,7 @@ func benchCmd(ctx context.Context, getenv config.Getenv, args []string, stdout, 
 	disclosures := fs.Bool("disclosures", false, "for read and search, alternate rounds with the accounting of disclosures recorded and paused, and report the ratio (embedded server only)")
 	restricted := fs.Bool("restricted", false, "for pipeline and read, alternate rounds with an unrestricted key and a key restricted to resource types and an IP allowlist, and report the ratio")
 	restrictedKey := fs.String("restricted-key", "", "with --url and --restricted: a key of the same organization restricted to Patient (read) and allowlisted for this machine")
+	encrypted := fs.Bool("encryption", false, "for read, search and create, alternate rounds with a second embedded server whose datastore pages are not encrypted (seeded alike, in a directory of its own), and report the ratio (embedded SQLite server only)")
 	dataDir := fs.String("data", "", "keep the embedded server's data in this directory and reuse it next time: the seed (and its organization and test key, in bench-state.json) is made once")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -59,8 +60,9 @@ func benchCmd(ctx context.Context, getenv config.Getenv, args []string, stdout, 
 	var ids []string
 	var pause func(bool)
 	var embedded *app.App
+	var plain *benchServer
 	if *target == "" {
-		srv, err := embeddedServer(ctx, getenv, *dataDir, *seedN, stdout, stderr)
+		srv, err := embeddedServer(ctx, getenv, *dataDir, *seedN, false, stdout, stderr)
 		if err != nil {
 			return err
 		}
@@ -71,6 +73,16 @@ func benchCmd(ctx context.Context, getenv config.Getenv, args []string, stdout, 
 			*restrictedKey = srv.restrictedKey
 		}
 		embedded = srv.app
+		if *encrypted && getenv("DATABASE_URL") == "" {
+			dir := *dataDir
+			if dir != "" {
+				dir += "-plain"
+			}
+			if plain, err = embeddedServer(ctx, getenv, dir, *seedN, true, stdout, stderr); err != nil {
+				return err
+			}
+			defer plain.stop()
+		}
 	} else if *key == "" {
 		return errors.New("--key is required with --url")
 	} else if *restricted && *restrictedKey == "" {
@@ -98,11 +110,9 @@ func benchCmd(ctx context.Context, getenv config.Getenv, args []string, stdout, 
 		}
 		defer pprof.StopCPUProfile()
 	}
-	hdr := map[string]string{"x-api-key": *key}
 	for _, sc := range strings.Split(*scenarios, ",") {
-		var t bench.Target
-		compare := true
-		if strings.TrimSpace(sc) == "noisy" {
+		sc = strings.TrimSpace(sc)
+		if sc == "noisy" {
 			if embedded == nil {
 				return errors.New("the noisy scenario needs the embedded server (no --url)")
 			}
@@ -111,7 +121,7 @@ func benchCmd(ctx context.Context, getenv config.Getenv, args []string, stdout, 
 			}
 			continue
 		}
-		if strings.TrimSpace(sc) == "cross" {
+		if sc == "cross" {
 			if embedded == nil {
 				return errors.New("the cross scenario needs the embedded server (no --url)")
 			}
@@ -120,35 +130,22 @@ func benchCmd(ctx context.Context, getenv config.Getenv, args []string, stdout, 
 			}
 			continue
 		}
-		switch strings.TrimSpace(sc) {
-		case "pipeline":
-			t = bench.Target{Name: "API pipeline", URL: *target + "/v1/pipeline-probe", Headers: hdr} // no such route: the whole chain, then 404
-		case "read":
-			t = bench.Target{Name: "FHIR read by id", Headers: hdr, URL: *target + "/v1/fhir/Patient/" + ids[0],
-				Next: func(c, n int) string { return *target + "/v1/fhir/Patient/" + ids[(c*7919+n*104729)%len(ids)] }}
-		case "search":
-			t = bench.Target{Name: "FHIR name search", Headers: hdr, URL: *target + "/v1/fhir/Patient?name=smi&_count=20",
-				Next: func(c, n int) string {
-					return *target + "/v1/fhir/Patient?_count=20&name=" + strings.ToLower(seed.Family(c*31 + n)[:3])
-				}}
-			compare = false
-		case "create", "create-idempotent":
-			// Synthetic patients like the seed's (names, birth dates,
-			// addresses vary), made before measuring.
-			r := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 9))
-			bodies := make([][]byte, 4096)
-			for i := range bodies {
-				bodies[i], _ = jsonOf(seed.Patient(r, 1_000_000+i))
+		t, compare, err := scenarioTarget(sc, *target, *key, ids)
+		if err != nil {
+			return err
+		}
+		if *encrypted && (sc == "read" || sc == "search" || sc == "create") {
+			if embedded == nil || plain == nil {
+				return errors.New("--encryption needs the embedded server on SQLite (no --url, no DATABASE_URL)")
 			}
-			t = bench.Target{Name: "FHIR create", Method: "POST", Body: bodies[0], URL: *target + "/v1/fhir/Patient",
-				NextBody: func(c, n int) []byte { return bodies[(c*7919+n)%len(bodies)] },
-				Headers:  map[string]string{"x-api-key": *key, "Content-Type": "application/fhir+json"}}
-			if sc == "create-idempotent" {
-				t.Name, t.Unique = "FHIR create, Idempotency-Key", "Idempotency-Key"
+			pt, _, err := scenarioTarget(sc, plain.base, plain.key, plain.ids)
+			if err != nil {
+				return err
 			}
-			compare = false
-		default:
-			return fmt.Errorf("unknown scenario %q", sc)
+			if err := compareEncryption(ctx, stdout, t, pt, embedded, plain.app, *concurrency, *duration, *warmup, *rounds); err != nil {
+				return err
+			}
+			continue
 		}
 		if *disclosures && pause != nil && (sc == "read" || sc == "search") {
 			if err := compareDisclosures(ctx, stdout, t, pause, *concurrency, *duration, *rounds); err != nil {
@@ -166,6 +163,69 @@ func benchCmd(ctx context.Context, getenv config.Getenv, args []string, stdout, 
 			return err
 		}
 	}
+	return nil
+}
+
+// scenarioTarget is the load of scenario sc against the server at base.
+// compare says whether a bare echo handler answering the same bytes is a
+// meaningful comparison (not for searches and creates, whose answers vary).
+func scenarioTarget(sc, base, key string, ids []string) (t bench.Target, compare bool, err error) {
+	hdr := map[string]string{"x-api-key": key}
+	switch sc {
+	case "pipeline":
+		return bench.Target{Name: "API pipeline", URL: base + "/v1/pipeline-probe", Headers: hdr}, true, nil // no such route: the whole chain, then 404
+	case "read":
+		return bench.Target{Name: "FHIR read by id", Headers: hdr, URL: base + "/v1/fhir/Patient/" + ids[0],
+			Next: func(c, n int) string { return base + "/v1/fhir/Patient/" + ids[(c*7919+n*104729)%len(ids)] }}, true, nil
+	case "search":
+		return bench.Target{Name: "FHIR name search", Headers: hdr, URL: base + "/v1/fhir/Patient?name=smi&_count=20",
+			Next: func(c, n int) string {
+				return base + "/v1/fhir/Patient?_count=20&name=" + strings.ToLower(seed.Family(c*31 + n)[:3])
+			}}, false, nil
+	case "create", "create-idempotent":
+		// Synthetic patients like the seed's (names, birth dates,
+		// addresses vary), made before measuring.
+		r := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 9))
+		bodies := make([][]byte, 4096)
+		for i := range bodies {
+			bodies[i], _ = jsonOf(seed.Patient(r, 1_000_000+i))
+		}
+		t = bench.Target{Name: "FHIR create", Method: "POST", Body: bodies[0], URL: base + "/v1/fhir/Patient",
+			NextBody: func(c, n int) []byte { return bodies[(c*7919+n)%len(bodies)] },
+			Headers:  map[string]string{"x-api-key": key, "Content-Type": "application/fhir+json"}}
+		if sc == "create-idempotent" {
+			t.Name, t.Unique = "FHIR create, Idempotency-Key", "Idempotency-Key"
+		}
+		return t, false, nil
+	}
+	return t, false, fmt.Errorf("unknown scenario %q", sc)
+}
+
+// compareEncryption runs t, against the server whose datastore pages are
+// encrypted, and p, the same load against a second embedded server whose
+// datastores are plain and seeded alike, in alternating rounds, and prints
+// the throughput ratio. Before each round both servers write what they
+// left buffered (usage, audit, disclosures), so that neither server's
+// background work falls on the other's rounds.
+func compareEncryption(ctx context.Context, stdout io.Writer, t, p bench.Target, enc, plain *app.App, concurrency int, duration, warmup time.Duration, rounds int) error {
+	probe, err := send(ctx, methodOf(t), t.URL, t.Headers["x-api-key"], t.Body)
+	if err != nil {
+		return fmt.Errorf("probe %s: %w", t.URL, err)
+	}
+	if warmup > 0 {
+		bench.Run(ctx, t, concurrency, warmup, 0)
+		bench.Run(ctx, p, concurrency, warmup, 0)
+	}
+	settle := func(bool) {
+		_ = enc.Flush(ctx)
+		_ = plain.Flush(ctx)
+	}
+	fmt.Fprintf(stdout, "\n%s, datastore pages encrypted vs plain: %d clients, %s per side in %d rounds, after %s unmeasured\n", t.Name, concurrency, duration, rounds, warmup)
+	es, ps := alternate(ctx, t, p, settle, probe.status, concurrency, duration, rounds)
+	e, pl := bench.Merge(es...), bench.Merge(ps...)
+	fmt.Fprintln(stdout, "plain:    ", pl)
+	fmt.Fprintln(stdout, "encrypted:", e)
+	fmt.Fprintf(stdout, "%s encrypted / plain: throughput %.3f (median of rounds %.3f)   p50 latency ratio %.2f\n", t.Name, e.PerSecond()/pl.PerSecond(), roundRatio(es, ps), float64(e.P50)/float64(pl.P50))
 	return nil
 }
 
@@ -378,7 +438,7 @@ var benchRestrictions = apikey.CreateInput{Name: "load test, restricted", Env: a
 // and a restricted one, and n seeded patients in the test datastore. With
 // dataDir, the data stays there and a later run reuses the seed
 // (bench-state.json names its keys and patient ids).
-func embeddedServer(ctx context.Context, getenv config.Getenv, dataDir string, n int, stdout, stderr io.Writer) (*benchServer, error) {
+func embeddedServer(ctx context.Context, getenv config.Getenv, dataDir string, n int, plainDatastores bool, stdout, stderr io.Writer) (*benchServer, error) {
 	dir, keep := dataDir, dataDir != ""
 	var err error
 	if keep {
@@ -407,7 +467,7 @@ func embeddedServer(ctx context.Context, getenv config.Getenv, dataDir string, n
 		cleanup()
 		return nil, err
 	}
-	a, err := app.New(ctx, cfg, slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})), app.Options{Server: true})
+	a, err := app.New(ctx, cfg, slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})), app.Options{Server: true, PlainDatastores: plainDatastores})
 	if err != nil {
 		cleanup()
 		return nil, err

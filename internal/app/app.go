@@ -73,6 +73,11 @@ type Options struct {
 	// checks resources with: tests make a request fail inside the API
 	// (a panicking validation) through it.
 	WrapValidator func(datastore.Validator) datastore.Validator
+	// PlainDatastores leaves the pages of the SQLite datastores
+	// unencrypted. It exists for one measurement only, the encryption
+	// comparison of clinikapi bench (whose plain side is a throw-away
+	// directory); serve never sets it.
+	PlainDatastores bool
 }
 
 // App is the assembled program.
@@ -123,6 +128,7 @@ type App struct {
 	files       *encryption.Files // export files and staged imports
 	stopWorkers func()
 	now         func() time.Time
+	opt         Options
 }
 
 // New builds the program: it opens and migrates the database and wires
@@ -132,11 +138,14 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opt Options) 
 	if now == nil {
 		now = time.Now
 	}
-	a := &App{Config: cfg, Log: log, now: now}
+	a := &App{Config: cfg, Log: log, now: now, opt: opt}
 	// SQLite's page caches share one budget in the process, whatever the
 	// number of databases (the read cache and API key cache take theirs
 	// below).
 	store.SetSQLitePageBudget(cfg.CacheMemory.SQLitePages())
+	if opt.Server {
+		log.Info("cache memory", "mib", int64(cfg.CacheMemory)>>20, "set_by", "CLINIKAPI_CACHE_MEMORY (default: an eighth of the memory the process may use, 256 MiB to 4 GiB)")
+	}
 	// The database out of reach for now is answered 503, not 500.
 	httperr.Transient = store.Unavailable
 	if opt.Server && cfg.DatabaseURL == "" {

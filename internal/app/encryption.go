@@ -21,7 +21,7 @@ func DatastoreKeyName(name string) string { return "datastore:" + name }
 // PostgreSQL, whose storage is encrypted below it (README, "Encryption at
 // rest").
 func (a *App) DatastoreKey(ctx context.Context, name string) ([]byte, error) {
-	if a.Config.DatabaseURL != "" {
+	if a.Config.DatabaseURL != "" || a.opt.PlainDatastores {
 		return nil, nil
 	}
 	k, err := encryption.DataKey(ctx, a.DB, a.MasterKey, DatastoreKeyName(name))
@@ -36,7 +36,7 @@ func (a *App) DatastoreKey(ctx context.Context, name string) ([]byte, error) {
 // own, so that the first start after an upgrade leaves none in the clear,
 // and checks that every file opens with its key.
 func (a *App) encryptDatastores(ctx context.Context) error {
-	if a.Config.DatabaseURL != "" {
+	if a.Config.DatabaseURL != "" || a.opt.PlainDatastores {
 		return nil
 	}
 	names, err := store.DatastoreNames(ctx, "", a.Config.DataDir)

@@ -21,15 +21,20 @@ import (
 )
 
 // BenchmarkSQLiteEncryption compares datastores whose pages are encrypted
-// (sqlcipher: the server's) with a plain one, on reads by id, searches by name and
-// creates, each datastore holding benchPatients patients. The two
-// alternate, operation by operation, for benchRounds rounds in one run, so
-// that the machine's load falls on both alike:
+// (sqlcipher: the server's) with a plain one, on reads by id, searches by
+// name and creates. The modes alternate, operation by operation, for
+// CLINIKAPI_BENCH_ROUNDS rounds (default 3) in one run, so that the
+// machine's load falls on all alike:
 //
 //	go test -run '^$' -bench SQLiteEncryption ./internal/store/
 //
-// The read cache is off so that every read goes to SQLite's pages (its
-// page cache as configured, 32 MiB a connection). Besides ns/op, each
+// Reads and searches run on a datastore of benchPatients patients per mode
+// that nothing writes to during the run; creates go into a datastore of
+// their own per mode, with server-assigned ids, so neither the creates'
+// log nor their checkpoints fall on the reads. The read cache is off (set
+// CLINIKAPI_BENCH_READ_CACHE=on to measure with it), so that every read
+// goes to SQLite's pages; SQLite's page caches have the process's default
+// share (memory.Default), or CLINIKAPI_BENCH_PAGE_MIB. Besides ns/op, each
 // reports cpu-ns/op, the process's CPU time per operation, which the
 // machine's other work moves far less.
 func BenchmarkSQLiteEncryption(b *testing.B) {
@@ -38,13 +43,20 @@ func BenchmarkSQLiteEncryption(b *testing.B) {
 	modes := []string{"plain", "sqlcipher", "aes256cbc"}
 	if mib, _ := strconv.Atoi(os.Getenv("CLINIKAPI_BENCH_PAGE_MIB")); mib > 0 {
 		store.SetSQLitePageBudget(int64(mib) << 20)
-		defer store.SetSQLitePageBudget(memory.Budget(memory.DefaultBudget).SQLitePages())
+		defer store.SetSQLitePageBudget(memory.Default().SQLitePages())
 	}
 	if m := os.Getenv("CLINIKAPI_BENCH_MODES"); m != "" {
 		modes = strings.Split(m, ",")
 	}
-	stores := map[string]*store.Datastore{}
-	created := map[string]*atomic.Int64{}
+	rounds := 3
+	if n, _ := strconv.Atoi(os.Getenv("CLINIKAPI_BENCH_ROUNDS")); n > 0 {
+		rounds = n
+	}
+	var cache *store.ReadCache
+	if os.Getenv("CLINIKAPI_BENCH_READ_CACHE") == "on" {
+		cache = store.NewReadCache(memory.Default().ReadCache())
+	}
+	readers, writers := map[string]*store.Datastore{}, map[string]*store.Datastore{}
 	server := *store.SQLiteCipher
 	defer func() { *store.SQLiteCipher = server }()
 	for _, mode := range modes {
@@ -57,14 +69,22 @@ func BenchmarkSQLiteEncryption(b *testing.B) {
 			key = storetest.DatastoreKey("sqlite")
 			*store.SQLiteCipher = [][2]string{{"cipher", "aes256cbc"}}
 		}
-		d, err := store.OpenDatastore(context.Background(), "", b.TempDir(), "bench", key, nil, slog.New(slog.DiscardHandler))
-		if err != nil {
+		open := func(name string) *store.Datastore {
+			d, err := store.OpenDatastore(context.Background(), "", b.TempDir(), name, key, cache, slog.New(slog.DiscardHandler))
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(func() { d.Close() })
+			return d
+		}
+		readers[mode], writers[mode] = open("bench"), open("creates")
+		seedBench(b, readers[mode])
+		// Start from a checkpointed file, as a datastore does at rest.
+		if _, err := readers[mode].SQL().ExecContext(context.Background(), "PRAGMA wal_checkpoint(TRUNCATE)"); err != nil {
 			b.Fatal(err)
 		}
-		defer d.Close()
-		seedBench(b, d)
-		stores[mode], created[mode] = d, new(atomic.Int64)
 	}
+	*store.SQLiteCipher = server
 	ops := []struct {
 		name string
 		fn   func(d *store.Datastore, n *atomic.Int64) error
@@ -79,36 +99,36 @@ func BenchmarkSQLiteEncryption(b *testing.B) {
 				Conditions: []datastore.Condition{{Param: "name", Type: fhir.String, Values: []datastore.Match{{Text: fam}}}}})
 			return err
 		}},
-		{"create", nil},
+		{"create", func(d *store.Datastore, n *atomic.Int64) error {
+			fam := benchFamilies[n.Add(1)%int64(len(benchFamilies))]
+			return d.Insert(context.Background(), "org_a", benchRecord(datastore.NewID("Patient", time.Now()), fam), benchIndex(fam))
+		}},
 	}
-	for round := 1; round <= benchRounds; round++ {
+	for round := 1; round <= rounds; round++ {
 		for _, op := range ops {
 			for _, mode := range modes {
-				d := stores[mode]
+				d := readers[mode]
+				if op.name == "create" {
+					d = writers[mode]
+				}
 				b.Run(fmt.Sprintf("%s/%s/round%d", op.name, mode, round), func(b *testing.B) {
 					var n atomic.Int64
-					fn := op.fn
-					if fn == nil { // create: ids go on across rounds
+					if op.name == "create" {
 						b.SetParallelism(8) // writers queue for the one SQLite writer, batched into shared commits
-						n := created[mode]
-						fn = func(d *store.Datastore, _ *atomic.Int64) error {
-							return d.Insert(context.Background(), "org_a", benchRecord(fmt.Sprintf("c%09d", n.Add(1)), "creates"), benchIndex("creates"))
-						}
 					}
 					cpu := cpuTime()
 					b.RunParallel(func(pb *testing.PB) {
 						for pb.Next() {
-							if err := fn(d, &n); err != nil {
+							if err := op.fn(d, &n); err != nil {
 								b.Error(err)
 								return
 							}
 						}
 					})
-					if op.fn == nil {
+					if op.name == "create" {
 						// The log copied into the file is part of what a
 						// create costs (the checkpointer does it in the
-						// background): charge it here, not to the reads
-						// of the next round.
+						// background): charge it here.
 						if _, err := d.SQL().ExecContext(context.Background(), "PRAGMA wal_checkpoint(PASSIVE)"); err != nil {
 							b.Fatal(err)
 						}
@@ -130,9 +150,6 @@ func cpuTime() int64 {
 	}
 	return ru.Utime.Nano() + ru.Stime.Nano()
 }
-
-// benchRounds is how many times BenchmarkSQLiteEncryption alternates.
-const benchRounds = 3
 
 const benchPatients = 20000
 
