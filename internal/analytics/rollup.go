@@ -8,7 +8,6 @@ import (
 
 	"github.com/clinikapi/clinikapi/internal/audit"
 	"github.com/clinikapi/clinikapi/internal/jobs"
-	"github.com/clinikapi/clinikapi/internal/usage"
 )
 
 // Job kinds.
@@ -75,16 +74,13 @@ func (s *Service) Rollup(ctx context.Context) (jobs.Result, error) {
 	var records, rows int64
 	for a := from; a.Before(end); a = a.Add(chunk) {
 		b := min64(a.Add(chunk), end)
-		agg := newAggregator(Minute)
-		err := s.Store.ScanUsage(ctx, a, b, func(r usage.Record) error {
-			agg.row(r.Time, r.OrgID, r.Env, r.KeyID, r.Method, r.Route).AddRecord(r)
-			records++
-			return nil
-		})
+		list, err := s.Store.SumUsage(ctx, a, b)
 		if err != nil {
 			return jobs.Result{}, err
 		}
-		list := agg.list()
+		for _, r := range list {
+			records += r.Requests
+		}
 		if err := s.Store.ReplaceRollups(ctx, Minute, a, b, list); err != nil {
 			return jobs.Result{}, err
 		}
