@@ -443,3 +443,66 @@ func TestSumUsageCountsAsAddRecord(t *testing.T) {
 		}
 	})
 }
+
+// TestRollupCountsARecordCommittedAfterAHigherOne: on PostgreSQL several
+// instances insert records at once, so a record can commit after one with
+// a higher id. The rollup must count it all the same — here a record of a
+// minute long past whose transaction is still open while a newer record
+// commits and the rollup starts; it waits for that transaction rather than
+// moving its watermark past the record.
+func TestRollupCountsARecordCommittedAfterAHigherOne(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, engine string) {
+		if engine != "postgres" {
+			t.Skip("one transaction writes at a time on SQLite: ids commit in order")
+		}
+		ctx := context.Background()
+		db := storetest.Open(t, engine)
+		now := t0.Add(30 * time.Minute)
+		s := &analytics.Service{Store: db, Now: func() time.Time { return now }}
+		if err := db.InsertUsage(ctx, []usage.Record{record(now.Add(-20*time.Minute), "org_1", "key_a", "test", "GET", "/v1/patients", 200, time.Millisecond, "")}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Rollup(ctx); err != nil {
+			t.Fatal(err)
+		}
+
+		tx, err := db.SQL().BeginTx(ctx, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer tx.Rollback()
+		if _, err := tx.ExecContext(ctx, `INSERT INTO usage_records (created_at, org_id, key_id, env, method, route, status, latency_us, bytes_in, bytes_out, request_id)
+			VALUES ($1, 'org_1', 'key_a', 'test', 'GET', '/v1/patients', 200, 1000, 10, 100, 'req_late')`, now.Add(-10*time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.InsertUsage(ctx, []usage.Record{record(now.Add(-time.Second), "org_1", "key_a", "test", "GET", "/v1/patients", 200, time.Millisecond, "")}); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() {
+			_, err := s.Rollup(ctx)
+			done <- err
+		}()
+		select {
+		case err := <-done:
+			t.Fatalf("the rollup ran while a record below the newest one was uncommitted (err %v)", err)
+		case <-time.After(300 * time.Millisecond):
+		}
+		if err := tx.Commit(); err != nil {
+			t.Fatal(err)
+		}
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		now = now.Add(time.Minute)
+		if _, err := s.Rollup(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if got := total(t, db, "org_1", analytics.Minute, t0, now.Add(time.Hour)); got.Requests != 3 {
+			t.Fatalf("minute aggregates count %d requests, want 3 (the record committed late is lost)", got.Requests)
+		}
+		if got := total(t, db, "org_1", analytics.Day, analytics.Day.Floor(t0), now.Add(48*time.Hour)); got.Requests != 3 {
+			t.Fatalf("day aggregates count %d requests, want 3", got.Requests)
+		}
+	})
+}

@@ -16,13 +16,6 @@ const (
 	JobPurge  = "usage.purge"
 )
 
-// SharedOverlap is how far before the stored watermark each rollup run
-// starts again when several instances write usage records into one
-// PostgreSQL database: a record can then commit after one with a higher id,
-// so the id watermark alone could skip it. A single writer (SQLite) needs
-// no overlap: records that arrive late carry new ids and are found by them.
-const SharedOverlap = time.Minute
-
 // chunk is the most raw-record time one transaction rebuilds.
 const chunk = time.Hour
 
@@ -34,9 +27,6 @@ type Service struct {
 	Store Store
 	Audit *audit.Log
 	Now   func() time.Time
-	// Overlap is how much already rolled-up time each run rebuilds again:
-	// SharedOverlap on PostgreSQL, zero on SQLite.
-	Overlap time.Duration
 }
 
 // Rollup rebuilds the aggregates touched since the last run. It never adds
@@ -56,7 +46,11 @@ func (s *Service) Rollup(ctx context.Context) (jobs.Result, error) {
 	if err != nil {
 		return jobs.Result{}, err
 	}
-	from := rolledTo.Add(-s.Overlap)
+	// The minutes from the last run's on are rebuilt, and earlier ones
+	// that records new since the last run fall in (records that arrived
+	// late). No record can commit below lastID after the last run read it
+	// (see Store.UsageSince), so no earlier minute needs a second look.
+	from := rolledTo
 	if fresh && (rolledTo.IsZero() || oldest.Before(from)) {
 		from = Minute.Floor(oldest) // first run, or records that arrived late
 	}

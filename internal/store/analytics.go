@@ -35,15 +35,36 @@ func (db *DB) SetUsageRollupState(ctx context.Context, rolledTo time.Time, lastI
 	return err
 }
 
-// UsageSince implements analytics.Store.
+// UsageSince implements analytics.Store. Every record with an id up to
+// the one it returns has committed, so none can appear below it later: on
+// PostgreSQL, where several instances (and their flushes) insert at once
+// and a record can commit after one with a higher id, it first waits for
+// every transaction writing records to end (a SHARE lock on the table,
+// held only for the MAX(id) look-up; inserts that start meanwhile wait
+// and take higher ids, the sequence never handing out a lower one). On
+// SQLite one transaction writes at a time, so ids commit in order.
 func (db *DB) UsageSince(ctx context.Context, afterID int64) (int64, time.Time, bool, error) {
 	var maxID sql.NullInt64
-	if err := db.sql.QueryRowContext(ctx, `SELECT MAX(id) FROM usage_records WHERE id > $1`, afterID).Scan(&maxID); err != nil || !maxID.Valid {
+	var err error
+	if db.dialect == Postgres {
+		err = db.tx(ctx, func(tx *sql.Tx) error {
+			if _, err := tx.ExecContext(ctx, `SET LOCAL lock_timeout = '10s'`); err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, `LOCK TABLE usage_records IN SHARE MODE`); err != nil {
+				return err
+			}
+			return tx.QueryRowContext(ctx, `SELECT MAX(id) FROM usage_records WHERE id > $1`, afterID).Scan(&maxID)
+		})
+	} else {
+		err = db.sql.QueryRowContext(ctx, `SELECT MAX(id) FROM usage_records WHERE id > $1`, afterID).Scan(&maxID)
+	}
+	if err != nil || !maxID.Valid {
 		return 0, time.Time{}, false, err
 	}
 	// ORDER BY rather than MIN(): SQLite hands aggregates back untyped.
 	var oldest time.Time
-	err := db.sql.QueryRowContext(ctx, `SELECT created_at FROM usage_records WHERE id > $1 AND id <= $2 ORDER BY created_at LIMIT 1`, afterID, maxID.Int64).Scan(&oldest)
+	err = db.sql.QueryRowContext(ctx, `SELECT created_at FROM usage_records WHERE id > $1 AND id <= $2 ORDER BY created_at LIMIT 1`, afterID, maxID.Int64).Scan(&oldest)
 	if err != nil {
 		return 0, time.Time{}, false, err
 	}
