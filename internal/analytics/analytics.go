@@ -254,10 +254,14 @@ type Store interface {
 	UsageRollupState(ctx context.Context) (rolledTo time.Time, lastID int64, err error)
 	SetUsageRollupState(ctx context.Context, rolledTo time.Time, lastID int64) error
 	// UsageSince returns the highest record id and the oldest created_at
-	// among records with an id above afterID; ok is false when none.
+	// among records with an id above afterID; ok is false when none. Every
+	// record with an id up to maxID has committed: none can appear below
+	// it later, whatever the number of instances writing records.
 	UsageSince(ctx context.Context, afterID int64) (maxID int64, oldest time.Time, ok bool, err error)
-	// ScanUsage calls fn for every record created in [from, to), any org.
-	ScanUsage(ctx context.Context, from, to time.Time, fn func(usage.Record) error) error
+	// SumUsage returns the minute aggregates (grain Minute) of every
+	// record created in [from, to), any org, each as Stats.AddRecord would
+	// count its records, summed by the database: the records stay there.
+	SumUsage(ctx context.Context, from, to time.Time) ([]Row, error)
 	// ScanRollups calls fn for every aggregate of grain g in [from, to).
 	ScanRollups(ctx context.Context, g Grain, from, to time.Time, fn func(Row) error) error
 	// ReplaceRollups deletes the aggregates of grain g in [from, to) and

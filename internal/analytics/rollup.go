@@ -8,7 +8,6 @@ import (
 
 	"github.com/clinikapi/clinikapi/internal/audit"
 	"github.com/clinikapi/clinikapi/internal/jobs"
-	"github.com/clinikapi/clinikapi/internal/usage"
 )
 
 // Job kinds.
@@ -16,13 +15,6 @@ const (
 	JobRollup = "usage.rollup"
 	JobPurge  = "usage.purge"
 )
-
-// SharedOverlap is how far before the stored watermark each rollup run
-// starts again when several instances write usage records into one
-// PostgreSQL database: a record can then commit after one with a higher id,
-// so the id watermark alone could skip it. A single writer (SQLite) needs
-// no overlap: records that arrive late carry new ids and are found by them.
-const SharedOverlap = time.Minute
 
 // chunk is the most raw-record time one transaction rebuilds.
 const chunk = time.Hour
@@ -35,9 +27,6 @@ type Service struct {
 	Store Store
 	Audit *audit.Log
 	Now   func() time.Time
-	// Overlap is how much already rolled-up time each run rebuilds again:
-	// SharedOverlap on PostgreSQL, zero on SQLite.
-	Overlap time.Duration
 }
 
 // Rollup rebuilds the aggregates touched since the last run. It never adds
@@ -57,7 +46,11 @@ func (s *Service) Rollup(ctx context.Context) (jobs.Result, error) {
 	if err != nil {
 		return jobs.Result{}, err
 	}
-	from := rolledTo.Add(-s.Overlap)
+	// The minutes from the last run's on are rebuilt, and earlier ones
+	// that records new since the last run fall in (records that arrived
+	// late). No record can commit below lastID after the last run read it
+	// (see Store.UsageSince), so no earlier minute needs a second look.
+	from := rolledTo
 	if fresh && (rolledTo.IsZero() || oldest.Before(from)) {
 		from = Minute.Floor(oldest) // first run, or records that arrived late
 	}
@@ -75,16 +68,13 @@ func (s *Service) Rollup(ctx context.Context) (jobs.Result, error) {
 	var records, rows int64
 	for a := from; a.Before(end); a = a.Add(chunk) {
 		b := min64(a.Add(chunk), end)
-		agg := newAggregator(Minute)
-		err := s.Store.ScanUsage(ctx, a, b, func(r usage.Record) error {
-			agg.row(r.Time, r.OrgID, r.Env, r.KeyID, r.Method, r.Route).AddRecord(r)
-			records++
-			return nil
-		})
+		list, err := s.Store.SumUsage(ctx, a, b)
 		if err != nil {
 			return jobs.Result{}, err
 		}
-		list := agg.list()
+		for _, r := range list {
+			records += r.Requests
+		}
 		if err := s.Store.ReplaceRollups(ctx, Minute, a, b, list); err != nil {
 			return jobs.Result{}, err
 		}

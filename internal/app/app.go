@@ -234,9 +234,6 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opt Options) 
 	}
 	a.Accounts.Product = a.Product
 	a.Analytics = &analytics.Service{Store: db, Audit: a.Audit, Now: now}
-	if cfg.DatabaseURL != "" {
-		a.Analytics.Overlap = analytics.SharedOverlap
-	}
 	a.Analytics.Register(a.Jobs)
 
 	data, index, cursorSecret, err := a.fhirParts(ctx, opt)

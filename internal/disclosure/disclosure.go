@@ -76,8 +76,9 @@ type Store interface {
 	ListDisclosures(ctx context.Context, f Filter) ([]Entry, error)
 }
 
-// BatchSize is the most disclosures one InsertDisclosures call writes.
-const BatchSize = 200
+// BatchSize is the most disclosures one InsertDisclosures call writes
+// (all or none, in one commit).
+const BatchSize = 5000
 
 // Request is what the API tier knows of the request a disclosure is part
 // of; it travels in the context.

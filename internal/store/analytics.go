@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"strconv"
 	"strings"
 	"time"
 
@@ -34,15 +35,36 @@ func (db *DB) SetUsageRollupState(ctx context.Context, rolledTo time.Time, lastI
 	return err
 }
 
-// UsageSince implements analytics.Store.
+// UsageSince implements analytics.Store. Every record with an id up to
+// the one it returns has committed, so none can appear below it later: on
+// PostgreSQL, where several instances (and their flushes) insert at once
+// and a record can commit after one with a higher id, it first waits for
+// every transaction writing records to end (a SHARE lock on the table,
+// held only for the MAX(id) look-up; inserts that start meanwhile wait
+// and take higher ids, the sequence never handing out a lower one). On
+// SQLite one transaction writes at a time, so ids commit in order.
 func (db *DB) UsageSince(ctx context.Context, afterID int64) (int64, time.Time, bool, error) {
 	var maxID sql.NullInt64
-	if err := db.sql.QueryRowContext(ctx, `SELECT MAX(id) FROM usage_records WHERE id > $1`, afterID).Scan(&maxID); err != nil || !maxID.Valid {
+	var err error
+	if db.dialect == Postgres {
+		err = db.tx(ctx, func(tx *sql.Tx) error {
+			if _, err := tx.ExecContext(ctx, `SET LOCAL lock_timeout = '10s'`); err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, `LOCK TABLE usage_records IN SHARE MODE`); err != nil {
+				return err
+			}
+			return tx.QueryRowContext(ctx, `SELECT MAX(id) FROM usage_records WHERE id > $1`, afterID).Scan(&maxID)
+		})
+	} else {
+		err = db.sql.QueryRowContext(ctx, `SELECT MAX(id) FROM usage_records WHERE id > $1`, afterID).Scan(&maxID)
+	}
+	if err != nil || !maxID.Valid {
 		return 0, time.Time{}, false, err
 	}
 	// ORDER BY rather than MIN(): SQLite hands aggregates back untyped.
 	var oldest time.Time
-	err := db.sql.QueryRowContext(ctx, `SELECT created_at FROM usage_records WHERE id > $1 AND id <= $2 ORDER BY created_at LIMIT 1`, afterID, maxID.Int64).Scan(&oldest)
+	err = db.sql.QueryRowContext(ctx, `SELECT created_at FROM usage_records WHERE id > $1 AND id <= $2 ORDER BY created_at LIMIT 1`, afterID, maxID.Int64).Scan(&oldest)
 	if err != nil {
 		return 0, time.Time{}, false, err
 	}
@@ -60,23 +82,54 @@ func scanUsage(rows interface{ Scan(...any) error }) (usage.Record, error) {
 	return r, err
 }
 
-// ScanUsage implements analytics.Store.
-func (db *DB) ScanUsage(ctx context.Context, from, to time.Time, fn func(usage.Record) error) error {
-	rows, err := db.sql.QueryContext(ctx, usageSelect+` WHERE created_at >= $1 AND created_at < $2`, utc(from), utc(to))
+// sumUsageSQL is the text of SumUsage for dialect d: the records of a
+// time range grouped into minute aggregates in the database, counted as
+// analytics.Stats.AddRecord counts one record (status classes, the
+// rejection codes, the latency buckets of analytics.Bounds), so the
+// records themselves never leave it.
+func sumUsageSQL(d Dialect) string {
+	bucket := `strftime('%Y-%m-%d %H:%M:00', created_at)` // SQLite keeps times as text with their offset; this is UTC
+	if d == Postgres {
+		bucket = `date_trunc('minute', created_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'`
+	}
+	var q strings.Builder
+	q.WriteString(`SELECT 'm', ` + bucket + ` AS minute, org_id, env, key_id, method, route, COUNT(*),
+	SUM(CASE WHEN status < 400 THEN 1 ELSE 0 END), SUM(CASE WHEN status >= 400 AND status < 500 THEN 1 ELSE 0 END), SUM(CASE WHEN status >= 500 THEN 1 ELSE 0 END),
+	SUM(CASE WHEN code = '` + analytics.CodeRateLimited + `' THEN 1 ELSE 0 END), SUM(CASE WHEN code IN ('` + analytics.CodeMonthlyQuota + `', '` + analytics.CodeSandboxQuota + `') THEN 1 ELSE 0 END),
+	CAST(SUM(bytes_in) AS BIGINT), CAST(SUM(bytes_out) AS BIGINT), CAST(SUM(latency_us) AS BIGINT)`)
+	for i := range analytics.NumBuckets {
+		q.WriteString(", SUM(CASE WHEN ")
+		switch i {
+		case 0:
+			q.WriteString("latency_us <= " + strconv.FormatInt(analytics.Bounds[0], 10))
+		case analytics.NumBuckets - 1:
+			q.WriteString("latency_us > " + strconv.FormatInt(analytics.Bounds[i-1], 10))
+		default:
+			q.WriteString("latency_us > " + strconv.FormatInt(analytics.Bounds[i-1], 10) + " AND latency_us <= " + strconv.FormatInt(analytics.Bounds[i], 10))
+		}
+		q.WriteString(" THEN 1 ELSE 0 END)")
+	}
+	q.WriteString(` FROM usage_records WHERE created_at >= $1 AND created_at < $2 GROUP BY minute, org_id, env, key_id, method, route`)
+	return q.String()
+}
+
+// SumUsage implements analytics.Store: the minute aggregates of every
+// record created in [from, to), any org, summed by the database.
+func (db *DB) SumUsage(ctx context.Context, from, to time.Time) ([]analytics.Row, error) {
+	rows, err := db.sql.QueryContext(ctx, sumUsageSQL(db.dialect), utc(from), utc(to))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer rows.Close()
+	var out []analytics.Row
 	for rows.Next() {
-		r, err := scanUsage(rows)
+		r, err := scanRollupSums(rows, db.dialect)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		if err := fn(r); err != nil {
-			return err
-		}
+		out = append(out, r)
 	}
-	return rows.Err()
+	return out, rows.Err()
 }
 
 const rollupCols = `grain, bucket, org_id, env, key_id, method, route, requests, s2xx, s4xx, s5xx, rate_limited, quota_rejected, bytes_in, bytes_out, latency_us, h0, h1, h2, h3, h4, h5, h6, h7, h8, h9, h10, h11, h12, h13, h14, h15`

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"strings"
 
 	"github.com/clinikapi/clinikapi/internal/disclosure"
@@ -11,17 +12,41 @@ var _ disclosure.Store = (*DB)(nil)
 
 const disclosureColumns = 11
 
-// InsertDisclosures implements disclosure.Store with one multi-row INSERT.
+var disclosureColumnNames = []string{"org_id", "patient_id", "created_at", "env", "actor_type", "actor_id", "request_id", "route", "operation", "bulk_job", "resources"}
+
+// disclosureInsertRows is the most disclosures one multi-row INSERT
+// writes on SQLite.
+const disclosureInsertRows = 200
+
+func disclosureArgs(args []any, d disclosure.Disclosure) []any {
+	return append(args, d.OrgID, d.PatientID, utc(d.At), d.Env, d.ActorType, d.ActorID, d.RequestID, d.Route, d.Operation, d.BulkJob, strings.Join(d.Resources, " "))
+}
+
+// InsertDisclosures implements disclosure.Store: all of ds or none, in
+// one COPY on PostgreSQL, in multi-row INSERTs of disclosureInsertRows
+// within one transaction on SQLite.
 func (db *DB) InsertDisclosures(ctx context.Context, ds []disclosure.Disclosure) error {
 	if len(ds) == 0 {
 		return nil
 	}
-	args := make([]any, 0, len(ds)*disclosureColumns)
-	for _, d := range ds {
-		args = append(args, d.OrgID, d.PatientID, utc(d.At), d.Env, d.ActorType, d.ActorID, d.RequestID, d.Route, d.Operation, d.BulkJob, strings.Join(d.Resources, " "))
+	if db.dialect == Postgres {
+		return db.copyRows(ctx, "disclosures", disclosureColumnNames, len(ds), func(i int, row []any) []any { return disclosureArgs(row, ds[i]) })
 	}
-	return db.insertValues(ctx, `INSERT INTO disclosures (org_id, patient_id, created_at, env, actor_type, actor_id, request_id, route, operation, bulk_job, resources)`, "",
-		len(ds), disclosureColumns, disclosure.BatchSize, args)
+	return db.tx(ctx, func(tx *sql.Tx) error {
+		for len(ds) > 0 {
+			n := min(len(ds), disclosureInsertRows)
+			args := make([]any, 0, n*disclosureColumns)
+			for _, d := range ds[:n] {
+				args = disclosureArgs(args, d)
+			}
+			if err := db.insertValuesTx(ctx, tx, `INSERT INTO disclosures (org_id, patient_id, created_at, env, actor_type, actor_id, request_id, route, operation, bulk_job, resources)`, "",
+				n, disclosureColumns, disclosureInsertRows, args); err != nil {
+				return err
+			}
+			ds = ds[n:]
+		}
+		return nil
+	})
 }
 
 // ListDisclosures implements disclosure.Store.

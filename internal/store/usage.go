@@ -2,6 +2,9 @@ package store
 
 import (
 	"context"
+	"database/sql"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/clinikapi/clinikapi/internal/quota"
 	"github.com/clinikapi/clinikapi/internal/usage"
@@ -14,17 +17,56 @@ var (
 
 const usageColumns = 15
 
-// InsertUsage implements usage.Store with one multi-row INSERT.
+var usageColumnNames = []string{"created_at", "org_id", "key_id", "env", "method", "route", "status", "latency_us", "bytes_in", "bytes_out", "request_id", "code", "resource_type", "client_ip", "ua_family"}
+
+// usageInsertRows is the most records one multi-row INSERT writes on
+// SQLite (15 parameters each, well inside its limit of 32,766).
+const usageInsertRows = 500
+
+func usageArgs(args []any, r usage.Record) []any {
+	return append(args, utc(r.Time), r.OrgID, r.KeyID, r.Env, r.Method, r.Route, r.Status, r.Latency.Microseconds(), r.BytesIn, r.BytesOut, r.RequestID, r.Code, r.ResourceType, r.ClientIP, r.UAFamily)
+}
+
+// InsertUsage implements usage.Store: all of rs or none. On PostgreSQL
+// the records go in one COPY (one statement, one commit, no statement
+// text or parameters to parse); on SQLite in multi-row INSERTs of
+// usageInsertRows within one transaction.
 func (db *DB) InsertUsage(ctx context.Context, rs []usage.Record) error {
 	if len(rs) == 0 {
 		return nil
 	}
-	args := make([]any, 0, len(rs)*usageColumns)
-	for _, r := range rs {
-		args = append(args, utc(r.Time), r.OrgID, r.KeyID, r.Env, r.Method, r.Route, r.Status, r.Latency.Microseconds(), r.BytesIn, r.BytesOut, r.RequestID, r.Code, r.ResourceType, r.ClientIP, r.UAFamily)
+	if db.dialect == Postgres {
+		return db.copyRows(ctx, "usage_records", usageColumnNames, len(rs), func(i int, row []any) []any { return usageArgs(row, rs[i]) })
 	}
-	return db.insertValues(ctx, `INSERT INTO usage_records (created_at, org_id, key_id, env, method, route, status, latency_us, bytes_in, bytes_out, request_id, code, resource_type, client_ip, ua_family)`, "",
-		len(rs), usageColumns, usage.BatchSize, args)
+	return db.tx(ctx, func(tx *sql.Tx) error {
+		for len(rs) > 0 {
+			n := min(len(rs), usageInsertRows)
+			args := make([]any, 0, n*usageColumns)
+			for _, r := range rs[:n] {
+				args = usageArgs(args, r)
+			}
+			if err := db.insertValuesTx(ctx, tx, `INSERT INTO usage_records (created_at, org_id, key_id, env, method, route, status, latency_us, bytes_in, bytes_out, request_id, code, resource_type, client_ip, ua_family)`, "",
+				n, usageColumns, usageInsertRows, args); err != nil {
+				return err
+			}
+			rs = rs[n:]
+		}
+		return nil
+	})
+}
+
+// copyRows writes n rows into table with one COPY (PostgreSQL): row(i,
+// buf) appends the values of row i, in the order of cols, to buf (which
+// is reused: pgx encodes a row before it asks for the next).
+func (db *DB) copyRows(ctx context.Context, table string, cols []string, n int, row func(i int, buf []any) []any) error {
+	buf := make([]any, 0, len(cols))
+	return db.raw(ctx, func(c *pgx.Conn) error {
+		_, err := c.CopyFrom(ctx, pgx.Identifier{table}, cols, pgx.CopyFromSlice(n, func(i int) ([]any, error) {
+			buf = row(i, buf[:0])
+			return buf, nil
+		}))
+		return err
+	})
 }
 
 // AddQuota implements quota.Store.

@@ -48,8 +48,9 @@ type Recorder struct {
 	pending []Record
 }
 
-// BatchSize is the most records one INSERT writes.
-const BatchSize = 500
+// BatchSize is the most records one InsertUsage call writes (all or
+// none): a second's worth of a busy instance's requests, in one commit.
+const BatchSize = 5000
 
 // NewRecorder returns a Recorder writing to s.
 func NewRecorder(s Store, log *slog.Logger) *Recorder {
