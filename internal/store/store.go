@@ -47,7 +47,7 @@ type DB struct {
 	// writeMu serialises writers on SQLite in the process, so they queue
 	// here instead of in SQLite's busy handler, which sleeps in steps of
 	// up to 100 ms. PostgreSQL needs no such lock. Every write takes it
-	// through writing (or execWrite, queryWrite, tx, insertValues and the
+	// through writing (or execWrite, queryWrite, tx, insertValuesTx and the
 	// committer, built on it); TestWritesHoldTheWriteLock keeps it so.
 	writeMu sync.Mutex
 	// stopCheckpoints ends the SQLite background checkpointer.
@@ -390,28 +390,6 @@ func (db *DB) placeholder(n int) string {
 
 // values writes the VALUES rows of a multi-row INSERT: rows groups of cols
 // bind parameters, "(…),(…)", numbered from 1.
-// insertValues runs head VALUES (…),(…) tail over rows rows of cols
-// arguments each, holding the write lock. The statement of a full batch
-// (rows == full, what the flushers write under load) is prepared once and
-// kept: parsing thousands of placeholders costs about as much as running
-// them. Smaller batches are parsed each time.
-func (db *DB) insertValues(ctx context.Context, head, tail string, rows, cols, full int, args []any) error {
-	shape := batchShape{head: head, tail: tail, rows: rows, cols: cols}
-	text := db.valuesText(shape)
-	if rows != full {
-		_, err := db.execWrite(ctx, text(), args...)
-		return err
-	}
-	st, err := db.prepared(ctx, shape, text)
-	if err != nil {
-		return err
-	}
-	return db.writing(func() error {
-		_, err := st.ExecContext(ctx, args...)
-		return err
-	})
-}
-
 // valuesText returns the text of a multi-row INSERT of shape.
 func (db *DB) valuesText(s batchShape) func() string {
 	return func() string {
@@ -424,7 +402,11 @@ func (db *DB) valuesText(s batchShape) func() string {
 	}
 }
 
-// insertValuesTx is insertValues inside tx (which holds the write lock).
+// insertValuesTx runs head VALUES (…),(…) tail over rows rows of cols
+// arguments each inside tx (which holds the write lock). The statement of a
+// full batch (rows == full, what the flushers write under load) is prepared
+// once and kept: parsing thousands of placeholders costs about as much as
+// running them. Smaller batches are parsed each time.
 func (db *DB) insertValuesTx(ctx context.Context, tx *sql.Tx, head, tail string, rows, cols, full int, args []any) error {
 	shape := batchShape{head: head, tail: tail, rows: rows, cols: cols}
 	text := db.valuesText(shape)

@@ -30,7 +30,7 @@ var writingSQL = regexp.MustCompile(`(?is)^\s*(WITH\b.*\b)?(INSERT|UPDATE|DELETE
 // on a connection of its own (X.sql.ExecContext, X.sql.BeginTx, a
 // QueryRowContext of an INSERT … RETURNING, X.conn.BeginTx …) must be
 // lexically inside a function literal passed to writing, or in one of the
-// helpers built on it (execWrite, queryWrite, tx, insertValues, the
+// helpers built on it (execWrite, queryWrite, tx, insertValuesTx, the
 // committer). Writes inside a transaction (tx.ExecContext) are covered by
 // the transaction's own lock.
 func TestWritesHoldTheWriteLock(t *testing.T) {
