@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/clinikapi/clinikapi/internal/account"
@@ -122,6 +123,10 @@ type App struct {
 	forgetPlan    func(orgID string)
 	supabase      *supabase.Provider // nil with built-in accounts
 	sessionInval  apikey.Invalidator
+	// sessionsListening is closed by the session listener's first
+	// subscription (see SessionsListening).
+	sessionsListening chan struct{}
+	sessionsUp        sync.Once
 
 	registry    *metrics.Registry // operator metrics, and the requests in flight
 	closers     []func() error
@@ -138,7 +143,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opt Options) 
 	if now == nil {
 		now = time.Now
 	}
-	a := &App{Config: cfg, Log: log, now: now, opt: opt}
+	a := &App{Config: cfg, Log: log, now: now, opt: opt, sessionsListening: make(chan struct{})}
 	// SQLite's page caches share one budget in the process, whatever the
 	// number of databases (the read cache and API key cache take theirs
 	// below).

@@ -49,5 +49,23 @@ func (a *App) listenSessions(ctx context.Context) error {
 		if supabase.IsSessionMessage(msg) {
 			a.supabase.Receive(msg)
 		}
-	}, a.supabase.Missed)
+	}, func() {
+		a.supabase.Missed()
+		a.sessionsUp.Do(func() { close(a.sessionsListening) })
+	})
+}
+
+// SessionsListening is closed once this instance hears the session
+// revocations other instances publish (at once without Supabase or a
+// shared channel). A subscription that starts makes every Supabase session
+// be checked again on its next request, since revocations published before
+// it were missed; tests wait for it so that this re-check does not fall
+// in the middle of what they measure.
+func (a *App) SessionsListening() <-chan struct{} {
+	if a.supabase == nil || a.sessionInval == nil {
+		done := make(chan struct{})
+		close(done)
+		return done
+	}
+	return a.sessionsListening
 }
