@@ -2,15 +2,12 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"strings"
 
 	"github.com/clinikapi/clinikapi/internal/disclosure"
 )
 
 var _ disclosure.Store = (*DB)(nil)
-
-const disclosureColumns = 11
 
 var disclosureColumnNames = []string{"org_id", "patient_id", "created_at", "env", "actor_type", "actor_id", "request_id", "route", "operation", "bulk_job", "resources"}
 
@@ -26,27 +23,7 @@ func disclosureArgs(args []any, d disclosure.Disclosure) []any {
 // one COPY on PostgreSQL, in multi-row INSERTs of disclosureInsertRows
 // within one transaction on SQLite.
 func (db *DB) InsertDisclosures(ctx context.Context, ds []disclosure.Disclosure) error {
-	if len(ds) == 0 {
-		return nil
-	}
-	if db.dialect == Postgres {
-		return db.copyRows(ctx, "disclosures", disclosureColumnNames, len(ds), func(i int, row []any) []any { return disclosureArgs(row, ds[i]) })
-	}
-	return db.tx(ctx, func(tx *sql.Tx) error {
-		for len(ds) > 0 {
-			n := min(len(ds), disclosureInsertRows)
-			args := make([]any, 0, n*disclosureColumns)
-			for _, d := range ds[:n] {
-				args = disclosureArgs(args, d)
-			}
-			if err := db.insertValuesTx(ctx, tx, `INSERT INTO disclosures (org_id, patient_id, created_at, env, actor_type, actor_id, request_id, route, operation, bulk_job, resources)`, "",
-				n, disclosureColumns, disclosureInsertRows, args); err != nil {
-				return err
-			}
-			ds = ds[n:]
-		}
-		return nil
-	})
+	return db.insertRows(ctx, "disclosures", disclosureColumnNames, len(ds), disclosureInsertRows, func(i int, row []any) []any { return disclosureArgs(row, ds[i]) })
 }
 
 // ListDisclosures implements disclosure.Store.

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 
@@ -14,8 +15,6 @@ var (
 	_ usage.Store = (*DB)(nil)
 	_ quota.Store = (*DB)(nil)
 )
-
-const usageColumns = 15
 
 var usageColumnNames = []string{"created_at", "org_id", "key_id", "env", "method", "route", "status", "latency_us", "bytes_in", "bytes_out", "request_id", "code", "resource_type", "client_ip", "ua_family"}
 
@@ -32,24 +31,31 @@ func usageArgs(args []any, r usage.Record) []any {
 // text or parameters to parse); on SQLite in multi-row INSERTs of
 // usageInsertRows within one transaction.
 func (db *DB) InsertUsage(ctx context.Context, rs []usage.Record) error {
-	if len(rs) == 0 {
+	return db.insertRows(ctx, "usage_records", usageColumnNames, len(rs), usageInsertRows, func(i int, row []any) []any { return usageArgs(row, rs[i]) })
+}
+
+// insertRows writes n rows into table, all or none: one COPY on
+// PostgreSQL (copyRows), multi-row INSERTs of at most per rows within one
+// transaction on SQLite. row(i, buf) appends the values of row i, in the
+// order of cols, to buf.
+func (db *DB) insertRows(ctx context.Context, table string, cols []string, n, per int, row func(i int, buf []any) []any) error {
+	if n == 0 {
 		return nil
 	}
 	if db.dialect == Postgres {
-		return db.copyRows(ctx, "usage_records", usageColumnNames, len(rs), func(i int, row []any) []any { return usageArgs(row, rs[i]) })
+		return db.copyRows(ctx, table, cols, n, row)
 	}
+	head := "INSERT INTO " + table + " (" + strings.Join(cols, ", ") + ")"
 	return db.tx(ctx, func(tx *sql.Tx) error {
-		for len(rs) > 0 {
-			n := min(len(rs), usageInsertRows)
-			args := make([]any, 0, n*usageColumns)
-			for _, r := range rs[:n] {
-				args = usageArgs(args, r)
+		for start := 0; start < n; start += per {
+			k := min(n-start, per)
+			args := make([]any, 0, k*len(cols))
+			for i := start; i < start+k; i++ {
+				args = row(i, args)
 			}
-			if err := db.insertValuesTx(ctx, tx, `INSERT INTO usage_records (created_at, org_id, key_id, env, method, route, status, latency_us, bytes_in, bytes_out, request_id, code, resource_type, client_ip, ua_family)`, "",
-				n, usageColumns, usageInsertRows, args); err != nil {
+			if err := db.insertValuesTx(ctx, tx, head, "", k, len(cols), per, args); err != nil {
 				return err
 			}
-			rs = rs[n:]
 		}
 		return nil
 	})
