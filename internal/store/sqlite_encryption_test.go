@@ -255,6 +255,21 @@ func TestSQLitePagesCarryHMACSHA256(t *testing.T) {
 	if len(b) < 10*pageSize || len(b)%pageSize != 0 {
 		t.Fatalf("file of %d bytes", len(b))
 	}
+	macKey := pageMACKey(t, b, key)
+	for pg := 1; pg <= len(b)/pageSize; pg++ {
+		page := b[(pg-1)*pageSize : pg*pageSize]
+		start := 0
+		if pg == 1 {
+			start = 16 // the salt
+		}
+		checkPageMAC(t, macKey, page, pg, len(b)/pageSize, start, pageSize-reserved)
+	}
+}
+
+// pageMACKey is the HMAC key of an encrypted datastore file b written with
+// the data key key: PBKDF2-HMAC-SHA512(key, salt ^ 0x3a, 2 rounds).
+func pageMACKey(t *testing.T, b, key []byte) []byte {
+	t.Helper()
 	salt := bytes.Clone(b[:16])
 	for i := range salt {
 		salt[i] ^= 0x3a
@@ -263,19 +278,18 @@ func TestSQLitePagesCarryHMACSHA256(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for pg := 1; pg <= len(b)/pageSize; pg++ {
-		page := b[(pg-1)*pageSize : pg*pageSize]
-		start := 0
-		if pg == 1 {
-			start = 16 // the salt
-		}
-		n := pageSize - reserved
-		m := hmac.New(sha256.New, macKey)
-		m.Write(page[start : n+16])
-		m.Write([]byte{byte(pg), byte(pg >> 8), byte(pg >> 16), byte(pg >> 24)})
-		if !hmac.Equal(m.Sum(nil), page[n+16:]) {
-			t.Fatalf("page %d of %d: its HMAC-SHA256 does not check", pg, len(b)/pageSize)
-		}
+	return macKey
+}
+
+// checkPageMAC fails unless page pg (from its byte start on, n bytes of
+// ciphertext then the 16-byte IV) carries its HMAC-SHA256 after them.
+func checkPageMAC(t *testing.T, macKey, page []byte, pg, pages, start, n int) {
+	t.Helper()
+	m := hmac.New(sha256.New, macKey)
+	m.Write(page[start : n+16])
+	m.Write([]byte{byte(pg), byte(pg >> 8), byte(pg >> 16), byte(pg >> 24)})
+	if !hmac.Equal(m.Sum(nil), page[n+16:]) {
+		t.Fatalf("page %d of %d: its HMAC-SHA256 does not check", pg, pages)
 	}
 }
 
@@ -321,14 +335,7 @@ func TestSQLitePagesDecryptWithGoAES(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	salt := bytes.Clone(b[:16])
-	for i := range salt {
-		salt[i] ^= 0x3a
-	}
-	macKey, err := pbkdf2.Key(sha512.New, string(key), salt, 2, 32)
-	if err != nil {
-		t.Fatal(err)
-	}
+	macKey := pageMACKey(t, b, key)
 	plain := make([]byte, len(b))
 	ivs := map[string]int{}
 	for pg := 1; pg <= len(b)/pageSize; pg++ {
@@ -338,12 +345,7 @@ func TestSQLitePagesDecryptWithGoAES(t *testing.T) {
 			start = 16 // the salt, where the plain file has its magic string
 			copy(out, "SQLite format 3\x00")
 		}
-		m := hmac.New(sha256.New, macKey)
-		m.Write(page[start : n+16])
-		m.Write([]byte{byte(pg), byte(pg >> 8), byte(pg >> 16), byte(pg >> 24)})
-		if !hmac.Equal(m.Sum(nil), page[n+16:]) {
-			t.Fatalf("page %d of %d: its HMAC-SHA256 does not check", pg, len(b)/pageSize)
-		}
+		checkPageMAC(t, macKey, page, pg, len(b)/pageSize, start, n)
 		iv := page[n : n+16]
 		if other, seen := ivs[string(iv)]; seen {
 			t.Fatalf("pages %d and %d have the same IV", other, pg)
