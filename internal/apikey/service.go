@@ -55,6 +55,9 @@ type Service struct {
 	now   func() time.Time
 	cache *cache
 	inval Invalidator
+	// listening is closed once inval's subscription is up (Listening).
+	listening  chan struct{}
+	listenOnce sync.Once
 
 	touchMu sync.Mutex
 	touched map[string]time.Time
@@ -89,7 +92,21 @@ func NewService(s Store, a *audit.Log, inval Invalidator, log *slog.Logger, now 
 	if now == nil {
 		now = time.Now
 	}
-	return &Service{store: s, audit: a, log: log, now: now, cache: newCache(entriesFor(memory.Default().APIKeys())), inval: inval, touched: map[string]time.Time{}}
+	return &Service{store: s, audit: a, log: log, now: now, cache: newCache(entriesFor(memory.Default().APIKeys())), inval: inval, touched: map[string]time.Time{}, listening: make(chan struct{})}
+}
+
+// Listening is closed once this instance hears the key changes other
+// instances publish (at once without an invalidation channel). The
+// subscription's start empties the cache, since changes published before
+// it were missed; tests wait for it so that this does not fall in the
+// middle of what they count.
+func (s *Service) Listening() <-chan struct{} {
+	if s.inval == nil {
+		done := make(chan struct{})
+		close(done)
+		return done
+	}
+	return s.listening
 }
 
 // SetCacheBudget bounds the verification cache to about bytes (the API
@@ -108,7 +125,12 @@ func (s *Service) CacheStats() memory.Stats { return s.cache.stats() }
 func (s *Service) Listen(ctx context.Context) error {
 	var subs []func(fn func(string), reset func()) error
 	if s.inval != nil {
-		subs = append(subs, func(fn func(string), reset func()) error { return s.inval.Subscribe(ctx, fn, reset) })
+		subs = append(subs, func(fn func(string), reset func()) error {
+			return s.inval.Subscribe(ctx, fn, func() {
+				reset()
+				s.listenOnce.Do(func() { close(s.listening) })
+			})
+		})
 	}
 	if s.Changes != nil {
 		subs = append(subs, func(fn func(string), reset func()) error { return s.Changes.Subscribe(ctx, fn, reset) })

@@ -55,6 +55,19 @@ func (a *App) listenSessions(ctx context.Context) error {
 	})
 }
 
+// Listening is closed once this instance hears both the API key changes
+// and the session revocations other instances publish (see
+// apikey.Service.Listening and SessionsListening).
+func (a *App) Listening() <-chan struct{} {
+	done := make(chan struct{})
+	go func() {
+		<-a.Keys.Listening()
+		<-a.SessionsListening()
+		close(done)
+	}()
+	return done
+}
+
 // SessionsListening is closed once this instance hears the session
 // revocations other instances publish (at once without Supabase or a
 // shared channel). A subscription that starts makes every Supabase session

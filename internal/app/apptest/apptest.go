@@ -152,6 +152,14 @@ func NewWith(t testing.TB, engine string, env map[string]string, opt app.Options
 	a.Start(context.Background())
 	e.App = a
 	h = a.HTTP
+	// The invalidation listeners' first subscriptions empty the key cache
+	// and re-check every session (what was published before them was
+	// missed): let them happen before the test's first request.
+	select {
+	case <-a.Listening():
+	case <-time.After(30 * time.Second):
+		t.Fatalf("the invalidation listeners did not subscribe within 30 s")
+	}
 	return e
 }
 
