@@ -62,9 +62,19 @@ func (db *DB) UsageSince(ctx context.Context, afterID int64) (int64, time.Time, 
 	if err != nil || !maxID.Valid {
 		return 0, time.Time{}, false, err
 	}
-	// ORDER BY rather than MIN(): SQLite hands aggregates back untyped.
+	// The records past the watermark are taken first, on their own (the
+	// OFFSET keeps the subquery from being merged into the outer query):
+	// otherwise the planner, unaware that ids and times rise together,
+	// walks the time index from the table's oldest record through every
+	// one rolled up already. ORDER BY rather than MIN(): SQLite hands
+	// aggregates back untyped.
+	offset := "OFFSET 0"
+	if db.dialect == SQLite {
+		offset = "LIMIT -1 OFFSET 0"
+	}
 	var oldest time.Time
-	err = db.sql.QueryRowContext(ctx, `SELECT created_at FROM usage_records WHERE id > $1 AND id <= $2 ORDER BY created_at LIMIT 1`, afterID, maxID.Int64).Scan(&oldest)
+	err = db.sql.QueryRowContext(ctx, `SELECT created_at FROM (SELECT created_at FROM usage_records WHERE id > $1 AND id <= $2 `+offset+`) AS r
+		ORDER BY created_at LIMIT 1`, afterID, maxID.Int64).Scan(&oldest)
 	if err != nil {
 		return 0, time.Time{}, false, err
 	}

@@ -29,3 +29,20 @@ func SQLiteSchemeIsCurrent(path string, key []byte) (bool, error) {
 	s, err := sqliteScheme(context.Background(), path, key)
 	return err == nil && len(s) == len(sqliteCipher), err
 }
+
+// HoldCreateBatches makes fn run first in every create batch (PostgreSQL),
+// with the batch's size; it reports false where creates are not batched
+// so (SQLite). Set it before the datastore serves creates.
+func (d *Datastore) HoldCreateBatches(fn func(n int)) bool {
+	if d.create == nil {
+		return false
+	}
+	d.create.hold = fn
+	return true
+}
+
+// CreateBatchPlaces is how many creates the create batches take at once.
+const CreateBatchPlaces = maxCreateBatches * maxCreatesPerBatch
+
+// MaxCreateBatches is how many create batches run at once.
+const MaxCreateBatches = maxCreateBatches

@@ -34,11 +34,13 @@ type Datastore struct {
 	// CacheSync); schema names the datastore in its notifications.
 	sync   *CacheSync
 	schema string
-	reads  *readBatcher // PostgreSQL only
-	// work, searches and commits share the connections and the commit
-	// batches fairly between tenants (see fhir_fair.go); searches is
-	// PostgreSQL only, commits SQLite only.
-	work, searches, commits *fair.Gate
+	reads  *readBatcher   // PostgreSQL only
+	create *createBatcher // PostgreSQL only
+	// work, searches, commits and creates share the connections and the
+	// commit and create batches fairly between tenants (see fhir_fair.go);
+	// searches is PostgreSQL only, commits SQLite only (where creates is
+	// commits).
+	work, searches, commits, creates *fair.Gate
 }
 
 // maxCachedRows bounds the multi-row index INSERTs kept prepared: a
@@ -111,15 +113,15 @@ func OpenDatastore(ctx context.Context, databaseURL, dataDir, name string, key [
 	d := &Datastore{db: db, get: get}
 	if db.dialect == SQLite {
 		// SQLite has one writer at a time: batch writes into shared
-		// commits. PostgreSQL runs writes in parallel and groups commits
-		// itself.
+		// commits. PostgreSQL runs writes in parallel; only its creates,
+		// the bulk of writes, are batched (createBatcher).
 		d.writes = newCommitter(db)
 		d.writes.writers = d.commitWriters
 		if cache != nil {
 			d.cache, d.cacheID = cache, cache.register()
 		}
 	} else {
-		d.reads = &readBatcher{db: db}
+		d.reads, d.create = newReadBatcher(db), newCreateBatcher(db)
 		if cache != nil && cache.sync != nil {
 			d.cache, d.sync, d.schema = cache, cache.sync, schema
 			d.cacheID = d.sync.register(schema)
@@ -342,13 +344,14 @@ func scanRecords(rows *sql.Rows) ([]datastore.Record, error) {
 // A new resource has nothing to invalidate in the read cache: misses are
 // not cached.
 func (d *Datastore) Insert(ctx context.Context, tenant datastore.Tenant, rec datastore.Record, idx []fhir.Value) error {
-	release, err := d.writeSlot(ctx, tenant)
+	release, err := d.createSlot(ctx, tenant)
 	if err != nil {
 		return err
 	}
 	defer release()
-	if d.db.dialect == Postgres {
-		return d.insertPipelined(ctx, tenant, rec, idx)
+	if d.create != nil {
+		_, rows := d.indexRows(tenant, rec, idx)
+		return d.create.create(ctx, tenant, rec, rows)
 	}
 	return d.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		if err := d.fenced(ctx, tx, tenant); err != nil {
@@ -650,11 +653,11 @@ type indexStatement struct {
 	rows  int
 }
 
-// indexStatements gives the INSERTs of rec's index rows, one multi-row
-// INSERT per table (of at most 200 rows).
-func (d *Datastore) indexStatements(tenant datastore.Tenant, rec datastore.Record, idx []fhir.Value) []indexStatement {
-	byTable := map[string][]indexRow{}
-	var order []string
+// indexRows gives rec's index rows by table, with the tables in the order
+// of their first row. Each row's vals are its whole row: tenant, type, id,
+// param, then the table's own columns.
+func (d *Datastore) indexRows(tenant datastore.Tenant, rec datastore.Record, idx []fhir.Value) (order []string, byTable map[string][]indexRow) {
+	byTable = map[string][]indexRow{}
 	for _, v := range idx {
 		if redundant(v) {
 			continue
@@ -675,6 +678,13 @@ func (d *Datastore) indexStatements(tenant datastore.Tenant, rec datastore.Recor
 		}
 		byTable[row.table] = append(byTable[row.table], row)
 	}
+	return order, byTable
+}
+
+// indexStatements gives the INSERTs of rec's index rows, one multi-row
+// INSERT per table (of at most 200 rows).
+func (d *Datastore) indexStatements(tenant datastore.Tenant, rec datastore.Record, idx []fhir.Value) []indexStatement {
+	order, byTable := d.indexRows(tenant, rec, idx)
 	var out []indexStatement
 	for _, table := range order {
 		rows := byTable[table]

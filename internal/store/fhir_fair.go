@@ -38,7 +38,10 @@ import (
 //   - on SQLite, writes pass the commit gate: a commit batch takes at most
 //     maxBatch writes; a tenant alone may fill it, but once another
 //     tenant's write waits, freed places go first to tenants under a
-//     quarter of them, so that write makes the next commit.
+//     quarter of them, so that write makes the next commit. On
+//     PostgreSQL, creates pass a gate of that kind in front of the create
+//     batches (createBatcher), which hold maxCreateBatches connections
+//     for every tenant's creates, not one each.
 //
 // A request waits for its turn within its context: past the time budget
 // of a read or search it gets the budget's answer (datastore.Store.bounded).
@@ -77,6 +80,10 @@ func (d *Datastore) setGates(share int) {
 	if d.db.dialect == SQLite {
 		pool = sqliteMaxConns
 		d.commits = fair.NewLending(maxBatch, maxBatch/4)
+		d.creates = d.commits
+	} else {
+		places := maxCreateBatches * maxCreatesPerBatch
+		d.creates = fair.NewLending(places, places/4)
 	}
 	searchShare, writeShare := share, share
 	if share <= 0 {
@@ -117,11 +124,15 @@ func (d *Datastore) WorkGate() *fair.Gate {
 }
 
 // QueueStats implements the figures datastore.Store.QueueStats reports:
-// the work lane's, with the search gate's (PostgreSQL) or the commit
-// lane's (SQLite) added.
+// the work lane's, with the search and create gates' (PostgreSQL) or the
+// commit lane's (SQLite) added.
 func (d *Datastore) QueueStats() fair.Stats {
 	s := d.work.Stats()
-	for _, g := range []*fair.Gate{d.searches, d.commits} {
+	creates := d.creates
+	if creates == d.commits {
+		creates = nil // counted once
+	}
+	for _, g := range []*fair.Gate{d.searches, d.commits, creates} {
 		if g != nil {
 			s = s.Add(g.Stats())
 		}
@@ -154,4 +165,10 @@ func (d *Datastore) writeSlot(ctx context.Context, tenant datastore.Tenant) (fun
 		return d.commits.Acquire(ctx, string(tenant))
 	}
 	return d.work.Acquire(ctx, string(tenant))
+}
+
+// createSlot takes tenant's turn to create: a place in the commit batches
+// on SQLite, in the create batches on PostgreSQL.
+func (d *Datastore) createSlot(ctx context.Context, tenant datastore.Tenant) (func(), error) {
+	return d.creates.Acquire(ctx, string(tenant))
 }

@@ -3,8 +3,7 @@ package store
 import (
 	"context"
 	"errors"
-	"regexp"
-	"strconv"
+	"fmt"
 	"strings"
 	"sync"
 	"time"
@@ -15,34 +14,151 @@ import (
 
 	"github.com/clinikapi/clinikapi/internal/datastore"
 	"github.com/clinikapi/clinikapi/internal/errs"
-	"github.com/clinikapi/clinikapi/internal/fhir"
 )
 
 // PostgreSQL's own paths of a FHIR datastore. A statement on PostgreSQL is
 // a round trip to a server process that competes for the same cores as
-// the API, and each round trip costs both sides more than the work the
-// statement does (an index lookup, a few inserted rows). So:
+// the API, and each round trip, and each commit, costs both sides more
+// than the work the statement does (an index lookup, a few inserted
+// rows). So concurrent requests of one kind share statements (batcher):
 //
 //   - reads by id are served from the read cache, kept exact across
 //     instances (CacheSync); those it misses that arrive together are
 //     answered by one statement (readBatcher): each read still sees every
 //     write committed before it started — the statement that answers it
 //     starts after it arrived;
-//   - a create's statements (resource, history, audit outbox, index rows)
-//     are sent as one pipeline (pgx.Batch), which PostgreSQL runs as one
-//     implicit transaction: one round trip instead of ten.
+//   - creates that arrive together are written by one pipeline, which
+//     PostgreSQL runs as one transaction (createBatcher): the fence check
+//     of their tenants, then one statement writing every resource, first
+//     version, index row and outbox event of the batch from arrays. One
+//     round trip and one commit (one WAL flush) for the batch instead of
+//     one per create, and the same few prepared statements whatever the
+//     batch holds.
 
-// readBatcher gathers concurrent reads by id of one datastore into one
-// statement. At most maxReadBatches statements run at a time; a read that
-// arrives while they all run waits for the next one, which takes every
-// read waiting (up to maxReadsPerBatch). A lone read runs at once: no
-// read waits for company.
-type readBatcher struct {
-	db *DB
+// batcher gathers concurrent requests of one kind into shared work. At
+// most maxBatches batches run at a time; a request that arrives while
+// they all run waits for the next one, which takes every request waiting
+// (up to size of them, and while their weight stays within maxWeight; a
+// lone heavy request still goes alone). A lone request runs at once: none
+// waits for company.
+type batcher[T interface{ base() *pending }] struct {
+	maxBatches, size int
+	weight           func(T) int // nil: no bound but size
+	maxWeight        int
+	// answer serves the batch's requests whose callers still wait, with
+	// the context of the work they share (batchContext); it sets their
+	// answers, and the batcher then closes every request's done.
+	answer func(ctx context.Context, live []T)
 
 	mu      sync.Mutex
-	queue   []*pendingRead
+	queue   []T
 	running int
+}
+
+// pending is what every batched request carries: its caller's context,
+// its answer's error, and done, closed once it is answered.
+type pending struct {
+	ctx  context.Context
+	err  error
+	done chan struct{}
+}
+
+func newPending(ctx context.Context) pending { return pending{ctx: ctx, done: make(chan struct{})} }
+
+func (p *pending) base() *pending { return p }
+
+// wait waits for p's answer, or for its caller's context to end.
+func (p *pending) wait() error {
+	select {
+	case <-p.done:
+		return p.err
+	case <-p.ctx.Done():
+		return p.ctx.Err()
+	}
+}
+
+// submit queues p and, if a batch may start, runs it on this goroutine.
+// The caller waits for p's answer itself (pending.wait).
+func (b *batcher[T]) submit(p T) {
+	b.mu.Lock()
+	b.queue = append(b.queue, p)
+	lead := b.running < b.maxBatches
+	var batch []T
+	if lead {
+		b.running++
+		batch = b.take()
+	}
+	b.mu.Unlock()
+	if lead {
+		b.run(batch)
+	}
+}
+
+// take removes the next batch from the queue (b.mu held).
+func (b *batcher[T]) take() []T {
+	n, w := 0, 0
+	for n < len(b.queue) && n < b.size {
+		if b.weight != nil {
+			w += b.weight(b.queue[n])
+			if n > 0 && w > b.maxWeight {
+				break
+			}
+		}
+		n++
+	}
+	batch := make([]T, n)
+	copy(batch, b.queue[:n])
+	var zero T
+	for i := range n {
+		b.queue[i] = zero
+	}
+	b.queue = append(b.queue[:0], b.queue[n:]...)
+	return batch
+}
+
+// run answers batch, then keeps answering what queued meanwhile (on a
+// goroutine of its own, so the request that led returns at once).
+func (b *batcher[T]) run(batch []T) {
+	b.serve(batch)
+	b.mu.Lock()
+	if len(b.queue) == 0 {
+		b.running--
+		b.mu.Unlock()
+		return
+	}
+	next := b.take()
+	b.mu.Unlock()
+	go b.run(next)
+}
+
+// serve answers batch: the requests whose callers have gone get their
+// contexts' errors, answer serves the others.
+func (b *batcher[T]) serve(batch []T) {
+	live := batch[:0:0]
+	var ctxs []context.Context
+	for _, p := range batch {
+		if err := p.base().ctx.Err(); err != nil { // gone already: nobody waits for it
+			p.base().err = err
+			continue
+		}
+		live = append(live, p)
+		ctxs = append(ctxs, p.base().ctx)
+	}
+	if len(live) > 0 {
+		ctx, cancel := batchContext(ctxs)
+		b.answer(ctx, live)
+		cancel()
+	}
+	for _, p := range batch {
+		close(p.base().done)
+	}
+}
+
+// readBatcher gathers concurrent reads by id of one datastore into one
+// statement (at most maxReadBatches at a time, of maxReadsPerBatch reads).
+type readBatcher struct {
+	db      *DB
+	batches batcher[*pendingRead]
 }
 
 const (
@@ -50,13 +166,17 @@ const (
 	maxReadsPerBatch = 256
 )
 
+func newReadBatcher(db *DB) *readBatcher {
+	r := &readBatcher{db: db}
+	r.batches = batcher[*pendingRead]{maxBatches: maxReadBatches, size: maxReadsPerBatch, answer: r.answer}
+	return r
+}
+
 type pendingRead struct {
-	ctx             context.Context
+	pending
 	tenant, typ, id string
 	rec             datastore.Record
 	found           bool
-	err             error
-	done            chan struct{}
 }
 
 // batchRead is the statement: the keys as three arrays, each row tagged
@@ -69,26 +189,10 @@ JOIN resources r ON r.tenant = k.tenant AND r.type = k.type AND r.id = k.id`
 
 // get reads one resource, in a batch with the reads arriving meanwhile.
 func (b *readBatcher) get(ctx context.Context, tenant, typ, id string) (datastore.Record, error) {
-	p := &pendingRead{ctx: ctx, tenant: tenant, typ: typ, id: id, done: make(chan struct{})}
-	b.mu.Lock()
-	b.queue = append(b.queue, p)
-	lead := b.running < maxReadBatches
-	var batch []*pendingRead
-	if lead {
-		b.running++
-		batch = b.take()
-	}
-	b.mu.Unlock()
-	if lead {
-		b.run(batch)
-	}
-	select {
-	case <-p.done:
-	case <-ctx.Done():
-		return datastore.Record{}, ctx.Err()
-	}
-	if p.err != nil {
-		return datastore.Record{}, p.err
+	p := &pendingRead{pending: newPending(ctx), tenant: tenant, typ: typ, id: id}
+	b.batches.submit(p)
+	if err := p.wait(); err != nil {
+		return datastore.Record{}, err
 	}
 	if !p.found {
 		return datastore.Record{}, errs.E(errs.NotFound, "%s not found.", typ)
@@ -96,48 +200,8 @@ func (b *readBatcher) get(ctx context.Context, tenant, typ, id string) (datastor
 	return p.rec, nil
 }
 
-// take removes up to maxReadsPerBatch reads from the queue (b.mu held).
-func (b *readBatcher) take() []*pendingRead {
-	n := min(len(b.queue), maxReadsPerBatch)
-	batch := make([]*pendingRead, n)
-	copy(batch, b.queue[:n])
-	b.queue = append(b.queue[:0], b.queue[n:]...)
-	return batch
-}
-
-// run answers batch, then keeps answering what queued meanwhile (on a
-// goroutine of its own, so the read that led returns at once).
-func (b *readBatcher) run(batch []*pendingRead) {
-	b.answer(batch)
-	b.mu.Lock()
-	if len(b.queue) == 0 {
-		b.running--
-		b.mu.Unlock()
-		return
-	}
-	next := b.take()
-	b.mu.Unlock()
-	go b.run(next)
-}
-
-// answer runs one statement for batch and hands each read its row.
-func (b *readBatcher) answer(batch []*pendingRead) {
-	defer func() {
-		for _, p := range batch {
-			close(p.done)
-		}
-	}()
-	live := batch[:0:0]
-	for _, p := range batch {
-		if p.ctx.Err() == nil { // gone already: nobody waits for it
-			live = append(live, p)
-		}
-	}
-	if len(live) == 0 {
-		return
-	}
-	ctx, cancel := batchContext(live)
-	defer cancel()
+// answer runs one statement for live and hands each read its row.
+func (b *readBatcher) answer(ctx context.Context, live []*pendingRead) {
 	tenants, types, ids := make([]string, len(live)), make([]string, len(live)), make([]string, len(live))
 	for i, p := range live {
 		tenants[i], types[i], ids[i] = p.tenant, p.typ, p.id
@@ -163,14 +227,14 @@ func (b *readBatcher) answer(batch []*pendingRead) {
 	}
 }
 
-// batchContext is the context of a statement shared by reads: none of
-// them may cut it short for the others (a client gone, its own earlier
-// deadline), so it ends at the latest of their deadlines. Each read still
-// stops waiting at its own.
-func batchContext(batch []*pendingRead) (context.Context, context.CancelFunc) {
+// batchContext is the context of a statement shared by requests (ctxs,
+// at least one): none of them may cut it short for the others (a client
+// gone, its own earlier deadline), so it ends at the latest of their
+// deadlines. Each request still stops waiting at its own.
+func batchContext(ctxs []context.Context) (context.Context, context.CancelFunc) {
 	var latest time.Time
-	for _, p := range batch {
-		d, ok := p.ctx.Deadline()
+	for _, c := range ctxs {
+		d, ok := c.Deadline()
 		if !ok {
 			d = time.Now().Add(defaultStatementTimeout)
 		}
@@ -178,7 +242,7 @@ func batchContext(batch []*pendingRead) (context.Context, context.CancelFunc) {
 			latest = d
 		}
 	}
-	return context.WithDeadline(context.WithoutCancel(batch[0].ctx), latest)
+	return context.WithDeadline(context.WithoutCancel(ctxs[0]), latest)
 }
 
 // defaultStatementTimeout bounds a shared statement none of whose callers
@@ -197,29 +261,70 @@ func (db *DB) raw(ctx context.Context, fn func(*pgx.Conn) error) error {
 	return conn.Raw(func(dc any) error { return fn(dc.(*stdlib.Conn).Conn()) })
 }
 
-// fencedCode is the SQLSTATE tenant_write_check raises for a fenced tenant.
-const fencedCode = "CK001"
+// createBatcher writes concurrent creates of one datastore together: at
+// most maxCreateBatches pipelines at a time, each of at most
+// maxCreatesPerBatch creates and about maxCreateBatchBytes of content.
+type createBatcher struct {
+	db      *DB
+	batches batcher[*pendingCreate]
+	hold    func(n int) // tests: runs first in every batch, with its size
+}
 
-// insertPipelined is Insert on PostgreSQL: every statement of the create
-// in one pipeline, run by PostgreSQL as one implicit transaction (the
-// first failure rolls it all back).
-func (d *Datastore) insertPipelined(ctx context.Context, tenant datastore.Tenant, rec datastore.Record, idx []fhir.Value) error {
-	b := &pgx.Batch{}
-	// The fence check first: a tenant being moved refuses the write
-	// (see tenant_write_check), as Insert's transaction does elsewhere.
-	b.Queue(`SELECT tenant_write_check($1)`, string(tenant))
-	q, args, rest := createStatement(tenant, rec, d.indexStatements(tenant, rec, idx))
-	b.Queue(q, args...)
-	for _, st := range rest {
-		b.Queue(st.query, st.args...)
+const (
+	maxCreateBatches    = 2
+	maxCreatesPerBatch  = 32
+	maxCreateBatchBytes = 4 << 20
+)
+
+func newCreateBatcher(db *DB) *createBatcher {
+	c := &createBatcher{db: db}
+	c.batches = batcher[*pendingCreate]{
+		maxBatches: maxCreateBatches, size: maxCreatesPerBatch,
+		weight: func(p *pendingCreate) int { return len(p.rec.Content) }, maxWeight: maxCreateBatchBytes,
+		answer: c.answer,
 	}
-	if len(rec.Outbox) > 0 {
-		b.Queue(`INSERT INTO audit_outbox (event) VALUES ($1)`, string(rec.Outbox))
+	return c
+}
+
+type pendingCreate struct {
+	pending
+	tenant datastore.Tenant
+	rec    datastore.Record
+	rows   map[string][]indexRow // by table (Datastore.indexRows)
+}
+
+// create writes rec and its index rows, in a batch with the creates
+// arriving meanwhile. Like a commit batch on SQLite, a create whose
+// caller stops waiting may still commit.
+func (c *createBatcher) create(ctx context.Context, tenant datastore.Tenant, rec datastore.Record, rows map[string][]indexRow) error {
+	p := &pendingCreate{pending: newPending(ctx), tenant: tenant, rec: rec, rows: rows}
+	c.batches.submit(p)
+	return p.wait()
+}
+
+// answer writes live in one transaction. When PostgreSQL refuses a
+// statement of it (a create whose id exists, a fenced tenant), nothing of
+// the batch was written: each of its creates is then written alone, for
+// its own answer.
+func (c *createBatcher) answer(ctx context.Context, live []*pendingCreate) {
+	if c.hold != nil {
+		c.hold(len(live))
 	}
-	if len(rec.Webhook) > 0 {
-		b.Queue(`INSERT INTO webhook_outbox (event) VALUES ($1)`, string(rec.Webhook))
+	err := c.write(ctx, live)
+	var pe *pgconn.PgError
+	if len(live) > 1 && errors.As(err, &pe) {
+		for _, p := range live {
+			p.err = createError(c.write(ctx, []*pendingCreate{p}), p.rec)
+		}
+		return
 	}
-	err := d.db.raw(ctx, func(c *pgx.Conn) error { return c.SendBatch(ctx, b).Close() })
+	for _, p := range live {
+		p.err = createError(err, p.rec)
+	}
+}
+
+// createError is what a create's caller gets for err.
+func createError(err error, rec datastore.Record) error {
 	if isUnique(err) {
 		return errs.E(errs.Conflict, "%s/%s already exists.", rec.Type, rec.ID)
 	}
@@ -229,43 +334,138 @@ func (d *Datastore) insertPipelined(ctx context.Context, tenant datastore.Tenant
 	return err
 }
 
-// createStatement is one statement writing a new resource, its first
-// version and its index rows: the version and each index table's
-// multi-row INSERT as data-modifying CTEs (which always run) of the
-// resource's INSERT, whose unique key refuses a resource that exists.
-// PostgreSQL executes one statement for them instead of one each (about
-// eight), and the resource's values are sent once for both rows. Index
-// INSERTs past maxCreateArgs bind arguments (a resource with thousands of
-// index rows) are returned in rest, to run on their own.
-func createStatement(tenant datastore.Tenant, rec datastore.Record, sts []indexStatement) (q string, args []any, rest []indexStatement) {
-	args = []any{string(tenant), rec.Type, rec.ID, rec.Version, rec.LastUpdated.UnixMicro(), rec.Deleted, string(rec.Content)}
-	const row = ` (tenant, ` + recordColumns + `) VALUES ($1, $2, $3, $4, $5, $6, $7)`
-	var b strings.Builder
-	b.WriteString(`WITH h AS (INSERT INTO resource_history` + row + `)`)
-	for i, st := range sts {
-		if len(args)+len(st.args) > maxCreateArgs {
-			rest = sts[i:]
-			break
-		}
-		b.WriteString(", x" + itoa(i) + " AS (")
-		b.WriteString(placeholderRe.ReplaceAllStringFunc(st.query, func(p string) string {
-			n, _ := strconv.Atoi(p[1:])
-			return "$" + itoa(n+len(args))
-		}))
-		b.WriteString(")")
-		args = append(args, st.args...)
-	}
-	b.WriteString(` INSERT INTO resources` + row)
-	return b.String(), args, rest
+// fencedCode is the SQLSTATE tenant_write_check raises for a fenced tenant.
+const fencedCode = "CK001"
+
+// createTables are the index tables createBatch writes, in its order, with
+// their columns (as Datastore.indexRows gives them on PostgreSQL) and
+// those columns' types.
+var createTables = []struct {
+	name, cols string
+	types      []string
+}{
+	{"idx_string", "tenant, type, id, param, text, exact, last_updated", []string{"text", "text", "text", "text", "text", "text", "bigint"}},
+	{"idx_token", "tenant, type, id, param, system, code", []string{"text", "text", "text", "text", "text", "text"}},
+	{"idx_reference", "tenant, type, id, param, ref_type, ref_id, url", []string{"text", "text", "text", "text", "text", "text", "text"}},
+	{"idx_date", "tenant, type, id, param, start_at, end_at", []string{"text", "text", "text", "text", "bigint", "bigint"}},
+	{"idx_number", "tenant, type, id, param, value, system, code", []string{"text", "text", "text", "text", "float8", "text", "text"}},
+	{"idx_uri", "tenant, type, id, param, url", []string{"text", "text", "text", "text", "text"}},
 }
 
-// maxCreateArgs bounds the bind arguments of a create's statement
-// (PostgreSQL takes at most 65,535).
-const maxCreateArgs = 10_000
+// createBatch writes a batch of creates from arrays, one statement whose
+// text is the same whatever the batch holds (so it is prepared once per
+// connection): the resources (whose primary key refuses one that exists)
+// and, as data-modifying CTEs, which always run, their first versions,
+// their rows of each index table, and their audit and webhook events. The
+// resources' arrays are sent once for both of their tables.
+var createBatch = func() string {
+	n := 0
+	unnest := func(types ...string) string {
+		parts := make([]string, len(types))
+		for i, t := range types {
+			n++
+			parts[i] = "$" + itoa(n) + "::" + t + "[]"
+		}
+		return "unnest(" + strings.Join(parts, ", ") + ")"
+	}
+	resources := unnest("text", "text", "text", "int", "bigint", "boolean", "text")
+	var b strings.Builder
+	b.WriteString("WITH h AS (INSERT INTO resource_history (tenant, " + recordColumns + ") SELECT * FROM " + resources + ")")
+	for i, t := range createTables {
+		b.WriteString(", x" + itoa(i) + " AS (INSERT INTO " + t.name + " (" + t.cols + ") SELECT * FROM " + unnest(t.types...) + ")")
+	}
+	b.WriteString(", ao AS (INSERT INTO audit_outbox (event) SELECT * FROM " + unnest("text") + ")")
+	b.WriteString(", wo AS (INSERT INTO webhook_outbox (event) SELECT * FROM " + unnest("text") + ")")
+	b.WriteString(" INSERT INTO resources (tenant, " + recordColumns + ") SELECT * FROM " + resources)
+	return b.String()
+}()
 
-// placeholderRe matches a bind placeholder of an index INSERT (whose text
-// holds no other $).
-var placeholderRe = regexp.MustCompile(`\$[0-9]+`)
+// write runs one pipeline for creates, which PostgreSQL runs as one
+// implicit transaction: the fence check of their tenants first (a tenant
+// being moved refuses the write, see tenant_write_check), then createBatch.
+func (c *createBatcher) write(ctx context.Context, creates []*pendingCreate) error {
+	args, err := createArgs(creates)
+	if err != nil {
+		return err
+	}
+	var tenants []string
+	seen := map[datastore.Tenant]bool{}
+	for _, p := range creates {
+		if !seen[p.tenant] {
+			seen[p.tenant] = true
+			tenants = append(tenants, string(p.tenant))
+		}
+	}
+	b := &pgx.Batch{}
+	b.Queue(`SELECT tenant_write_check(t) FROM unnest($1::text[]) AS t`, tenants)
+	b.Queue(createBatch, args...)
+	return c.db.raw(ctx, func(conn *pgx.Conn) error { return conn.SendBatch(ctx, b).Close() })
+}
+
+// createArgs gives createBatch's arguments for creates: the resources'
+// seven arrays, each index table's column arrays, then the two outboxes'.
+func createArgs(creates []*pendingCreate) ([]any, error) {
+	n := len(creates)
+	tenants, types, ids, contents := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	versions, updated, deleted := make([]int32, n), make([]int64, n), make([]bool, n)
+	var audit, webhook []string
+	for i, p := range creates {
+		r := p.rec
+		tenants[i], types[i], ids[i], versions[i] = string(p.tenant), r.Type, r.ID, int32(r.Version)
+		updated[i], deleted[i], contents[i] = r.LastUpdated.UnixMicro(), r.Deleted, string(r.Content)
+		if len(r.Outbox) > 0 {
+			audit = append(audit, string(r.Outbox))
+		}
+		if len(r.Webhook) > 0 {
+			webhook = append(webhook, string(r.Webhook))
+		}
+	}
+	args := []any{tenants, types, ids, versions, updated, deleted, contents}
+	for _, t := range createTables {
+		var rows []indexRow
+		for _, p := range creates {
+			rows = append(rows, p.rows[t.name]...)
+		}
+		for _, r := range rows {
+			if "tenant, type, id, param, "+r.cols != t.cols {
+				return nil, fmt.Errorf("datastore: %s row has columns %q", t.name, r.cols)
+			}
+		}
+		for j, typ := range t.types {
+			col, err := indexColumn(rows, j, typ)
+			if err != nil {
+				return nil, fmt.Errorf("datastore: %s column %d: %w", t.name, j, err)
+			}
+			args = append(args, col)
+		}
+	}
+	return append(args, audit, webhook), nil
+}
+
+// indexColumn is column j of rows as an array of typ.
+func indexColumn(rows []indexRow, j int, typ string) (any, error) {
+	switch typ {
+	case "text":
+		return columnOf[string](rows, j)
+	case "bigint":
+		return columnOf[int64](rows, j)
+	case "float8":
+		return columnOf[float64](rows, j)
+	}
+	return nil, fmt.Errorf("no array of %s", typ)
+}
+
+func columnOf[V any](rows []indexRow, j int) ([]V, error) {
+	out := make([]V, len(rows))
+	for i, r := range rows {
+		v, ok := r.vals[j].(V)
+		if !ok {
+			return nil, fmt.Errorf("value of type %T", r.vals[j])
+		}
+		out[i] = v
+	}
+	return out, nil
+}
 
 // queryNumbered runs a query whose rows are a number, then the record
 // columns (a search page in one round trip), and returns the records.

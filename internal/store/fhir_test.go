@@ -2,8 +2,11 @@ package store_test
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"log/slog"
+	"sort"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -212,4 +215,247 @@ func TestDatastoreNames(t *testing.T) {
 			t.Fatalf("datastores: %v %v", names, err)
 		}
 	})
+}
+
+// TestCreateBatches: creates that arrive together are written together
+// (one transaction per batch on PostgreSQL, one commit on SQLite), and each
+// still gets its own answer: every index row of every kind and every
+// outbox event of the written ones lands once, with its own values; a
+// create whose id exists gets Conflict and a fenced tenant's create gets
+// ErrFenced, and neither takes the rest of its batch down with it nor
+// leaves anything behind.
+func TestCreateBatches(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, engine string) {
+		ctx := context.Background()
+		d := openDatastore(t, engine)
+		at := time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
+		rec := func(id string) datastore.Record {
+			return datastore.Record{Type: "Observation", ID: id, Version: 1, LastUpdated: at,
+				Content: []byte(`{"resourceType":"Observation","id":"` + id + `"}`),
+				Outbox:  []byte(`audit ` + id), Webhook: []byte(`webhook ` + id)}
+		}
+		idx := func(id string) []fhir.Value {
+			return []fhir.Value{
+				{Param: "note", Type: fhir.String, Text: "text " + id, Exact: "Text " + id},
+				{Param: "code", Type: fhir.Token, System: "http://loinc.org", Code: "code-" + id},
+				{Param: "code", Type: fhir.Token, System: "http://snomed.info/sct", Code: "sct-" + id},
+				{Param: "subject", Type: fhir.Reference, RefType: "Patient", RefID: "pt-" + id, URL: "Patient/pt-" + id},
+				{Param: "date", Type: fhir.Date, Start: at, End: at.Add(time.Hour)},
+				{Param: "value-quantity", Type: fhir.Quantity, Number: 7.25, System: "http://unitsofmeasure.org", Code: "mg"},
+				{Param: "url", Type: fhir.URI, URL: "http://example.org/" + id},
+				{Param: "_id", Type: fhir.Token, Code: id}, // answered by the resources table: no row
+			}
+		}
+		if err := d.Insert(ctx, "org_a", rec("taken"), idx("taken")); err != nil {
+			t.Fatal(err)
+		}
+		if err := d.SetFence(ctx, "org_fenced", true); err != nil {
+			t.Fatal(err)
+		}
+		drainOutboxes(t, d)
+
+		// On PostgreSQL the first batches wait until every create below is
+		// queued, so that the rest go in as one batch.
+		const writers = 24
+		var mu sync.Mutex
+		var sizes []int
+		release := make(chan struct{})
+		batched := d.HoldCreateBatches(func(n int) {
+			mu.Lock()
+			first := len(sizes) < store.MaxCreateBatches
+			sizes = append(sizes, n)
+			mu.Unlock()
+			if first {
+				<-release
+			}
+		})
+		type result struct {
+			id  string
+			err error
+		}
+		results := make(chan result, writers)
+		var wg sync.WaitGroup
+		for i := range writers {
+			tenant, id := datastore.Tenant("org_a"), fmt.Sprintf("o%02d", i)
+			switch i {
+			case 5:
+				id = "taken"
+			case 9:
+				tenant, id = "org_fenced", "f09"
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				results <- result{id, d.Insert(ctx, tenant, rec(id), idx(id))}
+			}()
+		}
+		if batched {
+			deadline := time.Now().Add(10 * time.Second)
+			for d.QueueStats().Held < writers && time.Now().Before(deadline) {
+				time.Sleep(time.Millisecond)
+			}
+			time.Sleep(20 * time.Millisecond) // the last holders reach the queue
+		}
+		close(release)
+		wg.Wait()
+		close(results)
+
+		written := map[string]bool{}
+		for r := range results {
+			switch r.id {
+			case "taken":
+				if !errs.Is(r.err, errs.Conflict) {
+					t.Errorf("create of an existing id: %v, want Conflict", r.err)
+				}
+			case "f09":
+				if r.err != datastore.ErrFenced {
+					t.Errorf("create of a fenced tenant: %v, want ErrFenced", r.err)
+				}
+			default:
+				if r.err != nil {
+					t.Errorf("create %s: %v", r.id, r.err)
+				}
+				written[r.id] = true
+			}
+		}
+		if len(written) != writers-2 {
+			t.Fatalf("%d creates written, want %d", len(written), writers-2)
+		}
+		if batched {
+			mu.Lock()
+			largest := 0
+			for _, n := range sizes {
+				largest = max(largest, n)
+			}
+			mu.Unlock()
+			if largest < writers-store.MaxCreateBatches {
+				t.Errorf("batch sizes %v: the queued creates did not go in one batch", sizes)
+			}
+		}
+
+		db := d.SQL()
+		for id := range written {
+			got, err := d.Get(ctx, "org_a", "Observation", id)
+			if err != nil || string(got.Content) != string(rec(id).Content) || got.Version != 1 || !got.LastUpdated.Equal(at) {
+				t.Fatalf("read %s back: %+v, %v", id, got, err)
+			}
+			h, err := d.History(ctx, "org_a", "Observation", id)
+			if err != nil || len(h) != 1 {
+				t.Fatalf("history of %s: %d versions, %v", id, len(h), err)
+			}
+			checkRows(t, db, id, map[string]string{
+				"idx_string":    "note|text " + id + "|Text " + id,
+				"idx_token":     "code|http://loinc.org|code-" + id + ";code|http://snomed.info/sct|sct-" + id,
+				"idx_reference": "subject|Patient|pt-" + id + "|Patient/pt-" + id,
+				"idx_date":      fmt.Sprintf("date|%d|%d", at.UnixMicro(), at.Add(time.Hour).UnixMicro()),
+				"idx_number":    "value-quantity|7.25|http://unitsofmeasure.org|mg",
+				"idx_uri":       "url|http://example.org/" + id,
+			})
+		}
+		// The refused creates left nothing: the existing one is as it was,
+		// the fenced tenant has no resource.
+		if h, err := d.History(ctx, "org_a", "Observation", "taken"); err != nil || len(h) != 1 {
+			t.Fatalf("history of the existing resource: %d versions, %v", len(h), err)
+		}
+		checkRows(t, db, "taken", map[string]string{"idx_uri": "url|http://example.org/taken"})
+		if _, err := d.Get(ctx, "org_fenced", "Observation", "f09"); !errs.Is(err, errs.NotFound) {
+			t.Fatalf("the fenced tenant's create was written: %v", err)
+		}
+		var rows int
+		if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM idx_token WHERE tenant = 'org_fenced'`).Scan(&rows); err != nil || rows != 0 {
+			t.Fatalf("the fenced tenant's index rows: %d, %v", rows, err)
+		}
+
+		// Each written create's events, once each; none of the refused ones'.
+		var wantAudit, wantWebhook []string
+		for id := range written {
+			wantAudit, wantWebhook = append(wantAudit, "audit "+id), append(wantWebhook, "webhook "+id)
+		}
+		audit, webhook := drainOutboxes(t, d)
+		for _, c := range []struct {
+			name      string
+			got, want []string
+		}{{"audit", audit, wantAudit}, {"webhook", webhook, wantWebhook}} {
+			sort.Strings(c.got)
+			sort.Strings(c.want)
+			if strings.Join(c.got, ",") != strings.Join(c.want, ",") {
+				t.Errorf("%s outbox: %v, want %v", c.name, c.got, c.want)
+			}
+		}
+	})
+}
+
+// checkRows compares the index rows of resource id (org_a's Observation)
+// in each table with want: param and the table's own columns joined by |,
+// rows sorted and joined by ;.
+func checkRows(t *testing.T, db *sql.DB, id string, want map[string]string) {
+	t.Helper()
+	cols := map[string]string{
+		"idx_string": "text, exact", "idx_token": "system, code", "idx_reference": "ref_type, ref_id, url",
+		"idx_date": "start_at, end_at", "idx_number": "value, system, code", "idx_uri": "url",
+	}
+	for table, w := range want {
+		rows, err := db.QueryContext(context.Background(), `SELECT param, `+cols[table]+` FROM `+table+` WHERE tenant = 'org_a' AND type = 'Observation' AND id = $1`, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for rows.Next() {
+			vals := make([]any, strings.Count(cols[table], ",")+2)
+			ptrs := make([]any, len(vals))
+			for i := range vals {
+				ptrs[i] = &vals[i]
+			}
+			if err := rows.Scan(ptrs...); err != nil {
+				t.Fatal(err)
+			}
+			parts := make([]string, len(vals))
+			for i, v := range vals {
+				if b, ok := v.([]byte); ok {
+					v = string(b)
+				}
+				parts[i] = fmt.Sprint(v)
+			}
+			got = append(got, strings.Join(parts, "|"))
+		}
+		if err := rows.Err(); err != nil {
+			t.Fatal(err)
+		}
+		rows.Close()
+		sort.Strings(got)
+		if strings.Join(got, ";") != w {
+			t.Errorf("%s rows of %s: %q, want %q", table, id, strings.Join(got, ";"), w)
+		}
+	}
+}
+
+// drainOutboxes empties the datastore's audit and webhook outboxes and
+// returns their events.
+func drainOutboxes(t *testing.T, d *store.Datastore) (audit, webhook []string) {
+	t.Helper()
+	ctx := context.Background()
+	for _, o := range []struct {
+		events func(context.Context, int) ([]datastore.OutboxEvent, error)
+		del    func(context.Context, []int64) error
+		out    *[]string
+	}{{d.OutboxEvents, d.DeleteOutbox, &audit}, {d.WebhookEvents, d.DeleteWebhookEvents, &webhook}} {
+		for {
+			evs, err := o.events(ctx, 100)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(evs) == 0 {
+				break
+			}
+			var seqs []int64
+			for _, e := range evs {
+				*o.out = append(*o.out, string(e.Event))
+				seqs = append(seqs, e.Seq)
+			}
+			if err := o.del(ctx, seqs); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	return audit, webhook
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/clinikapi/clinikapi/internal/datastore"
 	"github.com/clinikapi/clinikapi/internal/store"
 	"github.com/clinikapi/clinikapi/internal/store/storetest"
+	"github.com/clinikapi/clinikapi/internal/usage"
 )
 
 // TestAuditBatchesDoNotScanTheTrail (PostgreSQL): appending a batch of
@@ -129,5 +130,61 @@ func TestAnalyzeCoversTheDatastoreOnly(t *testing.T) {
 		if n := reltuples(control.SQL(), table); n != -1 {
 			t.Fatalf("control plane %s: reltuples %v after a datastore's Analyze, want -1 (never analyzed)", table, n)
 		}
+	}
+}
+
+// TestUsageSinceReadsTheNewRecordsOnly (PostgreSQL): the rollup's look-up
+// of the oldest record past its watermark reads those records only. With
+// the records' times in their own index and the planner unaware that ids
+// and times rise together, it used to walk that index from the oldest
+// record of the table, through every record already rolled up (600 ms a
+// run on a benchmark's table of 400,000 records).
+func TestUsageSinceReadsTheNewRecordsOnly(t *testing.T) {
+	ctx := context.Background()
+	db := storetest.Open(t, "postgres")
+	db.SQL().SetMaxOpenConns(1)
+	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	records := func(n int, from time.Time) {
+		t.Helper()
+		rs := make([]usage.Record, n)
+		for i := range rs {
+			rs[i] = usage.Record{Time: from.Add(time.Duration(i) * time.Second), OrgID: "org_1", KeyID: "key_1", Env: "test",
+				Method: "GET", Route: "/v1/fhir/:type/:id", Status: 200, Latency: time.Millisecond}
+		}
+		if err := db.InsertUsage(ctx, rs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	records(30000, at)
+	watermark, _, _, err := db.UsageSince(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	newest := at.Add(30000 * time.Second)
+	records(5000, newest)
+	if _, err := db.SQL().ExecContext(ctx, `ANALYZE usage_records`); err != nil {
+		t.Fatal(err)
+	}
+	timeIndexReads := func() int64 {
+		t.Helper()
+		// The connection's pending statistics are published at its next
+		// transaction's end: one connection, flushed and read in turn.
+		var n int64
+		if _, err := db.SQL().ExecContext(ctx, `SELECT pg_stat_force_next_flush()`); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.SQL().QueryRowContext(ctx, `SELECT idx_tup_read FROM pg_stat_user_indexes
+			WHERE schemaname = current_schema() AND indexrelname = 'usage_records_time'`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	before := timeIndexReads()
+	maxID, oldest, ok, err := db.UsageSince(ctx, watermark)
+	if err != nil || !ok || maxID != watermark+5000 || !oldest.Equal(newest) {
+		t.Fatalf("UsageSince: %d %v %v %v; want %d, %v", maxID, oldest, ok, err, watermark+5000, newest)
+	}
+	if read := timeIndexReads() - before; read > 5000 {
+		t.Fatalf("the look-up read %d entries of the records' time index for 5,000 new records", read)
 	}
 }
