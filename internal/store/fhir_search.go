@@ -36,13 +36,14 @@ func (d *Datastore) Search(ctx context.Context, tenant datastore.Tenant, q datas
 	defer release()
 	b := &sqlBuilder{}
 	b.tenant, b.typ = b.arg(string(tenant)), b.arg(q.Type)
-	if d.db.dialect == Postgres && !q.CountTotal && q.Limit > 0 {
-		if page, ok := b.stringPage(q); ok {
-			sel := "SELECT p.n, " + prefixed("r", recordColumns) + " FROM (" + page + ") p JOIN resources r ON r.tenant = " + b.tenant +
-				" AND r.type = " + b.typ + " AND r.id = p.id AND r.deleted = FALSE ORDER BY p.n"
-			recs, err := d.queryNumbered(ctx, sel, b.args)
-			return recs, -1, err
+	if d.db.dialect == Postgres && !q.CountTotal && q.Limit > 0 && stringPaged(q) {
+		if q.Offset == 0 {
+			if recs, whole, err := d.stringPage(ctx, tenant, q, false); err != nil || whole {
+				return recs, -1, err
+			}
 		}
+		recs, _, err := d.stringPage(ctx, tenant, q, true)
+		return recs, -1, err
 	}
 	where := []string{"r.tenant = " + b.tenant, "r.type = " + b.typ, "r.deleted = FALSE"}
 	walk, err := d.walkOrdered(ctx, tenant, q)
@@ -102,28 +103,50 @@ func (d *Datastore) Search(ctx context.Context, tenant datastore.Tenant, q datas
 	return recs, total, err
 }
 
-// stringPage gives, on PostgreSQL, the page's ids (numbered in page order)
-// of a search by one string parameter in the default order (newest
-// first) from the string index alone: its rows carry their resource's
-// last_updated (every write replaces a resource's index rows, and a
-// deleted resource has none), so the matches are sorted without looking
-// up each one's resource row. It adds its arguments to b.
-func (b *sqlBuilder) stringPage(q datastore.Query) (string, bool) {
+// stringPaged reports whether a search is one stringPage serves: one
+// string parameter in the default order (newest first) — a name search.
+func stringPaged(q datastore.Query) bool {
 	if len(q.Sort) != 0 || len(q.Conditions) != 1 {
-		return "", false
+		return false
 	}
 	c := q.Conditions[0]
-	if c.Type != fhir.String || c.Param == "_id" || c.Param == "_lastUpdated" || c.Modifier == "missing" || c.Modifier == "not" {
-		return "", false
-	}
+	return c.Type == fhir.String && c.Param != "_id" && c.Param != "_lastUpdated" && c.Modifier != "missing" && c.Modifier != "not"
+}
+
+// stringPage runs, on PostgreSQL, a search stringPaged serves from the
+// string index alone: its rows carry their resource's last_updated (every
+// write replaces a resource's index rows, and a deleted resource has
+// none), so the matches are sorted without looking up each one's
+// resource row, and only the page's resource rows are read. A resource
+// may match by more than one of its strings, so rows are grouped by
+// resource. Grouped, every matching row is; otherwise (a first page) only
+// the first rows in order, three for each place on the page, and
+// PostgreSQL keeps no more than those while it sorts — about half the
+// work. A resource's rows all carry its last_updated, so they sort next
+// to each other: when those rows hold a whole page of resources, it is
+// the page (whole); when they do not (fewer matches than the page, or
+// resources matching many times over), the caller runs it grouped.
+func (d *Datastore) stringPage(ctx context.Context, tenant datastore.Tenant, q datastore.Query, grouped bool) (recs []datastore.Record, whole bool, err error) {
+	b := &sqlBuilder{}
+	b.tenant, b.typ = b.arg(string(tenant)), b.arg(q.Type)
+	c := q.Conditions[0]
 	var ors []string
 	for _, m := range c.Values {
 		ors = append(ors, b.match(c, m))
 	}
-	order := "MAX(x.last_updated) DESC, x.id"
-	return "SELECT x.id, row_number() OVER (ORDER BY " + order + ") AS n FROM idx_string x WHERE x.tenant = " + b.tenant +
-		" AND x.type = " + b.typ + " AND " + b.param(c.Param, c.Within) + " AND (" + strings.Join(ors, " OR ") + ")" +
-		" GROUP BY x.id ORDER BY " + order + " LIMIT " + b.arg(q.Limit) + " OFFSET " + b.arg(q.Offset), true
+	where := "x.tenant = " + b.tenant + " AND x.type = " + b.typ + " AND " + b.param(c.Param, c.Within) + " AND (" + strings.Join(ors, " OR ") + ")"
+	ids := "SELECT x.id, MAX(x.last_updated) AS lu FROM idx_string x WHERE " + where + " GROUP BY x.id"
+	if !grouped {
+		ids = "SELECT id, MAX(lu) AS lu FROM (SELECT x.id, x.last_updated AS lu FROM idx_string x WHERE " + where +
+			" ORDER BY lu DESC, x.id LIMIT " + b.arg(3*q.Limit) + ") t GROUP BY id"
+	}
+	// Numbered outside the page's subquery, so that PostgreSQL passes the
+	// LIMIT down to its sort (a window function there would not let it).
+	sel := "SELECT row_number() OVER (ORDER BY p.lu DESC, p.id), " + prefixed("r", recordColumns) +
+		" FROM (" + ids + " ORDER BY lu DESC, id LIMIT " + b.arg(q.Limit) + " OFFSET " + b.arg(q.Offset) + ") p" +
+		" JOIN resources r ON r.tenant = " + b.tenant + " AND r.type = " + b.typ + " AND r.id = p.id AND r.deleted = FALSE ORDER BY 1"
+	recs, err = d.queryNumbered(ctx, sel, b.args)
+	return recs, grouped || len(recs) == q.Limit, err
 }
 
 // walkThreshold is the number of matches from which walking the resources

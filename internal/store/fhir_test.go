@@ -111,16 +111,8 @@ func TestSearchManyMatches(t *testing.T) {
 			t.Fatal(err)
 		}
 		q := func(text string, offset int) []string {
-			recs, _, err := d.Search(ctx, "org_a", datastore.Query{Type: "Patient", Limit: 20, Offset: offset,
+			return searchIDs(t, d, datastore.Query{Type: "Patient", Limit: 20, Offset: offset,
 				Conditions: []datastore.Condition{{Param: "name", Type: fhir.String, Values: []datastore.Match{{Text: text}}}}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			ids := make([]string, len(recs))
-			for i, r := range recs {
-				ids[i] = r.ID
-			}
-			return ids
 		}
 		first, second := q("walk", 0), q("walk", 20)
 		if len(first) != 20 || first[0] != "p1299" || first[19] != "p1280" || second[0] != "p1279" {
@@ -134,6 +126,80 @@ func TestSearchManyMatches(t *testing.T) {
 		rare := q("rare", 0)
 		if len(rare) != 13 || rare[0] != "p1200" || rare[12] != "p0000" {
 			t.Fatalf("rare ones: %v", rare)
+		}
+	})
+}
+
+// searchIDs runs q as org_a and returns the ids found, in order.
+func searchIDs(t *testing.T, d *store.Datastore, q datastore.Query) []string {
+	t.Helper()
+	recs, _, err := d.Search(context.Background(), "org_a", q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := make([]string, len(recs))
+	for i, r := range recs {
+		ids[i] = r.ID
+	}
+	return ids
+}
+
+// TestNameSearchPagesWithRepeats: a resource that matches a string search
+// by more than one of its strings (a family name and given names starting
+// so) comes once, in its place, on whichever page it falls — the first
+// page included, which PostgreSQL takes from the first matching rows when
+// they hold it.
+func TestNameSearchPagesWithRepeats(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, engine string) {
+		ctx := context.Background()
+		d := openDatastore(t, engine)
+		base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+		var want []string // newest first
+		for i := range 42 {
+			id := fmt.Sprintf("p%02d", i)
+			r := datastore.Record{Type: "Patient", ID: id, Version: 1, LastUpdated: base.Add(time.Duration(i) * time.Second), Content: []byte(`{"resourceType":"Patient","id":"` + id + `"}`)}
+			family, givens := "smith", []string{"ann"}
+			switch {
+			case i >= 40:
+				givens = []string{"smia", "smib", "smic", "smid", "smie"} // six matches each
+			case i%7 == 3:
+				family = "jones" // no match
+			case i%5 == 1:
+				givens = []string{"smithy"} // a second match
+			}
+			idx := []fhir.Value{{Param: "family", Type: fhir.String, Text: family, Exact: family}}
+			for _, g := range givens {
+				idx = append(idx, fhir.Value{Param: "given", Type: fhir.String, Text: g, Exact: g})
+			}
+			if err := d.Insert(ctx, "org_a", r, idx); err != nil {
+				t.Fatal(err)
+			}
+			if family == "smith" {
+				want = append([]string{id}, want...)
+			}
+		}
+		search := func(limit, offset int) []string {
+			t.Helper()
+			return searchIDs(t, d, datastore.Query{Type: "Patient", Limit: limit, Offset: offset,
+				Conditions: []datastore.Condition{{Param: "name", Type: fhir.String, Within: []string{"family", "given"}, Values: []datastore.Match{{Text: "smi"}}}}})
+		}
+		// p41 and p40, the newest, match six times each; p36 twice
+		// (36%5 == 1), as one in five does.
+		for _, limit := range []int{1, 2, 4, 7, 50} {
+			var got []string
+			for offset := 0; offset < len(want); offset += limit {
+				page := search(limit, offset)
+				if wantPage := want[offset:min(offset+limit, len(want))]; fmt.Sprint(page) != fmt.Sprint(wantPage) {
+					t.Fatalf("limit %d offset %d: %v, want %v", limit, offset, page, wantPage)
+				}
+				got = append(got, page...)
+			}
+			if len(got) != len(want) {
+				t.Fatalf("limit %d: %d matches over the pages, want %d", limit, len(got), len(want))
+			}
+		}
+		if page := search(3, 3); fmt.Sprint(page) != fmt.Sprint(want[3:6]) {
+			t.Fatalf("fourth to sixth: %v, want %v", page, want[3:6])
 		}
 	})
 }
