@@ -15,8 +15,8 @@ import (
 // waiting for them. So the work is split in lanes:
 //
 //   - searches, histories, includes and bulk-export reads (and on
-//     PostgreSQL the writes, each of which takes a pooled connection) pass
-//     the work gate: at most workSlots of them use connections at once,
+//     PostgreSQL the writes but creates, each of which takes a pooled
+//     connection) pass the work gate: at most workSlots of them use connections at once,
 //     at most the tenant share (CLINIKAPI_DATASTORE_TENANT_SHARE; default
 //     a quarter of the pool) for one tenant, and when they are all taken
 //     the waiting requests are served round-robin across tenants;
@@ -31,10 +31,12 @@ import (
 //     writes still use its whole share); on SQLite the work gate is the
 //     search lane already;
 //   - reads by id pass no gate: the connections the work gate leaves
-//     (reservedConns) are theirs and upkeep's (the checkpointer, the
-//     outbox relays), so they never queue behind anyone's searches — on
-//     SQLite most are served by the read cache anyway, on PostgreSQL the
-//     read batcher uses at most maxReadBatches connections;
+//     (reservedConns) are theirs, upkeep's (the checkpointer, the outbox
+//     relays) and on PostgreSQL the create batches', so they never queue
+//     behind anyone's searches — on SQLite most are served by the read
+//     cache anyway, on PostgreSQL the read batcher uses at most
+//     maxReadBatches connections and the create batcher maxCreateBatches
+//     (2 and 2 of a reserve of 5);
 //   - on SQLite, writes pass the commit gate: a commit batch takes at most
 //     maxBatch writes; a tenant alone may fill it, but once another
 //     tenant's write waits, freed places go first to tenants under a
@@ -51,11 +53,12 @@ import (
 const postgresPool = 20
 
 // reservedConns are the connections of a pool the work gate leaves to
-// reads by id and upkeep: a quarter of the pool, at least 2.
+// reads by id, upkeep and (PostgreSQL) the create batches: a quarter of
+// the pool, at least 2.
 func reservedConns(pool int) int { return max(2, pool/4) }
 
-// DefaultTenantShare is the connections of pool one tenant's writes (on
-// PostgreSQL) may use at once when CLINIKAPI_DATASTORE_TENANT_SHARE is not
+// DefaultTenantShare is the connections of pool one tenant's writes other
+// than creates (on PostgreSQL) may use at once when CLINIKAPI_DATASTORE_TENANT_SHARE is not
 // set.
 func DefaultTenantShare(pool int) int { return max(1, pool/4) }
 

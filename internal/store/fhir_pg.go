@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -108,18 +109,25 @@ func (b *batcher[T]) take() []T {
 	}
 	batch := make([]T, n)
 	copy(batch, b.queue[:n])
-	var zero T
-	for i := range n {
-		b.queue[i] = zero
-	}
-	b.queue = append(b.queue[:0], b.queue[n:]...)
+	rest := copy(b.queue, b.queue[n:])
+	clear(b.queue[rest:]) // no request outlives its batch here
+	b.queue = b.queue[:rest]
 	return batch
 }
 
 // run answers batch, then keeps answering what queued meanwhile (on a
 // goroutine of its own, so the request that led returns at once).
 func (b *batcher[T]) run(batch []T) {
+	served := false
+	defer func() {
+		if !served { // answer panicked: its batch is answered (serve), its turn given back
+			b.mu.Lock()
+			b.running--
+			b.mu.Unlock()
+		}
+	}()
 	b.serve(batch)
+	served = true
 	b.mu.Lock()
 	if len(b.queue) == 0 {
 		b.running--
@@ -134,6 +142,11 @@ func (b *batcher[T]) run(batch []T) {
 // serve answers batch: the requests whose callers have gone get their
 // contexts' errors, answer serves the others.
 func (b *batcher[T]) serve(batch []T) {
+	defer func() {
+		for _, p := range batch {
+			close(p.base().done)
+		}
+	}()
 	live := batch[:0:0]
 	var ctxs []context.Context
 	for _, p := range batch {
@@ -146,11 +159,8 @@ func (b *batcher[T]) serve(batch []T) {
 	}
 	if len(live) > 0 {
 		ctx, cancel := batchContext(ctxs)
+		defer cancel()
 		b.answer(ctx, live)
-		cancel()
-	}
-	for _, p := range batch {
-		close(p.base().done)
 	}
 }
 
@@ -263,7 +273,8 @@ func (db *DB) raw(ctx context.Context, fn func(*pgx.Conn) error) error {
 
 // createBatcher writes concurrent creates of one datastore together: at
 // most maxCreateBatches pipelines at a time, each of at most
-// maxCreatesPerBatch creates and about maxCreateBatchBytes of content.
+// maxCreatesPerBatch creates and about maxCreateBatchBytes of resources,
+// events and index rows.
 type createBatcher struct {
 	db      *DB
 	batches batcher[*pendingCreate]
@@ -280,7 +291,7 @@ func newCreateBatcher(db *DB) *createBatcher {
 	c := &createBatcher{db: db}
 	c.batches = batcher[*pendingCreate]{
 		maxBatches: maxCreateBatches, size: maxCreatesPerBatch,
-		weight: func(p *pendingCreate) int { return len(p.rec.Content) }, maxWeight: maxCreateBatchBytes,
+		weight: func(p *pendingCreate) int { return p.size }, maxWeight: maxCreateBatchBytes,
 		answer: c.answer,
 	}
 	return c
@@ -291,36 +302,90 @@ type pendingCreate struct {
 	tenant datastore.Tenant
 	rec    datastore.Record
 	rows   map[string][]indexRow // by table (Datastore.indexRows)
+	size   int                   // about the bytes it sends
 }
+
+// indexRowBytes is about what an index row adds to a batch.
+const indexRowBytes = 64
 
 // create writes rec and its index rows, in a batch with the creates
 // arriving meanwhile. Like a commit batch on SQLite, a create whose
 // caller stops waiting may still commit.
 func (c *createBatcher) create(ctx context.Context, tenant datastore.Tenant, rec datastore.Record, rows map[string][]indexRow) error {
-	p := &pendingCreate{pending: newPending(ctx), tenant: tenant, rec: rec, rows: rows}
+	size := len(rec.Content) + len(rec.Outbox) + len(rec.Webhook)
+	for table, rs := range rows {
+		if len(rs) > 0 && "tenant, type, id, param, "+rs[0].cols != createColumns[table] {
+			return fmt.Errorf("datastore: %s rows have columns %q", table, rs[0].cols)
+		}
+		size += indexRowBytes * len(rs)
+	}
+	p := &pendingCreate{pending: newPending(ctx), tenant: tenant, rec: rec, rows: rows, size: size}
 	c.batches.submit(p)
 	return p.wait()
 }
 
-// answer writes live in one transaction. When PostgreSQL refuses a
-// statement of it (a create whose id exists, a fenced tenant), nothing of
-// the batch was written: each of its creates is then written alone, for
-// its own answer.
+// createColumns are createTables' columns by table.
+var createColumns = func() map[string]string {
+	m := map[string]string{}
+	for _, t := range createTables {
+		m[t.name] = t.cols
+	}
+	return m
+}()
+
+// answer writes live in one transaction (settle).
 func (c *createBatcher) answer(ctx context.Context, live []*pendingCreate) {
 	if c.hold != nil {
 		c.hold(len(live))
 	}
-	err := c.write(ctx, live)
-	var pe *pgconn.PgError
-	if len(live) > 1 && errors.As(err, &pe) {
-		for _, p := range live {
-			p.err = createError(c.write(ctx, []*pendingCreate{p}), p.rec)
+	c.settle(ctx, live)
+}
+
+// settle writes creates in one transaction and answers them. When
+// PostgreSQL refuses the transaction for one of its creates (ownCreate: an
+// id that exists, a value out of range, a fenced tenant), nothing of it was
+// written, and its creates are written again in smaller parts for their
+// own answers: each tenant's together, then, for a tenant whose creates
+// fail again, each alone — but a fenced tenant's all fail at once (the
+// fence is the tenant's). Any other failure (the connection, a timeout, a
+// deadlock) is every create's answer: it says nothing of any one of them.
+func (c *createBatcher) settle(ctx context.Context, creates []*pendingCreate) {
+	err := c.write(ctx, creates)
+	if err != nil && len(creates) > 1 && ownCreate(err) {
+		var tenants []datastore.Tenant
+		by := map[datastore.Tenant][]*pendingCreate{}
+		for _, p := range creates {
+			if by[p.tenant] == nil {
+				tenants = append(tenants, p.tenant)
+			}
+			by[p.tenant] = append(by[p.tenant], p)
 		}
-		return
+		if len(tenants) > 1 {
+			for _, t := range tenants {
+				c.settle(ctx, by[t])
+			}
+			return
+		}
+		if !errors.Is(createError(err, creates[0].rec), datastore.ErrFenced) {
+			for _, p := range creates {
+				if p.err = p.ctx.Err(); p.err == nil { // gone meanwhile: not written
+					c.settle(ctx, []*pendingCreate{p})
+				}
+			}
+			return
+		}
 	}
-	for _, p := range live {
+	for _, p := range creates {
 		p.err = createError(err, p.rec)
 	}
+}
+
+// ownCreate reports whether PostgreSQL refused a batch of creates for one
+// of them: a constraint (class 23: an id that exists), a value it does not
+// take (class 22), or a fenced tenant.
+func ownCreate(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && (strings.HasPrefix(pe.Code, "23") || strings.HasPrefix(pe.Code, "22") || pe.Code == fencedCode)
 }
 
 // createError is what a create's caller gets for err.
@@ -396,6 +461,10 @@ func (c *createBatcher) write(ctx context.Context, creates []*pendingCreate) err
 			tenants = append(tenants, string(p.tenant))
 		}
 	}
+	// In one order for every batch: two batches taking their tenants'
+	// locks in opposite orders, while fences are set on both, could
+	// otherwise wait for each other.
+	sort.Strings(tenants)
 	b := &pgx.Batch{}
 	b.Queue(`SELECT tenant_write_check(t) FROM unnest($1::text[]) AS t`, tenants)
 	b.Queue(createBatch, args...)
@@ -422,14 +491,9 @@ func createArgs(creates []*pendingCreate) ([]any, error) {
 	}
 	args := []any{tenants, types, ids, versions, updated, deleted, contents}
 	for _, t := range createTables {
-		var rows []indexRow
+		var rows []indexRow // their columns checked by create
 		for _, p := range creates {
 			rows = append(rows, p.rows[t.name]...)
-		}
-		for _, r := range rows {
-			if "tenant, type, id, param, "+r.cols != t.cols {
-				return nil, fmt.Errorf("datastore: %s row has columns %q", t.name, r.cols)
-			}
 		}
 		for j, typ := range t.types {
 			col, err := indexColumn(rows, j, typ)

@@ -122,10 +122,12 @@ func stringPaged(q datastore.Query) bool {
 // resource. Grouped, every matching row is; otherwise (a first page) only
 // the first rows in order, three for each place on the page, and
 // PostgreSQL keeps no more than those while it sorts — about half the
-// work. A resource's rows all carry its last_updated, so they sort next
-// to each other: when those rows hold a whole page of resources, it is
-// the page (whole); when they do not (fewer matches than the page, or
-// resources matching many times over), the caller runs it grouped.
+// work. Rows sort by (last_updated, id), so a resource's first row is its
+// newest: every resource among those rows has its true place, and every
+// resource placed before one of them is among them too. So when those
+// rows hold a whole page of resources, it is the page (whole); when they
+// do not (fewer matches than the page, resources matching many times
+// over, a match deleted meanwhile), the caller runs it grouped.
 func (d *Datastore) stringPage(ctx context.Context, tenant datastore.Tenant, q datastore.Query, grouped bool) (recs []datastore.Record, whole bool, err error) {
 	b := &sqlBuilder{}
 	b.tenant, b.typ = b.arg(string(tenant)), b.arg(q.Type)

@@ -346,8 +346,8 @@ func TestCreateBatches(t *testing.T) {
 			switch i {
 			case 5:
 				id = "taken"
-			case 9:
-				tenant, id = "org_fenced", "f09"
+			case 9, 10:
+				tenant, id = "org_fenced", fmt.Sprintf("f%02d", i)
 			}
 			wg.Add(1)
 			go func() {
@@ -373,7 +373,7 @@ func TestCreateBatches(t *testing.T) {
 				if !errs.Is(r.err, errs.Conflict) {
 					t.Errorf("create of an existing id: %v, want Conflict", r.err)
 				}
-			case "f09":
+			case "f09", "f10":
 				if r.err != datastore.ErrFenced {
 					t.Errorf("create of a fenced tenant: %v, want ErrFenced", r.err)
 				}
@@ -384,8 +384,8 @@ func TestCreateBatches(t *testing.T) {
 				written[r.id] = true
 			}
 		}
-		if len(written) != writers-2 {
-			t.Fatalf("%d creates written, want %d", len(written), writers-2)
+		if len(written) != writers-3 {
+			t.Fatalf("%d creates written, want %d", len(written), writers-3)
 		}
 		if batched {
 			mu.Lock()
@@ -424,8 +424,10 @@ func TestCreateBatches(t *testing.T) {
 			t.Fatalf("history of the existing resource: %d versions, %v", len(h), err)
 		}
 		checkRows(t, db, "taken", map[string]string{"idx_uri": "url|http://example.org/taken"})
-		if _, err := d.Get(ctx, "org_fenced", "Observation", "f09"); !errs.Is(err, errs.NotFound) {
-			t.Fatalf("the fenced tenant's create was written: %v", err)
+		for _, id := range []string{"f09", "f10"} {
+			if _, err := d.Get(ctx, "org_fenced", "Observation", id); !errs.Is(err, errs.NotFound) {
+				t.Fatalf("the fenced tenant's create %s was written: %v", id, err)
+			}
 		}
 		var rows int
 		if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM idx_token WHERE tenant = 'org_fenced'`).Scan(&rows); err != nil || rows != 0 {
