@@ -15,11 +15,12 @@ import (
 // waiting for them. So the work is split in lanes:
 //
 //   - searches, histories, includes and bulk-export reads (and on
-//     PostgreSQL the writes but creates, each of which takes a pooled
-//     connection) pass the work gate: at most workSlots of them use connections at once,
-//     at most the tenant share (CLINIKAPI_DATASTORE_TENANT_SHARE; default
-//     a quarter of the pool) for one tenant, and when they are all taken
-//     the waiting requests are served round-robin across tenants;
+//     PostgreSQL the writes other than creates, each of which takes a
+//     pooled connection) pass the work gate: at most workSlots of them
+//     use connections at once, at most the tenant share
+//     (CLINIKAPI_DATASTORE_TENANT_SHARE; default a quarter of the pool)
+//     for one tenant, and when they are all taken the waiting requests
+//     are served round-robin across tenants;
 //   - searches and the other reads of that lane are held to the search
 //     share, by default also at most the host's cores: a costly search
 //     is CPU work in the database, so more of them at once than there are
