@@ -12,6 +12,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -325,6 +326,11 @@ func TestSQLitePagesDecryptWithGoAES(t *testing.T) {
 		t.Fatal(err)
 	}
 	d.Close()
+	// Closing copies the whole log into the file, even when the
+	// background checkpointer held the log at the checkpoint just made.
+	if _, err := os.Stat(store.DatastoreFile(dir, "aes") + "-wal"); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("the write-ahead log is still there after closing: %v", err)
+	}
 	b, err := os.ReadFile(store.DatastoreFile(dir, "aes"))
 	if err != nil {
 		t.Fatal(err)

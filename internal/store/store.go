@@ -159,10 +159,12 @@ func (db *DB) checkpoints(every time.Duration) (stop func()) {
 			case <-ctx.Done():
 				return
 			case <-t.C:
-				// A failure (the database closing, a busy file) is retried
-				// on the next tick; the last connection to close
-				// checkpoints everything anyway.
-				_, _ = db.checkpointOnce(ctx, walRestartFrames)
+				// A failure (a busy file) is retried on the next tick. A
+				// pass under way when stop is called is not interrupted:
+				// SQLite keeps a connection's interrupt until its next
+				// statement, and a connection closed with one pending
+				// abandons its closing checkpoint.
+				_, _ = db.checkpointOnce(context.WithoutCancel(ctx), walRestartFrames)
 			}
 		}
 	}()
@@ -285,6 +287,13 @@ func (db *DB) Close() error {
 	})
 	if db.dialect == SQLite {
 		defer sqliteClosed()
+		// The log is copied into the database file and emptied before the
+		// pool closes, so the file closed is whole on its own (to copy,
+		// back up or move). SQLite's own checkpoint when its last
+		// connection closes is skipped if that connection holds an
+		// interrupt left by a cancelled statement. A log still read by
+		// another process stays as it is: opening the file replays it.
+		_, _ = db.execWrite(context.Background(), "PRAGMA wal_checkpoint(TRUNCATE)")
 	}
 	return db.sql.Close()
 }
