@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/clinikapi/clinikapi/internal/datastore"
 	"github.com/clinikapi/clinikapi/internal/fhir"
@@ -127,20 +128,28 @@ func stringPaged(q datastore.Query) bool {
 // resource placed before one of them is among them too. So when those
 // rows hold a whole page of resources, it is the page (whole); when they
 // do not (fewer matches than the page, resources matching many times
-// over, a match deleted meanwhile), the caller runs it grouped.
+// over, a match deleted meanwhile), the caller runs it grouped. Those
+// first rows come from idx_string_recent in page order when every value
+// is a prefix of recentHead characters or more (recentRows), and from
+// sorting every matching row otherwise.
 func (d *Datastore) stringPage(ctx context.Context, tenant datastore.Tenant, q datastore.Query, grouped bool) (recs []datastore.Record, whole bool, err error) {
 	b := &sqlBuilder{}
 	b.tenant, b.typ = b.arg(string(tenant)), b.arg(q.Type)
 	c := q.Conditions[0]
-	var ors []string
-	for _, m := range c.Values {
-		ors = append(ors, b.match(c, m))
-	}
-	where := "x.tenant = " + b.tenant + " AND x.type = " + b.typ + " AND " + b.param(c.Param, c.Within) + " AND (" + strings.Join(ors, " OR ") + ")"
-	ids := "SELECT x.id, MAX(x.last_updated) AS lu FROM idx_string x WHERE " + where + " GROUP BY x.id"
-	if !grouped {
-		ids = "SELECT id, MAX(lu) AS lu FROM (SELECT x.id, x.last_updated AS lu FROM idx_string x WHERE " + where +
-			" ORDER BY lu DESC, x.id LIMIT " + b.arg(3*q.Limit) + ") t GROUP BY id"
+	var ids string
+	if !grouped && recent(c) {
+		ids = "SELECT id, MAX(lu) AS lu FROM (" + b.recentRows(c, 3*q.Limit) + ") t GROUP BY id"
+	} else {
+		var ors []string
+		for _, m := range c.Values {
+			ors = append(ors, b.match(c, m))
+		}
+		where := "x.tenant = " + b.tenant + " AND x.type = " + b.typ + " AND " + b.param(c.Param, c.Within) + " AND (" + strings.Join(ors, " OR ") + ")"
+		ids = "SELECT x.id, MAX(x.last_updated) AS lu FROM idx_string x WHERE " + where + " GROUP BY x.id"
+		if !grouped {
+			ids = "SELECT id, MAX(lu) AS lu FROM (SELECT x.id, x.last_updated AS lu FROM idx_string x WHERE " + where +
+				" ORDER BY lu DESC, x.id LIMIT " + b.arg(3*q.Limit) + ") t GROUP BY id"
+		}
 	}
 	// Numbered outside the page's subquery, so that PostgreSQL passes the
 	// LIMIT down to its sort (a window function there would not let it).
@@ -149,6 +158,51 @@ func (d *Datastore) stringPage(ctx context.Context, tenant datastore.Tenant, q d
 		" JOIN resources r ON r.tenant = " + b.tenant + " AND r.type = " + b.typ + " AND r.id = p.id AND r.deleted = FALSE ORDER BY 1"
 	recs, err = d.queryNumbered(ctx, sel, b.args)
 	return recs, grouped || len(recs) == q.Limit, err
+}
+
+// recentHead is the length, in characters, of the value prefix by which
+// idx_string_recent orders a parameter's rows newest first.
+const recentHead = 3
+
+// recent reports whether every value of a string condition is a prefix
+// (no modifier) of at least recentHead characters, so that its first
+// rows come from idx_string_recent in page order.
+func recent(c datastore.Condition) bool {
+	if c.Modifier != "" {
+		return false
+	}
+	for _, m := range c.Values {
+		if utf8.RuneCountInString(m.Text) < recentHead {
+			return false
+		}
+	}
+	return true
+}
+
+// recentRows selects the first n string index rows, newest first, that
+// match c (recent(c)): one stream per parameter and value, each read from
+// idx_string_recent in that order and cut at n, merged by PostgreSQL in
+// order and cut again. Each stream reads its parameter's rows whose value
+// begins with the same three characters as the prefix (left() on both
+// sides, whatever the database's encoding counts as a character), and
+// keeps those that begin with the whole prefix. A row matching two values
+// comes twice, which stringPage's grouping absorbs.
+func (b *sqlBuilder) recentRows(c datastore.Condition, n int) string {
+	limit := b.arg(n)
+	var streams []string
+	for _, p := range append([]string{c.Param}, c.Within...) {
+		param := b.arg(p)
+		for _, m := range c.Values {
+			prefix := b.arg(m.Text)
+			streams = append(streams, "SELECT x.id, x.last_updated AS lu FROM idx_string x WHERE x.tenant = "+b.tenant+" AND x.type = "+b.typ+
+				" AND x.param = "+param+" AND left(x.text, "+itoa(recentHead)+") = left("+prefix+", "+itoa(recentHead)+") AND x.text >= "+prefix+
+				" AND x.text < "+b.arg(m.Text+maxRune)+" ORDER BY x.last_updated DESC, x.id LIMIT "+limit)
+		}
+	}
+	if len(streams) == 1 {
+		return streams[0]
+	}
+	return "(" + strings.Join(streams, ") UNION ALL (") + ") ORDER BY lu DESC, id LIMIT " + limit
 }
 
 // walkThreshold is the number of matches from which walking the resources

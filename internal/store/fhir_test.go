@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -200,6 +201,71 @@ func TestNameSearchPagesWithRepeats(t *testing.T) {
 		}
 		if page := search(3, 3); fmt.Sprint(page) != fmt.Sprint(want[3:6]) {
 			t.Fatalf("fourth to sixth: %v, want %v", page, want[3:6])
+		}
+	})
+}
+
+// TestNamePrefixFirstPages: every page of a name search, for prefixes of
+// two to five characters (three-character ones on PostgreSQL read their
+// first rows per parameter in page order), several values at once, values
+// whose first characters take more than one byte, values that overlap
+// (both match one row), and resources matching by more than one name,
+// is the page that sorting every match gives.
+func TestNamePrefixFirstPages(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, engine string) {
+		ctx := context.Background()
+		d := openDatastore(t, engine)
+		base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+		families := []string{"smith", "smithers", "smit", "smyth", "jones", "núñez", "nuñez", "ñúñez", "ñúño"}
+		givens := []string{"ann", "smitty", "jon", "ñúñi", "sam"}
+		names, at := map[string][]string{}, map[string]int{}
+		var ids []string
+		for i := range 90 {
+			id := fmt.Sprintf("p%02d", i)
+			r := datastore.Record{Type: "Patient", ID: id, Version: 1, LastUpdated: base.Add(time.Duration(i/2) * time.Second), // ties, broken by id
+				Content: []byte(`{"resourceType":"Patient","id":"` + id + `"}`)}
+			family, given := families[i%len(families)], givens[(i/3)%len(givens)]
+			idx := []fhir.Value{{Param: "family", Type: fhir.String, Text: family, Exact: family}, {Param: "given", Type: fhir.String, Text: given, Exact: given}}
+			if err := d.Insert(ctx, "org_a", r, idx); err != nil {
+				t.Fatal(err)
+			}
+			names[id], at[id] = []string{family, given}, i/2
+			ids = append(ids, id)
+		}
+		// Newest first; two resources share each time, the lower id first.
+		sort.Slice(ids, func(i, j int) bool {
+			a, b := at[ids[i]], at[ids[j]]
+			return a > b || a == b && ids[i] < ids[j]
+		})
+		// name reads family and given; family alone is one stream a value.
+		for _, cond := range []datastore.Condition{{Param: "name", Type: fhir.String, Within: []string{"family", "given"}}, {Param: "family", Type: fhir.String}} {
+			for _, prefixes := range [][]string{{"smi"}, {"smit"}, {"smith"}, {"sm"}, {"smi", "smit"}, {"jon", "sam"}, {"ñúñ"}, {"núñ"}, {"ñú"}, {"smi", "ñúñe"}, {"zzz"}} {
+				var want []string
+				for _, id := range ids {
+					searched := names[id]
+					if cond.Param == "family" {
+						searched = searched[:1]
+					}
+					for _, n := range searched {
+						if slices.ContainsFunc(prefixes, func(p string) bool { return strings.HasPrefix(n, p) }) {
+							want = append(want, id)
+							break
+						}
+					}
+				}
+				c := cond
+				for _, p := range prefixes {
+					c.Values = append(c.Values, datastore.Match{Text: p})
+				}
+				for _, limit := range []int{1, 3, 10, 100} {
+					for offset := 0; offset < max(len(want), 1); offset += limit {
+						page := searchIDs(t, d, datastore.Query{Type: "Patient", Limit: limit, Offset: offset, Conditions: []datastore.Condition{c}})
+						if wantPage := want[min(offset, len(want)):min(offset+limit, len(want))]; fmt.Sprint(page) != fmt.Sprint(wantPage) {
+							t.Fatalf("%s=%s, limit %d offset %d: %v, want %v", c.Param, strings.Join(prefixes, ","), limit, offset, page, wantPage)
+						}
+					}
+				}
+			}
 		}
 	})
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/clinikapi/clinikapi/internal/audit"
 	"github.com/clinikapi/clinikapi/internal/datastore"
+	"github.com/clinikapi/clinikapi/internal/fhir"
 	"github.com/clinikapi/clinikapi/internal/store"
 	"github.com/clinikapi/clinikapi/internal/store/storetest"
 	"github.com/clinikapi/clinikapi/internal/usage"
@@ -186,5 +187,61 @@ func TestUsageSinceReadsTheNewRecordsOnly(t *testing.T) {
 	}
 	if read := timeIndexReads() - before; read > 5000 {
 		t.Fatalf("the look-up read %d entries of the records' time index for 5,000 new records", read)
+	}
+}
+
+// TestNameSearchFirstPageReadsThePageOnly (PostgreSQL): the first page of
+// a three-letter name search reads its rows from the index ordered newest
+// first within a prefix and stops at the page's end, instead of reading
+// every match (here 1,500 patients named Smith): before statistics are
+// taken and after.
+func TestNameSearchFirstPageReadsThePageOnly(t *testing.T) {
+	ctx := context.Background()
+	d, err := store.OpenDatastore(ctx, storetest.DatabaseURL(t, "postgres"), t.TempDir(), "test", storetest.DatastoreKey("postgres"), nil, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	// One connection: its pending statistics are flushed and read in turn.
+	d.SQL().SetMaxOpenConns(1)
+	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	const n = 1500
+	for i := range n {
+		id := fmt.Sprintf("p%04d", i)
+		r := datastore.Record{Type: "Patient", ID: id, Version: 1, LastUpdated: at.Add(time.Duration(i) * time.Second), Content: []byte(`{"resourceType":"Patient","id":"` + id + `"}`)}
+		if err := d.Insert(ctx, "org_a", r, []fhir.Value{{Param: "family", Type: fhir.String, Text: "smith", Exact: "Smith"}, {Param: "given", Type: fhir.String, Text: "ann", Exact: "Ann"}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	reads := func() (search, recent int64) {
+		t.Helper()
+		if _, err := d.SQL().ExecContext(ctx, `SELECT pg_stat_force_next_flush()`); err != nil {
+			t.Fatal(err)
+		}
+		if err := d.SQL().QueryRowContext(ctx, `SELECT
+			COALESCE(SUM(idx_tup_read) FILTER (WHERE indexrelname = 'idx_string_search'), 0),
+			COALESCE(SUM(idx_tup_read) FILTER (WHERE indexrelname = 'idx_string_recent'), 0)
+			FROM pg_stat_user_indexes WHERE schemaname = current_schema()`).Scan(&search, &recent); err != nil {
+			t.Fatal(err)
+		}
+		return search, recent
+	}
+	for _, analyzed := range []bool{false, true} {
+		if analyzed {
+			if err := d.Analyze(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+		search0, recent0 := reads()
+		recs, _, err := d.Search(ctx, "org_a", datastore.Query{Type: "Patient", Limit: 20,
+			Conditions: []datastore.Condition{{Param: "name", Type: fhir.String, Within: []string{"family", "given"}, Values: []datastore.Match{{Text: "smi"}}}}})
+		if err != nil || len(recs) != 20 || recs[0].ID != fmt.Sprintf("p%04d", n-1) {
+			t.Fatalf("analyzed %v: %d records (%v), want 20 from p%04d", analyzed, len(recs), err, n-1)
+		}
+		search, recent := reads()
+		// Three streams (name, family, given) of at most 60 rows each.
+		if search-search0 != 0 || recent-recent0 > 3*60 {
+			t.Fatalf("analyzed %v: the first page read %d rows of idx_string_search and %d of idx_string_recent", analyzed, search-search0, recent-recent0)
+		}
 	}
 }
