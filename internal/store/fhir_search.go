@@ -130,7 +130,7 @@ func stringPaged(q datastore.Query) bool {
 // do not (fewer matches than the page, resources matching many times
 // over, a match deleted meanwhile), the caller runs it grouped. Those
 // first rows come from idx_string_recent in page order when every value
-// is a prefix of recentHead characters or more (recentRows), and from
+// is a prefix of recentHead characters (recentRows), and from
 // sorting every matching row otherwise.
 func (d *Datastore) stringPage(ctx context.Context, tenant datastore.Tenant, q datastore.Query, grouped bool) (recs []datastore.Record, whole bool, err error) {
 	b := &sqlBuilder{}
@@ -161,18 +161,23 @@ func (d *Datastore) stringPage(ctx context.Context, tenant datastore.Tenant, q d
 }
 
 // recentHead is the length, in characters, of the value prefix by which
-// idx_string_recent orders a parameter's rows newest first.
+// idx_string_recent orders a parameter's rows newest first (the 3 in its
+// migration, 00011_string_index_recent.sql).
 const recentHead = 3
 
 // recent reports whether every value of a string condition is a prefix
-// (no modifier) of at least recentHead characters, so that its first
-// rows come from idx_string_recent in page order.
+// (no modifier) of exactly recentHead characters, so that every row of
+// idx_string_recent under that head matches and its first rows come in
+// page order at the cost of the page. A longer prefix would also read
+// the rows of its head that do not match it — all of them for a rare
+// name under a common head — where idx_string_search reads its matches
+// alone, and a longer prefix matches fewer rows.
 func recent(c datastore.Condition) bool {
-	if c.Modifier != "" {
+	if c.Modifier != "" || len(c.Values) == 0 {
 		return false
 	}
 	for _, m := range c.Values {
-		if utf8.RuneCountInString(m.Text) < recentHead {
+		if utf8.RuneCountInString(m.Text) != recentHead {
 			return false
 		}
 	}
@@ -183,9 +188,9 @@ func recent(c datastore.Condition) bool {
 // match c (recent(c)): one stream per parameter and value, each read from
 // idx_string_recent in that order and cut at n, merged by PostgreSQL in
 // order and cut again. Each stream reads its parameter's rows whose value
-// begins with the same three characters as the prefix (left() on both
-// sides, whatever the database's encoding counts as a character), and
-// keeps those that begin with the whole prefix. A row matching two values
+// begins with the prefix's characters (left() on both sides, whatever the
+// database's encoding counts as a character; the range on the value
+// keeps the match exact where it counts fewer). A row matching two values
 // comes twice, which stringPage's grouping absorbs.
 func (b *sqlBuilder) recentRows(c datastore.Condition, n int) string {
 	limit := b.arg(n)

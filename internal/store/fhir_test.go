@@ -207,7 +207,8 @@ func TestNameSearchPagesWithRepeats(t *testing.T) {
 
 // TestNamePrefixFirstPages: every page of a name search, for prefixes of
 // two to five characters (three-character ones on PostgreSQL read their
-// first rows per parameter in page order), several values at once, values
+// first rows per parameter in page order: name's own rows, family's and
+// given's), several values at once, values
 // whose first characters take more than one byte, values that overlap
 // (both match one row), and resources matching by more than one name,
 // is the page that sorting every match gives.
@@ -226,10 +227,16 @@ func TestNamePrefixFirstPages(t *testing.T) {
 				Content: []byte(`{"resourceType":"Patient","id":"` + id + `"}`)}
 			family, given := families[i%len(families)], givens[(i/3)%len(givens)]
 			idx := []fhir.Value{{Param: "family", Type: fhir.String, Text: family, Exact: family}, {Param: "given", Type: fhir.String, Text: given, Exact: given}}
+			if i%5 == 0 { // a name's other parts are rows of name itself
+				idx = append(idx, fhir.Value{Param: "name", Type: fhir.String, Text: "smitten", Exact: "Smitten"})
+			}
 			if err := d.Insert(ctx, "org_a", r, idx); err != nil {
 				t.Fatal(err)
 			}
 			names[id], at[id] = []string{family, given}, i/2
+			if i%5 == 0 {
+				names[id] = append(names[id], "smitten")
+			}
 			ids = append(ids, id)
 		}
 		// Newest first; two resources share each time, the lower id first.
