@@ -205,13 +205,12 @@ func TestNameSearchPagesWithRepeats(t *testing.T) {
 	})
 }
 
-// TestNamePrefixFirstPages: every page of a name search, for prefixes of
-// two to five characters (three-character ones on PostgreSQL read their
-// first rows per parameter in page order: name's own rows, family's and
-// given's), several values at once, values
-// whose first characters take more than one byte, values that overlap
-// (both match one row), and resources matching by more than one name,
-// is the page that sorting every match gives.
+// TestNamePrefixFirstPages: every page of a name search is the page that
+// sorting every match gives, for prefixes of two to five characters
+// (three-character ones on PostgreSQL read their first rows per parameter
+// in page order: name's own rows, family's and given's), several values at
+// once, values whose first characters take more than one byte, values that
+// overlap (both match one row), and resources matching by several names.
 func TestNamePrefixFirstPages(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, engine string) {
 		ctx := context.Background()
