@@ -30,6 +30,7 @@ import (
 	"github.com/clinikapi/clinikapi/internal/idempotency"
 	"github.com/clinikapi/clinikapi/internal/jobs"
 	"github.com/clinikapi/clinikapi/internal/mail"
+	"github.com/clinikapi/clinikapi/internal/memory"
 	"github.com/clinikapi/clinikapi/internal/metrics"
 	"github.com/clinikapi/clinikapi/internal/org"
 	"github.com/clinikapi/clinikapi/internal/privacy"
@@ -150,6 +151,14 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opt Options) 
 	store.SetSQLitePageBudget(cfg.CacheMemory.SQLitePages())
 	if opt.Server {
 		log.Info("cache memory", "mib", int64(cfg.CacheMemory)>>20, "set_by", "CLINIKAPI_CACHE_MEMORY (default: an eighth of the memory the process may use, 256 MiB to 4 GiB)")
+		// Collect less often where memory allows: garbage may grow to
+		// half the cache budget (see memory.TuneGC).
+		memory.TuneGC(cfg.CacheMemory.GCHeadroom(), cfg.GOGCSet)
+		if cfg.GOGCSet {
+			log.Info("garbage collector paced by GOGC")
+		} else {
+			log.Info("garbage collector paced by the cache budget", "headroom_mib", cfg.CacheMemory.GCHeadroom()>>20, "gogc_now", memory.TunedGCPercent())
+		}
 	}
 	// The database out of reach for now is answered 503, not 500.
 	httperr.Transient = store.Unavailable

@@ -204,11 +204,14 @@ func (l *Log) RecordAsync(ctx context.Context, e Event) {
 func (l *Log) Flush(ctx context.Context) error {
 	l.mu.Lock()
 	batch := l.pending
-	l.pending = nil
-	l.mu.Unlock()
 	if len(batch) == 0 {
+		l.mu.Unlock()
 		return nil
 	}
+	// Room for as many as this flush writes, so the queue does not grow
+	// from nothing again under load.
+	l.pending = make([]Event, 0, len(batch))
+	l.mu.Unlock()
 	if bs, ok := l.store.(BatchStore); ok {
 		for len(batch) > 0 {
 			n := min(len(batch), BatchSize)

@@ -44,6 +44,10 @@ type Config struct {
 	// the API key cache, whatever the number of datastores (see
 	// memory.Budget).
 	CacheMemory memory.Budget
+	// GOGCSet says the Go runtime's GOGC is in the environment: the
+	// operator paces the garbage collector, and a server does not tune it
+	// (memory.TuneGC).
+	GOGCSet bool
 	// ReadCacheOff turns off the cache of resources served to reads by id
 	// (CLINIKAPI_READ_CACHE_MB=0, kept for measurements without it).
 	// PostgreSQL datastores are always read.
@@ -179,6 +183,7 @@ func Load(getenv Getenv) (Config, error) {
 		MetricsToken:       get("CLINIKAPI_METRICS_TOKEN"),
 		LogFormat:          get("CLINIKAPI_LOG_FORMAT"),
 		LogLevel:           or(get("CLINIKAPI_LOG_LEVEL"), "info"),
+		GOGCSet:            get("GOGC") != "",
 		SessionIdleTimeout: 24 * time.Hour,
 		SessionMaxAge:      7 * 24 * time.Hour,
 		Supabase: Supabase{

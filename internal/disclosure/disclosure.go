@@ -149,6 +149,17 @@ func (l *Log) Record(ctx context.Context, base Disclosure, rs ...Resource) {
 		base.RequestID, base.Route = r.ID, r.Route
 	}
 	var out []Disclosure
+	if len(rs) == 1 { // a read: one reference, each patient once (Patients)
+		r := rs[0]
+		refs := []string{r.Type + "/" + r.ID} // shared: never changed after this
+		for _, p := range Patients(r.Type, r.ID, r.Content) {
+			d := base
+			d.PatientID, d.Resources = p, refs
+			out = append(out, d)
+		}
+		l.queue(out)
+		return
+	}
 	at := map[string]int{} // patient → index in out
 	for _, r := range rs {
 		ref := r.Type + "/" + r.ID
@@ -167,11 +178,16 @@ func (l *Log) Record(ctx context.Context, base Disclosure, rs ...Resource) {
 			}
 		}
 	}
-	if len(out) == 0 {
+	l.queue(out)
+}
+
+// queue adds ds to what the next Flush writes.
+func (l *Log) queue(ds []Disclosure) {
+	if len(ds) == 0 {
 		return
 	}
 	l.mu.Lock()
-	l.pending = append(l.pending, out...)
+	l.pending = append(l.pending, ds...)
 	l.mu.Unlock()
 }
 
@@ -179,7 +195,9 @@ func (l *Log) Record(ctx context.Context, base Disclosure, rs ...Resource) {
 func (l *Log) Flush(ctx context.Context) error {
 	l.mu.Lock()
 	batch := l.pending
-	l.pending = nil
+	// Room for as many as this flush writes, so the queue does not
+	// grow from nothing again under load.
+	l.pending = make([]Disclosure, 0, max(256, len(batch)))
 	l.mu.Unlock()
 	for len(batch) > 0 {
 		n := min(len(batch), BatchSize)
