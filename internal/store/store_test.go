@@ -231,5 +231,26 @@ func TestAuditEvents(t *testing.T) {
 		if got, _ = db.ListAuditEvents(ctx, audit.Filter{OrgID: "org_2", Limit: 10}); len(got) != 2 {
 			t.Fatalf("retried batch = %d events; want 2", len(got))
 		}
+
+		// A batch may hold an account event (no organization: the ""
+		// chain) beside an organization's; every field is kept and both
+		// chains verify.
+		mixed := []audit.Event{
+			{ID: "aud_m1", ActorType: audit.ActorUser, ActorID: "usr_a", Action: audit.UserSignedIn, IP: "10.0.0.2", UserAgent: "ua/1",
+				Outcome: audit.Success, Detail: map[string]string{"method": "password"}, CreatedAt: t0.Add(time.Second)},
+			{ID: "aud_m2", OrgID: "org_2", ActorType: audit.ActorAPIKey, ActorID: "key_1", Action: "data.read", TargetType: "Patient", TargetID: "p1",
+				Outcome: audit.Failure, Detail: map[string]string{"env": "test", "note": `"quoted" <b>`}, CreatedAt: t0.Add(2 * time.Second)},
+		}
+		if err := db.InsertAuditEvents(ctx, mixed); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ = db.ListAuditEvents(ctx, audit.Filter{OrgID: "org_2", Limit: 1}); len(got) != 1 || got[0].ID != "aud_m2" ||
+			got[0].TargetID != "p1" || got[0].Outcome != audit.Failure || got[0].Detail["note"] != `"quoted" <b>` || !got[0].CreatedAt.Equal(t0.Add(2*time.Second).Truncate(time.Microsecond)) || got[0].Seq != 3 {
+			t.Fatalf("batched event read back as %+v", got)
+		}
+		rep, err := audit.Verify(ctx, db, 50)
+		if err != nil || len(rep.Problems) != 0 || rep.Chains != 3 || rep.Events != 8 {
+			t.Fatalf("Verify = %+v, %v; want 3 sound chains (org_1, org_2, accounts) of 8 events", rep, err)
+		}
 	})
 }
