@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/clinikapi/clinikapi/internal/audit"
@@ -85,10 +84,9 @@ func (db *DB) InsertAuditEvents(ctx context.Context, es []audit.Event) error {
 	// The COPY goes over the transaction's own connection, inside it.
 	copyRows := func(n int, args []any) error {
 		return conn.Raw(func(dc any) error {
-			_, err := dc.(*stdlib.Conn).Conn().CopyFrom(ctx, pgx.Identifier{"audit_events"}, auditColumnNames, pgx.CopyFromSlice(n, func(i int) ([]any, error) {
-				return args[i*auditNumCols : (i+1)*auditNumCols], nil
-			}))
-			return err
+			return copyBinary(ctx, dc.(*stdlib.Conn).Conn(), "audit_events", auditColumnNames, n, func(i int, buf []any) []any {
+				return append(buf, args[i*auditNumCols:(i+1)*auditNumCols]...)
+			})
 		})
 	}
 	if err := db.appendAudit(ctx, tx, es, copyRows); err != nil {

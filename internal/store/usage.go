@@ -23,7 +23,7 @@ var usageColumnNames = []string{"created_at", "org_id", "key_id", "env", "method
 const usageInsertRows = 500
 
 func usageArgs(args []any, r usage.Record) []any {
-	return append(args, utc(r.Time), r.OrgID, r.KeyID, r.Env, r.Method, r.Route, r.Status, r.Latency.Microseconds(), r.BytesIn, r.BytesOut, r.RequestID, r.Code, r.ResourceType, r.ClientIP, r.UAFamily)
+	return append(args, utc(r.Time), r.OrgID, r.KeyID, r.Env, r.Method, r.Route, int32(r.Status), r.Latency.Microseconds(), r.BytesIn, r.BytesOut, r.RequestID, r.Code, r.ResourceType, r.ClientIP, r.UAFamily)
 }
 
 // InsertUsage implements usage.Store: all of rs or none. On PostgreSQL
@@ -61,18 +61,11 @@ func (db *DB) insertRows(ctx context.Context, table string, cols []string, n, pe
 	})
 }
 
-// copyRows writes n rows into table with one COPY (PostgreSQL): row(i,
-// buf) appends the values of row i, in the order of cols, to buf (which
-// is reused: pgx encodes a row before it asks for the next).
+// copyRows writes n rows into table with one binary COPY (PostgreSQL,
+// copyBinary): row(i, buf) appends the values of row i, in the order of
+// cols, to buf.
 func (db *DB) copyRows(ctx context.Context, table string, cols []string, n int, row func(i int, buf []any) []any) error {
-	buf := make([]any, 0, len(cols))
-	return db.raw(ctx, func(c *pgx.Conn) error {
-		_, err := c.CopyFrom(ctx, pgx.Identifier{table}, cols, pgx.CopyFromSlice(n, func(i int) ([]any, error) {
-			buf = row(i, buf[:0])
-			return buf, nil
-		}))
-		return err
-	})
+	return db.raw(ctx, func(c *pgx.Conn) error { return copyBinary(ctx, c, table, cols, n, row) })
 }
 
 // AddQuota implements quota.Store.

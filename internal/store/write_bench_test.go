@@ -39,17 +39,22 @@ func BenchmarkAuditBatch(b *testing.B) {
 
 // BenchmarkUsageBatch is the same for one request's usage record.
 func BenchmarkUsageBatch(b *testing.B) {
-	db := storetest.Open(b, "sqlite")
-	ctx := context.Background()
-	batch := make([]usage.Record, usage.BatchSize)
-	b.ResetTimer()
-	for i := 0; i < b.N; i += len(batch) {
-		for j := range batch {
-			batch[j] = usage.Record{Time: time.Now(), OrgID: "org_1", KeyID: "key_1", Env: "test", Method: "GET", Route: "/v1/fhir/:type/:id",
-				Status: 200, Latency: time.Millisecond, BytesOut: 620, RequestID: random.ID("req")}
-		}
-		if err := db.InsertUsage(ctx, batch); err != nil {
-			b.Fatal(err)
-		}
+	for _, engine := range storetest.Targets(b) {
+		b.Run(engine, func(b *testing.B) {
+			db := storetest.Open(b, engine)
+			ctx := context.Background()
+			batch := make([]usage.Record, usage.BatchSize)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i += len(batch) {
+				for j := range batch {
+					batch[j] = usage.Record{Time: time.Now(), OrgID: "org_1", KeyID: "key_1", Env: "test", Method: "GET", Route: "/v1/fhir/:type/:id",
+						Status: 200, Latency: time.Millisecond, BytesOut: 620, RequestID: random.ID("req")}
+				}
+				if err := db.InsertUsage(ctx, batch); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
