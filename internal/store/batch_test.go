@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"testing"
 	"time"
 )
@@ -58,5 +59,68 @@ func TestGatherWaitsForWritersAtWork(t *testing.T) {
 	start = time.Now()
 	if b := c.gather(job()); len(b) != 1 || time.Since(start) > 10*time.Second {
 		t.Fatalf("closing: batch of %d after %s", len(b), time.Since(start))
+	}
+}
+
+type testPending struct{ pending }
+
+// TestBatcherSpill: beside a running batch, another starts only once
+// spill requests wait; until then they queue for the running one's next
+// turn, in one batch.
+func TestBatcherSpill(t *testing.T) {
+	release := make(chan struct{})
+	started := make(chan int, 8)
+	b := &batcher[*testPending]{maxBatches: 2, size: 8, spill: 3,
+		answer: func(_ context.Context, live []*testPending) {
+			started <- len(live)
+			<-release
+		}}
+	submit := func() *testPending {
+		p := &testPending{newPending(context.Background())}
+		go b.submit(p)
+		return p
+	}
+	running := func() int {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		return b.running
+	}
+	queued := func(n int) {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			b.mu.Lock()
+			q := len(b.queue)
+			b.mu.Unlock()
+			if q == n {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%d queued, want %d", q, n)
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	first := submit()
+	if n := <-started; n != 1 {
+		t.Fatalf("first batch of %d", n)
+	}
+	ps := []*testPending{first, submit(), submit()}
+	queued(2) // two waiting, fewer than spill: no second batch
+	if r := running(); r != 1 {
+		t.Fatalf("%d batches running with 2 waiting, want 1", r)
+	}
+	ps = append(ps, submit()) // the third waiting: a second batch takes all three
+	if n := <-started; n != 3 {
+		t.Fatalf("spilled batch of %d, want 3", n)
+	}
+	if r := running(); r != 2 {
+		t.Fatalf("%d batches running, want 2", r)
+	}
+	close(release)
+	for _, p := range ps {
+		if err := p.wait(); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

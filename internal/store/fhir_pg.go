@@ -44,8 +44,13 @@ import (
 // waits for company.
 type batcher[T interface{ base() *pending }] struct {
 	maxBatches, size int
-	weight           func(T) int // nil: no bound but size
-	maxWeight        int
+	// spill is how many requests must be waiting for a batch to start
+	// beside one already running (0: at once). Waiting for a queue that
+	// deep keeps batches large while one pipeline keeps up, and adds
+	// pipelines only when it does not.
+	spill     int
+	weight    func(T) int // nil: no bound but size
+	maxWeight int
 	// answer serves the batch's requests whose callers still wait, with
 	// the context of the work they share (batchContext); it sets their
 	// answers, and the batcher then closes every request's done.
@@ -83,7 +88,7 @@ func (p *pending) wait() error {
 func (b *batcher[T]) submit(p T) {
 	b.mu.Lock()
 	b.queue = append(b.queue, p)
-	lead := b.running < b.maxBatches
+	lead := b.running == 0 || (b.running < b.maxBatches && len(b.queue) >= b.spill)
 	var batch []T
 	if lead {
 		b.running++
@@ -274,7 +279,13 @@ func (db *DB) raw(ctx context.Context, fn func(*pgx.Conn) error) error {
 // createBatcher writes concurrent creates of one datastore together: at
 // most maxCreateBatches pipelines at a time, each of at most
 // maxCreatesPerBatch creates and about maxCreateBatchBytes of resources,
-// events and index rows.
+// events and index rows. A second pipeline starts only when a full batch
+// waits behind the first: a statement's fixed cost (nine tables and
+// their indexes opened, a commit) is most of a small batch's, and two
+// pipelines of a few creates each, started as soon as one create
+// waited, wrote fewer creates a second on a busy database server than
+// one pipeline of larger batches (1,381–1,666 against 1,733–1,933 a
+// second in alternating runs of clinikapi bench).
 type createBatcher struct {
 	db      *DB
 	batches batcher[*pendingCreate]
@@ -290,7 +301,7 @@ const (
 func newCreateBatcher(db *DB) *createBatcher {
 	c := &createBatcher{db: db}
 	c.batches = batcher[*pendingCreate]{
-		maxBatches: maxCreateBatches, size: maxCreatesPerBatch,
+		maxBatches: maxCreateBatches, size: maxCreatesPerBatch, spill: maxCreatesPerBatch,
 		weight: func(p *pendingCreate) int { return p.size }, maxWeight: maxCreateBatchBytes,
 		answer: c.answer,
 	}
