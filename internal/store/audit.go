@@ -82,11 +82,9 @@ func (db *DB) InsertAuditEvents(ctx context.Context, es []audit.Event) error {
 		return err
 	}
 	// The COPY goes over the transaction's own connection, inside it.
-	copyRows := func(n int, args []any) error {
+	copyRows := func(rows []auditRow) error {
 		return conn.Raw(func(dc any) error {
-			return copyBinary(ctx, dc.(*stdlib.Conn).Conn(), "audit_events", auditColumnNames, n, func(i int, buf []any) []any {
-				return append(buf, args[i*auditNumCols:(i+1)*auditNumCols]...)
-			})
+			return copyBinary(ctx, dc.(*stdlib.Conn).Conn(), "audit_events", auditColumnNames, len(rows), func(i int, w rowWriter) { rows[i].write(w) })
 		})
 	}
 	if err := db.appendAudit(ctx, tx, es, copyRows); err != nil {
@@ -101,6 +99,32 @@ var auditColumnNames = []string{"id", "org_id", "actor_type", "actor_id", "actio
 
 const auditNumCols = 15
 
+// auditRow is a chained event as it is stored.
+type auditRow struct {
+	e      audit.Event
+	detail string
+}
+
+// write writes the row's values in the order of auditColumnNames.
+func (r *auditRow) write(w rowWriter) {
+	e := &r.e
+	w.text(e.ID)
+	w.nullText(e.OrgID)
+	w.text(string(e.ActorType))
+	w.text(e.ActorID)
+	w.text(e.Action)
+	w.text(e.TargetType)
+	w.text(e.TargetID)
+	w.text(e.IP)
+	w.text(e.UserAgent)
+	w.text(string(e.Outcome))
+	w.text(r.detail)
+	w.time(e.CreatedAt)
+	w.int8(e.Seq)
+	w.text(e.PrevHash)
+	w.text(e.Hash)
+}
+
 // auditColumns starts every audit INSERT.
 var auditColumns = `INSERT INTO audit_events (` + strings.Join(auditColumnNames, ", ") + `)`
 
@@ -110,9 +134,8 @@ var auditColumns = `INSERT INTO audit_events (` + strings.Join(auditColumnNames,
 // lock already serialises them), leaves out events already written (events
 // carry their ids from the start, so a batch retried after an uncertain
 // failure is written once), numbers and hashes the rest, inserts them
-// (with copyRows when given: n rows of auditNumCols values in args) and
-// moves the heads.
-func (db *DB) appendAudit(ctx context.Context, tx *sql.Tx, es []audit.Event, copyRows func(n int, args []any) error) error {
+// (with copyRows when given) and moves the heads.
+func (db *DB) appendAudit(ctx context.Context, tx *sql.Tx, es []audit.Event, copyRows func([]auditRow) error) error {
 	if len(es) == 0 {
 		return nil
 	}
@@ -136,8 +159,7 @@ func (db *DB) appendAudit(ctx context.Context, tx *sql.Tx, es []audit.Event, cop
 	if err != nil {
 		return err
 	}
-	args := make([]any, 0, len(es)*auditNumCols)
-	n := 0
+	rows := make([]auditRow, 0, len(es))
 	for _, e := range es {
 		if written[e.ID] {
 			continue
@@ -152,16 +174,19 @@ func (db *DB) appendAudit(ctx context.Context, tx *sql.Tx, es []audit.Event, cop
 		e.Seq, e.PrevHash = h.Seq+1, h.Hash
 		e.Hash = audit.ChainHash(e.PrevHash, e)
 		h.Seq, h.Hash = e.Seq, e.Hash
-		args = append(args, e.ID, nullable(e.OrgID), string(e.ActorType), e.ActorID, e.Action, e.TargetType, e.TargetID, e.IP, e.UserAgent, string(e.Outcome), detail, e.CreatedAt, e.Seq, e.PrevHash, e.Hash)
-		n++
+		rows = append(rows, auditRow{e: e, detail: detail})
 	}
-	if n == 0 {
+	if len(rows) == 0 {
 		return nil
 	}
 	if copyRows != nil {
-		err = copyRows(n, args)
+		err = copyRows(rows)
 	} else {
-		err = db.insertValuesTx(ctx, tx, auditColumns, "", n, auditNumCols, audit.BatchSize, args)
+		w := &argsWriter{args: make([]any, 0, len(rows)*auditNumCols)}
+		for i := range rows {
+			rows[i].write(w)
+		}
+		err = db.insertValuesTx(ctx, tx, auditColumns, "", len(rows), auditNumCols, audit.BatchSize, w.args)
 	}
 	if err != nil {
 		return err

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
-	"fmt"
 	"math"
 	"strings"
 	"time"
@@ -26,64 +25,79 @@ var copyHeader = []byte("PGCOPY\n\xff\r\n\x00\x00\x00\x00\x00\x00\x00\x00\x00")
 // microseconds.
 const pgEpochMicros = 946684800 * 1_000_000
 
-// appendCopyValue appends v as one binary COPY field: nil is NULL, string
-// is text, int32 integer, int64 bigint, float64 double precision, bool
-// boolean, and time.Time timestamptz or timestamp (both microseconds
-// since PostgreSQL's epoch; the times written are UTC). Any other type is
-// refused, so a column whose Go value changes width fails in tests instead
-// of writing wrong bytes.
-func appendCopyValue(b []byte, v any) ([]byte, error) {
-	switch v := v.(type) {
-	case nil:
-		return binary.BigEndian.AppendUint32(b, math.MaxUint32), nil // -1
-	case string:
-		b = binary.BigEndian.AppendUint32(b, uint32(len(v)))
-		return append(b, v...), nil
-	case int32:
-		b = binary.BigEndian.AppendUint32(b, 4)
-		return binary.BigEndian.AppendUint32(b, uint32(v)), nil
-	case int64:
-		b = binary.BigEndian.AppendUint32(b, 8)
-		return binary.BigEndian.AppendUint64(b, uint64(v)), nil
-	case float64:
-		b = binary.BigEndian.AppendUint32(b, 8)
-		return binary.BigEndian.AppendUint64(b, math.Float64bits(v)), nil
-	case bool:
-		b = binary.BigEndian.AppendUint32(b, 1)
-		if v {
-			return append(b, 1), nil
-		}
-		return append(b, 0), nil
-	case time.Time:
-		b = binary.BigEndian.AppendUint32(b, 8)
-		return binary.BigEndian.AppendUint64(b, uint64(v.UnixMicro()-pgEpochMicros)), nil
-	}
-	return b, fmt.Errorf("store: COPY has no binary encoding for %T", v)
+// rowWriter takes one row's values in column order: the values of the
+// write-behind tables, written either as binary COPY (copyWriter) or as
+// arguments of a multi-row INSERT (argsWriter), from one description of
+// each table's row.
+type rowWriter interface {
+	text(s string)
+	nullText(s string) // "" is NULL
+	int4(v int32)
+	int8(v int64)
+	// time writes a timestamptz or timestamp (both microseconds since
+	// PostgreSQL's epoch in binary; the times written are UTC).
+	time(t time.Time)
 }
 
-// copyBinary writes n rows into table's cols with one binary COPY on c:
-// row(i, buf) appends the values of row i, in the order of cols, to buf
-// (which is reused).
-func copyBinary(ctx context.Context, c *pgx.Conn, table string, cols []string, n int, row func(i int, buf []any) []any) error {
-	b := make([]byte, 0, len(copyHeader)+n*(2+len(cols)*24)+2)
-	b = append(b, copyHeader...)
-	vals := make([]any, 0, len(cols))
-	var err error
-	for i := range n {
-		vals = row(i, vals[:0])
-		if len(vals) != len(cols) {
-			return fmt.Errorf("store: COPY into %s: row %d has %d values for %d columns", table, i, len(vals), len(cols))
-		}
-		b = binary.BigEndian.AppendUint16(b, uint16(len(cols)))
-		for _, v := range vals {
-			if b, err = appendCopyValue(b, v); err != nil {
-				return fmt.Errorf("%w (COPY into %s)", err, table)
-			}
-		}
+// copyWriter encodes rows in binary COPY format.
+type copyWriter struct{ b []byte }
+
+func (w *copyWriter) row(cols int) { w.b = binary.BigEndian.AppendUint16(w.b, uint16(cols)) }
+
+func (w *copyWriter) text(s string) {
+	w.b = binary.BigEndian.AppendUint32(w.b, uint32(len(s)))
+	w.b = append(w.b, s...)
+}
+
+func (w *copyWriter) nullText(s string) {
+	if s == "" {
+		w.b = binary.BigEndian.AppendUint32(w.b, math.MaxUint32) // -1: NULL
+		return
 	}
-	b = binary.BigEndian.AppendUint16(b, math.MaxUint16) // the trailer, -1
+	w.text(s)
+}
+
+func (w *copyWriter) int4(v int32) {
+	w.b = binary.BigEndian.AppendUint32(w.b, 4)
+	w.b = binary.BigEndian.AppendUint32(w.b, uint32(v))
+}
+
+func (w *copyWriter) int8(v int64) {
+	w.b = binary.BigEndian.AppendUint32(w.b, 8)
+	w.b = binary.BigEndian.AppendUint64(w.b, uint64(v))
+}
+
+func (w *copyWriter) time(t time.Time) { w.int8(t.UnixMicro() - pgEpochMicros) }
+
+// argsWriter collects rows as statement arguments.
+type argsWriter struct{ args []any }
+
+func (w *argsWriter) text(s string) { w.args = append(w.args, s) }
+
+func (w *argsWriter) nullText(s string) {
+	if s == "" {
+		w.args = append(w.args, nil)
+		return
+	}
+	w.args = append(w.args, s)
+}
+
+func (w *argsWriter) int4(v int32)     { w.args = append(w.args, v) }
+func (w *argsWriter) int8(v int64)     { w.args = append(w.args, v) }
+func (w *argsWriter) time(t time.Time) { w.args = append(w.args, t) }
+
+// copyBinary writes n rows into table's cols with one binary COPY on c:
+// row(i, w) writes the values of row i, in the order of cols.
+func copyBinary(ctx context.Context, c *pgx.Conn, table string, cols []string, n int, row func(i int, w rowWriter)) error {
+	w := &copyWriter{b: make([]byte, 0, len(copyHeader)+n*(2+len(cols)*24)+2)}
+	w.b = append(w.b, copyHeader...)
+	for i := range n {
+		w.row(len(cols))
+		row(i, w)
+	}
+	w.b = binary.BigEndian.AppendUint16(w.b, math.MaxUint16) // the trailer, -1
 	q := "COPY " + pgx.Identifier{table}.Sanitize() + " (" + strings.Join(quoted(cols), ", ") + ") FROM STDIN (FORMAT binary)"
-	_, err = c.PgConn().CopyFrom(ctx, bytes.NewReader(b), q)
+	_, err := c.PgConn().CopyFrom(ctx, bytes.NewReader(w.b), q)
 	return err
 }
 

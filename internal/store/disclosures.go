@@ -15,15 +15,26 @@ var disclosureColumnNames = []string{"org_id", "patient_id", "created_at", "env"
 // writes on SQLite.
 const disclosureInsertRows = 200
 
-func disclosureArgs(args []any, d disclosure.Disclosure) []any {
-	return append(args, d.OrgID, d.PatientID, utc(d.At), d.Env, d.ActorType, d.ActorID, d.RequestID, d.Route, d.Operation, d.BulkJob, strings.Join(d.Resources, " "))
+// disclosureRow writes d's values in the order of disclosureColumnNames.
+func disclosureRow(w rowWriter, d disclosure.Disclosure) {
+	w.text(d.OrgID)
+	w.text(d.PatientID)
+	w.time(utc(d.At))
+	w.text(d.Env)
+	w.text(d.ActorType)
+	w.text(d.ActorID)
+	w.text(d.RequestID)
+	w.text(d.Route)
+	w.text(d.Operation)
+	w.text(d.BulkJob)
+	w.text(strings.Join(d.Resources, " "))
 }
 
 // InsertDisclosures implements disclosure.Store: all of ds or none, in
 // one COPY on PostgreSQL, in multi-row INSERTs of disclosureInsertRows
 // within one transaction on SQLite.
 func (db *DB) InsertDisclosures(ctx context.Context, ds []disclosure.Disclosure) error {
-	return db.insertRows(ctx, "disclosures", disclosureColumnNames, len(ds), disclosureInsertRows, func(i int, row []any) []any { return disclosureArgs(row, ds[i]) })
+	return db.insertRows(ctx, "disclosures", disclosureColumnNames, len(ds), disclosureInsertRows, func(i int, w rowWriter) { disclosureRow(w, ds[i]) })
 }
 
 // ListDisclosures implements disclosure.Store.

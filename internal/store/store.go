@@ -383,15 +383,6 @@ func utc(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
 // nullString maps "" to NULL.
 func nullString(s string) sql.NullString { return sql.NullString{String: s, Valid: s != ""} }
 
-// nullable maps "" to NULL as a plain value, for database/sql and for
-// pgx's COPY alike.
-func nullable(s string) any {
-	if s == "" {
-		return nil
-	}
-	return s
-}
-
 func subFS(dir string) (fs.FS, error) { return fs.Sub(migrations.FS, dir) }
 
 func itoa(n int) string { return strconv.Itoa(n) }

@@ -22,8 +22,23 @@ var usageColumnNames = []string{"created_at", "org_id", "key_id", "env", "method
 // SQLite (15 parameters each, well inside its limit of 32,766).
 const usageInsertRows = 500
 
-func usageArgs(args []any, r usage.Record) []any {
-	return append(args, utc(r.Time), r.OrgID, r.KeyID, r.Env, r.Method, r.Route, int32(r.Status), r.Latency.Microseconds(), r.BytesIn, r.BytesOut, r.RequestID, r.Code, r.ResourceType, r.ClientIP, r.UAFamily)
+// usageRow writes r's values in the order of usageColumnNames.
+func usageRow(w rowWriter, r usage.Record) {
+	w.time(utc(r.Time))
+	w.text(r.OrgID)
+	w.text(r.KeyID)
+	w.text(r.Env)
+	w.text(r.Method)
+	w.text(r.Route)
+	w.int4(int32(r.Status))
+	w.int8(r.Latency.Microseconds())
+	w.int8(r.BytesIn)
+	w.int8(r.BytesOut)
+	w.text(r.RequestID)
+	w.text(r.Code)
+	w.text(r.ResourceType)
+	w.text(r.ClientIP)
+	w.text(r.UAFamily)
 }
 
 // InsertUsage implements usage.Store: all of rs or none. On PostgreSQL
@@ -31,14 +46,14 @@ func usageArgs(args []any, r usage.Record) []any {
 // text or parameters to parse); on SQLite in multi-row INSERTs of
 // usageInsertRows within one transaction.
 func (db *DB) InsertUsage(ctx context.Context, rs []usage.Record) error {
-	return db.insertRows(ctx, "usage_records", usageColumnNames, len(rs), usageInsertRows, func(i int, row []any) []any { return usageArgs(row, rs[i]) })
+	return db.insertRows(ctx, "usage_records", usageColumnNames, len(rs), usageInsertRows, func(i int, w rowWriter) { usageRow(w, rs[i]) })
 }
 
 // insertRows writes n rows into table, all or none: one COPY on
 // PostgreSQL (copyRows), multi-row INSERTs of at most per rows within one
-// transaction on SQLite. row(i, buf) appends the values of row i, in the
-// order of cols, to buf.
-func (db *DB) insertRows(ctx context.Context, table string, cols []string, n, per int, row func(i int, buf []any) []any) error {
+// transaction on SQLite. row(i, w) writes the values of row i, in the
+// order of cols.
+func (db *DB) insertRows(ctx context.Context, table string, cols []string, n, per int, row func(i int, w rowWriter)) error {
 	if n == 0 {
 		return nil
 	}
@@ -49,11 +64,11 @@ func (db *DB) insertRows(ctx context.Context, table string, cols []string, n, pe
 	return db.tx(ctx, func(tx *sql.Tx) error {
 		for start := 0; start < n; start += per {
 			k := min(n-start, per)
-			args := make([]any, 0, k*len(cols))
+			w := &argsWriter{args: make([]any, 0, k*len(cols))}
 			for i := start; i < start+k; i++ {
-				args = row(i, args)
+				row(i, w)
 			}
-			if err := db.insertValuesTx(ctx, tx, head, "", k, len(cols), per, args); err != nil {
+			if err := db.insertValuesTx(ctx, tx, head, "", k, len(cols), per, w.args); err != nil {
 				return err
 			}
 		}
@@ -62,9 +77,9 @@ func (db *DB) insertRows(ctx context.Context, table string, cols []string, n, pe
 }
 
 // copyRows writes n rows into table with one binary COPY (PostgreSQL,
-// copyBinary): row(i, buf) appends the values of row i, in the order of
-// cols, to buf.
-func (db *DB) copyRows(ctx context.Context, table string, cols []string, n int, row func(i int, buf []any) []any) error {
+// copyBinary): row(i, w) writes the values of row i, in the order of
+// cols.
+func (db *DB) copyRows(ctx context.Context, table string, cols []string, n int, row func(i int, w rowWriter)) error {
 	return db.raw(ctx, func(c *pgx.Conn) error { return copyBinary(ctx, c, table, cols, n, row) })
 }
 
