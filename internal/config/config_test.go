@@ -16,6 +16,12 @@ func TestDefaults(t *testing.T) {
 	if c.Addr != ":8080" || c.BaseURL != "http://localhost:8080" || !strings.HasSuffix(c.DataDir, "/data") || c.DatabaseURL != "" || c.Supabase.Enabled() || c.SecureCookies() || c.CacheMemory != memory.Default() || c.ReadCacheOff {
 		t.Fatalf("defaults: %+v", c)
 	}
+	if c.GOGCSet {
+		t.Fatal("GOGCSet without GOGC in the environment")
+	}
+	if c, err := Load(FromMap(map[string]string{"GOGC": "200"})); err != nil || !c.GOGCSet {
+		t.Fatalf("GOGC=200: GOGCSet %v, %v", c.GOGCSet, err)
+	}
 	if c, err := Load(FromMap(map[string]string{"CLINIKAPI_READ_CACHE_MB": "0"})); err != nil || !c.ReadCacheOff {
 		t.Fatalf("read cache off: %v, %v", c.ReadCacheOff, err)
 	}
