@@ -97,8 +97,6 @@ func (db *DB) InsertAuditEvents(ctx context.Context, es []audit.Event) error {
 // auditColumnNames are the columns every audit write fills, in order.
 var auditColumnNames = []string{"id", "org_id", "actor_type", "actor_id", "action", "target_type", "target_id", "ip", "user_agent", "outcome", "detail", "created_at", "chain_seq", "prev_hash", "hash"}
 
-const auditNumCols = 15
-
 // auditRow is a chained event as it is stored.
 type auditRow struct {
 	e      audit.Event
@@ -182,11 +180,11 @@ func (db *DB) appendAudit(ctx context.Context, tx *sql.Tx, es []audit.Event, cop
 	if copyRows != nil {
 		err = copyRows(rows)
 	} else {
-		w := &argsWriter{args: make([]any, 0, len(rows)*auditNumCols)}
+		w := &argsWriter{args: make([]any, 0, len(rows)*len(auditColumnNames))}
 		for i := range rows {
 			rows[i].write(w)
 		}
-		err = db.insertValuesTx(ctx, tx, auditColumns, "", len(rows), auditNumCols, audit.BatchSize, w.args)
+		err = db.insertValuesTx(ctx, tx, auditColumns, "", len(rows), len(auditColumnNames), audit.BatchSize, w.args)
 	}
 	if err != nil {
 		return err
