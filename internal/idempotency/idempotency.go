@@ -7,9 +7,12 @@
 package idempotency
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -97,6 +100,7 @@ type Service struct {
 	Local bool
 
 	mu      sync.Mutex
+	flushMu sync.Mutex       // one Flush at a time
 	pending map[Scope]string // Local: claimed keys and their fingerprints
 	done    map[Scope]Entry  // answers not yet written (Flush writes them)
 	// known (Local) holds every key the database may have an entry of:
@@ -242,8 +246,14 @@ func (s *Service) Complete(sc Scope, fingerprint string, a Answer) {
 }
 
 // Flush writes the kept answers not written yet; on failure they stay
-// for the next one.
+// for the next one. Flushes take turns (the periodic one and one at
+// shutdown or from a test would otherwise write the same answers at
+// once), and a batch is written in key order, so two writing overlapping
+// keys — two instances, on PostgreSQL — wait for each other instead of
+// deadlocking on each other's rows.
 func (s *Service) Flush(ctx context.Context) error {
+	s.flushMu.Lock()
+	defer s.flushMu.Unlock()
 	s.mu.Lock()
 	batch := make([]Entry, 0, len(s.done))
 	for _, e := range s.done {
@@ -253,6 +263,9 @@ func (s *Service) Flush(ctx context.Context) error {
 	if len(batch) == 0 {
 		return nil
 	}
+	slices.SortFunc(batch, func(a, b Entry) int {
+		return cmp.Or(strings.Compare(a.OrgID, b.OrgID), strings.Compare(a.Env, b.Env), strings.Compare(a.Key, b.Key))
+	})
 	if err := s.Store.CompleteIdempotencyKeys(ctx, batch, s.Now().Add(-TTL)); err != nil {
 		return err
 	}
