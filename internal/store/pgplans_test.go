@@ -248,3 +248,54 @@ func TestNameSearchFirstPageReadsThePageOnly(t *testing.T) {
 		}
 	}
 }
+
+// TestReadsByIDArePlannedOnce (PostgreSQL): the statement that answers
+// reads by id is planned once per connection and its plan reused, not
+// planned afresh for every batch of reads (which PostgreSQL otherwise
+// does: a plan for the batch's own arrays always looks cheaper than the
+// generic one), and the setting that makes it so does not outlive the
+// read, not even a failed one: the connection's other statements are
+// planned as before.
+func TestReadsByIDArePlannedOnce(t *testing.T) {
+	ctx := context.Background()
+	d, err := store.OpenDatastore(ctx, storetest.DatabaseURL(t, "postgres"), t.TempDir(), "test", storetest.DatastoreKey("postgres"), nil, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	// One connection: the reads' prepared statement lives on it.
+	d.SQL().SetMaxOpenConns(1)
+	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for i := range 3 {
+		id := fmt.Sprintf("p%d", i)
+		r := datastore.Record{Type: "Patient", ID: id, Version: 1, LastUpdated: at, Content: []byte(`{"resourceType":"Patient","id":"` + id + `"}`)}
+		if err := d.Insert(ctx, "org_a", r, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const reads = 12
+	for i := range reads {
+		id := fmt.Sprintf("p%d", i%3)
+		r, err := d.Get(ctx, "org_a", "Patient", id)
+		if err != nil || r.ID != id {
+			t.Fatalf("read %d: %+v, %v", i, r, err)
+		}
+	}
+	var generic, custom int64
+	var mode string
+	if err := d.SQL().QueryRowContext(ctx, `SELECT generic_plans, custom_plans, current_setting('plan_cache_mode')
+		FROM pg_prepared_statements WHERE statement LIKE 'SELECT k.n, r.type, r.id,%'`).Scan(&generic, &custom, &mode); err != nil {
+		t.Fatal(err)
+	}
+	if custom != 0 || generic != reads || mode != "auto" {
+		t.Fatalf("reads by id: %d generic plans, %d custom plans, plan_cache_mode %q afterwards; want %d, 0, auto", generic, custom, mode, reads)
+	}
+	// A read that fails inside PostgreSQL (an id with a NUL byte, which
+	// text refuses) ends its setting too.
+	if _, err := d.Get(ctx, "org_a", "Patient", "p\x00"); err == nil {
+		t.Fatal("a read of an id with a NUL byte succeeded")
+	}
+	if err := d.SQL().QueryRowContext(ctx, `SELECT current_setting('plan_cache_mode')`).Scan(&mode); err != nil || mode != "auto" {
+		t.Fatalf("after a failed read: plan_cache_mode %q (%v), want auto", mode, err)
+	}
+}
