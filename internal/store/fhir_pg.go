@@ -170,7 +170,15 @@ func (b *batcher[T]) serve(batch []T) {
 }
 
 // readBatcher gathers concurrent reads by id of one datastore into one
-// statement (at most maxReadBatches at a time, of maxReadsPerBatch reads).
+// statement (at most maxReadBatches at a time, of maxReadsPerBatch reads;
+// the second only once readSpill reads wait behind the first, which
+// makes larger batches: each costs the same round trip, executor start
+// and pair of system calls on both sides whatever it holds, and reads
+// that miss the read cache went 14,286–15,690 a second against
+// 12,440–13,655 with the second batch started as soon as one read
+// waited, three alternating pairs of clinikapi bench with the read
+// cache off; with a spill of 16 or 32, about one batch at a time,
+// 13,453–14,087).
 type readBatcher struct {
 	db      *DB
 	batches batcher[*pendingRead]
@@ -179,11 +187,12 @@ type readBatcher struct {
 const (
 	maxReadBatches   = 2
 	maxReadsPerBatch = 256
+	readSpill        = 8
 )
 
 func newReadBatcher(db *DB) *readBatcher {
 	r := &readBatcher{db: db}
-	r.batches = batcher[*pendingRead]{maxBatches: maxReadBatches, size: maxReadsPerBatch, answer: r.answer}
+	r.batches = batcher[*pendingRead]{maxBatches: maxReadBatches, size: maxReadsPerBatch, spill: readSpill, answer: r.answer}
 	return r
 }
 
@@ -291,13 +300,17 @@ func (db *DB) raw(ctx context.Context, fn func(*pgx.Conn) error) error {
 // createBatcher writes concurrent creates of one datastore together: at
 // most maxCreateBatches pipelines at a time, each of at most
 // maxCreatesPerBatch creates and about maxCreateBatchBytes of resources,
-// events and index rows. A second pipeline starts only when a full batch
-// waits behind the first: a statement's fixed cost (nine tables and
-// their indexes opened, a commit) is most of a small batch's, and two
-// pipelines of a few creates each, started as soon as one create
-// waited, wrote fewer creates a second on a busy database server than
-// one pipeline of larger batches (1,381–1,666 against 1,733–1,933 a
-// second in alternating runs of clinikapi bench).
+// events and index rows. A second pipeline starts only when
+// createSpill creates wait behind the first: a statement's fixed cost
+// (nine tables and their indexes opened, a commit) is most of a small
+// batch's, and two pipelines of a few creates each, started as soon as
+// one create waited, wrote fewer creates a second on a busy database
+// server than one pipeline of larger batches (1,381–1,666 against
+// 1,733–1,933 a second in alternating runs of clinikapi bench). But one
+// pipeline at a time, waiting for a full batch (32) behind it, left a
+// third of the machine idle while its commit waited on the disk: with a
+// second pipeline once 8 wait, 2,701–3,477 creates a second against
+// 2,329–3,037 (five alternating pairs, 16 clients).
 type createBatcher struct {
 	db      *DB
 	batches batcher[*pendingCreate]
@@ -308,12 +321,13 @@ const (
 	maxCreateBatches    = 2
 	maxCreatesPerBatch  = 32
 	maxCreateBatchBytes = 4 << 20
+	createSpill         = 8
 )
 
 func newCreateBatcher(db *DB) *createBatcher {
 	c := &createBatcher{db: db}
 	c.batches = batcher[*pendingCreate]{
-		maxBatches: maxCreateBatches, size: maxCreatesPerBatch, spill: maxCreatesPerBatch,
+		maxBatches: maxCreateBatches, size: maxCreatesPerBatch, spill: createSpill,
 		weight: func(p *pendingCreate) int { return p.size }, maxWeight: maxCreateBatchBytes,
 		answer: c.answer,
 	}

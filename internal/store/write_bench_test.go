@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/clinikapi/clinikapi/internal/audit"
+	"github.com/clinikapi/clinikapi/internal/disclosure"
 	"github.com/clinikapi/clinikapi/internal/random"
 	"github.com/clinikapi/clinikapi/internal/store/storetest"
 	"github.com/clinikapi/clinikapi/internal/usage"
@@ -52,6 +53,30 @@ func BenchmarkUsageBatch(b *testing.B) {
 						Status: 200, Latency: time.Millisecond, BytesOut: 620, RequestID: random.ID("req")}
 				}
 				if err := db.InsertUsage(ctx, batch); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkDisclosureBatch is the same for one read's disclosure: each of
+// another patient of 10,000, as reads by id go.
+func BenchmarkDisclosureBatch(b *testing.B) {
+	for _, engine := range storetest.Targets(b) {
+		b.Run(engine, func(b *testing.B) {
+			db := storetest.Open(b, engine)
+			ctx := context.Background()
+			batch := make([]disclosure.Disclosure, disclosure.BatchSize)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i += len(batch) {
+				for j := range batch {
+					p := fmt.Sprint("pt-", (i+j)*7919%10000)
+					batch[j] = disclosure.Disclosure{OrgID: "org_1", PatientID: p, At: time.Now(), Env: "test", ActorType: "api_key", ActorID: "key_1",
+						RequestID: random.ID("req"), Route: "GET /v1/fhir/:type/:id", Operation: "read", Resources: []string{"Patient/" + p}}
+				}
+				if err := db.InsertDisclosures(ctx, batch); err != nil {
 					b.Fatal(err)
 				}
 			}
