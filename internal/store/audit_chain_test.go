@@ -164,3 +164,38 @@ func TestAuditChainBacklog(t *testing.T) {
 		}
 	})
 }
+
+// TestAuditBatchRetriedWithNewEvents: a batch written again after an
+// uncertain failure, now beside events not yet written (and one given
+// twice), writes the new ones once and leaves those already written as
+// they were: the chains stay whole, nothing is written twice.
+func TestAuditBatchRetriedWithNewEvents(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, engine string) {
+		ctx := context.Background()
+		db := storetest.Open(t, engine)
+		now := time.Now().UTC()
+		var first []audit.Event
+		for i := range 6 {
+			first = append(first, chainEvent("org_a", i, now), chainEvent("org_b", i, now))
+		}
+		if err := db.InsertAuditEvents(ctx, first); err != nil {
+			t.Fatal(err)
+		}
+		again := append([]audit.Event{}, first[4:]...)
+		for i := 6; i < 9; i++ {
+			again = append(again, chainEvent("org_a", i, now), chainEvent("org_b", i, now))
+		}
+		again = append(again, chainEvent("org_a", 8, now)) // given twice
+		if err := db.InsertAuditEvents(ctx, again); err != nil {
+			t.Fatalf("a retried batch with new events: %v", err)
+		}
+		r := verify(t, db)
+		if len(r.Problems) > 0 || r.Chains != 2 || r.Events != 18 {
+			t.Fatalf("%d chains, %d events, problems %v; want 2 chains of 9 events, none", r.Chains, r.Events, r.Problems)
+		}
+		var n int
+		if err := db.SQL().QueryRowContext(ctx, `SELECT COUNT(*) FROM audit_events WHERE org_id = 'org_a' AND chain_seq = 9 AND id = 'aud_org_a_0008'`).Scan(&n); err != nil || n != 1 {
+			t.Fatalf("org_a's ninth event: %d rows (%v), want aud_org_a_0008 at 9", n, err)
+		}
+	})
+}

@@ -190,7 +190,7 @@ func (t eventTx) SetOrgPlan(ctx context.Context, orgID, planID string, now time.
 
 // InsertAuditEvent implements billing.EventTx.
 func (t eventTx) InsertAuditEvent(ctx context.Context, e audit.Event) error {
-	return t.db.appendAudit(ctx, t.tx, []audit.Event{e}, nil)
+	return t.db.appendAudit(ctx, t.tx, []audit.Event{e}, nil, true)
 }
 
 // OverageOrgs implements billing.Store.
