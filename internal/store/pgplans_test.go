@@ -197,13 +197,8 @@ func TestUsageSinceReadsTheNewRecordsOnly(t *testing.T) {
 // taken and after.
 func TestNameSearchFirstPageReadsThePageOnly(t *testing.T) {
 	ctx := context.Background()
-	d, err := store.OpenDatastore(ctx, storetest.DatabaseURL(t, "postgres"), t.TempDir(), "test", storetest.DatastoreKey("postgres"), nil, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
 	// One connection: its pending statistics are flushed and read in turn.
-	d.SQL().SetMaxOpenConns(1)
+	d := oneConnectionDatastore(t)
 	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	const n = 1500
 	for i := range n {
@@ -258,13 +253,8 @@ func TestNameSearchFirstPageReadsThePageOnly(t *testing.T) {
 // planned as before.
 func TestReadsByIDArePlannedOnce(t *testing.T) {
 	ctx := context.Background()
-	d, err := store.OpenDatastore(ctx, storetest.DatabaseURL(t, "postgres"), t.TempDir(), "test", storetest.DatastoreKey("postgres"), nil, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
 	// One connection: the reads' prepared statement lives on it.
-	d.SQL().SetMaxOpenConns(1)
+	d := oneConnectionDatastore(t)
 	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	for i := range 3 {
 		id := fmt.Sprintf("p%d", i)
@@ -298,4 +288,17 @@ func TestReadsByIDArePlannedOnce(t *testing.T) {
 	if err := d.SQL().QueryRowContext(ctx, `SELECT current_setting('plan_cache_mode')`).Scan(&mode); err != nil || mode != "auto" {
 		t.Fatalf("after a failed read: plan_cache_mode %q (%v), want auto", mode, err)
 	}
+}
+
+// oneConnectionDatastore opens a PostgreSQL datastore (no read cache) whose
+// statements all run on one connection.
+func oneConnectionDatastore(t *testing.T) *store.Datastore {
+	t.Helper()
+	d, err := store.OpenDatastore(context.Background(), storetest.DatabaseURL(t, "postgres"), t.TempDir(), "test", storetest.DatastoreKey("postgres"), nil, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	d.SQL().SetMaxOpenConns(1)
+	return d
 }
